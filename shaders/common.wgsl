@@ -1,0 +1,47 @@
+// Shared by every step kernel (prepended to each by the host, see
+// src/kernels/mod.rs). Activations that stay finite for every finite input.
+
+// Hidden units per workgroup (one invocation per unit).
+const WG: u32 = 64u;
+// Batch rows each invocation carries: every weight load is reused BT times.
+const BT: u32 = 4u;
+// Length of the h_{t-1} tile staged in workgroup memory per round.
+const KT: u32 = 64u;
+
+// Parameters of one time step; one copy per step at a dynamic offset.
+struct StepParams {
+    batch: u32,
+    hidden: u32,
+    // Element offset of this step's gate pre-activations in `xg`.
+    xg_offset: u32,
+    // Element offsets of h_{t-1} (read) and h_t (written) in `hs`.
+    h_prev_offset: u32,
+    h_out_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// exp of a non-positive number never overflows, so no branch makes inf/inf.
+fn sigmoid(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    let s = 1.0 / (1.0 + e);
+    return select(e * s, s, x >= 0.0);
+}
+
+// tanh accurate to a few ulp everywhere and exactly +-1 for |x| > 10. Drivers'
+// built-in tanh may go through exp(2x) (inf/inf = NaN for large x) or lose
+// relative precision near 0 to cancellation in exp(2x) - 1.
+fn tanh_safe(x: f32) -> f32 {
+    let a = abs(x);
+    if (a < 0.3) {
+        // Taylor series; the first omitted term is below 1e-9 relative.
+        let x2 = x * x;
+        let poly = 1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0
+            + x2 * (62.0 / 2835.0 + x2 * (-1382.0 / 155925.0)))));
+        return x * poly;
+    }
+    // 1 - 2/(e^{2a}+1): no cancellation worse than a few ulp for a >= 0.3.
+    let t = 1.0 - 2.0 / (exp(2.0 * min(a, 10.0)) + 1.0);
+    return select(sign(x) * t, sign(x), a > 10.0);
+}

@@ -1,0 +1,82 @@
+// C[M, N] = A[M, K] . B[N, K]^T + bias[N]  (all row-major f32).
+// Used for the input projection of all time steps at once: A is the input
+// [T*B, I], B is weight_ih [G*H, I] in PyTorch's layout, C is xg [T*B, G*H].
+// A 64x64 output tile per workgroup of 16x16 invocations, each computing a
+// 4x4 block from K-slices staged in workgroup memory as vec4s.
+
+struct GemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    // Element offset of row 0 of A (a chunk of time steps of a longer input).
+    a_offset: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: GemmParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+const TILE: u32 = 64u;
+const KT: u32 = 16u;
+const QUADS: u32 = 16u; // TILE / 4
+
+// [KT][QUADS]: element kk*QUADS + q holds rows (or columns) 4q..4q+3 at k0+kk.
+var<workgroup> a_tile: array<vec4<f32>, 256>;
+var<workgroup> b_tile: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(16, 16)
+fn gemm_nt(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let row0 = wg.y * TILE;
+    let col0 = wg.x * TILE;
+    // Loading: neighbouring invocations read neighbouring k of one row.
+    let load_k = li % KT;
+    let load_q = li / KT;
+    var acc = array<vec4<f32>, 4>();
+    for (var k0 = 0u; k0 < p.k; k0 += KT) {
+        let k = k0 + load_k;
+        var av = vec4<f32>(0.0);
+        var bv = vec4<f32>(0.0);
+        if (k < p.k) {
+            for (var e = 0u; e < 4u; e++) {
+                let r = row0 + load_q * 4u + e;
+                if (r < p.m) {
+                    av[e] = a[p.a_offset + r * p.k + k];
+                }
+                let col = col0 + load_q * 4u + e;
+                if (col < p.n) {
+                    bv[e] = b[col * p.k + k];
+                }
+            }
+        }
+        a_tile[load_k * QUADS + load_q] = av;
+        b_tile[load_k * QUADS + load_q] = bv;
+        workgroupBarrier();
+        for (var kk = 0u; kk < KT; kk++) {
+            let ar = a_tile[kk * QUADS + lid.y];
+            let bc = b_tile[kk * QUADS + lid.x];
+            acc[0] = fma(vec4<f32>(ar.x), bc, acc[0]);
+            acc[1] = fma(vec4<f32>(ar.y), bc, acc[1]);
+            acc[2] = fma(vec4<f32>(ar.z), bc, acc[2]);
+            acc[3] = fma(vec4<f32>(ar.w), bc, acc[3]);
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let r = row0 + lid.y * 4u + i;
+        if (r >= p.m) {
+            break;
+        }
+        for (var e = 0u; e < 4u; e++) {
+            let col = col0 + lid.x * 4u + e;
+            if (col < p.n) {
+                c[r * p.n + col] = acc[i][e] + bias[col];
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+// One GRU time step with the reset gate applied BEFORE the recurrent product
+// (Cho 2014, the seed, ONNX linear_before_reset=0):
+//   r = σ(xg_r + W_hr h),  z = σ(xg_z + W_hz h),
+//   n = tanh(xg_n + W_hn (r*h)),  h' = (1-z)*n + z*h   (all biases in xg).
+// W_hn needs r*h of every unit, so a step is two dispatches: `gru_gates`
+// writes r*h and z, then `gru_candidate` finishes the step. Tiling as in
+// lstm_step.wgsl.
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+// [steps, B, 3H], gate blocks r, z, n.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// [H (k), H (j)]: (r, z) weights of unit j for input k.
+@group(0) @binding(2) var<storage, read> w_rz: array<vec2<f32>>;
+// [H (k), H (j)]: n weights of unit j for input k.
+@group(0) @binding(3) var<storage, read> w_n: array<f32>;
+// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
+@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+// [B, H] scratch between the two dispatches: r*h_{t-1} and z.
+@group(0) @binding(5) var<storage, read_write> rh: array<f32>;
+@group(0) @binding(6) var<storage, read_write> zs: array<f32>;
+
+var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
+
+@compute @workgroup_size(64)
+fn gru_gates(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.hidden;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<vec2<f32>, 4>();
+    for (var k0 = 0u; k0 < H; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < H) {
+                v = hs[p.h_prev_offset + b * H + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, H - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_rz[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(vec2<f32>(h_tile[bb * KT + kk]), w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        let row = p.xg_offset + b * 3u * H + j;
+        let r = sigmoid(xg[row] + acc[bb].x);
+        rh[b * H + j] = r * hs[p.h_prev_offset + b * H + j];
+        zs[b * H + j] = sigmoid(xg[row + H] + acc[bb].y);
+    }
+}
+
+@compute @workgroup_size(64)
+fn gru_candidate(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.hidden;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<f32, 4>();
+    for (var k0 = 0u; k0 < H; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < H) {
+                v = rh[b * H + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, H - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_n[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(h_tile[bb * KT + kk], w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        let row = p.xg_offset + b * 3u * H + j;
+        let n = tanh_safe(xg[row + 2u * H] + acc[bb]);
+        let z = zs[b * H + j];
+        let h_prev = hs[p.h_prev_offset + b * H + j];
+        hs[p.h_out_offset + b * H + j] = (1.0 - z) * n + z * h_prev;
+    }
+}

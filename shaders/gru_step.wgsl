@@ -1,0 +1,66 @@
+// One GRU time step with the reset gate applied AFTER the recurrent product
+// (PyTorch, cuDNN, ONNX linear_before_reset=1), fused:
+//   r = σ(xg_r + W_hr h),  z = σ(xg_z + W_hz h),
+//   n = tanh(xg_n + r * (W_hn h + b_hn)),  h' = (1-z)*n + z*h.
+// xg already holds b_ih for every gate and b_hh for r and z; b_hn cannot be
+// folded because r multiplies it. Tiling as in lstm_step.wgsl.
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+// [steps, B, 3H], gate blocks r, z, n.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// [H (k), H (j)]: (r, z, n, 0) weights of unit j for input k.
+@group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
+// [H]: the n-gate recurrent bias.
+@group(0) @binding(3) var<storage, read> b_hn: array<f32>;
+// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
+@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+
+var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
+
+@compute @workgroup_size(64)
+fn gru_step(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.hidden;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<vec4<f32>, 4>();
+    for (var k0 = 0u; k0 < H; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < H) {
+                v = hs[p.h_prev_offset + b * H + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, H - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_hh[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(vec4<f32>(h_tile[bb * KT + kk]), w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        let row = p.xg_offset + b * 3u * H + j;
+        let r = sigmoid(xg[row] + acc[bb].x);
+        let z = sigmoid(xg[row + H] + acc[bb].y);
+        let n = tanh_safe(xg[row + 2u * H] + r * (acc[bb].z + b_hn[j]));
+        let h_prev = hs[p.h_prev_offset + b * H + j];
+        hs[p.h_out_offset + b * H + j] = (1.0 - z) * n + z * h_prev;
+    }
+}

@@ -1,0 +1,79 @@
+// One LSTM (or peephole LSTM) time step, fused: the four recurrent dot
+// products of a hidden unit, the gate activations and the state update.
+// A workgroup owns WG hidden units x BT batch rows; h_{t-1} is staged in
+// workgroup memory KT values at a time. Gate order i, f, g, o.
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+// [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// [H (k), H (j)]: (i, f, g, o) weights of unit j for input k, so one vec4
+// load brings all four gates and neighbouring invocations read neighbours.
+@group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
+// [3, H] rows p_i, p_f, p_o (unused unless PEEPHOLE).
+@group(0) @binding(3) var<storage, read> peephole: array<f32>;
+// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
+@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+// [B, H], updated in place: only unit (b, j) ever touches c[b, j].
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+
+override PEEPHOLE: bool = false;
+
+var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
+
+@compute @workgroup_size(64)
+fn lstm_step(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.hidden;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<vec4<f32>, 4>();
+    for (var k0 = 0u; k0 < H; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < H) {
+                v = hs[p.h_prev_offset + b * H + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, H - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_hh[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(vec4<f32>(h_tile[bb * KT + kk]), w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        let row = p.xg_offset + b * 4u * H + j;
+        let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
+        let c_prev = c[b * H + j];
+        var i_pre = pre.x;
+        var f_pre = pre.y;
+        if (PEEPHOLE) {
+            i_pre += peephole[j] * c_prev;
+            f_pre += peephole[H + j] * c_prev;
+        }
+        let c_new = sigmoid(f_pre) * c_prev + sigmoid(i_pre) * tanh_safe(pre.z);
+        var o_pre = pre.w;
+        if (PEEPHOLE) {
+            o_pre += peephole[2u * H + j] * c_new;
+        }
+        c[b * H + j] = c_new;
+        hs[p.h_out_offset + b * H + j] = sigmoid(o_pre) * tanh_safe(c_new);
+    }
+}

@@ -1,0 +1,64 @@
+// One Elman RNN time step, fused: h' = act(xg + W_hh h), act = tanh or relu.
+// Tiling as in lstm_step.wgsl.
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+// [steps, B, H]: x W_ih^T + b_ih + b_hh.
+@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// [H (k), H (j)]: weight of unit j for input k.
+@group(0) @binding(2) var<storage, read> w_hh: array<f32>;
+// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
+@group(0) @binding(3) var<storage, read_write> hs: array<f32>;
+
+override RELU: bool = false;
+
+var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
+
+@compute @workgroup_size(64)
+fn rnn_step(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.hidden;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<f32, 4>();
+    for (var k0 = 0u; k0 < H; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < H) {
+                v = hs[p.h_prev_offset + b * H + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, H - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_hh[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(h_tile[bb * KT + kk], w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        let a = xg[p.xg_offset + b * H + j] + acc[bb];
+        var h = 0.0;
+        if (RELU) {
+            h = max(a, 0.0);
+        } else {
+            h = tanh_safe(a);
+        }
+        hs[p.h_out_offset + b * H + j] = h;
+    }
+}

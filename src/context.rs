@@ -1,0 +1,340 @@
+//! The GPU context: instance, chosen adapter, device, queue, the features we
+//! may use and the pipeline cache. One per process is the usual pattern; it is
+//! cheap to clone (an `Arc`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::kernels::{Kernel, PipelineKey};
+
+/// Environment variable naming the backend (`vulkan|metal|dx12|gl`).
+pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
+/// Environment variable with a substring of the adapter name to pick.
+pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
+
+/// Which adapter to use. Empty fields mean "any"; among candidates, hardware
+/// GPUs are preferred over CPU/software ones, and Vulkan over GL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdapterSelector {
+    pub backend: Option<String>,
+    pub name: Option<String>,
+    /// Lower the device's `max_storage_buffer_binding_size` below the adapter's
+    /// (to test the splitting and refusal paths without huge buffers).
+    pub max_storage_binding: Option<u32>,
+}
+
+impl AdapterSelector {
+    /// Reads `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            backend: get(ENV_BACKEND),
+            name: get(ENV_ADAPTER),
+            max_storage_binding: None,
+        }
+    }
+
+    fn backends(&self) -> Result<wgpu::Backends> {
+        match self.backend.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(wgpu::Backends::all()),
+            Some("vulkan") => Ok(wgpu::Backends::VULKAN),
+            Some("metal") => Ok(wgpu::Backends::METAL),
+            Some("dx12") => Ok(wgpu::Backends::DX12),
+            Some("gl") => Ok(wgpu::Backends::GL),
+            Some(other) => Err(Error::UnknownBackend(other.to_string())),
+        }
+    }
+}
+
+/// Optional capabilities present on the device (requested when the adapter
+/// has them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub shader_f16: bool,
+    pub timestamp_query: bool,
+    pub subgroup: bool,
+    pub immediates: bool,
+}
+
+struct Inner {
+    instance: wgpu::Instance,
+    adapter: wgpu::Adapter,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    caps: Capabilities,
+    limits: wgpu::Limits,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
+    /// How many pipelines were compiled (for the cache test).
+    compiled: std::sync::atomic::AtomicUsize,
+}
+
+/// A compiled pipeline and the bind group layout it was built with.
+pub struct CachedPipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// A GPU device ready to run the crate's kernels.
+#[derive(Clone)]
+pub struct Gpu {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Gpu({})", describe_adapter(&self.inner.info))
+    }
+}
+
+/// One line: name, backend, driver, device type.
+pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, driver {} {}, {:?})",
+        info.name, info.backend, info.driver, info.driver_info, info.device_type
+    )
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let device = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    // GL adapters are a last resort: lavapipe also shows up through GL.
+    let backend = u8::from(info.backend == wgpu::Backend::Gl);
+    (backend, device)
+}
+
+fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+/// Every adapter wgpu can see on every backend, for `wgpu-rnn info`.
+pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
+    let instance = new_instance(wgpu::Backends::all());
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|a| a.get_info())
+        .collect()
+}
+
+impl Gpu {
+    /// Picks an adapter as `WGPU_RNN_BACKEND` / `WGPU_RNN_ADAPTER` say.
+    pub fn new() -> Result<Self> {
+        Self::with_selector(&AdapterSelector::from_env())
+    }
+
+    /// Picks an adapter by backend and name substring (case-insensitive).
+    pub fn with_selector(sel: &AdapterSelector) -> Result<Self> {
+        pollster::block_on(Self::with_selector_async(sel))
+    }
+
+    pub async fn with_selector_async(sel: &AdapterSelector) -> Result<Self> {
+        let backends = sel.backends()?;
+        let instance = new_instance(backends);
+        let adapters = instance.enumerate_adapters(backends).await;
+        let seen: Vec<String> = adapters.iter().map(|a| describe_adapter(&a.get_info())).collect();
+        let wanted = sel.name.as_ref().map(|n| n.to_lowercase());
+        let adapter = adapters
+            .into_iter()
+            .filter(|a| {
+                let info = a.get_info();
+                wanted.as_ref().is_none_or(|n| info.name.to_lowercase().contains(n))
+            })
+            .min_by_key(|a| rank(&a.get_info()))
+            .ok_or_else(|| Error::NoAdapter {
+                backend: sel.backend.clone(),
+                name: sel.name.clone(),
+                seen,
+            })?;
+        let info = adapter.get_info();
+        let have = adapter.features();
+        let optional = wgpu::Features::SHADER_F16
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::SUBGROUP
+            | wgpu::Features::IMMEDIATES;
+        let features = have & optional;
+        let mut limits = adapter.limits();
+        if let Some(cap) = sel.max_storage_binding {
+            let cap = u64::from(cap).min(limits.max_storage_buffer_binding_size);
+            limits.max_storage_buffer_binding_size = cap;
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-rnn"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::RequestDevice {
+                adapter: describe_adapter(&info),
+                reason: e.to_string(),
+            })?;
+        let caps = Capabilities {
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup: features.contains(wgpu::Features::SUBGROUP),
+            immediates: features.contains(wgpu::Features::IMMEDIATES),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limits: device.limits(),
+                instance,
+                adapter,
+                device,
+                queue,
+                info,
+                caps,
+                pipelines: Mutex::new(HashMap::new()),
+                compiled: Default::default(),
+            }),
+        })
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+    pub fn adapter(&self) -> &wgpu::Adapter {
+        &self.inner.adapter
+    }
+    pub fn instance(&self) -> &wgpu::Instance {
+        &self.inner.instance
+    }
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.caps
+    }
+    /// The limits the device was created with (and enforces).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+    /// One line describing the adapter.
+    pub fn describe(&self) -> String {
+        describe_adapter(&self.inner.info)
+    }
+
+    /// Number of pipelines compiled so far (each key compiles once).
+    pub fn pipelines_compiled(&self) -> usize {
+        self.inner.compiled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The pipeline for `kernel` with these override constants, compiled on
+    /// first use. The cache lock is held while compiling so that concurrent
+    /// callers of the same key compile it once.
+    pub(crate) fn pipeline(&self, kernel: Kernel, constants: &[(&'static str, f64)]) -> Result<Arc<CachedPipeline>> {
+        let key = PipelineKey::new(kernel, constants);
+        let mut cache = self.inner.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = cache.get(&key) {
+            return Ok(p.clone());
+        }
+        let device = &self.inner.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(kernel.label()),
+            source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+        });
+        let layout = kernel.bind_group_layout(device);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(kernel.label()),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(kernel.label()),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(kernel.entry_point()),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                // Every kernel writes its workgroup tiles before reading them.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Wgpu {
+                during: format!("compiling {}", kernel.label()),
+                message: e.to_string(),
+            });
+        }
+        self.inner.compiled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let entry = Arc::new(CachedPipeline { pipeline, layout });
+        cache.insert(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// Runs `f` (which records and submits work) inside validation and
+    /// out-of-memory error scopes, turning any wgpu error into [`Error::Wgpu`].
+    pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let device = &self.inner.device;
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let errors = [pollster::block_on(validation.pop()), pollster::block_on(oom.pop())];
+        match errors.into_iter().flatten().next() {
+            None => Ok(out),
+            Some(e) => Err(Error::Wgpu {
+                during: during.to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Checks one storage binding of `bytes` against the device limit.
+    pub(crate) fn check_storage_binding(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = self.inner.limits.max_storage_buffer_binding_size;
+        if bytes > limit {
+            return Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_storage_buffer_binding_size",
+                limit,
+            });
+        }
+        let limit = self.inner.limits.max_buffer_size;
+        if bytes > limit {
+            return Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_buffer_size",
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a dispatch size against `max_compute_workgroups_per_dimension`.
+    pub(crate) fn check_dispatch(&self, what: &str, groups: [u32; 3]) -> Result<()> {
+        let limit = self.inner.limits.max_compute_workgroups_per_dimension;
+        match groups.iter().find(|&&g| g > limit) {
+            None => Ok(()),
+            Some(&g) => Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: u64::from(g),
+                limit_name: "max_compute_workgroups_per_dimension",
+                limit: u64::from(limit),
+            }),
+        }
+    }
+}
+
+impl Gpu {
+    /// Whether two handles share one device (tensors must not cross devices).
+    pub fn same_device(&self, other: &Gpu) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,99 @@
+//! `gemm.wgsl`: `C = A · Bᵀ + bias`, the input projection of all steps.
+
+use std::mem::offset_of;
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use super::{Kernel, WgslTwin};
+use crate::context::{CachedPipeline, Gpu};
+use crate::error::Result;
+
+/// Output tile edge of one workgroup (see `TILE` in the shader).
+pub const TILE: u32 = 64;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+pub struct GemmParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub a_offset: u32,
+}
+
+impl WgslTwin for GemmParams {
+    const WGSL_NAME: &'static str = "GemmParams";
+    fn fields() -> Vec<(&'static str, usize)> {
+        vec![
+            ("m", offset_of!(Self, m)),
+            ("n", offset_of!(Self, n)),
+            ("k", offset_of!(Self, k)),
+            ("a_offset", offset_of!(Self, a_offset)),
+        ]
+    }
+}
+
+/// One recorded-ready GEMM: `c[0..m*n] = a[a_offset..][m, k] · b[n, k]ᵀ + bias[n]`.
+pub struct Gemm {
+    pipeline: Arc<CachedPipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+/// Workgroups needed for an `m x n` output.
+pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
+    [n.div_ceil(TILE), m.div_ceil(TILE), 1]
+}
+
+impl Gemm {
+    /// Binds the buffers; the caller has checked sizes against the limits.
+    pub fn new(
+        gpu: &Gpu,
+        params: GemmParams,
+        a: &wgpu::Buffer,
+        b: &wgpu::Buffer,
+        bias: &wgpu::Buffer,
+        c: &wgpu::Buffer,
+    ) -> Result<Self> {
+        let groups = gemm_groups(params.m, params.n);
+        gpu.check_dispatch("input projection GEMM", groups)?;
+        let pipeline = gpu.pipeline(Kernel::GemmNt, &[])?;
+        let uniform = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("gemm params"),
+            contents: bytemuck::bytes_of(&params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("gemm"),
+            layout: &pipeline.layout,
+            entries: &[
+                entry(0, &uniform),
+                entry(1, a),
+                entry(2, b),
+                entry(3, bias),
+                entry(4, c),
+            ],
+        });
+        Ok(Self {
+            pipeline,
+            bind_group,
+            groups,
+        })
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// A whole-buffer binding.
+pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
+}

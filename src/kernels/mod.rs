@@ -1,0 +1,147 @@
+//! The WGSL kernels: their sources (embedded at compile time), entry points,
+//! binding layouts and the pipeline-cache key. Each submodule holds one
+//! kernel family's params struct and the code that records its dispatches.
+
+pub mod gemm;
+pub mod step;
+
+use bytemuck::{Pod, Zeroable};
+
+/// Step kernels share `common.wgsl` (activations, tile sizes, `StepParams`);
+/// it is prepended at compile time. WGSL has no `#include`.
+macro_rules! step_source {
+    ($file:literal) => {
+        concat!(include_str!("../../shaders/common.wgsl"), include_str!($file))
+    };
+}
+
+/// How a binding is declared in a kernel's bind group layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingKind {
+    /// `var<uniform>` read at a per-dispatch dynamic offset.
+    UniformDynamic,
+    /// `var<uniform>`.
+    Uniform,
+    /// `var<storage, read>`.
+    StorageRead,
+    /// `var<storage, read_write>`.
+    StorageReadWrite,
+}
+
+/// Every compute entry point of the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    GemmNt,
+    LstmStep,
+    GruStep,
+    GruGates,
+    GruCandidate,
+    RnnStep,
+}
+
+use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
+
+impl Kernel {
+    pub const ALL: [Kernel; 6] = [
+        Kernel::GemmNt,
+        Kernel::LstmStep,
+        Kernel::GruStep,
+        Kernel::GruGates,
+        Kernel::GruCandidate,
+        Kernel::RnnStep,
+    ];
+
+    /// The complete WGSL module this entry point lives in.
+    pub fn source(self) -> &'static str {
+        match self {
+            Kernel::GemmNt => include_str!("../../shaders/gemm.wgsl"),
+            Kernel::LstmStep => step_source!("../../shaders/lstm_step.wgsl"),
+            Kernel::GruStep => step_source!("../../shaders/gru_step.wgsl"),
+            Kernel::GruGates | Kernel::GruCandidate => {
+                step_source!("../../shaders/gru_reset_before_step.wgsl")
+            }
+            Kernel::RnnStep => step_source!("../../shaders/rnn_step.wgsl"),
+        }
+    }
+
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Kernel::GemmNt => "gemm_nt",
+            Kernel::LstmStep => "lstm_step",
+            Kernel::GruStep => "gru_step",
+            Kernel::GruGates => "gru_gates",
+            Kernel::GruCandidate => "gru_candidate",
+            Kernel::RnnStep => "rnn_step",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        self.entry_point()
+    }
+
+    /// The bindings of group 0, in binding order, as the WGSL declares them.
+    pub fn bindings(self) -> &'static [BindingKind] {
+        match self {
+            Kernel::GemmNt => &[U, R, R, R, RW],
+            Kernel::LstmStep => &[UD, R, R, R, RW, RW],
+            Kernel::GruStep => &[UD, R, R, R, RW],
+            Kernel::GruGates | Kernel::GruCandidate => &[UD, R, R, R, RW, RW, RW],
+            Kernel::RnnStep => &[UD, R, R, RW],
+        }
+    }
+
+    pub(crate) fn bind_group_layout(self, device: &wgpu::Device) -> wgpu::BindGroupLayout {
+        let entries: Vec<_> = self
+            .bindings()
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: match kind {
+                    UD | U => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: *kind == UD,
+                        min_binding_size: None,
+                    },
+                    R | RW => wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: *kind == R },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                },
+                count: None,
+            })
+            .collect();
+        device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(self.label()),
+            entries: &entries,
+        })
+    }
+}
+
+/// Cache key: kernel plus its override constants (values by bit pattern).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    kernel: Kernel,
+    constants: Vec<(&'static str, u64)>,
+}
+
+impl PipelineKey {
+    pub fn new(kernel: Kernel, constants: &[(&'static str, f64)]) -> Self {
+        let mut constants: Vec<_> = constants.iter().map(|&(k, v)| (k, v.to_bits())).collect();
+        constants.sort_unstable();
+        Self { kernel, constants }
+    }
+}
+
+/// A `#[repr(C)]` struct that mirrors a WGSL struct, field for field.
+pub trait WgslTwin: Pod + Zeroable {
+    /// The struct's name in WGSL.
+    const WGSL_NAME: &'static str;
+    /// `(name, byte offset)` of every field, in order.
+    fn fields() -> Vec<(&'static str, usize)>;
+}
+
+#[cfg(test)]
+mod tests;

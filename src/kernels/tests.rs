@@ -1,0 +1,114 @@
+//! Shader checks that need no GPU: every module parses and validates with
+//! naga, every entry point exists with the bindings the host declares, and
+//! every params struct matches its `#[repr(C)]` twin byte for byte.
+
+use std::mem::size_of;
+
+use super::gemm::GemmParams;
+use super::step::StepParams;
+use super::{BindingKind, Kernel, WgslTwin};
+
+fn module(kernel: Kernel) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(kernel.source())
+        .unwrap_or_else(|e| panic!("{} does not parse:\n{}", kernel.label(), e.emit_to_string(kernel.source())));
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    );
+    validator
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{} does not validate:\n{}", kernel.label(), e.emit_to_string(kernel.source())));
+    module
+}
+
+#[test]
+fn every_shader_parses_and_validates() {
+    for kernel in Kernel::ALL {
+        let m = module(kernel);
+        assert!(
+            m.entry_points.iter().any(|e| e.name == kernel.entry_point()),
+            "{}: no entry point {}",
+            kernel.label(),
+            kernel.entry_point()
+        );
+    }
+}
+
+#[test]
+fn declared_bindings_match_the_shaders() {
+    for kernel in Kernel::ALL {
+        let m = module(kernel);
+        let mut found: Vec<(u32, BindingKind)> = m
+            .global_variables
+            .iter()
+            .filter_map(|(_, var)| {
+                let binding = var.binding.as_ref()?;
+                assert_eq!(binding.group, 0, "{}: only group 0 is used", kernel.label());
+                let kind = match var.space {
+                    naga::AddressSpace::Uniform => BindingKind::Uniform,
+                    naga::AddressSpace::Storage { access } => {
+                        if access.contains(naga::StorageAccess::STORE) {
+                            BindingKind::StorageReadWrite
+                        } else {
+                            BindingKind::StorageRead
+                        }
+                    }
+                    other => panic!("{}: unexpected address space {other:?}", kernel.label()),
+                };
+                Some((binding.binding, kind))
+            })
+            .collect();
+        found.sort_by_key(|&(b, _)| b);
+        let declared: Vec<(u32, BindingKind)> = kernel
+            .bindings()
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                // Dynamic offsets are a host-side property of a uniform.
+                let k = if k == BindingKind::UniformDynamic { BindingKind::Uniform } else { k };
+                (i as u32, k)
+            })
+            .collect();
+        assert_eq!(found, declared, "{}: bindings differ from Kernel::bindings", kernel.label());
+    }
+}
+
+fn check_twin<T: WgslTwin>(kernel: Kernel) {
+    let m = module(kernel);
+    let (_, ty) = m
+        .types
+        .iter()
+        .find(|(_, ty)| ty.name.as_deref() == Some(T::WGSL_NAME))
+        .unwrap_or_else(|| panic!("{}: no struct {}", kernel.label(), T::WGSL_NAME));
+    let naga::TypeInner::Struct { members, span } = &ty.inner else {
+        panic!("{} is not a struct", T::WGSL_NAME);
+    };
+    assert_eq!(*span as usize, size_of::<T>(), "{}: WGSL size vs Rust size", T::WGSL_NAME);
+    let wgsl: Vec<(String, usize)> = members
+        .iter()
+        .map(|mb| (mb.name.clone().unwrap_or_default(), mb.offset as usize))
+        .collect();
+    let rust: Vec<(String, usize)> = T::fields().into_iter().map(|(n, o)| (n.to_string(), o)).collect();
+    assert_eq!(wgsl, rust, "{}: fields and offsets", T::WGSL_NAME);
+    for (_, mb) in members.iter().enumerate() {
+        let inner = &m.types[mb.ty].inner;
+        assert!(
+            matches!(inner, naga::TypeInner::Scalar(s) if s.width == 4),
+            "{}: every field is a 4-byte scalar in the Rust twin",
+            T::WGSL_NAME
+        );
+    }
+}
+
+#[test]
+fn params_structs_match_their_rust_twins() {
+    check_twin::<GemmParams>(Kernel::GemmNt);
+    for kernel in [
+        Kernel::LstmStep,
+        Kernel::GruStep,
+        Kernel::GruGates,
+        Kernel::RnnStep,
+    ] {
+        check_twin::<StepParams>(kernel);
+    }
+}

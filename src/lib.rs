@@ -1,0 +1,40 @@
+//! Recurrent layers (LSTM, peephole LSTM, GRU with the reset gate before or
+//! after the recurrent product, tanh/relu RNN) on any GPU through wgpu, every
+//! kernel checked against an f64 CPU reference.
+//!
+//! ```no_run
+//! use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnWeights};
+//! let gpu = Gpu::new()?;
+//! let config = RnnConfig::new(CellKind::Lstm, 8, 16)?;
+//! let weights = RnnWeights::random(config, 0, 1.0)?;
+//! let layer = Rnn::new(&gpu, &weights)?;
+//! let (seq, batch) = (5, 2);
+//! let input = vec![0.5f32; seq * batch * 8];
+//! let out = layer.forward_host(&input, seq, batch, None, None)?;
+//! assert_eq!(out.output.len(), seq * batch * 16);
+//! # Ok::<(), wgpu_rnn::Error>(())
+//! ```
+//!
+//! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
+//! `GpuTensor::from_slice`, `Rnn::forward_host`) are checked and a NaN or
+//! infinity is an [`Error::NonFinite`]. Data that is already on the device is
+//! not read back to check; a NaN there propagates through tanh and sigmoid as
+//! IEEE arithmetic says (ReLU may turn it into 0, as `max` is allowed to).
+
+pub mod check;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod kernels;
+pub mod layer;
+pub mod packing;
+pub mod reference;
+pub mod tensor;
+pub mod weights;
+
+pub use config::{CellKind, GruReset, Nonlinearity, RnnConfig};
+pub use context::{AdapterSelector, Capabilities, Gpu};
+pub use error::{Error, Result};
+pub use layer::{HostOutput, Rnn, RnnOutput};
+pub use tensor::GpuTensor;
+pub use weights::RnnWeights;

@@ -1,0 +1,60 @@
+//! Rearranges canonical (PyTorch-layout) weights into what the kernels read.
+//! Done once, when a layer is uploaded; kernels never reorder gates.
+
+use crate::config::{CellKind, GruReset};
+use crate::weights::RnnWeights;
+
+/// `b_ih + b_hh` per gate row, folded into the input projection, except the
+/// n rows of a reset-after GRU: there `b_hn` sits inside `r * (...)`.
+pub fn folded_bias(w: &RnnWeights) -> Vec<f32> {
+    let cfg = w.config();
+    let rows = cfg.gate_rows();
+    let h = cfg.hidden_size;
+    let (Some(b_ih), Some(b_hh)) = (w.bias_ih(), w.bias_hh()) else {
+        return vec![0.0; rows];
+    };
+    let keep_hh_apart = cfg.cell == CellKind::Gru(GruReset::After);
+    (0..rows)
+        .map(|r| {
+            let hh = if keep_hh_apart && r >= 2 * h { 0.0 } else { b_hh[r] };
+            b_ih[r] + hh
+        })
+        .collect()
+}
+
+/// `b_hn` `[H]` of a reset-after GRU (zeros without biases).
+pub fn gru_b_hn(w: &RnnWeights) -> Vec<f32> {
+    let h = w.config().hidden_size;
+    w.bias_hh().map_or_else(|| vec![0.0; h], |b| b[2 * h..].to_vec())
+}
+
+/// Interleaves gate rows of `weight_hh` `[G*H, H]` into `[H (k), H (j), width]`:
+/// element `(k, j, s)` is `weight_hh[gates[s]*H + j][k]`, zero where
+/// `s >= gates.len()`. A unit's gates become adjacent (one vector load) and
+/// neighbouring units neighbouring addresses.
+pub fn interleave_recurrent(w: &RnnWeights, gates: &[usize], width: usize) -> Vec<f32> {
+    let h = w.config().hidden_size;
+    let w_hh = w.weight_hh();
+    let mut out = vec![0.0; h * h * width];
+    for k in 0..h {
+        for j in 0..h {
+            for (s, &g) in gates.iter().enumerate() {
+                out[(k * h + j) * width + s] = w_hh[(g * h + j) * h + k];
+            }
+        }
+    }
+    out
+}
+
+/// The recurrent weight buffers each cell's step kernel binds, in binding order.
+pub fn recurrent_weights(w: &RnnWeights) -> Vec<Vec<f32>> {
+    match w.config().cell {
+        CellKind::Lstm | CellKind::PeepholeLstm => vec![interleave_recurrent(w, &[0, 1, 2, 3], 4)],
+        CellKind::Gru(GruReset::After) => vec![interleave_recurrent(w, &[0, 1, 2], 4)],
+        CellKind::Gru(GruReset::Before) => vec![
+            interleave_recurrent(w, &[0, 1], 2),
+            interleave_recurrent(w, &[2], 1),
+        ],
+        CellKind::Rnn(_) => vec![interleave_recurrent(w, &[0], 1)],
+    }
+}

@@ -1,0 +1,107 @@
+//! One time step of every cell for one batch row, in f64, written from the
+//! equations (PyTorch's gate order), not from the shaders.
+
+use crate::config::{GruReset, Nonlinearity};
+
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Weights of one layer converted to f64, rows of `[G*H, K]` matrices.
+pub struct CellWeights {
+    /// Largest `Σ|w·v|` of any dot product evaluated so far: the scale of
+    /// the f32 rounding error the GPU may make (see `check::Tolerance`).
+    pub scale: std::cell::Cell<f64>,
+    pub hidden: usize,
+    pub input: usize,
+    pub w_ih: Vec<f64>,
+    pub w_hh: Vec<f64>,
+    pub b_ih: Vec<f64>,
+    pub b_hh: Vec<f64>,
+    pub peephole: Vec<f64>,
+}
+
+impl CellWeights {
+    /// `W_ih[row] · x + b_ih[row]`.
+    pub fn input_part(&self, row: usize, x: &[f64]) -> f64 {
+        self.dot(&self.w_ih[row * self.input..(row + 1) * self.input], x, self.b_ih[row])
+    }
+
+    /// `W_hh[row] · h + b_hh[row]`.
+    pub fn hidden_part(&self, row: usize, h: &[f64]) -> f64 {
+        self.dot(&self.w_hh[row * self.hidden..(row + 1) * self.hidden], h, self.b_hh[row])
+    }
+
+    fn dot(&self, w: &[f64], v: &[f64], bias: f64) -> f64 {
+        let mut sum = bias;
+        let mut magnitude = bias.abs();
+        for (a, b) in w.iter().zip(v) {
+            sum += a * b;
+            magnitude += (a * b).abs();
+        }
+        self.scale.set(self.scale.get().max(magnitude));
+        sum
+    }
+}
+
+/// LSTM, optionally with peepholes; returns `(h', c')`.
+pub fn lstm(w: &CellWeights, x: &[f64], h: &[f64], c: &[f64], peephole: bool) -> (Vec<f64>, Vec<f64>) {
+    let n = w.hidden;
+    let pre = |gate: usize, j: usize| w.input_part(gate * n + j, x) + w.hidden_part(gate * n + j, h);
+    let mut h_new = vec![0.0; n];
+    let mut c_new = vec![0.0; n];
+    for j in 0..n {
+        let (p_i, p_f, p_o) = if peephole {
+            (w.peephole[j], w.peephole[n + j], w.peephole[2 * n + j])
+        } else {
+            (0.0, 0.0, 0.0)
+        };
+        let i = sigmoid(pre(0, j) + p_i * c[j]);
+        let f = sigmoid(pre(1, j) + p_f * c[j]);
+        let g = pre(2, j).tanh();
+        c_new[j] = f * c[j] + i * g;
+        let o = sigmoid(pre(3, j) + p_o * c_new[j]);
+        h_new[j] = o * c_new[j].tanh();
+    }
+    (h_new, c_new)
+}
+
+/// GRU in PyTorch's z convention, `h' = (1-z)*n + z*h`.
+pub fn gru(w: &CellWeights, x: &[f64], h: &[f64], reset: GruReset) -> Vec<f64> {
+    let n = w.hidden;
+    let r: Vec<f64> = (0..n)
+        .map(|j| sigmoid(w.input_part(j, x) + w.hidden_part(j, h)))
+        .collect();
+    let z: Vec<f64> = (0..n)
+        .map(|j| sigmoid(w.input_part(n + j, x) + w.hidden_part(n + j, h)))
+        .collect();
+    let rh: Vec<f64> = r.iter().zip(h).map(|(r, h)| r * h).collect();
+    (0..n)
+        .map(|j| {
+            let row = 2 * n + j;
+            let cand = match reset {
+                GruReset::After => (w.input_part(row, x) + r[j] * w.hidden_part(row, h)).tanh(),
+                GruReset::Before => (w.input_part(row, x) + w.hidden_part(row, &rh)).tanh(),
+            };
+            (1.0 - z[j]) * cand + z[j] * h[j]
+        })
+        .collect()
+}
+
+/// Elman RNN.
+pub fn rnn(w: &CellWeights, x: &[f64], h: &[f64], act: Nonlinearity) -> Vec<f64> {
+    (0..w.hidden)
+        .map(|j| {
+            let a = w.input_part(j, x) + w.hidden_part(j, h);
+            match act {
+                Nonlinearity::Tanh => a.tanh(),
+                Nonlinearity::Relu => a.max(0.0),
+            }
+        })
+        .collect()
+}

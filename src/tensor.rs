@@ -1,0 +1,139 @@
+//! `GpuTensor`: a device buffer of f32 with a shape; upload, zeros, and
+//! read-back (async, with a blocking wrapper).
+
+use crate::context::Gpu;
+use crate::error::{check_finite, Error, Result};
+
+/// A row-major f32 tensor in a GPU storage buffer.
+#[derive(Debug, Clone)]
+pub struct GpuTensor {
+    gpu: Gpu,
+    buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+}
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Bytes of `n` f32 values, checked against the device's binding limits.
+pub(crate) fn checked_bytes(gpu: &Gpu, what: &str, n: usize) -> Result<u64> {
+    let bytes = (n as u64).saturating_mul(4);
+    gpu.check_storage_binding(what, bytes)?;
+    Ok(bytes)
+}
+
+/// A zero-filled storage buffer for `n` f32 values (wgpu zero-initialises).
+pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Buffer> {
+    let size = checked_bytes(gpu, what, n.max(1))?;
+    gpu.scoped(&format!("allocating {what}"), || {
+        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size,
+            usage: USAGE,
+            mapped_at_creation: false,
+        })
+    })
+}
+
+/// A storage buffer holding `data`.
+pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result<wgpu::Buffer> {
+    let buffer = storage_buffer(gpu, what, data.len())?;
+    if !data.is_empty() {
+        gpu.queue().write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+    }
+    Ok(buffer)
+}
+
+impl GpuTensor {
+    /// Uploads `data` as a tensor of `shape`. NaN and infinities are refused
+    /// ([`Error::NonFinite`]): they would silently poison every later step.
+    pub fn from_slice(gpu: &Gpu, what: &str, data: &[f32], shape: &[usize]) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if data.len() != n {
+            return Err(Error::shape(what, shape, &[data.len()]));
+        }
+        if let Some(axis) = shape.iter().position(|&d| d == 0) {
+            return Err(Error::ZeroSize {
+                what: format!("{what} axis {axis}"),
+            });
+        }
+        check_finite(what, data)?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            buffer: storage_buffer_with(gpu, what, data)?,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(gpu: &Gpu, what: &str, shape: &[usize]) -> Result<Self> {
+        let n = shape.iter().product();
+        Ok(Self {
+            gpu: gpu.clone(),
+            buffer: storage_buffer(gpu, what, n)?,
+            shape: shape.to_vec(),
+        })
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Copies the tensor back to the host.
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        let bytes = self.len() as u64 * 4;
+        let device = self.gpu.device();
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read-back"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        self.gpu.queue().submit([encoder.finish()]);
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            // The receiver outlives this callback; a failed send only means
+            // nobody is waiting any more.
+            let _ = sender.send(r);
+        });
+        let readback_error = |reason: String| Error::Readback {
+            what: format!("tensor {:?}", self.shape),
+            reason,
+        };
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| readback_error(e.to_string()))?;
+        match receiver.receive().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(readback_error(e.to_string())),
+            None => return Err(readback_error("the map callback was dropped".into())),
+        }
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| readback_error(e.to_string()))?;
+        let out = bytemuck::cast_slice(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Blocking [`GpuTensor::to_vec_async`].
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        pollster::block_on(self.to_vec_async())
+    }
+}

@@ -1,0 +1,212 @@
+//! Host-side weights of one layer in PyTorch's layout and gate order.
+//!
+//! `weight_ih` is `[G*H, I]`, `weight_hh` is `[G*H, H]`, biases `[G*H]`, all
+//! row-major, gate blocks in PyTorch's order (LSTM i,f,g,o; GRU r,z,n). A
+//! peephole LSTM adds `peephole` `[3, H]`, rows (p_i, p_f, p_o).
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{CellKind, GruReset, RnnConfig};
+use crate::error::{check_finite, Error, Result};
+
+/// The parameters of one recurrent layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RnnWeights {
+    config: RnnConfig,
+    weight_ih: Vec<f32>,
+    weight_hh: Vec<f32>,
+    bias_ih: Option<Vec<f32>>,
+    bias_hh: Option<Vec<f32>>,
+    peephole: Option<Vec<f32>>,
+}
+
+fn expect_len(what: &str, data: &[f32], shape: &[usize]) -> Result<()> {
+    let n: usize = shape.iter().product();
+    if data.len() != n {
+        // Report the flat length we got against the shape we wanted.
+        return Err(Error::shape(what, shape, &[data.len()]));
+    }
+    check_finite(what, data)
+}
+
+impl RnnWeights {
+    /// Checks every tensor against `config` (shape, presence, finiteness).
+    ///
+    /// Biases must be given exactly when `config.bias` is set; `peephole`
+    /// exactly when the cell is [`CellKind::PeepholeLstm`].
+    pub fn new(
+        config: RnnConfig,
+        weight_ih: Vec<f32>,
+        weight_hh: Vec<f32>,
+        bias_ih: Option<Vec<f32>>,
+        bias_hh: Option<Vec<f32>>,
+        peephole: Option<Vec<f32>>,
+    ) -> Result<Self> {
+        let config = config.validated()?;
+        let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
+        expect_len("weight_ih", &weight_ih, &[rows, i])?;
+        expect_len("weight_hh", &weight_hh, &[rows, h])?;
+        for (what, b) in [("bias_ih", &bias_ih), ("bias_hh", &bias_hh)] {
+            match (config.bias, b) {
+                (true, Some(b)) => expect_len(what, b, &[rows])?,
+                (true, None) => {
+                    return Err(Error::config(what, "missing, but the config has bias = true"))
+                }
+                (false, Some(_)) => {
+                    return Err(Error::config(what, "given, but the config has bias = false"))
+                }
+                (false, None) => {}
+            }
+        }
+        match (config.cell, &peephole) {
+            (CellKind::PeepholeLstm, Some(p)) => expect_len("peephole", p, &[3, h])?,
+            (CellKind::PeepholeLstm, None) => {
+                return Err(Error::config("peephole", "a peephole LSTM needs [3, H] peephole weights"))
+            }
+            (_, Some(_)) => {
+                return Err(Error::config(
+                    "peephole",
+                    format!("given, but the cell is {}", config.cell.name()),
+                ))
+            }
+            (_, None) => {}
+        }
+        Ok(Self {
+            config,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            peephole,
+        })
+    }
+
+    /// Random weights, uniform in `[-scale/sqrt(H), scale/sqrt(H)]` as PyTorch
+    /// initialises them when `scale = 1`; reproducible from `seed`.
+    pub fn random(config: RnnConfig, seed: u64, scale: f32) -> Result<Self> {
+        let config = config.validated()?;
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let k = scale / (config.hidden_size as f32).sqrt();
+        let mut fill = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
+        let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
+        let weight_ih = fill(rows * i);
+        let weight_hh = fill(rows * h);
+        let (bias_ih, bias_hh) = if config.bias {
+            (Some(fill(rows)), Some(fill(rows)))
+        } else {
+            (None, None)
+        };
+        let peephole = (config.cell == CellKind::PeepholeLstm).then(|| fill(3 * h));
+        Self::new(config, weight_ih, weight_hh, bias_ih, bias_hh, peephole)
+    }
+
+    /// Converts a GRU written in the seed's (Cho 2014) form into this crate's
+    /// reset-before GRU.
+    ///
+    /// The seed writes, with `[h, x]` the concatenation of the previous hidden
+    /// state and the input, each matrix `[H, H+I]`:
+    /// `z = σ(W_z·[h,x] + b_z)`, `r = σ(W_r·[h,x] + b_r)`,
+    /// `cand = tanh(W·[r*h, x] + b)`, `h' = (1-z)*h + z*cand`.
+    /// PyTorch's convention is `h' = (1-z')*n + z'*h`, so `z' = 1-z = σ(-(...))`:
+    /// the z rows and z bias are negated. The recurrent bias of each gate is
+    /// zero; the seed's bias (if any) becomes `bias_ih`.
+    pub fn from_seed_gru(
+        input_size: usize,
+        hidden_size: usize,
+        w_z: &[f32],
+        w_r: &[f32],
+        w_cand: &[f32],
+        biases: Option<(&[f32], &[f32], &[f32])>,
+    ) -> Result<Self> {
+        let config = RnnConfig::new(CellKind::Gru(GruReset::Before), input_size, hidden_size)?
+            .with_bias(biases.is_some());
+        let (h, i) = (hidden_size, input_size);
+        for (what, m) in [("seed W_z", w_z), ("seed W_r", w_r), ("seed W", w_cand)] {
+            expect_len(what, m, &[h, h + i])?;
+        }
+        // PyTorch rows are r, z, n; each seed row is [h-part | x-part].
+        let mut weight_ih = Vec::with_capacity(3 * h * i);
+        let mut weight_hh = Vec::with_capacity(3 * h * h);
+        for (m, sign) in [(w_r, 1.0f32), (w_z, -1.0), (w_cand, 1.0)] {
+            for row in m.chunks_exact(h + i) {
+                weight_hh.extend(row[..h].iter().map(|v| sign * v));
+                weight_ih.extend(row[h..].iter().map(|v| sign * v));
+            }
+        }
+        let (bias_ih, bias_hh) = match biases {
+            None => (None, None),
+            Some((b_z, b_r, b_cand)) => {
+                for (what, b) in [("seed b_z", b_z), ("seed b_r", b_r), ("seed b", b_cand)] {
+                    expect_len(what, b, &[h])?;
+                }
+                let mut b = Vec::with_capacity(3 * h);
+                b.extend_from_slice(b_r);
+                b.extend(b_z.iter().map(|v| -v));
+                b.extend_from_slice(b_cand);
+                (Some(b), Some(vec![0.0; 3 * h]))
+            }
+        };
+        Self::new(config, weight_ih, weight_hh, bias_ih, bias_hh, None)
+    }
+
+    /// Flips a GRU between PyTorch's z convention and the seed's
+    /// (`h' = (1-z)*h + z*n`) by negating the z rows and z biases. The map is
+    /// its own inverse.
+    pub fn negate_gru_update_gate(mut self) -> Result<Self> {
+        if !matches!(self.config.cell, CellKind::Gru(_)) {
+            return Err(Error::config(
+                "negate_gru_update_gate",
+                format!("needs a GRU, the cell is {}", self.config.cell.name()),
+            ));
+        }
+        let h = self.config.hidden_size;
+        let (i, hh) = (self.config.input_size, h);
+        self.weight_ih[h * i..2 * h * i].iter_mut().for_each(|v| *v = -*v);
+        self.weight_hh[h * hh..2 * h * hh].iter_mut().for_each(|v| *v = -*v);
+        for b in [&mut self.bias_ih, &mut self.bias_hh].into_iter().flatten() {
+            b[h..2 * h].iter_mut().for_each(|v| *v = -*v);
+        }
+        Ok(self)
+    }
+
+    pub fn config(&self) -> &RnnConfig {
+        &self.config
+    }
+    /// `[G*H, I]`, row-major.
+    pub fn weight_ih(&self) -> &[f32] {
+        &self.weight_ih
+    }
+    /// `[G*H, H]`, row-major.
+    pub fn weight_hh(&self) -> &[f32] {
+        &self.weight_hh
+    }
+    /// `[G*H]`, when the layer has biases.
+    pub fn bias_ih(&self) -> Option<&[f32]> {
+        self.bias_ih.as_deref()
+    }
+    /// `[G*H]`, when the layer has biases.
+    pub fn bias_hh(&self) -> Option<&[f32]> {
+        self.bias_hh.as_deref()
+    }
+    /// `[3, H]` rows (p_i, p_f, p_o), for a peephole LSTM.
+    pub fn peephole(&self) -> Option<&[f32]> {
+        self.peephole.as_deref()
+    }
+
+    /// Scales every parameter by `factor` (used to drive cells into saturation).
+    pub fn scaled(mut self, factor: f32) -> Result<Self> {
+        let all = [
+            Some(&mut self.weight_ih),
+            Some(&mut self.weight_hh),
+            self.bias_ih.as_mut(),
+            self.bias_hh.as_mut(),
+            self.peephole.as_mut(),
+        ];
+        for t in all.into_iter().flatten() {
+            t.iter_mut().for_each(|v| *v *= factor);
+        }
+        let c = self.config;
+        Self::new(c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.peephole)
+    }
+}

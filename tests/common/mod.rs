@@ -1,0 +1,89 @@
+//! Shared by the GPU tests: one device per test binary, random data, and the
+//! GPU-vs-reference check. A missing adapter fails the test loudly: these
+//! tests never skip.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use wgpu_rnn::check::{compare, Agreement, Tolerance};
+use wgpu_rnn::{reference, Gpu, Rnn, RnnWeights};
+
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        Gpu::new().unwrap_or_else(|e| {
+            panic!("GPU tests need a wgpu adapter and must not be skipped: {e}")
+        })
+    })
+}
+
+pub fn random_vec(rng: &mut SmallRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-scale..=scale)).collect()
+}
+
+/// One GPU-vs-reference case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    pub seq: usize,
+    pub batch: usize,
+    pub input_scale: f32,
+    pub with_h0: bool,
+    pub with_c0: bool,
+    pub seed: u64,
+}
+
+impl Case {
+    pub fn new(seq: usize, batch: usize) -> Self {
+        Case {
+            seq,
+            batch,
+            input_scale: 1.0,
+            with_h0: false,
+            with_c0: false,
+            seed: 1,
+        }
+    }
+}
+
+/// Runs `weights` on the GPU and in the reference and compares output, h_n
+/// and c_n with [`Tolerance::recurrent`]. Returns the worst agreement.
+pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
+    let cfg = *weights.config();
+    let (t, b, h) = (case.seq, case.batch, cfg.hidden_size);
+    let mut rng = SmallRng::seed_from_u64(case.seed);
+    let input = random_vec(&mut rng, t * b * cfg.input_size, case.input_scale);
+    let h0 = case.with_h0.then(|| random_vec(&mut rng, b * h, 1.0));
+    let c0 = (case.with_c0 && cfg.cell.has_cell_state()).then(|| random_vec(&mut rng, b * h, 1.0));
+
+    let layer = Rnn::new(gpu(), weights).expect("upload weights");
+    let got = layer
+        .forward_host(&input, t, b, h0.as_deref(), c0.as_deref())
+        .expect("GPU forward");
+    let want = reference::forward(weights, &input, t, b, h0.as_deref(), c0.as_deref()).expect("reference forward");
+
+    let tol = Tolerance::recurrent(cfg.input_size + h, t, want.preactivation_scale);
+    let label = format!("{} {:?} I={} H={}", cfg.cell.name(), case, cfg.input_size, h);
+    let mut worst = vec![];
+    let mut check = |what: &str, r: &[f64], g: &[f32], dims: &[usize]| match compare(&format!("{label} {what}"), r, g, dims, tol) {
+        Ok(a) => worst.push(a),
+        Err(m) => panic!("{m}"),
+    };
+    check("output", &want.output, &got.output, &[t, b, h]);
+    check("h_n", &want.h_n, &got.h_n, &[1, b, h]);
+    match (&want.c_n, &got.c_n) {
+        (Some(r), Some(g)) => check("c_n", r, g, &[1, b, h]),
+        (None, None) => {}
+        _ => panic!("{label}: c_n present on one side only"),
+    }
+    let a = worst
+        .into_iter()
+        .max_by(|a, b| a.worst_ratio.total_cmp(&b.worst_ratio))
+        .unwrap();
+    eprintln!(
+        "{label}: max |err| {:.3e}, worst err/tol {:.3e} (atol {:.3e}, scale {:.3e})",
+        a.max_abs_err, a.worst_ratio, tol.atol, want.preactivation_scale
+    );
+    a
+}
