@@ -67,7 +67,11 @@ impl fmt::Display for Mismatch {
             self.what, self.failures, self.count, self.tolerance.atol, self.tolerance.rtol
         )?;
         for (idx, r, g) in &self.first {
-            writeln!(f, "  at {idx:?}: reference {r:.9e}, got {g:.9e}, diff {:.3e}", (r - f64::from(*g)).abs())?;
+            writeln!(
+                f,
+                "  at {idx:?}: reference {r:.9e}, got {g:.9e}, diff {:.3e}",
+                (r - f64::from(*g)).abs()
+            )?;
         }
         Ok(())
     }
@@ -88,14 +92,24 @@ fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
 
 /// Compares `got` with `reference`, both shaped `dims` (used only to name
 /// indices, e.g. `[T, B, H]`).
-pub fn compare(what: &str, reference: &[f64], got: &[f32], dims: &[usize], tol: Tolerance) -> Result<Agreement, Mismatch> {
+pub fn compare(
+    what: &str,
+    reference: &[f64],
+    got: &[f32],
+    dims: &[usize],
+    tol: Tolerance,
+) -> Result<Agreement, Mismatch> {
     let mut first = Vec::new();
     let mut failures = 0;
     let mut max_abs_err: f64 = 0.0;
     let mut worst_ratio: f64 = 0.0;
     if reference.len() != got.len() {
         return Err(Mismatch {
-            what: format!("{what}: length {} vs reference {}", got.len(), reference.len()),
+            what: format!(
+                "{what}: length {} vs reference {}",
+                got.len(),
+                reference.len()
+            ),
             tolerance: tol,
             failures: reference.len().max(got.len()),
             count: reference.len(),
@@ -137,13 +151,26 @@ pub fn compare(what: &str, reference: &[f64], got: &[f32], dims: &[usize], tol: 
 mod tests {
     use super::*;
 
-    const TOL: Tolerance = Tolerance { atol: 1e-6, rtol: 1e-6 };
+    const TOL: Tolerance = Tolerance {
+        atol: 1e-6,
+        rtol: 1e-6,
+    };
 
     #[test]
     fn nan_never_passes() {
         let e = compare("x", &[1.0, f64::NAN], &[1.0, f32::NAN], &[2], TOL).unwrap_err();
         assert_eq!(e.failures, 1);
-        let e = compare("x", &[1.0], &[f32::NAN], &[1], Tolerance { atol: f64::INFINITY, rtol: 0.0 }).unwrap_err();
+        let e = compare(
+            "x",
+            &[1.0],
+            &[f32::NAN],
+            &[1],
+            Tolerance {
+                atol: f64::INFINITY,
+                rtol: 0.0,
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.failures, 1);
     }
 
@@ -158,7 +185,17 @@ mod tests {
 
     #[test]
     fn within_tolerance_passes_and_reports() {
-        let a = compare("x", &[1.0, 2.0], &[1.0, 2.000001], &[2], Tolerance { atol: 1e-5, rtol: 0.0 }).unwrap();
+        let a = compare(
+            "x",
+            &[1.0, 2.0],
+            &[1.0, 2.000001],
+            &[2],
+            Tolerance {
+                atol: 1e-5,
+                rtol: 0.0,
+            },
+        )
+        .unwrap();
         assert!(a.max_abs_err > 0.0 && a.worst_ratio < 1.0);
     }
 

@@ -37,7 +37,12 @@ impl AdapterSelector {
     }
 
     fn backends(&self) -> Result<wgpu::Backends> {
-        match self.backend.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match self
+            .backend
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => Ok(wgpu::Backends::all()),
             Some("vulkan") => Ok(wgpu::Backends::VULKAN),
             Some("metal") => Ok(wgpu::Backends::METAL),
@@ -110,6 +115,13 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (backend, device)
 }
 
+fn matches_name(adapter: &wgpu::Adapter, sel: &AdapterSelector) -> bool {
+    let name = adapter.get_info().name.to_lowercase();
+    sel.name
+        .as_ref()
+        .is_none_or(|n| name.contains(&n.to_lowercase()))
+}
+
 fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor {
         backends,
@@ -139,16 +151,29 @@ impl Gpu {
 
     pub async fn with_selector_async(sel: &AdapterSelector) -> Result<Self> {
         let backends = sel.backends()?;
-        let instance = new_instance(backends);
-        let adapters = instance.enumerate_adapters(backends).await;
-        let seen: Vec<String> = adapters.iter().map(|a| describe_adapter(&a.get_info())).collect();
-        let wanted = sel.name.as_ref().map(|n| n.to_lowercase());
+        // Without a backend named, try the native APIs first and GL only when
+        // they have nothing: probing GL (EGL) is slow and noisy, and lavapipe
+        // shows up through both.
+        let mut instance = new_instance(backends);
+        let mut adapters = Vec::new();
+        for tier in [wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY] {
+            let tier = tier & backends;
+            if tier.is_empty() {
+                continue;
+            }
+            instance = new_instance(tier);
+            adapters = instance.enumerate_adapters(tier).await;
+            if adapters.iter().any(|a| matches_name(a, sel)) {
+                break;
+            }
+        }
+        let seen: Vec<String> = adapters
+            .iter()
+            .map(|a| describe_adapter(&a.get_info()))
+            .collect();
         let adapter = adapters
             .into_iter()
-            .filter(|a| {
-                let info = a.get_info();
-                wanted.as_ref().is_none_or(|n| info.name.to_lowercase().contains(n))
-            })
+            .filter(|a| matches_name(a, sel))
             .min_by_key(|a| rank(&a.get_info()))
             .ok_or_else(|| Error::NoAdapter {
                 backend: sel.backend.clone(),
@@ -229,15 +254,25 @@ impl Gpu {
 
     /// Number of pipelines compiled so far (each key compiles once).
     pub fn pipelines_compiled(&self) -> usize {
-        self.inner.compiled.load(std::sync::atomic::Ordering::SeqCst)
+        self.inner
+            .compiled
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The pipeline for `kernel` with these override constants, compiled on
     /// first use. The cache lock is held while compiling so that concurrent
     /// callers of the same key compile it once.
-    pub(crate) fn pipeline(&self, kernel: Kernel, constants: &[(&'static str, f64)]) -> Result<Arc<CachedPipeline>> {
+    pub(crate) fn pipeline(
+        &self,
+        kernel: Kernel,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Arc<CachedPipeline>> {
         let key = PipelineKey::new(kernel, constants);
-        let mut cache = self.inner.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self
+            .inner
+            .pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
@@ -271,7 +306,9 @@ impl Gpu {
                 message: e.to_string(),
             });
         }
-        self.inner.compiled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .compiled
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let entry = Arc::new(CachedPipeline { pipeline, layout });
         cache.insert(key, entry.clone());
         Ok(entry)
@@ -284,7 +321,10 @@ impl Gpu {
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
-        let errors = [pollster::block_on(validation.pop()), pollster::block_on(oom.pop())];
+        let errors = [
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
         match errors.into_iter().flatten().next() {
             None => Ok(out),
             Some(e) => Err(Error::Wgpu {

@@ -98,7 +98,10 @@ impl Rnn {
 
     fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
         if !t.gpu().same_device(&self.gpu) {
-            return Err(Error::config(what, "tensor lives on a different device than the layer"));
+            return Err(Error::config(
+                what,
+                "tensor lives on a different device than the layer",
+            ));
         }
         if t.shape() != expected {
             return Err(Error::shape(what, expected, t.shape()));
@@ -108,7 +111,12 @@ impl Rnn {
 
     /// Runs the layer over `input` `[T, B, I]` from `h0` / `c0` `[1, B, H]`
     /// (zeros when `None`; `c0` only for LSTMs). One submit, no read-back.
-    pub fn forward(&self, input: &GpuTensor, h0: Option<&GpuTensor>, c0: Option<&GpuTensor>) -> Result<RnnOutput> {
+    pub fn forward(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+    ) -> Result<RnnOutput> {
         let cfg = self.config;
         let &[seq, batch, in_size] = input.shape() else {
             let want = [0, 0, cfg.input_size];
@@ -123,7 +131,10 @@ impl Rnn {
         }
         if let Some(c0) = c0 {
             if !cfg.cell.has_cell_state() {
-                return Err(Error::config("c0", format!("given, but a {} has no cell state", cfg.cell.name())));
+                return Err(Error::config(
+                    "c0",
+                    format!("given, but a {} has no cell state", cfg.cell.name()),
+                ));
             }
             self.check_tensor("c0", c0, &state_shape)?;
         }
@@ -139,9 +150,15 @@ impl Rnn {
             .transpose()?;
 
         let chunk = self.steps_per_chunk(seq, batch)?;
-        let xg = storage_buffer(gpu, "gate pre-activations [steps, B, G*H]", chunk * batch * g * h)?;
-        let chunks: Vec<std::ops::Range<usize>> =
-            (0..seq).step_by(chunk).map(|s| s..(s + chunk).min(seq)).collect();
+        let xg = storage_buffer(
+            gpu,
+            "gate pre-activations [steps, B, G*H]",
+            chunk * batch * g * h,
+        )?;
+        let chunks: Vec<std::ops::Range<usize>> = (0..seq)
+            .step_by(chunk)
+            .map(|s| s..(s + chunk).min(seq))
+            .collect();
         let gemms = chunks
             .iter()
             .map(|r| {
@@ -151,7 +168,14 @@ impl Rnn {
                     k: cfg.input_size as u32,
                     a_offset: (r.start * batch * cfg.input_size) as u32,
                 };
-                Gemm::new(gpu, params, input.buffer(), &self.weight_ih, &self.bias, &xg)
+                Gemm::new(
+                    gpu,
+                    params,
+                    input.buffer(),
+                    &self.weight_ih,
+                    &self.bias,
+                    &xg,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -179,7 +203,14 @@ impl Rnn {
         bindings.extend(&self.extra);
         bindings.push(&hs);
         bindings.extend(&scratch);
-        let steps = Steps::new(gpu, cfg.cell, batch as u32, h as u32, &step_params, &bindings)?;
+        let steps = Steps::new(
+            gpu,
+            cfg.cell,
+            batch as u32,
+            h as u32,
+            &step_params,
+            &bindings,
+        )?;
 
         let state_bytes = (bh * 4) as u64;
         gpu.scoped("forward", || {
@@ -205,8 +236,20 @@ impl Rnn {
                     }
                 }
             }
-            encoder.copy_buffer_to_buffer(&hs, state_bytes, output.buffer(), 0, seq as u64 * state_bytes);
-            encoder.copy_buffer_to_buffer(&hs, seq as u64 * state_bytes, h_n.buffer(), 0, state_bytes);
+            encoder.copy_buffer_to_buffer(
+                &hs,
+                state_bytes,
+                output.buffer(),
+                0,
+                seq as u64 * state_bytes,
+            );
+            encoder.copy_buffer_to_buffer(
+                &hs,
+                seq as u64 * state_bytes,
+                h_n.buffer(),
+                0,
+                state_bytes,
+            );
             if let (Some(c_n), Some(c)) = (&c_n, scratch.first()) {
                 encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), 0, state_bytes);
             }
@@ -219,7 +262,9 @@ impl Rnn {
     /// one GEMM dispatch. Long sequences are projected chunk by chunk.
     fn steps_per_chunk(&self, seq: usize, batch: usize) -> Result<usize> {
         let limits = self.gpu.limits();
-        let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let step_bytes = (batch * self.config.gate_rows() * 4) as u64;
         let by_memory = (binding / step_bytes) as usize;
         let max_rows = limits.max_compute_workgroups_per_dimension as usize * TILE as usize;
@@ -227,7 +272,10 @@ impl Rnn {
         let chunk = seq.min(by_memory).min(by_dispatch);
         if chunk == 0 {
             return Err(Error::OverLimit {
-                what: format!("gate pre-activations of one step [B={batch}, G*H={}]", self.config.gate_rows()),
+                what: format!(
+                    "gate pre-activations of one step [B={batch}, G*H={}]",
+                    self.config.gate_rows()
+                ),
                 requested: step_bytes,
                 limit_name: "max_storage_buffer_binding_size",
                 limit: binding,
@@ -249,9 +297,18 @@ impl Rnn {
     ) -> Result<HostOutput> {
         let gpu = &self.gpu;
         let state = [1, batch, self.config.hidden_size];
-        let input = GpuTensor::from_slice(gpu, "input", input, &[seq_len, batch, self.config.input_size])?;
-        let h0 = h0.map(|d| GpuTensor::from_slice(gpu, "h0", d, &state)).transpose()?;
-        let c0 = c0.map(|d| GpuTensor::from_slice(gpu, "c0", d, &state)).transpose()?;
+        let input = GpuTensor::from_slice(
+            gpu,
+            "input",
+            input,
+            &[seq_len, batch, self.config.input_size],
+        )?;
+        let h0 = h0
+            .map(|d| GpuTensor::from_slice(gpu, "h0", d, &state))
+            .transpose()?;
+        let c0 = c0
+            .map(|d| GpuTensor::from_slice(gpu, "c0", d, &state))
+            .transpose()?;
         self.forward(&input, h0.as_ref(), c0.as_ref())?.to_host()
     }
 }

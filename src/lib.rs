@@ -21,6 +21,7 @@
 //! not read back to check; a NaN there propagates through tanh and sigmoid as
 //! IEEE arithmetic says (ReLU may turn it into 0, as `max` is allowed to).
 
+pub mod bench;
 pub mod check;
 pub mod config;
 pub mod context;

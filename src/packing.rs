@@ -16,7 +16,11 @@ pub fn folded_bias(w: &RnnWeights) -> Vec<f32> {
     let keep_hh_apart = cfg.cell == CellKind::Gru(GruReset::After);
     (0..rows)
         .map(|r| {
-            let hh = if keep_hh_apart && r >= 2 * h { 0.0 } else { b_hh[r] };
+            let hh = if keep_hh_apart && r >= 2 * h {
+                0.0
+            } else {
+                b_hh[r]
+            };
             b_ih[r] + hh
         })
         .collect()
@@ -25,7 +29,8 @@ pub fn folded_bias(w: &RnnWeights) -> Vec<f32> {
 /// `b_hn` `[H]` of a reset-after GRU (zeros without biases).
 pub fn gru_b_hn(w: &RnnWeights) -> Vec<f32> {
     let h = w.config().hidden_size;
-    w.bias_hh().map_or_else(|| vec![0.0; h], |b| b[2 * h..].to_vec())
+    w.bias_hh()
+        .map_or_else(|| vec![0.0; h], |b| b[2 * h..].to_vec())
 }
 
 /// Interleaves gate rows of `weight_hh` `[G*H, H]` into `[H (k), H (j), width]`:

@@ -40,7 +40,8 @@ pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Bu
 pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result<wgpu::Buffer> {
     let buffer = storage_buffer(gpu, what, data.len())?;
     if !data.is_empty() {
-        gpu.queue().write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        gpu.queue()
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
     }
     Ok(buffer)
 }

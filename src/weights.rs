@@ -51,10 +51,16 @@ impl RnnWeights {
             match (config.bias, b) {
                 (true, Some(b)) => expect_len(what, b, &[rows])?,
                 (true, None) => {
-                    return Err(Error::config(what, "missing, but the config has bias = true"))
+                    return Err(Error::config(
+                        what,
+                        "missing, but the config has bias = true",
+                    ))
                 }
                 (false, Some(_)) => {
-                    return Err(Error::config(what, "given, but the config has bias = false"))
+                    return Err(Error::config(
+                        what,
+                        "given, but the config has bias = false",
+                    ))
                 }
                 (false, None) => {}
             }
@@ -62,7 +68,10 @@ impl RnnWeights {
         match (config.cell, &peephole) {
             (CellKind::PeepholeLstm, Some(p)) => expect_len("peephole", p, &[3, h])?,
             (CellKind::PeepholeLstm, None) => {
-                return Err(Error::config("peephole", "a peephole LSTM needs [3, H] peephole weights"))
+                return Err(Error::config(
+                    "peephole",
+                    "a peephole LSTM needs [3, H] peephole weights",
+                ))
             }
             (_, Some(_)) => {
                 return Err(Error::config(
@@ -88,7 +97,8 @@ impl RnnWeights {
         let config = config.validated()?;
         let mut rng = SmallRng::seed_from_u64(seed);
         let k = scale / (config.hidden_size as f32).sqrt();
-        let mut fill = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
+        let mut fill =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
         let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
         let weight_ih = fill(rows * i);
         let weight_hh = fill(rows * h);
@@ -162,8 +172,12 @@ impl RnnWeights {
         }
         let h = self.config.hidden_size;
         let (i, hh) = (self.config.input_size, h);
-        self.weight_ih[h * i..2 * h * i].iter_mut().for_each(|v| *v = -*v);
-        self.weight_hh[h * hh..2 * h * hh].iter_mut().for_each(|v| *v = -*v);
+        self.weight_ih[h * i..2 * h * i]
+            .iter_mut()
+            .for_each(|v| *v = -*v);
+        self.weight_hh[h * hh..2 * h * hh]
+            .iter_mut()
+            .for_each(|v| *v = -*v);
         for b in [&mut self.bias_ih, &mut self.bias_hh].into_iter().flatten() {
             b[h..2 * h].iter_mut().for_each(|v| *v = -*v);
         }
@@ -207,6 +221,13 @@ impl RnnWeights {
             t.iter_mut().for_each(|v| *v *= factor);
         }
         let c = self.config;
-        Self::new(c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.peephole)
+        Self::new(
+            c,
+            self.weight_ih,
+            self.weight_hh,
+            self.bias_ih,
+            self.bias_hh,
+            self.peephole,
+        )
     }
 }

@@ -71,7 +71,10 @@ fn rnn_relu_matches_reference() {
 /// stay finite and within the (scale-aware) tolerance.
 fn saturating(cell: CellKind) {
     let config = RnnConfig::new(cell, 7, 13).unwrap();
-    let weights = RnnWeights::random(config, 7, 1.0).unwrap().scaled(30.0).unwrap();
+    let weights = RnnWeights::random(config, 7, 1.0)
+        .unwrap()
+        .scaled(30.0)
+        .unwrap();
     let mut case = Case::new(20, 3);
     case.input_scale = 1e3;
     case.with_h0 = true;
@@ -85,11 +88,19 @@ fn exact_saturation(cell: CellKind) -> Vec<f32> {
     let config = RnnConfig::new(cell, 1, 1).unwrap().with_bias(false);
     let g = cell.gates();
     let peephole = (cell == CellKind::PeepholeLstm).then(|| vec![0.0; 3]);
-    let weights = RnnWeights::new(config, vec![1.0; g], vec![0.0; g], None, None, peephole).unwrap();
+    let weights =
+        RnnWeights::new(config, vec![1.0; g], vec![0.0; g], None, None, peephole).unwrap();
     let layer = Rnn::new(gpu(), &weights).unwrap();
     let input = [1e4f32, 1e4, -1e4, -1e4, 1e4];
-    let out = layer.forward_host(&input, input.len(), 1, None, None).unwrap();
-    assert!(out.output.iter().all(|v| v.is_finite()), "{}: {:?}", cell.name(), out.output);
+    let out = layer
+        .forward_host(&input, input.len(), 1, None, None)
+        .unwrap();
+    assert!(
+        out.output.iter().all(|v| v.is_finite()),
+        "{}: {:?}",
+        cell.name(),
+        out.output
+    );
     out.output
 }
 
@@ -102,7 +113,10 @@ fn lstm_saturates_exactly() {
     let want = [t1, t2, 0.0, 0.0, t1];
     let got = exact_saturation(CellKind::Lstm);
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 2.0 * f32::EPSILON, "lstm: got {got:?}, want {want:?}");
+        assert!(
+            (g - w).abs() <= 2.0 * f32::EPSILON,
+            "lstm: got {got:?}, want {want:?}"
+        );
     }
 }
 
@@ -114,7 +128,10 @@ fn peephole_lstm_saturates_exactly() {
     let want = [t1, t2, 0.0, 0.0, t1];
     let got = exact_saturation(CellKind::PeepholeLstm);
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 2.0 * f32::EPSILON, "peephole: got {got:?}, want {want:?}");
+        assert!(
+            (g - w).abs() <= 2.0 * f32::EPSILON,
+            "peephole: got {got:?}, want {want:?}"
+        );
     }
 }
 
@@ -122,25 +139,37 @@ fn peephole_lstm_saturates_exactly() {
 fn gru_reset_after_saturates_exactly() {
     saturating(CellKind::Gru(GruReset::After));
     // +1e4: z = 1 keeps h (0 at first); -1e4: z = 0, n = -1 exactly.
-    assert_eq!(exact_saturation(CellKind::Gru(GruReset::After)), [0.0, 0.0, -1.0, -1.0, -1.0]);
+    assert_eq!(
+        exact_saturation(CellKind::Gru(GruReset::After)),
+        [0.0, 0.0, -1.0, -1.0, -1.0]
+    );
 }
 
 #[test]
 fn gru_reset_before_saturates_exactly() {
     saturating(CellKind::Gru(GruReset::Before));
-    assert_eq!(exact_saturation(CellKind::Gru(GruReset::Before)), [0.0, 0.0, -1.0, -1.0, -1.0]);
+    assert_eq!(
+        exact_saturation(CellKind::Gru(GruReset::Before)),
+        [0.0, 0.0, -1.0, -1.0, -1.0]
+    );
 }
 
 #[test]
 fn rnn_tanh_saturates_exactly() {
     saturating(CellKind::Rnn(Nonlinearity::Tanh));
-    assert_eq!(exact_saturation(CellKind::Rnn(Nonlinearity::Tanh)), [1.0, 1.0, -1.0, -1.0, 1.0]);
+    assert_eq!(
+        exact_saturation(CellKind::Rnn(Nonlinearity::Tanh)),
+        [1.0, 1.0, -1.0, -1.0, 1.0]
+    );
 }
 
 #[test]
 fn rnn_relu_saturates_exactly() {
     saturating(CellKind::Rnn(Nonlinearity::Relu));
-    assert_eq!(exact_saturation(CellKind::Rnn(Nonlinearity::Relu)), [1e4, 1e4, 0.0, 0.0, 1e4]);
+    assert_eq!(
+        exact_saturation(CellKind::Rnn(Nonlinearity::Relu)),
+        [1e4, 1e4, 0.0, 0.0, 1e4]
+    );
 }
 
 /// T = 1500: the error must not grow along the sequence. The worst error
@@ -156,21 +185,44 @@ fn long_sequence_error_stays_bounded() {
         case.with_h0 = true;
         let overall = check_against_reference(&weights, case);
 
-        let x = common::random_vec(&mut rand::SeedableRng::seed_from_u64(99), seq * batch * input, 1.0);
-        let got = Rnn::new(gpu(), &weights).unwrap().forward_host(&x, seq, batch, None, None).unwrap();
+        let x = common::random_vec(
+            &mut rand::SeedableRng::seed_from_u64(99),
+            seq * batch * input,
+            1.0,
+        );
+        let got = Rnn::new(gpu(), &weights)
+            .unwrap()
+            .forward_host(&x, seq, batch, None, None)
+            .unwrap();
         let want = reference::forward(&weights, &x, seq, batch, None, None).unwrap();
         let window = 100 * batch * hidden;
-        let err = |r: &[f64], g: &[f32]| r.iter().zip(g).map(|(r, g)| (r - f64::from(*g)).abs()).fold(0.0, f64::max);
+        let err = |r: &[f64], g: &[f32]| {
+            r.iter()
+                .zip(g)
+                .map(|(r, g)| (r - f64::from(*g)).abs())
+                .fold(0.0, f64::max)
+        };
         let n = want.output.len();
         let first = err(&want.output[..window], &got.output[..window]);
         let last = err(&want.output[n - window..], &got.output[n - window..]);
-        eprintln!("{} T={seq}: first-100 max err {first:.3e}, last-100 {last:.3e}, overall {:.3e}", cell.name(), overall.max_abs_err);
+        eprintln!(
+            "{} T={seq}: first-100 max err {first:.3e}, last-100 {last:.3e}, overall {:.3e}",
+            cell.name(),
+            overall.max_abs_err
+        );
         assert!(
             last <= 10.0 * first + 64.0 * wgpu_rnn::check::F32_UNIT_ROUNDOFF,
             "{}: error grew from {first:.3e} to {last:.3e} over {seq} steps",
             cell.name()
         );
         let tol = Tolerance::recurrent(input + hidden, seq, want.preactivation_scale);
-        compare("long output", &want.output, &got.output, &[seq, batch, hidden], tol).unwrap();
+        compare(
+            "long output",
+            &want.output,
+            &got.output,
+            &[seq, batch, hidden],
+            tol,
+        )
+        .unwrap();
     }
 }

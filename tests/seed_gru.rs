@@ -21,7 +21,12 @@ fn matvec_concat(m: &[f32], a: &[f64], b: &[f64], bias: Option<&[f32]>) -> Vec<f
     m.chunks_exact(width)
         .enumerate()
         .map(|(row, w)| {
-            let v = a.iter().chain(b).zip(w).map(|(v, w)| v * f64::from(*w)).sum::<f64>();
+            let v = a
+                .iter()
+                .chain(b)
+                .zip(w)
+                .map(|(v, w)| v * f64::from(*w))
+                .sum::<f64>();
             v + bias.map_or(0.0, |b| f64::from(b[row]))
         })
         .collect()
@@ -29,17 +34,42 @@ fn matvec_concat(m: &[f32], a: &[f64], b: &[f64], bias: Option<&[f32]>) -> Vec<f
 
 type SeedBiases<'a> = Option<(&'a [f32], &'a [f32], &'a [f32])>;
 
-/// The seed's equations, one batch row at a time.
-fn seed_gru(w_z: &[f32], w_r: &[f32], w: &[f32], biases: SeedBiases, x: &[f32], seq: usize, batch: usize, input: usize, hidden: usize) -> Vec<f64> {
+/// The seed's parameters: `[H, H+I]` matrices over `[h, x]`, optional biases.
+struct SeedGru<'a> {
+    w_z: &'a [f32],
+    w_r: &'a [f32],
+    w: &'a [f32],
+    biases: SeedBiases<'a>,
+}
+
+/// The seed's equations, one batch row at a time, over `x` `[T, B, I]`.
+fn seed_gru(
+    p: &SeedGru,
+    x: &[f32],
+    (seq, batch, input, hidden): (usize, usize, usize, usize),
+) -> Vec<f64> {
+    let (w_z, w_r, w, biases) = (p.w_z, p.w_r, p.w, p.biases);
     let mut out = vec![0.0; seq * batch * hidden];
     for b in 0..batch {
         let mut h = vec![0.0; hidden];
         for t in 0..seq {
-            let xt: Vec<f64> = x[(t * batch + b) * input..][..input].iter().map(|&v| f64::from(v)).collect();
-            let z: Vec<f64> = matvec_concat(w_z, &h, &xt, biases.map(|b| b.0)).into_iter().map(sigmoid).collect();
-            let r: Vec<f64> = matvec_concat(w_r, &h, &xt, biases.map(|b| b.1)).into_iter().map(sigmoid).collect();
+            let xt: Vec<f64> = x[(t * batch + b) * input..][..input]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let z: Vec<f64> = matvec_concat(w_z, &h, &xt, biases.map(|b| b.0))
+                .into_iter()
+                .map(sigmoid)
+                .collect();
+            let r: Vec<f64> = matvec_concat(w_r, &h, &xt, biases.map(|b| b.1))
+                .into_iter()
+                .map(sigmoid)
+                .collect();
             let rh: Vec<f64> = r.iter().zip(&h).map(|(r, h)| r * h).collect();
-            let cand: Vec<f64> = matvec_concat(w, &rh, &xt, biases.map(|b| b.2)).into_iter().map(f64::tanh).collect();
+            let cand: Vec<f64> = matvec_concat(w, &rh, &xt, biases.map(|b| b.2))
+                .into_iter()
+                .map(f64::tanh)
+                .collect();
             for j in 0..hidden {
                 h[j] = (1.0 - z[j]) * h[j] + z[j] * cand[j];
             }
@@ -55,12 +85,22 @@ fn seed_equations_match_the_library_through_the_conversion() {
         let mut rng = SmallRng::seed_from_u64(hidden as u64);
         let s = 1.0 / (hidden as f32).sqrt();
         let n = hidden * (hidden + input);
-        let (w_z, w_r, w) = (random_vec(&mut rng, n, s), random_vec(&mut rng, n, s), random_vec(&mut rng, n, s));
+        let (w_z, w_r, w) = (
+            random_vec(&mut rng, n, s),
+            random_vec(&mut rng, n, s),
+            random_vec(&mut rng, n, s),
+        );
         let bs: Vec<Vec<f32>> = (0..3).map(|_| random_vec(&mut rng, hidden, s)).collect();
         let biases = with_bias.then(|| (&bs[0][..], &bs[1][..], &bs[2][..]));
         let x = random_vec(&mut rng, seq * batch * input, 1.0);
 
-        let truth = seed_gru(&w_z, &w_r, &w, biases, &x, seq, batch, input, hidden);
+        let seed = SeedGru {
+            w_z: &w_z,
+            w_r: &w_r,
+            w: &w,
+            biases,
+        };
+        let truth = seed_gru(&seed, &x, (seq, batch, input, hidden));
         let weights = RnnWeights::from_seed_gru(input, hidden, &w_z, &w_r, &w, biases).unwrap();
         let tol = Tolerance::recurrent(input + hidden, seq, 4.0);
 
@@ -72,13 +112,31 @@ fn seed_equations_match_the_library_through_the_conversion() {
             .zip(&via_reference.output)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        assert!(max_diff < 1e-12, "conversion differs from the seed by {max_diff:e}");
+        assert!(
+            max_diff < 1e-12,
+            "conversion differs from the seed by {max_diff:e}"
+        );
 
-        let gpu_out = Rnn::new(gpu(), &weights).unwrap().forward_host(&x, seq, batch, None, None).unwrap();
-        compare("seed GRU on the GPU", &truth, &gpu_out.output, &[seq, batch, hidden], tol).unwrap_or_else(|m| panic!("{m}"));
+        let gpu_out = Rnn::new(gpu(), &weights)
+            .unwrap()
+            .forward_host(&x, seq, batch, None, None)
+            .unwrap();
+        compare(
+            "seed GRU on the GPU",
+            &truth,
+            &gpu_out.output,
+            &[seq, batch, hidden],
+            tol,
+        )
+        .unwrap_or_else(|m| panic!("{m}"));
 
         // Negating the z rows twice is the identity.
-        let back = weights.clone().negate_gru_update_gate().unwrap().negate_gru_update_gate().unwrap();
+        let back = weights
+            .clone()
+            .negate_gru_update_gate()
+            .unwrap()
+            .negate_gru_update_gate()
+            .unwrap();
         assert_eq!(back, weights);
     }
 }

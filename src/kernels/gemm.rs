@@ -59,11 +59,13 @@ impl Gemm {
         let groups = gemm_groups(params.m, params.n);
         gpu.check_dispatch("input projection GEMM", groups)?;
         let pipeline = gpu.pipeline(Kernel::GemmNt, &[])?;
-        let uniform = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("gemm params"),
-            contents: bytemuck::bytes_of(&params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu
+            .device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("gemm params"),
+                contents: bytemuck::bytes_of(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
         let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("gemm"),
             layout: &pipeline.layout,

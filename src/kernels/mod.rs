@@ -11,7 +11,10 @@ use bytemuck::{Pod, Zeroable};
 /// it is prepended at compile time. WGSL has no `#include`.
 macro_rules! step_source {
     ($file:literal) => {
-        concat!(include_str!("../../shaders/common.wgsl"), include_str!($file))
+        concat!(
+            include_str!("../../shaders/common.wgsl"),
+            include_str!($file)
+        )
     };
 }
 
@@ -105,7 +108,9 @@ impl Kernel {
                         min_binding_size: None,
                     },
                     R | RW => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage { read_only: *kind == R },
+                        ty: wgpu::BufferBindingType::Storage {
+                            read_only: *kind == R,
+                        },
                         has_dynamic_offset: false,
                         min_binding_size: None,
                     },

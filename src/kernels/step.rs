@@ -76,7 +76,14 @@ pub struct Steps {
 impl Steps {
     /// `params[t]` describes step `t`; `buffers` are bindings 1.. of the
     /// cell's kernel in order.
-    pub fn new(gpu: &Gpu, cell: CellKind, batch: u32, hidden: u32, params: &[StepParams], buffers: &[&wgpu::Buffer]) -> Result<Self> {
+    pub fn new(
+        gpu: &Gpu,
+        cell: CellKind,
+        batch: u32,
+        hidden: u32,
+        params: &[StepParams],
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<Self> {
         let groups = [
             hidden.div_ceil(UNITS_PER_GROUP),
             batch.div_ceil(ROWS_PER_GROUP),
@@ -89,11 +96,13 @@ impl Steps {
         for (chunk, p) in bytes.chunks_exact_mut(stride as usize).zip(params) {
             chunk[..size_of::<StepParams>()].copy_from_slice(bytemuck::bytes_of(p));
         }
-        let uniform = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("step params"),
-            contents: &bytes,
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = gpu
+            .device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("step params"),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
         let mut stages = Vec::new();
         for (kernel, constants) in step_kernels(cell) {
             let pipeline = gpu.pipeline(kernel, &constants)?;
@@ -105,7 +114,12 @@ impl Steps {
                     size: NonZeroU64::new(size_of::<StepParams>() as u64),
                 }),
             }];
-            entries.extend(buffers.iter().enumerate().map(|(i, b)| entry(i as u32 + 1, b)));
+            entries.extend(
+                buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| entry(i as u32 + 1, b)),
+            );
             let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(kernel.label()),
                 layout: &pipeline.layout,

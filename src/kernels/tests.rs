@@ -9,15 +9,24 @@ use super::step::StepParams;
 use super::{BindingKind, Kernel, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {
-    let module = naga::front::wgsl::parse_str(kernel.source())
-        .unwrap_or_else(|e| panic!("{} does not parse:\n{}", kernel.label(), e.emit_to_string(kernel.source())));
+    let module = naga::front::wgsl::parse_str(kernel.source()).unwrap_or_else(|e| {
+        panic!(
+            "{} does not parse:\n{}",
+            kernel.label(),
+            e.emit_to_string(kernel.source())
+        )
+    });
     let mut validator = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::all(),
     );
-    validator
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{} does not validate:\n{}", kernel.label(), e.emit_to_string(kernel.source())));
+    validator.validate(&module).unwrap_or_else(|e| {
+        panic!(
+            "{} does not validate:\n{}",
+            kernel.label(),
+            e.emit_to_string(kernel.source())
+        )
+    });
     module
 }
 
@@ -26,7 +35,9 @@ fn every_shader_parses_and_validates() {
     for kernel in Kernel::ALL {
         let m = module(kernel);
         assert!(
-            m.entry_points.iter().any(|e| e.name == kernel.entry_point()),
+            m.entry_points
+                .iter()
+                .any(|e| e.name == kernel.entry_point()),
             "{}: no entry point {}",
             kernel.label(),
             kernel.entry_point()
@@ -65,11 +76,20 @@ fn declared_bindings_match_the_shaders() {
             .enumerate()
             .map(|(i, &k)| {
                 // Dynamic offsets are a host-side property of a uniform.
-                let k = if k == BindingKind::UniformDynamic { BindingKind::Uniform } else { k };
+                let k = if k == BindingKind::UniformDynamic {
+                    BindingKind::Uniform
+                } else {
+                    k
+                };
                 (i as u32, k)
             })
             .collect();
-        assert_eq!(found, declared, "{}: bindings differ from Kernel::bindings", kernel.label());
+        assert_eq!(
+            found,
+            declared,
+            "{}: bindings differ from Kernel::bindings",
+            kernel.label()
+        );
     }
 }
 
@@ -83,14 +103,22 @@ fn check_twin<T: WgslTwin>(kernel: Kernel) {
     let naga::TypeInner::Struct { members, span } = &ty.inner else {
         panic!("{} is not a struct", T::WGSL_NAME);
     };
-    assert_eq!(*span as usize, size_of::<T>(), "{}: WGSL size vs Rust size", T::WGSL_NAME);
+    assert_eq!(
+        *span as usize,
+        size_of::<T>(),
+        "{}: WGSL size vs Rust size",
+        T::WGSL_NAME
+    );
     let wgsl: Vec<(String, usize)> = members
         .iter()
         .map(|mb| (mb.name.clone().unwrap_or_default(), mb.offset as usize))
         .collect();
-    let rust: Vec<(String, usize)> = T::fields().into_iter().map(|(n, o)| (n.to_string(), o)).collect();
+    let rust: Vec<(String, usize)> = T::fields()
+        .into_iter()
+        .map(|(n, o)| (n.to_string(), o))
+        .collect();
     assert_eq!(wgsl, rust, "{}: fields and offsets", T::WGSL_NAME);
-    for (_, mb) in members.iter().enumerate() {
+    for mb in members {
         let inner = &m.types[mb.ty].inner;
         assert!(
             matches!(inner, naga::TypeInner::Scalar(s) if s.width == 4),

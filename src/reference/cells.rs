@@ -29,12 +29,20 @@ pub struct CellWeights {
 impl CellWeights {
     /// `W_ih[row] · x + b_ih[row]`.
     pub fn input_part(&self, row: usize, x: &[f64]) -> f64 {
-        self.dot(&self.w_ih[row * self.input..(row + 1) * self.input], x, self.b_ih[row])
+        self.dot(
+            &self.w_ih[row * self.input..(row + 1) * self.input],
+            x,
+            self.b_ih[row],
+        )
     }
 
     /// `W_hh[row] · h + b_hh[row]`.
     pub fn hidden_part(&self, row: usize, h: &[f64]) -> f64 {
-        self.dot(&self.w_hh[row * self.hidden..(row + 1) * self.hidden], h, self.b_hh[row])
+        self.dot(
+            &self.w_hh[row * self.hidden..(row + 1) * self.hidden],
+            h,
+            self.b_hh[row],
+        )
     }
 
     fn dot(&self, w: &[f64], v: &[f64], bias: f64) -> f64 {
@@ -50,9 +58,16 @@ impl CellWeights {
 }
 
 /// LSTM, optionally with peepholes; returns `(h', c')`.
-pub fn lstm(w: &CellWeights, x: &[f64], h: &[f64], c: &[f64], peephole: bool) -> (Vec<f64>, Vec<f64>) {
+pub fn lstm(
+    w: &CellWeights,
+    x: &[f64],
+    h: &[f64],
+    c: &[f64],
+    peephole: bool,
+) -> (Vec<f64>, Vec<f64>) {
     let n = w.hidden;
-    let pre = |gate: usize, j: usize| w.input_part(gate * n + j, x) + w.hidden_part(gate * n + j, h);
+    let pre =
+        |gate: usize, j: usize| w.input_part(gate * n + j, x) + w.hidden_part(gate * n + j, h);
     let mut h_new = vec![0.0; n];
     let mut c_new = vec![0.0; n];
     for j in 0..n {

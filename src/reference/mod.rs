@@ -56,7 +56,11 @@ pub fn forward(
     let cfg = weights.config();
     let (i_size, h_size) = (cfg.input_size, cfg.hidden_size);
     if input.len() != seq_len * batch * i_size {
-        return Err(Error::shape("input", &[seq_len, batch, i_size], &[input.len()]));
+        return Err(Error::shape(
+            "input",
+            &[seq_len, batch, i_size],
+            &[input.len()],
+        ));
     }
     for (what, s) in [("h0", h0), ("c0", c0)] {
         if let Some(s) = s {
@@ -71,8 +75,12 @@ pub fn forward(
     let mut c_n = vec![0.0; batch * h_size];
     for b in 0..batch {
         let row = b * h_size..(b + 1) * h_size;
-        let mut h = h0.map(|s| to_f64(&s[row.clone()])).unwrap_or(vec![0.0; h_size]);
-        let mut c = c0.map(|s| to_f64(&s[row.clone()])).unwrap_or(vec![0.0; h_size]);
+        let mut h = h0
+            .map(|s| to_f64(&s[row.clone()]))
+            .unwrap_or(vec![0.0; h_size]);
+        let mut c = c0
+            .map(|s| to_f64(&s[row.clone()]))
+            .unwrap_or(vec![0.0; h_size]);
         for t in 0..seq_len {
             let start = (t * batch + b) * i_size;
             let x = to_f64(&input[start..start + i_size]);

@@ -61,12 +61,25 @@ pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
     let got = layer
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref())
         .expect("GPU forward");
-    let want = reference::forward(weights, &input, t, b, h0.as_deref(), c0.as_deref()).expect("reference forward");
+    let want = reference::forward(weights, &input, t, b, h0.as_deref(), c0.as_deref())
+        .expect("reference forward");
 
     let tol = Tolerance::recurrent(cfg.input_size + h, t, want.preactivation_scale);
-    let label = format!("{} {:?} I={} H={}", cfg.cell.name(), case, cfg.input_size, h);
+    let label = format!(
+        "{} {:?} I={} H={}",
+        cfg.cell.name(),
+        case,
+        cfg.input_size,
+        h
+    );
     let mut worst = vec![];
-    let mut check = |what: &str, r: &[f64], g: &[f32], dims: &[usize]| match compare(&format!("{label} {what}"), r, g, dims, tol) {
+    let mut check = |what: &str, r: &[f64], g: &[f32], dims: &[usize]| match compare(
+        &format!("{label} {what}"),
+        r,
+        g,
+        dims,
+        tol,
+    ) {
         Ok(a) => worst.push(a),
         Err(m) => panic!("{m}"),
     };

@@ -1,0 +1,31 @@
+# wgpu-rnn: the two commands of the README, plus what they need.
+#   make bench  - adapter info, then every cell validated against the f64 reference and timed
+#   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU)
+.PHONY: bench test lint vulkan-driver
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench: vulkan-driver
+	cargo build --release --bin wgpu-rnn
+	./target/release/wgpu-rnn info
+	./target/release/wgpu-rnn bench
+
+test: vulkan-driver
+	cargo test --all-targets
+	cargo test --doc
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+# Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
+# only when no Vulkan driver is present.
+vulkan-driver:
+	@if ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 \
+	    && ldconfig -p | grep -q 'libvulkan\.so\.1'; then \
+	  echo "Vulkan driver present: $$(ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | tr '\n' ' ')"; \
+	else \
+	  echo "No Vulkan driver found: installing Mesa's software Vulkan driver (mesa-vulkan-drivers libvulkan1)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mesa-vulkan-drivers libvulkan1; \
+	fi

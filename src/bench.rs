@@ -1,0 +1,125 @@
+//! Timing whole sequences, after checking the result against the reference:
+//! the engine behind `wgpu-rnn bench`.
+
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::check::{compare, Tolerance};
+use crate::config::{CellKind, RnnConfig};
+use crate::context::Gpu;
+use crate::error::{Error, Result};
+use crate::layer::Rnn;
+use crate::reference;
+use crate::tensor::GpuTensor;
+use crate::weights::RnnWeights;
+
+/// One benchmark configuration (one layer, inference).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchConfig {
+    pub cell: CellKind,
+    pub batch: usize,
+    pub seq: usize,
+    pub input: usize,
+    pub hidden: usize,
+    pub warmup: usize,
+    pub reps: usize,
+}
+
+/// What a benchmark measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    pub median_s: f64,
+    pub min_s: f64,
+    pub reps: usize,
+    /// Worst |GPU - reference| over the validated batch rows.
+    pub max_abs_err: f64,
+    /// FLOPs of one sequence (see [`forward_flops`]).
+    pub flops: f64,
+}
+
+impl BenchResult {
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.median_s / 1e9
+    }
+}
+
+/// Forward FLOPs of one layer over a sequence: the input GEMM and the
+/// recurrent products, `2*G*H*(I+H)` per token; the pointwise work is
+/// ignored (it is O(G*H) per token, not O(G*H*(I+H))).
+pub fn forward_flops(cell: CellKind, batch: usize, seq: usize, input: usize, hidden: usize) -> f64 {
+    2.0 * (cell.gates() * hidden * (input + hidden)) as f64 * (batch * seq) as f64
+}
+
+/// Batch rows checked against the f64 reference before timing: the
+/// reference is plain loops, so large batches are validated on a sample.
+const VALIDATED_ROWS: usize = 2;
+
+/// Validates one forward pass against the reference, then times `reps`
+/// whole sequences (each submitted and waited for).
+pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
+    let config = RnnConfig::new(cfg.cell, cfg.input, cfg.hidden)?;
+    if cfg.batch == 0 || cfg.seq == 0 || cfg.reps == 0 {
+        return Err(Error::ZeroSize {
+            what: "batch, seq and reps".into(),
+        });
+    }
+    let weights = RnnWeights::random(config, 42, 1.0)?;
+    let layer = Rnn::new(gpu, &weights)?;
+    let mut rng = SmallRng::seed_from_u64(7);
+    let x: Vec<f32> = (0..cfg.seq * cfg.batch * cfg.input)
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect();
+    let input = GpuTensor::from_slice(gpu, "input", &x, &[cfg.seq, cfg.batch, cfg.input])?;
+
+    let got = layer.forward(&input, None, None)?.output.to_vec()?;
+    let rows = cfg.batch.min(VALIDATED_ROWS);
+    let gather = |data: &[f32], width: usize| -> Vec<f32> {
+        (0..cfg.seq)
+            .flat_map(|t| {
+                data[t * cfg.batch * width..][..rows * width]
+                    .iter()
+                    .copied()
+            })
+            .collect()
+    };
+    let truth = reference::forward(&weights, &gather(&x, cfg.input), cfg.seq, rows, None, None)?;
+    let tol = Tolerance::recurrent(cfg.input + cfg.hidden, cfg.seq, truth.preactivation_scale);
+    let agreement = compare(
+        &format!("{} output (rows 0..{rows})", cfg.cell.name()),
+        &truth.output,
+        &gather(&got, cfg.hidden),
+        &[cfg.seq, rows, cfg.hidden],
+        tol,
+    )
+    .map_err(|m| Error::Config {
+        what: "bench validation".into(),
+        reason: format!("the GPU result is wrong, refusing to time it: {m}"),
+    })?;
+
+    let mut times = Vec::with_capacity(cfg.reps);
+    for rep in 0..cfg.warmup + cfg.reps {
+        let start = Instant::now();
+        let out = layer.forward(&input, None, None)?;
+        gpu.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Wgpu {
+                during: "waiting for the benchmark".into(),
+                message: e.to_string(),
+            })?;
+        let elapsed = start.elapsed().as_secs_f64();
+        drop(out);
+        if rep >= cfg.warmup {
+            times.push(elapsed);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(BenchResult {
+        median_s: times[times.len() / 2],
+        min_s: times[0],
+        reps: times.len(),
+        max_abs_err: agreement.max_abs_err,
+        flops: forward_flops(cfg.cell, cfg.batch, cfg.seq, cfg.input, cfg.hidden),
+    })
+}
