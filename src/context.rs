@@ -154,19 +154,22 @@ impl Gpu {
         // Without a backend named, try the native APIs first and GL only when
         // they have nothing: probing GL (EGL) is slow and noisy, and lavapipe
         // shows up through both.
-        let mut instance = new_instance(backends);
-        let mut adapters = Vec::new();
+        let mut tried = None;
         for tier in [wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY] {
             let tier = tier & backends;
             if tier.is_empty() {
                 continue;
             }
-            instance = new_instance(tier);
-            adapters = instance.enumerate_adapters(tier).await;
-            if adapters.iter().any(|a| matches_name(a, sel)) {
+            let instance = new_instance(tier);
+            let adapters = instance.enumerate_adapters(tier).await;
+            let found = adapters.iter().any(|a| matches_name(a, sel));
+            tried = Some((instance, adapters));
+            if found {
                 break;
             }
         }
+        // `backends` is never empty, so at least one tier was tried.
+        let (instance, adapters) = tried.unwrap_or_else(|| (new_instance(backends), Vec::new()));
         let seen: Vec<String> = adapters
             .iter()
             .map(|a| describe_adapter(&a.get_info()))

@@ -118,12 +118,11 @@ impl Rnn {
         c0: Option<&GpuTensor>,
     ) -> Result<RnnOutput> {
         let cfg = self.config;
-        let &[seq, batch, in_size] = input.shape() else {
+        let &[seq, batch, _] = input.shape() else {
             let want = [0, 0, cfg.input_size];
             return Err(Error::shape("input [T, B, I]", &want, input.shape()));
         };
         self.check_tensor("input", input, &[seq, batch, cfg.input_size])?;
-        let _ = in_size;
         let (g, h) = (cfg.gates(), cfg.hidden_size);
         let state_shape = [1, batch, h];
         if let Some(h0) = h0 {
