@@ -21,9 +21,9 @@ lint:
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
 # only when no Vulkan driver is present.
 vulkan-driver:
-	@if ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 \
-	    && ldconfig -p | grep -q 'libvulkan\.so\.1'; then \
-	  echo "Vulkan driver present: $$(ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | tr '\n' ' ')"; \
+	@icds=$$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null); \
+	if [ -n "$$icds" ] && ldconfig -p | grep -q 'libvulkan\.so\.1'; then \
+	  echo "Vulkan driver present:" $$icds; \
 	else \
 	  echo "No Vulkan driver found: installing Mesa's software Vulkan driver (mesa-vulkan-drivers libvulkan1)"; \
 	  $(SUDO) apt-get update -qq && \
