@@ -11,15 +11,19 @@ const KT: u32 = 64u;
 // Parameters of one time step; one copy per step at a dynamic offset.
 struct StepParams {
     batch: u32,
-    hidden: u32,
+    // Hidden units computed by this kernel (H, or Ho for the projection).
+    units: u32,
+    // Length of the state vector read from `hs` (Ho: H, or the projection size).
+    rec: u32,
+    // Step index s: row b is active while s < lengths[b]; a finished row
+    // keeps its state, so slot T of `hs` ends as each row's last valid state.
+    step: u32,
     // Element offset of this step's gate pre-activations in `xg`.
     xg_offset: u32,
-    // Element offsets of h_{t-1} (read) and h_t (written) in `hs`.
+    // Element offsets of h_{s-1} (read) and h_s (written) in `hs`.
     h_prev_offset: u32,
     h_out_offset: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 // exp of a non-positive number never overflows, so no branch makes inf/inf.

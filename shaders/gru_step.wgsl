@@ -12,8 +12,10 @@
 @group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
 // [H]: the n-gate recurrent bias.
 @group(0) @binding(3) var<storage, read> b_hn: array<f32>;
-// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
-@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+// [B]: valid steps of each row.
+@group(0) @binding(4) var<storage, read> lengths: array<u32>;
+// [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.
+@group(0) @binding(5) var<storage, read_write> hs: array<f32>;
 
 var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
 
@@ -22,23 +24,24 @@ fn gru_step(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wg: vec3<u32>,
 ) {
-    let H = p.hidden;
+    let H = p.units;
+    let K = p.rec;
     let j = wg.x * WG + li;
     let b0 = wg.y * BT;
     var acc = array<vec4<f32>, 4>();
-    for (var k0 = 0u; k0 < H; k0 += KT) {
+    for (var k0 = 0u; k0 < K; k0 += KT) {
         for (var e = li; e < BT * KT; e += WG) {
             let b = b0 + e / KT;
             let k = k0 + e % KT;
             var v = 0.0;
-            if (b < p.batch && k < H) {
-                v = hs[p.h_prev_offset + b * H + k];
+            if (b < p.batch && k < K) {
+                v = hs[p.h_prev_offset + b * K + k];
             }
             h_tile[e] = v;
         }
         workgroupBarrier();
         if (j < H) {
-            let kn = min(KT, H - k0);
+            let kn = min(KT, K - k0);
             for (var kk = 0u; kk < kn; kk++) {
                 let w = w_hh[(k0 + kk) * H + j];
                 for (var bb = 0u; bb < BT; bb++) {
@@ -56,11 +59,15 @@ fn gru_step(
         if (b >= p.batch) {
             break;
         }
-        let row = p.xg_offset + b * 3u * H + j;
-        let r = sigmoid(xg[row] + acc[bb].x);
-        let z = sigmoid(xg[row + H] + acc[bb].y);
-        let n = tanh_safe(xg[row + 2u * H] + r * (acc[bb].z + b_hn[j]));
-        let h_prev = hs[p.h_prev_offset + b * H + j];
-        hs[p.h_out_offset + b * H + j] = (1.0 - z) * n + z * h_prev;
+        let h_prev = hs[p.h_prev_offset + b * K + j];
+        var h = h_prev;
+        if (p.step < lengths[b]) {
+            let row = p.xg_offset + b * 3u * H + j;
+            let r = sigmoid(xg[row] + acc[bb].x);
+            let z = sigmoid(xg[row + H] + acc[bb].y);
+            let n = tanh_safe(xg[row + 2u * H] + r * (acc[bb].z + b_hn[j]));
+            h = (1.0 - z) * n + z * h_prev;
+        }
+        hs[p.h_out_offset + b * K + j] = h;
     }
 }

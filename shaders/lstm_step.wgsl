@@ -6,17 +6,24 @@
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o.
 @group(0) @binding(1) var<storage, read> xg: array<f32>;
-// [H (k), H (j)]: (i, f, g, o) weights of unit j for input k, so one vec4
-// load brings all four gates and neighbouring invocations read neighbours.
+// [Ho (k), H (j)]: (i, f, g, o) weights of unit j for state element k, so
+// one vec4 load brings all four gates and neighbouring invocations read
+// neighbouring addresses.
 @group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
 // [3, H] rows p_i, p_f, p_o (unused unless PEEPHOLE).
 @group(0) @binding(3) var<storage, read> peephole: array<f32>;
-// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
-@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+// [B]: valid steps of each row.
+@group(0) @binding(4) var<storage, read> lengths: array<u32>;
+// [T+1, B, Ho]: slot 0 is h0, slot s+1 is h after step s.
+@group(0) @binding(5) var<storage, read_write> hs: array<f32>;
 // [B, H], updated in place: only unit (b, j) ever touches c[b, j].
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+@group(0) @binding(6) var<storage, read_write> c: array<f32>;
+// [B, H]: o*tanh(c) for the projection kernel (written only if PROJ).
+@group(0) @binding(7) var<storage, read_write> m: array<f32>;
 
 override PEEPHOLE: bool = false;
+// With a projection, h = W_hr m is computed by projection_step.wgsl.
+override PROJ: bool = false;
 
 var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
 
@@ -25,23 +32,24 @@ fn lstm_step(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wg: vec3<u32>,
 ) {
-    let H = p.hidden;
+    let H = p.units;
+    let K = p.rec;
     let j = wg.x * WG + li;
     let b0 = wg.y * BT;
     var acc = array<vec4<f32>, 4>();
-    for (var k0 = 0u; k0 < H; k0 += KT) {
+    for (var k0 = 0u; k0 < K; k0 += KT) {
         for (var e = li; e < BT * KT; e += WG) {
             let b = b0 + e / KT;
             let k = k0 + e % KT;
             var v = 0.0;
-            if (b < p.batch && k < H) {
-                v = hs[p.h_prev_offset + b * H + k];
+            if (b < p.batch && k < K) {
+                v = hs[p.h_prev_offset + b * K + k];
             }
             h_tile[e] = v;
         }
         workgroupBarrier();
         if (j < H) {
-            let kn = min(KT, H - k0);
+            let kn = min(KT, K - k0);
             for (var kk = 0u; kk < kn; kk++) {
                 let w = w_hh[(k0 + kk) * H + j];
                 for (var bb = 0u; bb < BT; bb++) {
@@ -59,6 +67,13 @@ fn lstm_step(
         if (b >= p.batch) {
             break;
         }
+        if (p.step >= lengths[b]) {
+            // Finished row: keep the state (the projection kernel copies h).
+            if (!PROJ) {
+                hs[p.h_out_offset + b * K + j] = hs[p.h_prev_offset + b * K + j];
+            }
+            continue;
+        }
         let row = p.xg_offset + b * 4u * H + j;
         let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
         let c_prev = c[b * H + j];
@@ -74,6 +89,11 @@ fn lstm_step(
             o_pre += peephole[2u * H + j] * c_new;
         }
         c[b * H + j] = c_new;
-        hs[p.h_out_offset + b * H + j] = sigmoid(o_pre) * tanh_safe(c_new);
+        let h = sigmoid(o_pre) * tanh_safe(c_new);
+        if (PROJ) {
+            m[b * H + j] = h;
+        } else {
+            hs[p.h_out_offset + b * K + j] = h;
+        }
     }
 }

@@ -6,8 +6,10 @@
 @group(0) @binding(1) var<storage, read> xg: array<f32>;
 // [H (k), H (j)]: weight of unit j for input k.
 @group(0) @binding(2) var<storage, read> w_hh: array<f32>;
-// [T+1, B, H]: slot 0 is h0, slot t+1 is h_t.
-@group(0) @binding(3) var<storage, read_write> hs: array<f32>;
+// [B]: valid steps of each row.
+@group(0) @binding(3) var<storage, read> lengths: array<u32>;
+// [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.
+@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
 
 override RELU: bool = false;
 
@@ -18,23 +20,24 @@ fn rnn_step(
     @builtin(local_invocation_index) li: u32,
     @builtin(workgroup_id) wg: vec3<u32>,
 ) {
-    let H = p.hidden;
+    let H = p.units;
+    let K = p.rec;
     let j = wg.x * WG + li;
     let b0 = wg.y * BT;
     var acc = array<f32, 4>();
-    for (var k0 = 0u; k0 < H; k0 += KT) {
+    for (var k0 = 0u; k0 < K; k0 += KT) {
         for (var e = li; e < BT * KT; e += WG) {
             let b = b0 + e / KT;
             let k = k0 + e % KT;
             var v = 0.0;
-            if (b < p.batch && k < H) {
-                v = hs[p.h_prev_offset + b * H + k];
+            if (b < p.batch && k < K) {
+                v = hs[p.h_prev_offset + b * K + k];
             }
             h_tile[e] = v;
         }
         workgroupBarrier();
         if (j < H) {
-            let kn = min(KT, H - k0);
+            let kn = min(KT, K - k0);
             for (var kk = 0u; kk < kn; kk++) {
                 let w = w_hh[(k0 + kk) * H + j];
                 for (var bb = 0u; bb < BT; bb++) {
@@ -52,13 +55,15 @@ fn rnn_step(
         if (b >= p.batch) {
             break;
         }
-        let a = xg[p.xg_offset + b * H + j] + acc[bb];
-        var h = 0.0;
-        if (RELU) {
-            h = max(a, 0.0);
-        } else {
-            h = tanh_safe(a);
+        var h = hs[p.h_prev_offset + b * K + j];
+        if (p.step < lengths[b]) {
+            let a = xg[p.xg_offset + b * H + j] + acc[bb];
+            if (RELU) {
+                h = max(a, 0.0);
+            } else {
+                h = tanh_safe(a);
+            }
         }
-        hs[p.h_out_offset + b * H + j] = h;
+        hs[p.h_out_offset + b * K + j] = h;
     }
 }

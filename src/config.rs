@@ -96,6 +96,8 @@ pub struct RnnConfig {
     pub hidden_size: usize,
     /// Whether `bias_ih` and `bias_hh` exist (PyTorch's `bias=True`).
     pub bias: bool,
+    /// LSTM projection size `Ho` (PyTorch's `proj_size`): `h = W_hr (o*tanh(c))`.
+    pub proj_size: Option<usize>,
 }
 
 /// Sizes are kept below this so every element index fits the shaders' `u32`.
@@ -109,8 +111,15 @@ impl RnnConfig {
             input_size,
             hidden_size,
             bias: true,
+            proj_size: None,
         }
         .validated()
+    }
+
+    /// The same config with an LSTM output projection to `proj_size` units.
+    pub fn with_projection(mut self, proj_size: usize) -> Result<Self> {
+        self.proj_size = Some(proj_size);
+        self.validated()
     }
 
     /// The same config with biases switched on or off.
@@ -135,7 +144,26 @@ impl RnnConfig {
                 ));
             }
         }
+        if let Some(p) = self.proj_size {
+            if !self.cell.has_cell_state() {
+                return Err(Error::config(
+                    "proj_size",
+                    format!("only LSTMs have a projection, not a {}", self.cell.name()),
+                ));
+            }
+            if p == 0 || p >= self.hidden_size {
+                return Err(Error::config(
+                    "proj_size",
+                    format!("must be in 1..hidden_size ({}), got {p}", self.hidden_size),
+                ));
+            }
+        }
         Ok(self)
+    }
+
+    /// `Ho`: the size of `h` (the projection size, else the hidden size).
+    pub fn output_size(&self) -> usize {
+        self.proj_size.unwrap_or(self.hidden_size)
     }
 
     /// `G`, the number of gate blocks.

@@ -38,6 +38,14 @@ pub enum Error {
     #[error("invalid configuration: {what}: {reason}")]
     Config { what: String, reason: String },
 
+    /// A sequence length outside `1..=T`.
+    #[error("lengths[{index}] is {value}, but every length must be in 1..={seq}")]
+    Length {
+        index: usize,
+        value: i64,
+        seq: usize,
+    },
+
     /// A value that is NaN or infinite where finite numbers are required.
     #[error("{what}[{index}] is {value}, but inputs and weights must be finite")]
     NonFinite {

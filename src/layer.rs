@@ -1,16 +1,24 @@
-//! `Rnn`: one recurrent layer with its weights on the device, and the forward
-//! pass over a whole sequence recorded into one encoder and submitted once.
+//! `Rnn`: one recurrent layer in one direction with its weights on the device.
+//! It records its part of a forward pass (input projection, the time loop)
+//! into an encoder that [`crate::stack::RnnStack`] owns; a single-layer
+//! `forward` is a one-layer stack.
+
+use std::ops::Range;
 
 use crate::config::{CellKind, GruReset, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::gemm::{Gemm, GemmParams, TILE};
-use crate::kernels::step::{StepParams, Steps};
+use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
+use crate::kernels::Kernel;
 use crate::packing;
+use crate::stack::{RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, storage_buffer_with, GpuTensor};
 use crate::weights::RnnWeights;
 
-/// A recurrent layer on the GPU.
+/// A recurrent layer (one direction) on the GPU. Cloning shares the device
+/// buffers.
+#[derive(Clone)]
 pub struct Rnn {
     gpu: Gpu,
     config: RnnConfig,
@@ -22,16 +30,19 @@ pub struct Rnn {
     recurrent: Vec<wgpu::Buffer>,
     /// LSTM: peepholes `[3, H]` (zeros for a plain LSTM); reset-after GRU: `b_hn`.
     extra: Option<wgpu::Buffer>,
+    /// `weight_hr` transposed, `[H, Ho]` (projected LSTM).
+    projection: Option<wgpu::Buffer>,
 }
 
-/// Device results of [`Rnn::forward`].
+/// Device results of a forward pass.
 #[derive(Debug, Clone)]
 pub struct RnnOutput {
-    /// `[T, B, H]`: `h_t` for every step.
+    /// `[T, B, D*Ho]` (`[B, T, D*Ho]` batch-first): `h` of every step, zero
+    /// past each row's length.
     pub output: GpuTensor,
-    /// `[1, B, H]`: the last hidden state.
+    /// `[L*D, B, Ho]`: each row's state after its last valid step.
     pub h_n: GpuTensor,
-    /// `[1, B, H]`: the last cell state (LSTM only).
+    /// `[L*D, B, H]`: the last cell state (LSTM only).
     pub c_n: Option<GpuTensor>,
 }
 
@@ -61,6 +72,29 @@ impl RnnOutput {
     }
 }
 
+/// Everything one direction of one layer needs to record a forward pass.
+pub(crate) struct LayerPass {
+    gemms: Vec<(Range<usize>, Gemm)>,
+    steps: Steps,
+    /// `[T+1, B, Ho]`: slot 0 is h0, slot s+1 the state after step s.
+    pub hs: wgpu::Buffer,
+    /// `[B, H]` cell state (LSTM).
+    pub c: Option<wgpu::Buffer>,
+    // Scratch the bind groups refer to; kept alive with them.
+    _scratch: Vec<wgpu::Buffer>,
+}
+
+impl LayerPass {
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for (range, gemm) in &self.gemms {
+            gemm.record(pass);
+            for s in range.clone() {
+                self.steps.record(pass, s);
+            }
+        }
+    }
+}
+
 impl Rnn {
     /// Uploads `weights` (rearranged for the kernels) to `gpu`.
     pub fn new(gpu: &Gpu, weights: &RnnWeights) -> Result<Self> {
@@ -85,6 +119,9 @@ impl Rnn {
             extra: extra
                 .map(|e| storage_buffer_with(gpu, "cell extras", &e))
                 .transpose()?,
+            projection: packing::projection_weights(weights)
+                .map(|p| storage_buffer_with(gpu, "weight_hr", &p))
+                .transpose()?,
         })
     }
 
@@ -96,165 +133,134 @@ impl Rnn {
         &self.gpu
     }
 
-    fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
-        if !t.gpu().same_device(&self.gpu) {
-            return Err(Error::config(
-                what,
-                "tensor lives on a different device than the layer",
-            ));
-        }
-        if t.shape() != expected {
-            return Err(Error::shape(what, expected, t.shape()));
-        }
-        Ok(())
-    }
-
-    /// Runs the layer over `input` `[T, B, I]` from `h0` / `c0` `[1, B, H]`
-    /// (zeros when `None`; `c0` only for LSTMs). One submit, no read-back.
+    /// Runs the layer over `input` `[T, B, I]` from `h0` / `c0` `[1, B, Ho]` /
+    /// `[1, B, H]` (zeros when `None`; `c0` only for LSTMs). One submit, no
+    /// read-back. The same as a one-layer forward [`RnnStack`].
     pub fn forward(
         &self,
         input: &GpuTensor,
         h0: Option<&GpuTensor>,
         c0: Option<&GpuTensor>,
     ) -> Result<RnnOutput> {
-        let cfg = self.config;
-        let &[seq, batch, _] = input.shape() else {
-            let want = [0, 0, cfg.input_size];
-            return Err(Error::shape("input [T, B, I]", &want, input.shape()));
-        };
-        self.check_tensor("input", input, &[seq, batch, cfg.input_size])?;
-        let (g, h) = (cfg.gates(), cfg.hidden_size);
-        let state_shape = [1, batch, h];
-        if let Some(h0) = h0 {
-            self.check_tensor("h0", h0, &state_shape)?;
-        }
-        if let Some(c0) = c0 {
-            if !cfg.cell.has_cell_state() {
-                return Err(Error::config(
-                    "c0",
-                    format!("given, but a {} has no cell state", cfg.cell.name()),
-                ));
-            }
-            self.check_tensor("c0", c0, &state_shape)?;
-        }
-        let gpu = &self.gpu;
-        let bh = batch * h;
-        let hs = storage_buffer(gpu, "hidden states [T+1, B, H]", (seq + 1) * bh)?;
-        let output = GpuTensor::zeros(gpu, "output", &[seq, batch, h])?;
-        let h_n = GpuTensor::zeros(gpu, "h_n", &state_shape)?;
-        let c_n = cfg
-            .cell
-            .has_cell_state()
-            .then(|| GpuTensor::zeros(gpu, "c_n", &state_shape))
-            .transpose()?;
+        self.as_stack()?.forward(input, h0, c0, None)
+    }
 
+    /// Host-data version of [`Rnn::forward`]: `input` `[T, B, I]`,
+    /// `h0` / `c0` `[1, B, Ho]` / `[1, B, H]`. NaN or infinite inputs are
+    /// refused with [`Error::NonFinite`].
+    pub fn forward_host(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+    ) -> Result<HostOutput> {
+        self.as_stack()?
+            .forward_host(input, seq_len, batch, h0, c0, None)
+    }
+
+    fn as_stack(&self) -> Result<RnnStack> {
+        let config = StackConfig::new(self.config);
+        RnnStack::from_layers(&self.gpu, config, vec![self.clone()])
+    }
+
+    /// Builds the dispatches of one forward pass over `steps_input`
+    /// `[T, B, I]` in step order, masked by `lengths` `[B]` (u32).
+    pub(crate) fn prepare(
+        &self,
+        seq: usize,
+        batch: usize,
+        steps_input: &wgpu::Buffer,
+        lengths: &wgpu::Buffer,
+    ) -> Result<LayerPass> {
+        let cfg = self.config;
+        let gpu = &self.gpu;
+        let (g, h, ho) = (cfg.gates(), cfg.hidden_size, cfg.output_size());
+        let hs = storage_buffer(gpu, "hidden states [T+1, B, Ho]", (seq + 1) * batch * ho)?;
         let chunk = self.steps_per_chunk(seq, batch)?;
         let xg = storage_buffer(
             gpu,
             "gate pre-activations [steps, B, G*H]",
             chunk * batch * g * h,
         )?;
-        let chunks: Vec<std::ops::Range<usize>> = (0..seq)
+        let gemms = (0..seq)
             .step_by(chunk)
-            .map(|s| s..(s + chunk).min(seq))
-            .collect();
-        let gemms = chunks
-            .iter()
-            .map(|r| {
+            .map(|start| {
+                let range = start..(start + chunk).min(seq);
                 let params = GemmParams {
-                    m: (r.len() * batch) as u32,
+                    m: (range.len() * batch) as u32,
                     n: (g * h) as u32,
                     k: cfg.input_size as u32,
-                    a_offset: (r.start * batch * cfg.input_size) as u32,
+                    a_offset: (start * batch * cfg.input_size) as u32,
                 };
-                Gemm::new(
-                    gpu,
-                    params,
-                    input.buffer(),
-                    &self.weight_ih,
-                    &self.bias,
-                    &xg,
-                )
+                Ok((
+                    range,
+                    Gemm::new(gpu, params, steps_input, &self.weight_ih, &self.bias, &xg)?,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
-
-        let step_params: Vec<StepParams> = (0..seq)
-            .map(|t| StepParams {
-                batch: batch as u32,
-                hidden: h as u32,
-                xg_offset: ((t % chunk) * batch * g * h) as u32,
-                h_prev_offset: (t * bh) as u32,
-                h_out_offset: ((t + 1) * bh) as u32,
-                ..Default::default()
+        let offsets: Vec<StepOffsets> = (0..seq)
+            .map(|s| StepOffsets {
+                xg_offset: ((s % chunk) * batch * g * h) as u32,
+                h_prev_offset: (s * batch * ho) as u32,
+                h_out_offset: ((s + 1) * batch * ho) as u32,
             })
             .collect();
+
         // Per-call state the step kernels write besides `hs`.
+        let bh = batch * h;
+        let c = cfg
+            .cell
+            .has_cell_state()
+            .then(|| storage_buffer(gpu, "cell state", bh))
+            .transpose()?;
         let scratch: Vec<wgpu::Buffer> = match cfg.cell {
-            CellKind::Lstm | CellKind::PeepholeLstm => vec![storage_buffer(gpu, "cell state", bh)?],
+            // m = o*tanh(c), read by the projection.
+            CellKind::Lstm | CellKind::PeepholeLstm => vec![storage_buffer(gpu, "o*tanh(c)", bh)?],
             CellKind::Gru(GruReset::Before) => vec![
                 storage_buffer(gpu, "r*h scratch", bh)?,
                 storage_buffer(gpu, "z scratch", bh)?,
             ],
             _ => vec![],
         };
-        let mut bindings: Vec<&wgpu::Buffer> = vec![&xg];
-        bindings.extend(&self.recurrent);
-        bindings.extend(&self.extra);
-        bindings.push(&hs);
-        bindings.extend(&scratch);
-        let steps = Steps::new(
-            gpu,
-            cfg.cell,
-            batch as u32,
-            h as u32,
-            &step_params,
-            &bindings,
-        )?;
-
-        let state_bytes = (bh * 4) as u64;
-        gpu.scoped("forward", || {
-            let device = gpu.device();
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("rnn forward"),
+        let mut buffers: Vec<&wgpu::Buffer> = vec![&xg];
+        buffers.extend(&self.recurrent);
+        buffers.extend(&self.extra);
+        buffers.push(lengths);
+        buffers.push(&hs);
+        buffers.extend(&c);
+        buffers.extend(&scratch);
+        let projected = self.projection.is_some();
+        let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
+            .into_iter()
+            .map(|(kernel, constants)| StepStage {
+                kernel,
+                constants,
+                units: h as u32,
+                rec: ho as u32,
+                buffers: buffers.clone(),
+            })
+            .collect();
+        if let Some(w_hr) = &self.projection {
+            stages.push(StepStage {
+                kernel: Kernel::ProjectionStep,
+                constants: vec![],
+                units: ho as u32,
+                rec: h as u32,
+                buffers: vec![w_hr, lengths, &hs, &scratch[0]],
             });
-            if let Some(h0) = h0 {
-                encoder.copy_buffer_to_buffer(h0.buffer(), 0, &hs, 0, state_bytes);
-            }
-            if let (Some(c0), Some(c)) = (c0, scratch.first()) {
-                encoder.copy_buffer_to_buffer(c0.buffer(), 0, c, 0, state_bytes);
-            }
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("rnn forward"),
-                    timestamp_writes: None,
-                });
-                for (range, gemm) in chunks.iter().zip(&gemms) {
-                    gemm.record(&mut pass);
-                    for t in range.clone() {
-                        steps.record(&mut pass, t);
-                    }
-                }
-            }
-            encoder.copy_buffer_to_buffer(
-                &hs,
-                state_bytes,
-                output.buffer(),
-                0,
-                seq as u64 * state_bytes,
-            );
-            encoder.copy_buffer_to_buffer(
-                &hs,
-                seq as u64 * state_bytes,
-                h_n.buffer(),
-                0,
-                state_bytes,
-            );
-            if let (Some(c_n), Some(c)) = (&c_n, scratch.first()) {
-                encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), 0, state_bytes);
-            }
-            gpu.queue().submit([encoder.finish()]);
-        })?;
-        Ok(RnnOutput { output, h_n, c_n })
+        }
+        let steps = Steps::new(gpu, batch as u32, &offsets, stages)?;
+        let mut keep = scratch;
+        keep.push(xg);
+        Ok(LayerPass {
+            gemms,
+            steps,
+            hs,
+            c,
+            _scratch: keep,
+        })
     }
 
     /// How many time steps' gate pre-activations fit one storage binding and
@@ -281,33 +287,5 @@ impl Rnn {
             });
         }
         Ok(chunk)
-    }
-
-    /// Uploads host data, runs [`Rnn::forward`] and reads everything back.
-    /// `input` is `[T, B, I]`, `h0` / `c0` `[1, B, H]`; NaN or infinite inputs
-    /// are refused with [`Error::NonFinite`].
-    pub fn forward_host(
-        &self,
-        input: &[f32],
-        seq_len: usize,
-        batch: usize,
-        h0: Option<&[f32]>,
-        c0: Option<&[f32]>,
-    ) -> Result<HostOutput> {
-        let gpu = &self.gpu;
-        let state = [1, batch, self.config.hidden_size];
-        let input = GpuTensor::from_slice(
-            gpu,
-            "input",
-            input,
-            &[seq_len, batch, self.config.input_size],
-        )?;
-        let h0 = h0
-            .map(|d| GpuTensor::from_slice(gpu, "h0", d, &state))
-            .transpose()?;
-        let c0 = c0
-            .map(|d| GpuTensor::from_slice(gpu, "c0", d, &state))
-            .transpose()?;
-        self.forward(&input, h0.as_ref(), c0.as_ref())?.to_host()
     }
 }

@@ -30,6 +30,7 @@ pub mod kernels;
 pub mod layer;
 pub mod packing;
 pub mod reference;
+pub mod stack;
 pub mod tensor;
 pub mod weights;
 
@@ -37,5 +38,6 @@ pub use config::{CellKind, GruReset, Nonlinearity, RnnConfig};
 pub use context::{AdapterSelector, Capabilities, Gpu};
 pub use error::{Error, Result};
 pub use layer::{HostOutput, Rnn, RnnOutput};
+pub use stack::{Direction, RnnStack, StackConfig, StackWeights};
 pub use tensor::GpuTensor;
 pub use weights::RnnWeights;

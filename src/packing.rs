@@ -33,22 +33,31 @@ pub fn gru_b_hn(w: &RnnWeights) -> Vec<f32> {
         .map_or_else(|| vec![0.0; h], |b| b[2 * h..].to_vec())
 }
 
-/// Interleaves gate rows of `weight_hh` `[G*H, H]` into `[H (k), H (j), width]`:
-/// element `(k, j, s)` is `weight_hh[gates[s]*H + j][k]`, zero where
-/// `s >= gates.len()`. A unit's gates become adjacent (one vector load) and
-/// neighbouring units neighbouring addresses.
+/// Interleaves gate rows of `weight_hh` `[G*H, K]` (K = Ho) into
+/// `[K (k), H (j), width]`: element `(k, j, s)` is `weight_hh[gates[s]*H + j][k]`,
+/// zero where `s >= gates.len()`. A unit's gates become adjacent (one vector
+/// load) and neighbouring units neighbouring addresses.
 pub fn interleave_recurrent(w: &RnnWeights, gates: &[usize], width: usize) -> Vec<f32> {
     let h = w.config().hidden_size;
+    let k_len = w.config().output_size();
     let w_hh = w.weight_hh();
-    let mut out = vec![0.0; h * h * width];
-    for k in 0..h {
+    let mut out = vec![0.0; k_len * h * width];
+    for k in 0..k_len {
         for j in 0..h {
             for (s, &g) in gates.iter().enumerate() {
-                out[(k * h + j) * width + s] = w_hh[(g * h + j) * h + k];
+                out[(k * h + j) * width + s] = w_hh[(g * h + j) * k_len + k];
             }
         }
     }
     out
+}
+
+/// `weight_hr` `[Ho, H]` transposed to `[H (k), Ho (j)]` for the projection
+/// kernel, if the layer has one.
+pub fn projection_weights(w: &RnnWeights) -> Option<Vec<f32>> {
+    let (h, ho) = (w.config().hidden_size, w.config().output_size());
+    w.weight_hr()
+        .map(|w_hr| (0..h * ho).map(|n| w_hr[(n % ho) * h + n / ho]).collect())
 }
 
 /// The recurrent weight buffers each cell's step kernel binds, in binding order.

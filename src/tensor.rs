@@ -36,14 +36,23 @@ pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Bu
     })
 }
 
-/// A storage buffer holding `data`.
-pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result<wgpu::Buffer> {
-    let buffer = storage_buffer(gpu, what, data.len())?;
+/// A storage buffer holding `data` (any plain values: f32, u32).
+pub(crate) fn storage_buffer_of<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    what: &str,
+    data: &[T],
+) -> Result<wgpu::Buffer> {
+    let buffer = storage_buffer(gpu, what, size_of_val(data) / 4)?;
     if !data.is_empty() {
         gpu.queue()
             .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
     }
     Ok(buffer)
+}
+
+/// A storage buffer holding `data`.
+pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result<wgpu::Buffer> {
+    storage_buffer_of(gpu, what, data)
 }
 
 impl GpuTensor {

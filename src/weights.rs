@@ -2,7 +2,9 @@
 //!
 //! `weight_ih` is `[G*H, I]`, `weight_hh` is `[G*H, H]`, biases `[G*H]`, all
 //! row-major, gate blocks in PyTorch's order (LSTM i,f,g,o; GRU r,z,n). A
-//! peephole LSTM adds `peephole` `[3, H]`, rows (p_i, p_f, p_o).
+//! peephole LSTM adds `peephole` `[3, H]`, rows (p_i, p_f, p_o). With an LSTM
+//! projection (`proj_size = Ho`), `weight_hh` is `[G*H, Ho]` and `weight_hr`
+//! `[Ho, H]`.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -19,6 +21,7 @@ pub struct RnnWeights {
     bias_ih: Option<Vec<f32>>,
     bias_hh: Option<Vec<f32>>,
     peephole: Option<Vec<f32>>,
+    weight_hr: Option<Vec<f32>>,
 }
 
 fn expect_len(what: &str, data: &[f32], shape: &[usize]) -> Result<()> {
@@ -34,7 +37,8 @@ impl RnnWeights {
     /// Checks every tensor against `config` (shape, presence, finiteness).
     ///
     /// Biases must be given exactly when `config.bias` is set; `peephole`
-    /// exactly when the cell is [`CellKind::PeepholeLstm`].
+    /// exactly when the cell is [`CellKind::PeepholeLstm`]. For a projected
+    /// LSTM use [`RnnWeights::with_projection_weights`].
     pub fn new(
         config: RnnConfig,
         weight_ih: Vec<f32>,
@@ -43,11 +47,47 @@ impl RnnWeights {
         bias_hh: Option<Vec<f32>>,
         peephole: Option<Vec<f32>>,
     ) -> Result<Self> {
-        let config = config.validated()?;
+        Self {
+            config,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            peephole,
+            weight_hr: None,
+        }
+        .validated()
+    }
+
+    /// Like [`RnnWeights::new`] for a config with `proj_size = Some(Ho)`,
+    /// plus the projection `weight_hr` `[Ho, H]`.
+    pub fn with_projection_weights(
+        config: RnnConfig,
+        weight_ih: Vec<f32>,
+        weight_hh: Vec<f32>,
+        bias_ih: Option<Vec<f32>>,
+        bias_hh: Option<Vec<f32>>,
+        peephole: Option<Vec<f32>>,
+        weight_hr: Vec<f32>,
+    ) -> Result<Self> {
+        Self {
+            config,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            peephole,
+            weight_hr: Some(weight_hr),
+        }
+        .validated()
+    }
+
+    fn validated(self) -> Result<Self> {
+        let config = self.config.validated()?;
         let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
-        expect_len("weight_ih", &weight_ih, &[rows, i])?;
-        expect_len("weight_hh", &weight_hh, &[rows, h])?;
-        for (what, b) in [("bias_ih", &bias_ih), ("bias_hh", &bias_hh)] {
+        expect_len("weight_ih", &self.weight_ih, &[rows, i])?;
+        expect_len("weight_hh", &self.weight_hh, &[rows, config.output_size()])?;
+        for (what, b) in [("bias_ih", &self.bias_ih), ("bias_hh", &self.bias_hh)] {
             match (config.bias, b) {
                 (true, Some(b)) => expect_len(what, b, &[rows])?,
                 (true, None) => {
@@ -65,7 +105,7 @@ impl RnnWeights {
                 (false, None) => {}
             }
         }
-        match (config.cell, &peephole) {
+        match (config.cell, &self.peephole) {
             (CellKind::PeepholeLstm, Some(p)) => expect_len("peephole", p, &[3, h])?,
             (CellKind::PeepholeLstm, None) => {
                 return Err(Error::config(
@@ -81,14 +121,23 @@ impl RnnWeights {
             }
             (_, None) => {}
         }
-        Ok(Self {
-            config,
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-            peephole,
-        })
+        match (config.proj_size, &self.weight_hr) {
+            (Some(ho), Some(w)) => expect_len("weight_hr", w, &[ho, h])?,
+            (Some(_), None) => {
+                return Err(Error::config(
+                    "weight_hr",
+                    "missing, but the config has proj_size",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "weight_hr",
+                    "given, but the config has no proj_size",
+                ))
+            }
+            (None, None) => {}
+        }
+        Ok(Self { config, ..self })
     }
 
     /// Random weights, uniform in `[-scale/sqrt(H), scale/sqrt(H)]` as PyTorch
@@ -101,14 +150,22 @@ impl RnnWeights {
             |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
         let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
         let weight_ih = fill(rows * i);
-        let weight_hh = fill(rows * h);
+        let weight_hh = fill(rows * config.output_size());
         let (bias_ih, bias_hh) = if config.bias {
             (Some(fill(rows)), Some(fill(rows)))
         } else {
             (None, None)
         };
         let peephole = (config.cell == CellKind::PeepholeLstm).then(|| fill(3 * h));
-        Self::new(config, weight_ih, weight_hh, bias_ih, bias_hh, peephole)
+        match config.proj_size {
+            None => Self::new(config, weight_ih, weight_hh, bias_ih, bias_hh, peephole),
+            Some(ho) => {
+                let weight_hr = fill(ho * h);
+                Self::with_projection_weights(
+                    config, weight_ih, weight_hh, bias_ih, bias_hh, peephole, weight_hr,
+                )
+            }
+        }
     }
 
     /// Converts a GRU written in the seed's (Cho 2014) form into this crate's
@@ -171,7 +228,7 @@ impl RnnWeights {
             ));
         }
         let h = self.config.hidden_size;
-        let (i, hh) = (self.config.input_size, h);
+        let (i, hh) = (self.config.input_size, self.config.output_size());
         self.weight_ih[h * i..2 * h * i]
             .iter_mut()
             .for_each(|v| *v = -*v);
@@ -206,6 +263,10 @@ impl RnnWeights {
     /// `[3, H]` rows (p_i, p_f, p_o), for a peephole LSTM.
     pub fn peephole(&self) -> Option<&[f32]> {
         self.peephole.as_deref()
+    }
+    /// `[Ho, H]`, for an LSTM with a projection.
+    pub fn weight_hr(&self) -> Option<&[f32]> {
+        self.weight_hr.as_deref()
     }
 
     /// Scales every parameter by `factor` (used to drive cells into saturation).

@@ -3,6 +3,7 @@
 //! kernel family's params struct and the code that records its dispatches.
 
 pub mod gemm;
+pub mod sequence;
 pub mod step;
 
 use bytemuck::{Pod, Zeroable};
@@ -40,18 +41,24 @@ pub enum Kernel {
     GruGates,
     GruCandidate,
     RnnStep,
+    ProjectionStep,
+    GatherSteps,
+    ScatterOutput,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 6] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::GemmNt,
         Kernel::LstmStep,
         Kernel::GruStep,
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::RnnStep,
+        Kernel::ProjectionStep,
+        Kernel::GatherSteps,
+        Kernel::ScatterOutput,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -64,6 +71,10 @@ impl Kernel {
                 step_source!("../../shaders/gru_reset_before_step.wgsl")
             }
             Kernel::RnnStep => step_source!("../../shaders/rnn_step.wgsl"),
+            Kernel::ProjectionStep => step_source!("../../shaders/projection_step.wgsl"),
+            Kernel::GatherSteps | Kernel::ScatterOutput => {
+                include_str!("../../shaders/sequence.wgsl")
+            }
         }
     }
 
@@ -75,6 +86,9 @@ impl Kernel {
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
             Kernel::RnnStep => "rnn_step",
+            Kernel::ProjectionStep => "projection_step",
+            Kernel::GatherSteps => "gather_steps",
+            Kernel::ScatterOutput => "scatter_output",
         }
     }
 
@@ -86,10 +100,12 @@ impl Kernel {
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
             Kernel::GemmNt => &[U, R, R, R, RW],
-            Kernel::LstmStep => &[UD, R, R, R, RW, RW],
-            Kernel::GruStep => &[UD, R, R, R, RW],
-            Kernel::GruGates | Kernel::GruCandidate => &[UD, R, R, R, RW, RW, RW],
-            Kernel::RnnStep => &[UD, R, R, RW],
+            Kernel::LstmStep => &[UD, R, R, R, R, RW, RW, RW],
+            Kernel::GruStep => &[UD, R, R, R, R, RW],
+            Kernel::GruGates | Kernel::GruCandidate => &[UD, R, R, R, R, RW, RW, RW],
+            Kernel::RnnStep => &[UD, R, R, R, RW],
+            Kernel::ProjectionStep => &[UD, R, R, RW, RW],
+            Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
         }
     }
 

@@ -24,13 +24,13 @@ pub const ROWS_PER_GROUP: u32 = 4;
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
 pub struct StepParams {
     pub batch: u32,
-    pub hidden: u32,
+    pub units: u32,
+    pub rec: u32,
+    pub step: u32,
     pub xg_offset: u32,
     pub h_prev_offset: u32,
     pub h_out_offset: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
 }
 
 impl WgslTwin for StepParams {
@@ -38,74 +38,117 @@ impl WgslTwin for StepParams {
     fn fields() -> Vec<(&'static str, usize)> {
         vec![
             ("batch", offset_of!(Self, batch)),
-            ("hidden", offset_of!(Self, hidden)),
+            ("units", offset_of!(Self, units)),
+            ("rec", offset_of!(Self, rec)),
+            ("step", offset_of!(Self, step)),
             ("xg_offset", offset_of!(Self, xg_offset)),
             ("h_prev_offset", offset_of!(Self, h_prev_offset)),
             ("h_out_offset", offset_of!(Self, h_out_offset)),
             ("_pad0", offset_of!(Self, _pad0)),
-            ("_pad1", offset_of!(Self, _pad1)),
-            ("_pad2", offset_of!(Self, _pad2)),
         ]
     }
 }
 
-/// The entry points one step of `cell` dispatches, in order, with their
-/// override constants.
-pub fn step_kernels(cell: CellKind) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
+/// Where step `s` reads and writes (shared by every stage of the step).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepOffsets {
+    pub xg_offset: u32,
+    pub h_prev_offset: u32,
+    pub h_out_offset: u32,
+}
+
+/// The entry points one step of `cell` dispatches before any projection, in
+/// order, with their override constants.
+pub fn step_kernels(cell: CellKind, projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
+    let flag = |b: bool| f64::from(u8::from(b));
     match cell {
-        CellKind::Lstm => vec![(Kernel::LstmStep, vec![("PEEPHOLE", 0.0)])],
-        CellKind::PeepholeLstm => vec![(Kernel::LstmStep, vec![("PEEPHOLE", 1.0)])],
+        CellKind::Lstm | CellKind::PeepholeLstm => vec![(
+            Kernel::LstmStep,
+            vec![
+                ("PEEPHOLE", flag(cell == CellKind::PeepholeLstm)),
+                ("PROJ", flag(projected)),
+            ],
+        )],
         CellKind::Gru(GruReset::After) => vec![(Kernel::GruStep, vec![])],
         CellKind::Gru(GruReset::Before) => {
             vec![(Kernel::GruGates, vec![]), (Kernel::GruCandidate, vec![])]
         }
         CellKind::Rnn(act) => vec![(
             Kernel::RnnStep,
-            vec![("RELU", f64::from(u8::from(act == Nonlinearity::Relu)))],
+            vec![("RELU", flag(act == Nonlinearity::Relu))],
         )],
     }
 }
 
-/// All the step dispatches of one sequence, ready to record.
-pub struct Steps {
-    stages: Vec<(Arc<CachedPipeline>, wgpu::BindGroup)>,
-    stride: u32,
+/// One dispatch of every step: which kernel, its sizes and its buffers
+/// (bindings 1.. in order).
+pub struct StepStage<'a> {
+    pub kernel: Kernel,
+    pub constants: Vec<(&'static str, f64)>,
+    /// Units this kernel computes (H, or Ho for the projection).
+    pub units: u32,
+    /// Length of the vector its dot products run over.
+    pub rec: u32,
+    pub buffers: Vec<&'a wgpu::Buffer>,
+}
+
+struct Stage {
+    pipeline: Arc<CachedPipeline>,
+    bind_group: wgpu::BindGroup,
     groups: [u32; 3],
 }
 
+/// All the step dispatches of one sequence, ready to record.
+pub struct Steps {
+    stages: Vec<Stage>,
+    stride: u32,
+}
+
 impl Steps {
-    /// `params[t]` describes step `t`; `buffers` are bindings 1.. of the
-    /// cell's kernel in order.
+    /// `offsets[s]` says where step `s` reads and writes; each stage gets its
+    /// own per-step params (a dynamic-offset uniform array).
     pub fn new(
         gpu: &Gpu,
-        cell: CellKind,
         batch: u32,
-        hidden: u32,
-        params: &[StepParams],
-        buffers: &[&wgpu::Buffer],
+        offsets: &[StepOffsets],
+        stages: Vec<StepStage<'_>>,
     ) -> Result<Self> {
-        let groups = [
-            hidden.div_ceil(UNITS_PER_GROUP),
-            batch.div_ceil(ROWS_PER_GROUP),
-            1,
-        ];
-        gpu.check_dispatch("step kernel", groups)?;
         let align = gpu.limits().min_uniform_buffer_offset_alignment;
         let stride = (size_of::<StepParams>() as u32).next_multiple_of(align);
-        let mut bytes = vec![0u8; stride as usize * params.len()];
-        for (chunk, p) in bytes.chunks_exact_mut(stride as usize).zip(params) {
-            chunk[..size_of::<StepParams>()].copy_from_slice(bytemuck::bytes_of(p));
-        }
-        let uniform = gpu
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("step params"),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let mut stages = Vec::new();
-        for (kernel, constants) in step_kernels(cell) {
-            let pipeline = gpu.pipeline(kernel, &constants)?;
+        let mut built = Vec::new();
+        for stage in stages {
+            let groups = [
+                stage.units.div_ceil(UNITS_PER_GROUP),
+                batch.div_ceil(ROWS_PER_GROUP),
+                1,
+            ];
+            gpu.check_dispatch(stage.kernel.label(), groups)?;
+            let mut bytes = vec![0u8; stride as usize * offsets.len()];
+            for (s, (chunk, o)) in bytes
+                .chunks_exact_mut(stride as usize)
+                .zip(offsets)
+                .enumerate()
+            {
+                let p = StepParams {
+                    batch,
+                    units: stage.units,
+                    rec: stage.rec,
+                    step: s as u32,
+                    xg_offset: o.xg_offset,
+                    h_prev_offset: o.h_prev_offset,
+                    h_out_offset: o.h_out_offset,
+                    _pad0: 0,
+                };
+                chunk[..size_of::<StepParams>()].copy_from_slice(bytemuck::bytes_of(&p));
+            }
+            let uniform = gpu
+                .device()
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("step params"),
+                    contents: &bytes,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+            let pipeline = gpu.pipeline(stage.kernel, &stage.constants)?;
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -115,31 +158,35 @@ impl Steps {
                 }),
             }];
             entries.extend(
-                buffers
+                stage
+                    .buffers
                     .iter()
                     .enumerate()
                     .map(|(i, b)| entry(i as u32 + 1, b)),
             );
             let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(kernel.label()),
+                label: Some(stage.kernel.label()),
                 layout: &pipeline.layout,
                 entries: &entries,
             });
-            stages.push((pipeline, bind_group));
+            built.push(Stage {
+                pipeline,
+                bind_group,
+                groups,
+            });
         }
         Ok(Self {
-            stages,
+            stages: built,
             stride,
-            groups,
         })
     }
 
-    /// Records step `t` (its params are `params[t]` given to [`Steps::new`]).
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, t: usize) {
-        let [x, y, z] = self.groups;
-        for (pipeline, bind_group) in &self.stages {
-            pass.set_pipeline(&pipeline.pipeline);
-            pass.set_bind_group(0, bind_group, &[t as u32 * self.stride]);
+    /// Records step `s` of every stage.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, s: usize) {
+        for stage in &self.stages {
+            let [x, y, z] = stage.groups;
+            pass.set_pipeline(&stage.pipeline.pipeline);
+            pass.set_bind_group(0, &stage.bind_group, &[s as u32 * self.stride]);
             pass.dispatch_workgroups(x, y, z);
         }
     }

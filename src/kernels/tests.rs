@@ -5,6 +5,7 @@
 use std::mem::size_of;
 
 use super::gemm::GemmParams;
+use super::sequence::SeqParams;
 use super::step::StepParams;
 use super::{BindingKind, Kernel, WgslTwin};
 
@@ -136,7 +137,9 @@ fn params_structs_match_their_rust_twins() {
         Kernel::GruStep,
         Kernel::GruGates,
         Kernel::RnnStep,
+        Kernel::ProjectionStep,
     ] {
         check_twin::<StepParams>(kernel);
     }
+    check_twin::<SeqParams>(Kernel::GatherSteps);
 }

@@ -24,6 +24,8 @@ pub struct CellWeights {
     pub b_ih: Vec<f64>,
     pub b_hh: Vec<f64>,
     pub peephole: Vec<f64>,
+    /// `[Ho, H]` projection, empty without one.
+    pub w_hr: Vec<f64>,
 }
 
 impl CellWeights {
@@ -36,13 +38,21 @@ impl CellWeights {
         )
     }
 
-    /// `W_hh[row] · h + b_hh[row]`.
+    /// `W_hh[row] · h + b_hh[row]` (`h` has `Ho` values).
     pub fn hidden_part(&self, row: usize, h: &[f64]) -> f64 {
-        self.dot(
-            &self.w_hh[row * self.hidden..(row + 1) * self.hidden],
-            h,
-            self.b_hh[row],
-        )
+        let k = h.len();
+        self.dot(&self.w_hh[row * k..(row + 1) * k], h, self.b_hh[row])
+    }
+
+    /// `W_hr · m` when the layer has a projection, else `m`.
+    pub fn project(&self, m: Vec<f64>) -> Vec<f64> {
+        if self.w_hr.is_empty() {
+            return m;
+        }
+        self.w_hr
+            .chunks_exact(self.hidden)
+            .map(|row| self.dot(row, &m, 0.0))
+            .collect()
     }
 
     fn dot(&self, w: &[f64], v: &[f64], bias: f64) -> f64 {
@@ -57,7 +67,8 @@ impl CellWeights {
     }
 }
 
-/// LSTM, optionally with peepholes; returns `(h', c')`.
+/// LSTM, optionally with peepholes; returns `(o*tanh(c'), c')` (the caller
+/// applies a projection, if any).
 pub fn lstm(
     w: &CellWeights,
     x: &[f64],

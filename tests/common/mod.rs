@@ -100,3 +100,89 @@ pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
     );
     a
 }
+
+/// One whole-module case: GPU vs the f64 reference on random data.
+#[derive(Debug, Clone)]
+pub struct StackCase {
+    pub seq: usize,
+    pub batch: usize,
+    pub lengths: Option<Vec<usize>>,
+    pub with_h0: bool,
+    pub with_c0: bool,
+    pub seed: u64,
+}
+
+/// Runs `weights` on the GPU and in the reference and compares output, h_n
+/// and c_n with [`Tolerance::recurrent`] (k counts the widest layer input).
+pub fn check_stack(weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreement {
+    let cfg = *weights.config();
+    let (t, b) = (case.seq, case.batch);
+    let (h, ho, slots) = (
+        cfg.layer.hidden_size,
+        cfg.layer.output_size(),
+        cfg.state_slots(),
+    );
+    let mut rng = SmallRng::seed_from_u64(case.seed);
+    let input = random_vec(&mut rng, t * b * cfg.layer.input_size, 1.0);
+    let h0 = case
+        .with_h0
+        .then(|| random_vec(&mut rng, slots * b * ho, 1.0));
+    let c0 = (case.with_c0 && cfg.layer.cell.has_cell_state())
+        .then(|| random_vec(&mut rng, slots * b * h, 1.0));
+    let lengths = case.lengths.as_deref();
+
+    let stack = wgpu_rnn::RnnStack::new(gpu(), weights).expect("upload weights");
+    let got = stack
+        .forward_host(&input, t, b, h0.as_deref(), c0.as_deref(), lengths)
+        .expect("GPU forward");
+    let want =
+        reference::forward_stack(weights, &input, t, b, h0.as_deref(), c0.as_deref(), lengths)
+            .expect("reference");
+
+    // Deeper layers read D*Ho values; errors of one layer feed the next, so
+    // the sequence length counts once per layer.
+    let k = cfg.layer.input_size.max(cfg.output_size()) + ho;
+    let tol = Tolerance::recurrent(k, t * cfg.num_layers, want.preactivation_scale);
+    let label = format!("{} {:?} {case:?}", cfg.layer.cell.name(), cfg);
+    let out_dims = if cfg.batch_first {
+        [b, t, cfg.output_size()]
+    } else {
+        [t, b, cfg.output_size()]
+    };
+    let mut results = vec![
+        compare(
+            &format!("{label} output"),
+            &want.output,
+            &got.output,
+            &out_dims,
+            tol,
+        ),
+        compare(
+            &format!("{label} h_n"),
+            &want.h_n,
+            &got.h_n,
+            &[slots, b, ho],
+            tol,
+        ),
+    ];
+    match (&want.c_n, &got.c_n) {
+        (Some(r), Some(g)) => {
+            results.push(compare(&format!("{label} c_n"), r, g, &[slots, b, h], tol))
+        }
+        (None, None) => {}
+        _ => panic!("{label}: c_n present on one side only"),
+    }
+    let mut worst: Option<Agreement> = None;
+    for r in results {
+        let a = r.unwrap_or_else(|m| panic!("{m}"));
+        if worst.is_none_or(|w| a.worst_ratio > w.worst_ratio) {
+            worst = Some(a);
+        }
+    }
+    let a = worst.unwrap();
+    eprintln!(
+        "{label}: max |err| {:.3e}, err/tol {:.3e}",
+        a.max_abs_err, a.worst_ratio
+    );
+    a
+}

@@ -1,0 +1,64 @@
+// The LSTM output projection of one step, h = W_hr m with m = o*tanh(c)
+// written by lstm_step (PROJ). Units j run over Ho, the dot products over H.
+// Tiling as in lstm_step.wgsl.
+
+@group(0) @binding(0) var<uniform> p: StepParams;
+// [H (k), Ho (j)]: W_hr transposed, neighbouring units at neighbouring addresses.
+@group(0) @binding(1) var<storage, read> w_hr: array<f32>;
+// [B]: valid steps of each row.
+@group(0) @binding(2) var<storage, read> lengths: array<u32>;
+// [T+1, B, Ho]: slot 0 is h0, slot s+1 is h after step s.
+@group(0) @binding(3) var<storage, read_write> hs: array<f32>;
+// [B, H]: o*tanh(c) of this step.
+@group(0) @binding(4) var<storage, read_write> m: array<f32>;
+
+var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
+
+@compute @workgroup_size(64)
+fn projection_step(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    // Here H is Ho (units) and K is the LSTM's hidden size.
+    let H = p.units;
+    let K = p.rec;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    var acc = array<f32, 4>();
+    for (var k0 = 0u; k0 < K; k0 += KT) {
+        for (var e = li; e < BT * KT; e += WG) {
+            let b = b0 + e / KT;
+            let k = k0 + e % KT;
+            var v = 0.0;
+            if (b < p.batch && k < K) {
+                v = m[b * K + k];
+            }
+            h_tile[e] = v;
+        }
+        workgroupBarrier();
+        if (j < H) {
+            let kn = min(KT, K - k0);
+            for (var kk = 0u; kk < kn; kk++) {
+                let w = w_hr[(k0 + kk) * H + j];
+                for (var bb = 0u; bb < BT; bb++) {
+                    acc[bb] = fma(h_tile[bb * KT + kk], w, acc[bb]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j >= H) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        var h = hs[p.h_prev_offset + b * H + j];
+        if (p.step < lengths[b]) {
+            h = acc[bb];
+        }
+        hs[p.h_out_offset + b * H + j] = h;
+    }
+}

@@ -1,0 +1,105 @@
+//! `sequence.wgsl`: moving sequences between time order and the step order a
+//! layer runs in (per-row reversal for the reverse direction, batch-first
+//! transposition), with zeros past each row's length.
+
+use std::mem::offset_of;
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use super::gemm::entry;
+use super::{Kernel, WgslTwin};
+use crate::context::{CachedPipeline, Gpu};
+use crate::error::Result;
+
+const WORKGROUP: u32 = 256;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct SeqParams {
+    pub seq: u32,
+    pub batch: u32,
+    pub width: u32,
+    pub dst_width: u32,
+    pub dst_col: u32,
+    pub batch_first: u32,
+    pub reverse: u32,
+    pub grid_width: u32,
+}
+
+impl WgslTwin for SeqParams {
+    const WGSL_NAME: &'static str = "SeqParams";
+    fn fields() -> Vec<(&'static str, usize)> {
+        vec![
+            ("seq", offset_of!(Self, seq)),
+            ("batch", offset_of!(Self, batch)),
+            ("width", offset_of!(Self, width)),
+            ("dst_width", offset_of!(Self, dst_width)),
+            ("dst_col", offset_of!(Self, dst_col)),
+            ("batch_first", offset_of!(Self, batch_first)),
+            ("reverse", offset_of!(Self, reverse)),
+            ("grid_width", offset_of!(Self, grid_width)),
+        ]
+    }
+}
+
+/// One gather or scatter over `seq * batch * width` elements.
+pub struct SequenceCopy {
+    pipeline: Arc<CachedPipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+impl SequenceCopy {
+    /// `kernel` is [`Kernel::GatherSteps`] or [`Kernel::ScatterOutput`];
+    /// `params.grid_width` is filled in here.
+    pub fn new(
+        gpu: &Gpu,
+        kernel: Kernel,
+        mut params: SeqParams,
+        lengths: &wgpu::Buffer,
+        src: &wgpu::Buffer,
+        dst: &wgpu::Buffer,
+    ) -> Result<Self> {
+        let n = u64::from(params.seq) * u64::from(params.batch) * u64::from(params.width);
+        let groups_needed = n.div_ceil(u64::from(WORKGROUP));
+        // A 2-D grid: x up to the per-dimension limit, y for the rest.
+        let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
+        let x = groups_needed.clamp(1, max_x);
+        let y = groups_needed.div_ceil(x).max(1);
+        let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
+        gpu.check_dispatch(kernel.label(), groups)?;
+        params.grid_width = groups[0] * WORKGROUP;
+        let pipeline = gpu.pipeline(kernel, &[])?;
+        let uniform = gpu
+            .device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("sequence params"),
+                contents: bytemuck::bytes_of(&params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.label()),
+            layout: &pipeline.layout,
+            entries: &[
+                entry(0, &uniform),
+                entry(1, lengths),
+                entry(2, src),
+                entry(3, dst),
+            ],
+        });
+        Ok(Self {
+            pipeline,
+            bind_group,
+            groups,
+        })
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

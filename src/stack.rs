@@ -1,0 +1,482 @@
+//! `RnnStack`: what PyTorch calls `nn.LSTM` / `nn.GRU` / `nn.RNN` — layers of
+//! one cell, each forward, reverse (ONNX `direction=reverse`) or both, with
+//! variable-length batches and time- or batch-major tensors. Every layer and
+//! direction is recorded into one encoder and submitted once.
+
+use crate::config::RnnConfig;
+use crate::context::Gpu;
+use crate::error::{check_finite, Error, Result};
+use crate::kernels::sequence::{SeqParams, SequenceCopy};
+use crate::kernels::Kernel;
+use crate::layer::{HostOutput, Rnn, RnnOutput};
+use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
+use crate::weights::RnnWeights;
+
+/// Which way(s) each layer runs over the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Forward,
+    /// From each row's last valid step to the first (ONNX `reverse`).
+    Reverse,
+    /// Forward and reverse; outputs concatenated `[forward | reverse]`.
+    Bidirectional,
+}
+
+impl Direction {
+    /// `D`: 1, or 2 for bidirectional.
+    pub fn count(self) -> usize {
+        match self {
+            Direction::Bidirectional => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether direction index `d` (0 or 1) runs backwards in time.
+    pub fn is_reverse(self, d: usize) -> bool {
+        self == Direction::Reverse || (self == Direction::Bidirectional && d == 1)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::Reverse => "reverse",
+            Direction::Bidirectional => "bidirectional",
+        }
+    }
+}
+
+/// A whole recurrent module: `layer` describes layer 0 (its `input_size` is
+/// the module's); deeper layers read `D*Ho` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackConfig {
+    pub layer: RnnConfig,
+    pub num_layers: usize,
+    pub direction: Direction,
+    /// Input and output are `[B, T, ...]` instead of `[T, B, ...]` (states
+    /// never are).
+    pub batch_first: bool,
+}
+
+impl StackConfig {
+    /// One forward, time-major layer.
+    pub fn new(layer: RnnConfig) -> Self {
+        Self {
+            layer,
+            num_layers: 1,
+            direction: Direction::Forward,
+            batch_first: false,
+        }
+    }
+    pub fn with_layers(mut self, num_layers: usize) -> Self {
+        self.num_layers = num_layers;
+        self
+    }
+    pub fn with_direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+    pub fn with_batch_first(mut self, batch_first: bool) -> Self {
+        self.batch_first = batch_first;
+        self
+    }
+
+    pub fn validated(self) -> Result<Self> {
+        self.layer.validated()?;
+        if self.num_layers == 0 {
+            return Err(Error::ZeroSize {
+                what: "num_layers".into(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// `D`.
+    pub fn directions(&self) -> usize {
+        self.direction.count()
+    }
+
+    /// The config of layer `l` (any direction).
+    pub fn layer_config(&self, l: usize) -> RnnConfig {
+        let input_size = if l == 0 {
+            self.layer.input_size
+        } else {
+            self.output_size()
+        };
+        RnnConfig {
+            input_size,
+            ..self.layer
+        }
+    }
+
+    /// `D*Ho`: the last axis of the output.
+    pub fn output_size(&self) -> usize {
+        self.directions() * self.layer.output_size()
+    }
+
+    /// `L*D`: the first axis of `h0`, `h_n`, `c0`, `c_n`.
+    pub fn state_slots(&self) -> usize {
+        self.num_layers * self.directions()
+    }
+}
+
+/// The parameters of every layer and direction, index `l*D + d`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackWeights {
+    config: StackConfig,
+    layers: Vec<RnnWeights>,
+}
+
+impl StackWeights {
+    /// Checks that there is one `RnnWeights` per layer and direction, each
+    /// with the config that position needs.
+    pub fn new(config: StackConfig, layers: Vec<RnnWeights>) -> Result<Self> {
+        let config = config.validated()?;
+        if layers.len() != config.state_slots() {
+            return Err(Error::shape(
+                "layer weights (L*D)",
+                &[config.state_slots()],
+                &[layers.len()],
+            ));
+        }
+        for (i, w) in layers.iter().enumerate() {
+            let want = config.layer_config(i / config.directions());
+            if *w.config() != want {
+                return Err(Error::config(
+                    format!(
+                        "layer {} direction {}",
+                        i / config.directions(),
+                        i % config.directions()
+                    ),
+                    format!(
+                        "weights are for {:?}, the module needs {want:?}",
+                        w.config()
+                    ),
+                ));
+            }
+        }
+        Ok(Self { config, layers })
+    }
+
+    /// Random weights for every layer (see [`RnnWeights::random`]).
+    pub fn random(config: StackConfig, seed: u64, scale: f32) -> Result<Self> {
+        let config = config.validated()?;
+        let layers = (0..config.state_slots())
+            .map(|i| {
+                RnnWeights::random(
+                    config.layer_config(i / config.directions()),
+                    seed.wrapping_add(i as u64 * 7919),
+                    scale,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(config, layers)
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+    /// Weights of layer `l`, direction `d`.
+    pub fn layer(&self, l: usize, d: usize) -> &RnnWeights {
+        &self.layers[l * self.config.directions() + d]
+    }
+    pub fn layers(&self) -> &[RnnWeights] {
+        &self.layers
+    }
+}
+
+/// Checks `lengths` (one per batch row, each in `1..=seq`).
+pub fn validate_lengths(lengths: &[usize], seq: usize, batch: usize) -> Result<()> {
+    if lengths.len() != batch {
+        return Err(Error::shape("lengths", &[batch], &[lengths.len()]));
+    }
+    match lengths.iter().position(|&l| l == 0 || l > seq) {
+        None => Ok(()),
+        Some(index) => Err(Error::Length {
+            index,
+            value: lengths[index] as i64,
+            seq,
+        }),
+    }
+}
+
+/// A recurrent module on the GPU.
+pub struct RnnStack {
+    gpu: Gpu,
+    config: StackConfig,
+    layers: Vec<Rnn>,
+}
+
+impl RnnStack {
+    /// Uploads every layer's weights.
+    pub fn new(gpu: &Gpu, weights: &StackWeights) -> Result<Self> {
+        let layers = weights
+            .layers
+            .iter()
+            .map(|w| Rnn::new(gpu, w))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_layers(gpu, weights.config, layers)
+    }
+
+    pub(crate) fn from_layers(gpu: &Gpu, config: StackConfig, layers: Vec<Rnn>) -> Result<Self> {
+        let config = config.validated()?;
+        debug_assert_eq!(layers.len(), config.state_slots());
+        Ok(Self {
+            gpu: gpu.clone(),
+            config,
+            layers,
+        })
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
+        if !t.gpu().same_device(&self.gpu) {
+            return Err(Error::config(
+                what,
+                "tensor lives on a different device than the layer",
+            ));
+        }
+        if t.shape() != expected {
+            return Err(Error::shape(what, expected, t.shape()));
+        }
+        Ok(())
+    }
+
+    /// Runs the module over `input` `[T, B, I]` (`[B, T, I]` batch-first)
+    /// from `h0` `[L*D, B, Ho]` / `c0` `[L*D, B, H]` (zeros when `None`; `c0`
+    /// only for LSTMs). With `lengths`, row `b` uses steps `t < lengths[b]`
+    /// (any order), a reverse direction starts at the row's own last valid
+    /// step, the output is zero past it and `h_n`/`c_n` are the states after
+    /// it. One submit, no read-back.
+    pub fn forward(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RnnOutput> {
+        let cfg = self.config;
+        let layer0 = cfg.layer;
+        let &[a, b, _] = input.shape() else {
+            let want = if cfg.batch_first {
+                "input [B, T, I]"
+            } else {
+                "input [T, B, I]"
+            };
+            return Err(Error::shape(
+                want,
+                &[0, 0, layer0.input_size],
+                input.shape(),
+            ));
+        };
+        let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
+        self.check_tensor("input", input, &[a, b, layer0.input_size])?;
+        let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
+        let slots = cfg.state_slots();
+        if let Some(h0) = h0 {
+            self.check_tensor("h0", h0, &[slots, batch, ho])?;
+        }
+        if let Some(c0) = c0 {
+            if !layer0.cell.has_cell_state() {
+                return Err(Error::config(
+                    "c0",
+                    format!("given, but a {} has no cell state", layer0.cell.name()),
+                ));
+            }
+            self.check_tensor("c0", c0, &[slots, batch, h])?;
+        }
+        let lengths: Vec<u32> = match lengths {
+            Some(l) => {
+                validate_lengths(l, seq, batch)?;
+                l.iter().map(|&v| v as u32).collect()
+            }
+            None => vec![seq as u32; batch],
+        };
+        let gpu = &self.gpu;
+        let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
+        let out_shape = if cfg.batch_first {
+            [batch, seq, cfg.output_size()]
+        } else {
+            [seq, batch, cfg.output_size()]
+        };
+        let output = GpuTensor::zeros(gpu, "output", &out_shape)?;
+        let h_n = GpuTensor::zeros(gpu, "h_n", &[slots, batch, ho])?;
+        let c_n = layer0
+            .cell
+            .has_cell_state()
+            .then(|| GpuTensor::zeros(gpu, "c_n", &[slots, batch, h]))
+            .transpose()?;
+
+        // Build every dispatch first (all checks happen here), then record.
+        struct Planned {
+            slot: usize,
+            gather: Option<(SequenceCopy, wgpu::Buffer)>,
+            pass: crate::layer::LayerPass,
+            scatter: SequenceCopy,
+        }
+        let mut planned = Vec::new();
+        let mut between: Vec<wgpu::Buffer> = Vec::new();
+        for l in 0..cfg.num_layers {
+            let last = l + 1 == cfg.num_layers;
+            let in_width = cfg.layer_config(l).input_size;
+            let in_batch_first = l == 0 && cfg.batch_first;
+            let out_batch_first = last && cfg.batch_first;
+            let out_buffer = if last {
+                output.buffer().clone()
+            } else {
+                storage_buffer(
+                    gpu,
+                    "layer output [T, B, D*Ho]",
+                    seq * batch * cfg.output_size(),
+                )?
+            };
+            let layer_in = if l == 0 {
+                input.buffer().clone()
+            } else {
+                between.last().cloned().expect("previous layer output")
+            };
+            for d in 0..dirs {
+                let reverse = cfg.direction.is_reverse(d);
+                let gather = if reverse || in_batch_first {
+                    let steps_in =
+                        storage_buffer(gpu, "input in step order", seq * batch * in_width)?;
+                    let params = SeqParams {
+                        seq: seq as u32,
+                        batch: batch as u32,
+                        width: in_width as u32,
+                        dst_width: in_width as u32,
+                        batch_first: u32::from(in_batch_first),
+                        reverse: u32::from(reverse),
+                        ..Default::default()
+                    };
+                    let copy = SequenceCopy::new(
+                        gpu,
+                        Kernel::GatherSteps,
+                        params,
+                        &lengths,
+                        &layer_in,
+                        &steps_in,
+                    )?;
+                    Some((copy, steps_in))
+                } else {
+                    None
+                };
+                let steps_in = gather.as_ref().map_or(&layer_in, |(_, b)| b);
+                let slot = l * dirs + d;
+                let pass = self.layers[slot].prepare(seq, batch, steps_in, &lengths)?;
+                let params = SeqParams {
+                    seq: seq as u32,
+                    batch: batch as u32,
+                    width: ho as u32,
+                    dst_width: cfg.output_size() as u32,
+                    dst_col: (d * ho) as u32,
+                    batch_first: u32::from(out_batch_first),
+                    reverse: u32::from(reverse),
+                    ..Default::default()
+                };
+                let scatter = SequenceCopy::new(
+                    gpu,
+                    Kernel::ScatterOutput,
+                    params,
+                    &lengths,
+                    &pass.hs,
+                    &out_buffer,
+                )?;
+                planned.push(Planned {
+                    slot,
+                    gather,
+                    pass,
+                    scatter,
+                });
+            }
+            if !last {
+                between.push(out_buffer);
+            }
+        }
+
+        let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
+        gpu.scoped("forward", || {
+            let mut encoder =
+                gpu.device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("rnn forward"),
+                    });
+            for p in &planned {
+                let slot = p.slot as u64;
+                if let Some(h0) = h0 {
+                    encoder.copy_buffer_to_buffer(
+                        h0.buffer(),
+                        slot * h_bytes,
+                        &p.pass.hs,
+                        0,
+                        h_bytes,
+                    );
+                }
+                if let (Some(c0), Some(c)) = (c0, &p.pass.c) {
+                    encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes);
+                }
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("rnn layer"),
+                        timestamp_writes: None,
+                    });
+                    if let Some((gather, _)) = &p.gather {
+                        gather.record(&mut pass);
+                    }
+                    p.pass.record(&mut pass);
+                    p.scatter.record(&mut pass);
+                }
+                encoder.copy_buffer_to_buffer(
+                    &p.pass.hs,
+                    seq as u64 * h_bytes,
+                    h_n.buffer(),
+                    slot * h_bytes,
+                    h_bytes,
+                );
+                if let (Some(c_n), Some(c)) = (&c_n, &p.pass.c) {
+                    encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), slot * c_bytes, c_bytes);
+                }
+            }
+            gpu.queue().submit([encoder.finish()]);
+        })?;
+        Ok(RnnOutput { output, h_n, c_n })
+    }
+
+    /// Uploads host data, runs [`RnnStack::forward`] and reads everything
+    /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
+    /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
+    /// [`Error::NonFinite`].
+    pub fn forward_host(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<HostOutput> {
+        let gpu = &self.gpu;
+        let cfg = self.config;
+        let in_shape = if cfg.batch_first {
+            [batch, seq_len, cfg.layer.input_size]
+        } else {
+            [seq_len, batch, cfg.layer.input_size]
+        };
+        if let Some(l) = lengths {
+            validate_lengths(l, seq_len, batch)?;
+        }
+        check_finite("input", input)?;
+        let slots = cfg.state_slots();
+        let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+        let h0 = h0
+            .map(|d| GpuTensor::from_slice(gpu, "h0", d, &[slots, batch, cfg.layer.output_size()]))
+            .transpose()?;
+        let c0 = c0
+            .map(|d| GpuTensor::from_slice(gpu, "c0", d, &[slots, batch, cfg.layer.hidden_size]))
+            .transpose()?;
+        self.forward(&input, h0.as_ref(), c0.as_ref(), lengths)?
+            .to_host()
+    }
+}
