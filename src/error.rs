@@ -38,6 +38,15 @@ pub enum Error {
     #[error("invalid configuration: {what}: {reason}")]
     Config { what: String, reason: String },
 
+    /// A model or input file that cannot be read as safetensors.
+    #[error("{file}: {reason}")]
+    File { file: String, reason: String },
+
+    /// A tensor in a file that is missing, unknown, or of the wrong dtype or
+    /// shape for what the file describes.
+    #[error("tensor {tensor:?}: {reason}")]
+    Tensor { tensor: String, reason: String },
+
     /// A sequence length outside `1..=T`.
     #[error("lengths[{index}] is {value}, but every length must be in 1..={seq}")]
     Length {
@@ -82,6 +91,13 @@ impl Error {
             what: what.into(),
             expected: expected.to_vec(),
             got: got.to_vec(),
+        }
+    }
+
+    pub(crate) fn tensor(tensor: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Tensor {
+            tensor: tensor.into(),
+            reason: reason.into(),
         }
     }
 

@@ -26,6 +26,7 @@ pub mod check;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod packing;

@@ -47,6 +47,29 @@ enum Command {
     /// Validate against the f64 reference, then time whole sequences.
     /// Without --cell, runs the default table over every cell.
     Bench(BenchArgs),
+    /// Run a PyTorch state_dict (or ONNX operator) model file on an input file.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// The model: a PyTorch nn.LSTM / nn.GRU / nn.RNN state_dict saved with safetensors.
+    #[arg(long)]
+    model: std::path::PathBuf,
+    /// `input` [T, B, I] ([B, T, I] batch-first), optional `h0`, `c0`, `lengths`.
+    #[arg(long)]
+    input: std::path::PathBuf,
+    /// Where to write `output`, `h_n` (and `c_n`) as F32 safetensors.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Also compute gradients (not implemented yet: refused).
+    #[arg(long)]
+    backward: bool,
+    /// Input and output are batch-major (overrides the model's metadata).
+    #[arg(long)]
+    batch_first: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -101,6 +124,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(a) => info(&a),
         Command::Bench(b) => run_bench(&b),
+        Command::Run(r) => run_model(&r),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +133,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_model(args: &RunArgs) -> Result<(), String> {
+    use wgpu_rnn::io::{run::run_forward, tensors::TensorFile};
+    let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
+    let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
+    let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+    let batch_first = args.batch_first.then_some(true);
+    let out =
+        run_forward(&gpu, &model, &input, batch_first, args.backward).map_err(|e| e.to_string())?;
+    let bytes = out.to_bytes().map_err(|e| e.to_string())?;
+    // Write beside the target and rename, so a failure leaves no partial file.
+    let tmp = args
+        .out
+        .with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &args.out).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", args.out.display())
+    })
 }
 
 fn info(args: &AdapterArgs) -> Result<(), String> {

@@ -1,0 +1,179 @@
+//! ONNX `LSTM` / `GRU` / `RNN` operator weights: `W` `[D, G*H, I]`, `R`
+//! `[D, G*H, H]`, optional `B` `[D, 2*G*H]` (W biases then R biases) and, for
+//! LSTM, `P` `[D, 3*H]` (peepholes in the order i, o, f). Gate blocks are
+//! reordered at load time (LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n);
+//! `linear_before_reset` 1/0 becomes the reset-after/before GRU. Output
+//! layout follows PyTorch: `[T, B, D*H]`, not ONNX's `[T, D, B, H]`.
+
+use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
+use crate::error::{Error, Result};
+use crate::io::tensors::{HostTensor, TensorFile};
+use crate::stack::{Direction, StackConfig, StackWeights};
+use crate::weights::RnnWeights;
+
+/// Which ONNX operator the weights belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnnxOp {
+    Lstm,
+    Gru,
+    Rnn,
+}
+
+/// The operator attributes this crate supports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnnxAttributes {
+    pub hidden_size: usize,
+    pub direction: Direction,
+    /// GRU only.
+    pub linear_before_reset: bool,
+    /// RNN only: `Tanh` (default) or `Relu`.
+    pub activation: Nonlinearity,
+    /// 0: `X` is `[T, B, I]`; 1: `[B, T, I]`.
+    pub layout: u8,
+}
+
+/// Block `k` of our gate order comes from ONNX block `ORDER[k]`.
+fn onnx_gate_order(op: OnnxOp) -> &'static [usize] {
+    match op {
+        OnnxOp::Lstm => &[0, 2, 3, 1], // i, f, g(=c), o  from  i, o, f, c
+        OnnxOp::Gru => &[1, 0, 2],     // r, z, n(=h)     from  z, r, h
+        OnnxOp::Rnn => &[0],
+    }
+}
+
+/// Rows `[G*H, width]` of direction `d` of `t` (`[D, G*H, width]`), gate
+/// blocks reordered.
+fn reorder(t: &[f32], d: usize, order: &[usize], h: usize, width: usize) -> Vec<f32> {
+    let g = order.len();
+    let base = d * g * h * width;
+    order
+        .iter()
+        .flat_map(|&src| t[base + src * h * width..][..h * width].iter().copied())
+        .collect()
+}
+
+/// Converts ONNX operator weights into a one-layer module.
+pub fn from_onnx(
+    op: OnnxOp,
+    w: &HostTensor,
+    r: &HostTensor,
+    b: Option<&HostTensor>,
+    p: Option<&HostTensor>,
+    attrs: &OnnxAttributes,
+) -> Result<StackWeights> {
+    let h = attrs.hidden_size;
+    let order = onnx_gate_order(op);
+    let g = order.len();
+    let dirs = attrs.direction.count();
+    let input_size = *w
+        .shape
+        .get(2)
+        .ok_or_else(|| Error::shape("W", &[dirs, g * h, 0], &w.shape))?;
+    w.expect_shape("W", &[dirs, g * h, input_size])?;
+    r.expect_shape("R", &[dirs, g * h, h])?;
+    let cell = match op {
+        OnnxOp::Lstm if p.is_some() => CellKind::PeepholeLstm,
+        OnnxOp::Lstm => CellKind::Lstm,
+        OnnxOp::Gru => CellKind::Gru(if attrs.linear_before_reset {
+            GruReset::After
+        } else {
+            GruReset::Before
+        }),
+        OnnxOp::Rnn => CellKind::Rnn(attrs.activation),
+    };
+    if p.is_some() && op != OnnxOp::Lstm {
+        return Err(Error::tensor("P", "only the LSTM operator has peepholes"));
+    }
+    let layer = RnnConfig::new(cell, input_size, h)?.with_bias(b.is_some());
+    let config = StackConfig::new(layer)
+        .with_direction(attrs.direction)
+        .with_batch_first(attrs.layout == 1);
+    let (w, r) = (w.to_f32("W")?, r.to_f32("R")?);
+    let b = b
+        .map(|b| {
+            b.expect_shape("B", &[dirs, 2 * g * h])?;
+            b.to_f32("B")
+        })
+        .transpose()?;
+    let p = p
+        .map(|p| {
+            p.expect_shape("P", &[dirs, 3 * h])?;
+            p.to_f32("P")
+        })
+        .transpose()?;
+    let layers = (0..dirs)
+        .map(|d| {
+            // B holds [Wb (G*H) | Rb (G*H)] per direction: treat it as
+            // [2*D, G*H, 1] so `reorder` applies to each half.
+            let bias = |half: usize| b.as_ref().map(|b| reorder(b, 2 * d + half, order, h, 1));
+            let peephole = p.as_ref().filter(|_| op == OnnxOp::Lstm).map(|p| {
+                let p = &p[d * 3 * h..][..3 * h];
+                // ONNX P is [Pi, Po, Pf]; ours is (p_i, p_f, p_o).
+                [&p[..h], &p[2 * h..], &p[h..2 * h]].concat()
+            });
+            RnnWeights::new(
+                layer,
+                reorder(&w, d, order, h, input_size),
+                reorder(&r, d, order, h, h),
+                bias(0),
+                bias(1),
+                peephole,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    StackWeights::new(config, layers)
+}
+
+/// Reads an ONNX operator stored as a safetensors file: tensors `W`, `R`,
+/// optional `B`, `P`; metadata `op` (`LSTM`, `GRU`, `RNN`), `hidden_size`,
+/// `direction` (`forward`, `reverse`, `bidirectional`), `linear_before_reset`
+/// (0/1), `activations` (RNN: `Tanh` or `Relu`), `layout` (0/1).
+pub fn load_onnx_file(file: &TensorFile) -> Result<StackWeights> {
+    let meta = |k: &str| file.metadata.get(k).map(String::as_str);
+    let op = match meta("op") {
+        Some("LSTM") => OnnxOp::Lstm,
+        Some("GRU") => OnnxOp::Gru,
+        Some("RNN") => OnnxOp::Rnn,
+        other => {
+            return Err(Error::config(
+                "metadata op",
+                format!("{other:?}, expected LSTM, GRU or RNN"),
+            ))
+        }
+    };
+    let hidden_size = meta("hidden_size")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::config("metadata hidden_size", "missing or not a number"))?;
+    let direction = match meta("direction").unwrap_or("forward") {
+        "forward" => Direction::Forward,
+        "reverse" => Direction::Reverse,
+        "bidirectional" => Direction::Bidirectional,
+        v => return Err(Error::config("metadata direction", format!("{v:?}"))),
+    };
+    let activation = match meta("activations").unwrap_or("Tanh") {
+        "Tanh" => Nonlinearity::Tanh,
+        "Relu" => Nonlinearity::Relu,
+        v => {
+            return Err(Error::config(
+                "metadata activations",
+                format!("{v:?}: only Tanh and Relu are supported"),
+            ))
+        }
+    };
+    let attrs = OnnxAttributes {
+        hidden_size,
+        direction,
+        linear_before_reset: meta("linear_before_reset") == Some("1"),
+        activation,
+        layout: u8::from(meta("layout") == Some("1")),
+    };
+    let need = |n: &str| file.get(n).ok_or_else(|| Error::tensor(n, "missing"));
+    from_onnx(
+        op,
+        need("W")?,
+        need("R")?,
+        file.get("B"),
+        file.get("P"),
+        &attrs,
+    )
+}

@@ -1,0 +1,162 @@
+//! Named tensors from and to safetensors bytes. Floats of any width and
+//! integers are read into f64 (exact for everything a model or input holds);
+//! everything is written as F32.
+
+use std::collections::{BTreeMap, HashMap};
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+
+/// One tensor as read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub dtype: Dtype,
+    pub values: Vec<f64>,
+}
+
+impl HostTensor {
+    /// An F32 tensor.
+    pub fn f32(shape: &[usize], values: &[f32]) -> Self {
+        Self {
+            shape: shape.to_vec(),
+            dtype: Dtype::F32,
+            values: values.iter().map(|&v| f64::from(v)).collect(),
+        }
+    }
+
+    pub fn is_float(&self) -> bool {
+        matches!(
+            self.dtype,
+            Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64
+        )
+    }
+
+    /// The values as f32 (rounded from F64), after checking the dtype is a float.
+    pub fn to_f32(&self, name: &str) -> Result<Vec<f32>> {
+        if !self.is_float() {
+            return Err(Error::tensor(
+                name,
+                format!("dtype {:?}, expected F32, F16, BF16 or F64", self.dtype),
+            ));
+        }
+        Ok(self.values.iter().map(|&v| v as f32).collect())
+    }
+
+    /// Checks the shape, naming the tensor.
+    pub fn expect_shape(&self, name: &str, shape: &[usize]) -> Result<()> {
+        if self.shape != shape {
+            return Err(Error::shape(name, shape, &self.shape));
+        }
+        Ok(())
+    }
+}
+
+/// The tensors and `__metadata__` of one safetensors file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TensorFile {
+    pub tensors: BTreeMap<String, HostTensor>,
+    pub metadata: HashMap<String, String>,
+}
+
+fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
+    let words = |n: usize| data.chunks_exact(n);
+    Some(match dtype {
+        Dtype::F32 => words(4)
+            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+            .collect(),
+        Dtype::F64 => words(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+        Dtype::F16 => words(2)
+            .map(|b| half::f16::from_le_bytes(b.try_into().unwrap()).to_f64())
+            .collect(),
+        Dtype::BF16 => words(2)
+            .map(|b| half::bf16::from_le_bytes(b.try_into().unwrap()).to_f64())
+            .collect(),
+        Dtype::I32 => words(4)
+            .map(|b| f64::from(i32::from_le_bytes(b.try_into().unwrap())))
+            .collect(),
+        Dtype::I64 => words(8)
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f64)
+            .collect(),
+        _ => return None,
+    })
+}
+
+impl TensorFile {
+    /// Parses safetensors bytes; `file` names the source in errors.
+    pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Self> {
+        let file_error = |reason: String| Error::File {
+            file: file.to_string(),
+            reason,
+        };
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| file_error(format!("not a valid safetensors file: {e}")))?;
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| file_error(format!("not a valid safetensors file: {e}")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.iter() {
+            let values = decode(view.dtype(), view.data()).ok_or_else(|| {
+                Error::tensor(name, format!("unsupported dtype {:?}", view.dtype()))
+            })?;
+            tensors.insert(
+                name.to_string(),
+                HostTensor {
+                    shape: view.shape().to_vec(),
+                    dtype: view.dtype(),
+                    values,
+                },
+            );
+        }
+        Ok(Self {
+            tensors,
+            metadata: header.metadata().clone().unwrap_or_default(),
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::File {
+            file: name.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_bytes(&name, &bytes)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&HostTensor> {
+        self.tensors.get(name)
+    }
+
+    /// Serialises every tensor as F32 (with the metadata).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)>;
+        let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
+            .tensors
+            .iter()
+            .map(|(name, t)| {
+                let bytes = t
+                    .values
+                    .iter()
+                    .flat_map(|&v| (v as f32).to_le_bytes())
+                    .collect();
+                (name.clone(), t.shape.clone(), bytes)
+            })
+            .collect();
+        views = buffers
+            .iter()
+            .map(|(name, shape, bytes)| {
+                let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
+                    .map_err(|e| Error::tensor(name, e.to_string()))?;
+                Ok((name.clone(), view))
+            })
+            .collect::<Result<_>>()?;
+        let metadata = (!self.metadata.is_empty()).then(|| self.metadata.clone());
+        safetensors::serialize(views, metadata).map_err(|e| Error::File {
+            file: "output".into(),
+            reason: e.to_string(),
+        })
+    }
+}
