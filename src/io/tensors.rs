@@ -132,7 +132,6 @@ impl TensorFile {
 
     /// Serialises every tensor as F32 (with the metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)>;
         let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
@@ -145,7 +144,7 @@ impl TensorFile {
                 (name.clone(), t.shape.clone(), bytes)
             })
             .collect();
-        views = buffers
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = buffers
             .iter()
             .map(|(name, shape, bytes)| {
                 let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
