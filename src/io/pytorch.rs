@@ -287,3 +287,57 @@ pub fn to_state_dict(weights: &StackWeights) -> TensorFile {
     m.insert("batch_first".into(), cfg.batch_first.to_string());
     file
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dict_round_trips_every_cell_and_option() {
+        for cell in CellKind::ALL {
+            for (layers, direction, proj, bias) in [
+                (1, Direction::Forward, false, true),
+                (2, Direction::Bidirectional, true, true),
+                (3, Direction::Reverse, false, false),
+            ] {
+                let mut layer = RnnConfig::new(cell, 3, 5).unwrap().with_bias(bias);
+                if proj && cell.has_cell_state() {
+                    layer = layer.with_projection(2).unwrap();
+                }
+                let config = StackConfig::new(layer)
+                    .with_layers(layers)
+                    .with_direction(direction)
+                    .with_batch_first(layers == 2);
+                let weights = StackWeights::random(config, 1, 1.0).unwrap();
+                let file = to_state_dict(&weights);
+                let bytes = file.to_bytes().unwrap();
+                let back =
+                    load_state_dict(&TensorFile::from_bytes("mem", &bytes).unwrap()).unwrap();
+                assert_eq!(back.weights, weights, "{} {config:?}", cell.name());
+                assert_eq!(back.parameter_names.len(), file.tensors.len());
+            }
+        }
+    }
+
+    #[test]
+    fn names_parse_strictly() {
+        assert_eq!(parse_name("weight_ih_l0"), Some(("weight_ih", 0, false)));
+        assert_eq!(
+            parse_name("bias_hh_l12_reverse"),
+            Some(("bias_hh", 12, true))
+        );
+        assert_eq!(
+            parse_name("weight_peephole_l1"),
+            Some(("weight_peephole", 1, false))
+        );
+        for bad in [
+            "weight_ih_l",
+            "weight_ih_lx",
+            "weight_ih_l0_rev",
+            "weight_ih0",
+            "lstm.weight_ih_l0",
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Named tensors from and to safetensors bytes. Floats of any width and
-//! integers are read into f64 (exact for everything a model or input holds);
-//! everything is written as F32.
+//! integers are read into f64 (exact for everything a model or input holds)
+//! and written back in each tensor's own dtype.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -85,6 +85,25 @@ fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
     })
 }
 
+fn encode(name: &str, t: &HostTensor) -> Result<Vec<u8>> {
+    let v = &t.values;
+    Ok(match t.dtype {
+        Dtype::F32 => v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect(),
+        Dtype::F64 => v.iter().flat_map(|&x| x.to_le_bytes()).collect(),
+        Dtype::F16 => v
+            .iter()
+            .flat_map(|&x| half::f16::from_f64(x).to_le_bytes())
+            .collect(),
+        Dtype::BF16 => v
+            .iter()
+            .flat_map(|&x| half::bf16::from_f64(x).to_le_bytes())
+            .collect(),
+        Dtype::I32 => v.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect(),
+        Dtype::I64 => v.iter().flat_map(|&x| (x as i64).to_le_bytes()).collect(),
+        other => return Err(Error::tensor(name, format!("cannot write dtype {other:?}"))),
+    })
+}
+
 impl TensorFile {
     /// Parses safetensors bytes; `file` names the source in errors.
     pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Self> {
@@ -130,24 +149,17 @@ impl TensorFile {
         self.tensors.get(name)
     }
 
-    /// Serialises every tensor as F32 (with the metadata).
+    /// Serialises every tensor in its own dtype (with the metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = self
+        let buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(name, t)| {
-                let bytes = t
-                    .values
-                    .iter()
-                    .flat_map(|&v| (v as f32).to_le_bytes())
-                    .collect();
-                (name.clone(), t.shape.clone(), bytes)
-            })
-            .collect();
+            .map(|(name, t)| Ok((name.clone(), t.dtype, t.shape.clone(), encode(name, t)?)))
+            .collect::<Result<_>>()?;
         let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = buffers
             .iter()
-            .map(|(name, shape, bytes)| {
-                let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
+            .map(|(name, dtype, shape, bytes)| {
+                let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
                     .map_err(|e| Error::tensor(name, e.to_string()))?;
                 Ok((name.clone(), view))
             })
