@@ -193,6 +193,10 @@ fn accepts_other_float_dtypes_and_batch_first() {
     }
 }
 
+/// What is wrong, the model, the input, extra flags, and what the error
+/// line must contain.
+type BadCase<'a> = (&'a str, TensorFile, TensorFile, Vec<&'a str>, Vec<&'a str>);
+
 /// Each bad file: non-zero exit, one line naming the problem, no output.
 #[test]
 fn bad_files_give_one_line_errors_and_no_output() {
@@ -215,7 +219,7 @@ fn bad_files_give_one_line_errors_and_no_output() {
         dtype: Dtype::I64,
         values: values.to_vec(),
     };
-    let cases: Vec<(&str, TensorFile, TensorFile, Vec<&str>, Vec<&str>)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "unknown model tensor",
             model_with(&|m| {
