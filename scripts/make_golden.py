@@ -25,6 +25,7 @@ import onnxruntime as ort
 import torch
 from onnx import TensorProto, helper
 from safetensors.numpy import save_file
+from safetensors.torch import save_file as save_torch_file
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "golden")
 torch.backends.cudnn.enabled = False
@@ -108,7 +109,6 @@ def torch_case(name, cell, I, H, L=1, T=7, B=3, bidirectional=False, proj=0, bia
     with torch.no_grad():
         y64, h64, c64 = run(torch.float64)
         y32, h32, c32 = run(torch.float32)
-    sd = {k: v.detach().to(torch.float32).numpy() for k, v in m.state_dict().items()}
     meta = {"format": "pt"}
     if cell == "rnn":
         meta["nonlinearity"] = nonlinearity
@@ -116,7 +116,9 @@ def torch_case(name, cell, I, H, L=1, T=7, B=3, bidirectional=False, proj=0, bia
         meta["batch_first"] = "true"
     if reverse:
         meta["direction"] = "reverse"
-    save(name, "model", sd, meta)
+    # Exactly as a user exports a checkpoint (plus our optional metadata).
+    m.to(torch.float32)
+    save_torch_file(m.state_dict(), os.path.join(OUT, f"{name}.model.safetensors"), metadata=meta)
     inp = {"input": x.numpy()}
     if h0 is not None:
         inp["h0"] = h0.numpy()
