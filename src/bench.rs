@@ -10,12 +10,11 @@ use crate::check::{compare, Tolerance};
 use crate::config::{CellKind, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::layer::Rnn;
 use crate::reference;
+use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
 use crate::tensor::GpuTensor;
-use crate::weights::RnnWeights;
 
-/// One benchmark configuration (one layer, inference).
+/// One benchmark configuration (inference).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BenchConfig {
     pub cell: CellKind,
@@ -23,6 +22,8 @@ pub struct BenchConfig {
     pub seq: usize,
     pub input: usize,
     pub hidden: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
     pub warmup: usize,
     pub reps: usize,
 }
@@ -45,11 +46,19 @@ impl BenchResult {
     }
 }
 
-/// Forward FLOPs of one layer over a sequence: the input GEMM and the
-/// recurrent products, `2*G*H*(I+H)` per token; the pointwise work is
-/// ignored (it is O(G*H) per token, not O(G*H*(I+H))).
-pub fn forward_flops(cell: CellKind, batch: usize, seq: usize, input: usize, hidden: usize) -> f64 {
-    2.0 * (cell.gates() * hidden * (input + hidden)) as f64 * (batch * seq) as f64
+/// Forward FLOPs of a module over a sequence: the input GEMM and the
+/// recurrent products, `2*G*H*(I_l+H)` per token, layer and direction; the
+/// pointwise work is ignored (it is O(G*H) per token, not O(G*H*(I+H))).
+pub fn forward_flops(config: &StackConfig, batch: usize, seq: usize) -> f64 {
+    let tokens = (batch * seq) as f64;
+    (0..config.num_layers)
+        .map(|l| {
+            let c = config.layer_config(l);
+            let per_token = 2 * c.gate_rows() * (c.input_size + c.output_size())
+                + c.proj_size.map_or(0, |p| 2 * p * c.hidden_size);
+            (config.directions() * per_token) as f64 * tokens
+        })
+        .sum()
 }
 
 /// Batch rows checked against the f64 reference before timing: the
@@ -59,21 +68,29 @@ const VALIDATED_ROWS: usize = 2;
 /// Validates one forward pass against the reference, then times `reps`
 /// whole sequences (each submitted and waited for).
 pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
-    let config = RnnConfig::new(cfg.cell, cfg.input, cfg.hidden)?;
+    let direction = if cfg.bidirectional {
+        Direction::Bidirectional
+    } else {
+        Direction::Forward
+    };
+    let config = StackConfig::new(RnnConfig::new(cfg.cell, cfg.input, cfg.hidden)?)
+        .with_layers(cfg.layers)
+        .with_direction(direction);
     if cfg.batch == 0 || cfg.seq == 0 || cfg.reps == 0 {
         return Err(Error::ZeroSize {
             what: "batch, seq and reps".into(),
         });
     }
-    let weights = RnnWeights::random(config, 42, 1.0)?;
-    let layer = Rnn::new(gpu, &weights)?;
+    let weights = StackWeights::random(config, 42, 1.0)?;
+    let layer = RnnStack::new(gpu, &weights)?;
+    let width = config.output_size();
     let mut rng = SmallRng::seed_from_u64(7);
     let x: Vec<f32> = (0..cfg.seq * cfg.batch * cfg.input)
         .map(|_| rng.random_range(-1.0..=1.0))
         .collect();
     let input = GpuTensor::from_slice(gpu, "input", &x, &[cfg.seq, cfg.batch, cfg.input])?;
 
-    let got = layer.forward(&input, None, None)?.output.to_vec()?;
+    let got = layer.forward(&input, None, None, None)?.output.to_vec()?;
     let rows = cfg.batch.min(VALIDATED_ROWS);
     let gather = |data: &[f32], width: usize| -> Vec<f32> {
         (0..cfg.seq)
@@ -84,13 +101,22 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
             })
             .collect()
     };
-    let truth = reference::forward(&weights, &gather(&x, cfg.input), cfg.seq, rows, None, None)?;
-    let tol = Tolerance::recurrent(cfg.input + cfg.hidden, cfg.seq, truth.preactivation_scale);
+    let truth = reference::forward_stack(
+        &weights,
+        &gather(&x, cfg.input),
+        cfg.seq,
+        rows,
+        None,
+        None,
+        None,
+    )?;
+    let k = cfg.input.max(width) + cfg.hidden;
+    let tol = Tolerance::recurrent(k, cfg.seq * cfg.layers, truth.preactivation_scale);
     let agreement = compare(
         &format!("{} output (rows 0..{rows})", cfg.cell.name()),
         &truth.output,
-        &gather(&got, cfg.hidden),
-        &[cfg.seq, rows, cfg.hidden],
+        &gather(&got, width),
+        &[cfg.seq, rows, width],
         tol,
     )
     .map_err(|m| Error::Config {
@@ -101,7 +127,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
     let mut times = Vec::with_capacity(cfg.reps);
     for rep in 0..cfg.warmup + cfg.reps {
         let start = Instant::now();
-        let out = layer.forward(&input, None, None)?;
+        let out = layer.forward(&input, None, None, None)?;
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Wgpu {
@@ -120,6 +146,6 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         min_s: times[0],
         reps: times.len(),
         max_abs_err: agreement.max_abs_err,
-        flops: forward_flops(cfg.cell, cfg.batch, cfg.seq, cfg.input, cfg.hidden),
+        flops: forward_flops(&config, cfg.batch, cfg.seq),
     })
 }
