@@ -7,6 +7,10 @@ const WG: u32 = 64u;
 const BT: u32 = 4u;
 // Length of the h_{t-1} tile staged in workgroup memory per round.
 const KT: u32 = 64u;
+// Stage h_{t-1} in workgroup memory (GPUs) or read it straight from the
+// buffer (CPU drivers such as lavapipe, where barriers are expensive: see
+// BENCHMARKS.md). Chosen by the host from the adapter's device type.
+override TILED: bool = true;
 
 // Parameters of one time step; one copy per step at a dynamic offset.
 struct StepParams {

@@ -13,6 +13,9 @@ use crate::kernels::{Kernel, PipelineKey};
 pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
 /// Environment variable with a substring of the adapter name to pick.
 pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
+/// Environment variable forcing the step kernels' workgroup tiles (1) or
+/// direct reads (0).
+pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
 /// GPUs are preferred over CPU/software ones, and Vulkan over GL.
@@ -23,6 +26,9 @@ pub struct AdapterSelector {
     /// Lower the device's `max_storage_buffer_binding_size` below the adapter's
     /// (to test the splitting and refusal paths without huge buffers).
     pub max_storage_binding: Option<u32>,
+    /// Force the step kernels' workgroup tiles on or off (default: on for
+    /// GPUs, off for CPU adapters; `WGPU_RNN_STEP_TILES=1|0`).
+    pub step_tiles: Option<bool>,
 }
 
 impl AdapterSelector {
@@ -33,6 +39,7 @@ impl AdapterSelector {
             backend: get(ENV_BACKEND),
             name: get(ENV_ADAPTER),
             max_storage_binding: None,
+            step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
         }
     }
 
@@ -71,6 +78,7 @@ struct Inner {
     info: wgpu::AdapterInfo,
     caps: Capabilities,
     limits: wgpu::Limits,
+    step_tiles: bool,
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     /// How many pipelines were compiled (for the cache test).
     compiled: std::sync::atomic::AtomicUsize,
@@ -216,6 +224,11 @@ impl Gpu {
         Ok(Self {
             inner: Arc::new(Inner {
                 limits: device.limits(),
+                // Measured on lavapipe: workgroup barriers cost more than
+                // the cache misses they save (BENCHMARKS.md).
+                step_tiles: sel
+                    .step_tiles
+                    .unwrap_or(info.device_type != wgpu::DeviceType::Cpu),
                 instance,
                 adapter,
                 device,
@@ -250,6 +263,11 @@ impl Gpu {
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
     }
+    /// Whether step kernels stage `h_{t-1}` in workgroup memory.
+    pub fn step_tiles(&self) -> bool {
+        self.inner.step_tiles
+    }
+
     /// One line describing the adapter.
     pub fn describe(&self) -> String {
         describe_adapter(&self.inner.info)

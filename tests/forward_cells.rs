@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_against_reference, gpu, Case};
+use common::{check_against_reference, check_against_reference_on, gpu, tiled_gpu, Case};
 use wgpu_rnn::check::{compare, Tolerance};
 use wgpu_rnn::{reference, CellKind, GruReset, Nonlinearity, Rnn, RnnConfig, RnnWeights};
 
@@ -24,6 +24,10 @@ const SHAPES: [(usize, usize, usize, usize); 8] = [
 ];
 
 fn sweep(cell: CellKind) {
+    sweep_on(gpu(), cell);
+}
+
+fn sweep_on(device: &wgpu_rnn::Gpu, cell: CellKind) {
     for (n, &(batch, input, hidden, seq)) in SHAPES.iter().enumerate() {
         // Alternate bias and initial states so every combination is covered.
         let bias = n % 2 == 0;
@@ -33,7 +37,16 @@ fn sweep(cell: CellKind) {
         case.seed = n as u64;
         case.with_h0 = n % 4 < 2;
         case.with_c0 = n % 3 == 0;
-        check_against_reference(&weights, case);
+        check_against_reference_on(device, &weights, case);
+    }
+}
+
+/// The workgroup-tiled step kernels (the default on GPUs) on the same sweep.
+#[test]
+fn tiled_step_kernels_match_reference() {
+    assert!(tiled_gpu().step_tiles());
+    for cell in CellKind::ALL {
+        sweep_on(tiled_gpu(), cell);
     }
 }
 

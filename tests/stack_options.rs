@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{check_stack, gpu, random_vec, StackCase};
+use common::{check_stack, check_stack_on, gpu, random_vec, tiled_gpu, StackCase};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::{
@@ -83,6 +83,27 @@ fn options(cell: CellKind, proj: Option<usize>) {
     for (n, (config, case)) in combos.into_iter().enumerate() {
         let weights = StackWeights::random(config, 50 + n as u64, 1.0).unwrap();
         check_stack(&weights, &case);
+    }
+}
+
+/// The workgroup-tiled step kernels (the GPU default) with a projection,
+/// several layers, both directions and variable lengths, for every cell.
+#[test]
+fn tiled_step_kernels_handle_module_options() {
+    for cell in CellKind::ALL {
+        let mut layer = RnnConfig::new(cell, 5, 67).unwrap();
+        if cell.has_cell_state() {
+            layer = layer.with_projection(3).unwrap();
+        }
+        let config = StackConfig::new(layer)
+            .with_layers(2)
+            .with_direction(Direction::Bidirectional);
+        let weights = StackWeights::random(config, 77, 1.0).unwrap();
+        check_stack_on(
+            tiled_gpu(),
+            &weights,
+            &case(9, 5, Some(vec![3, 9, 1, 7, 5]), true, 8),
+        );
     }
 }
 

@@ -35,7 +35,7 @@ impl AdapterArgs {
         AdapterSelector {
             backend: self.backend.clone().or(env.backend),
             name: self.adapter.clone().or(env.name),
-            max_storage_binding: None,
+            ..env
         }
     }
 }
@@ -162,6 +162,14 @@ fn info(args: &AdapterArgs) -> Result<(), String> {
     }
     let gpu = Gpu::with_selector(&args.selector()).map_err(|e| e.to_string())?;
     println!("chosen: {}", gpu.describe());
+    println!(
+        "step kernels: {}",
+        if gpu.step_tiles() {
+            "workgroup tiles"
+        } else {
+            "direct reads (CPU adapter)"
+        }
+    );
     let caps = gpu.capabilities();
     println!(
         "features: shader_f16={} timestamp_query={} subgroup={} immediates={}",

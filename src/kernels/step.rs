@@ -148,7 +148,9 @@ impl Steps {
                     contents: &bytes,
                     usage: wgpu::BufferUsages::UNIFORM,
                 });
-            let pipeline = gpu.pipeline(stage.kernel, &stage.constants)?;
+            let mut constants = stage.constants;
+            constants.push(("TILED", f64::from(u8::from(gpu.step_tiles()))));
+            let pipeline = gpu.pipeline(stage.kernel, &constants)?;
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {

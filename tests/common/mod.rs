@@ -19,6 +19,19 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
+/// A second device with the step kernels' workgroup tiles forced on, so the
+/// GPU code path is tested on CPU adapters too (they default to direct reads).
+pub fn tiled_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            step_tiles: Some(true),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
 pub fn random_vec(rng: &mut SmallRng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..=scale)).collect()
 }
@@ -50,6 +63,11 @@ impl Case {
 /// Runs `weights` on the GPU and in the reference and compares output, h_n
 /// and c_n with [`Tolerance::recurrent`]. Returns the worst agreement.
 pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
+    check_against_reference_on(gpu(), weights, case)
+}
+
+/// [`check_against_reference`] on a given device.
+pub fn check_against_reference_on(gpu: &Gpu, weights: &RnnWeights, case: Case) -> Agreement {
     let cfg = *weights.config();
     let (t, b, h) = (case.seq, case.batch, cfg.hidden_size);
     let mut rng = SmallRng::seed_from_u64(case.seed);
@@ -57,7 +75,7 @@ pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
     let h0 = case.with_h0.then(|| random_vec(&mut rng, b * h, 1.0));
     let c0 = (case.with_c0 && cfg.cell.has_cell_state()).then(|| random_vec(&mut rng, b * h, 1.0));
 
-    let layer = Rnn::new(gpu(), weights).expect("upload weights");
+    let layer = Rnn::new(gpu, weights).expect("upload weights");
     let got = layer
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref())
         .expect("GPU forward");
@@ -115,6 +133,11 @@ pub struct StackCase {
 /// Runs `weights` on the GPU and in the reference and compares output, h_n
 /// and c_n with [`Tolerance::recurrent`] (k counts the widest layer input).
 pub fn check_stack(weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreement {
+    check_stack_on(gpu(), weights, case)
+}
+
+/// [`check_stack`] on a given device.
+pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreement {
     let cfg = *weights.config();
     let (t, b) = (case.seq, case.batch);
     let (h, ho, slots) = (
@@ -131,7 +154,7 @@ pub fn check_stack(weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreem
         .then(|| random_vec(&mut rng, slots * b * h, 1.0));
     let lengths = case.lengths.as_deref();
 
-    let stack = wgpu_rnn::RnnStack::new(gpu(), weights).expect("upload weights");
+    let stack = wgpu_rnn::RnnStack::new(gpu, weights).expect("upload weights");
     let got = stack
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref(), lengths)
         .expect("GPU forward");
@@ -143,7 +166,12 @@ pub fn check_stack(weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreem
     // the sequence length counts once per layer.
     let k = cfg.layer.input_size.max(cfg.output_size()) + ho;
     let tol = Tolerance::recurrent(k, t * cfg.num_layers, want.preactivation_scale);
-    let label = format!("{} {:?} {case:?}", cfg.layer.cell.name(), cfg);
+    let label = format!(
+        "{} {:?} {case:?} tiles={}",
+        cfg.layer.cell.name(),
+        cfg,
+        gpu.step_tiles()
+    );
     let out_dims = if cfg.batch_first {
         [b, t, cfg.output_size()]
     } else {
