@@ -13,6 +13,7 @@ pub fn sigmoid(x: f64) -> f64 {
 }
 
 /// Weights of one layer converted to f64, rows of `[G*H, K]` matrices.
+#[derive(Debug, Clone)]
 pub struct CellWeights {
     /// Largest `Σ|w·v|` of any dot product evaluated so far: the scale of
     /// the f32 rounding error the GPU may make (see `check::Tolerance`).

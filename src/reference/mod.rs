@@ -2,6 +2,7 @@
 //! plain loops. It is the truth the GPU kernels are tested against, so it
 //! favours obviousness over speed.
 
+pub mod backward;
 pub mod cells;
 
 use crate::config::CellKind;
@@ -72,6 +73,165 @@ pub fn forward(
     forward_stack(&stack, input, seq_len, batch, h0, c0, None)
 }
 
+/// A module's parameters and inputs in f64, the state vectors time-major:
+/// what the forward and backward references compute on (and what the
+/// finite-difference tests perturb).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub config: StackConfig,
+    /// One per layer and direction, index `l*D + d`.
+    pub weights: Vec<CellWeights>,
+    pub seq: usize,
+    pub batch: usize,
+    /// `input[t*B + b]`: the input vector of row b at time t.
+    pub input: Vec<Vec<f64>>,
+    /// `[L*D, B, Ho]` (zeros when not given).
+    pub h0: Vec<f64>,
+    /// `[L*D, B, H]` (zeros when not given).
+    pub c0: Vec<f64>,
+    pub lengths: Vec<usize>,
+}
+
+impl Problem {
+    /// Checks shapes and converts everything to f64. `input` is `[T, B, I]`
+    /// (`[B, T, I]` batch-first).
+    pub fn new(
+        weights: &StackWeights,
+        input: &[f32],
+        seq: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<Self> {
+        let cfg = *weights.config();
+        let layer0 = cfg.layer;
+        let (h_size, ho) = (layer0.hidden_size, layer0.output_size());
+        let slots = cfg.state_slots();
+        if input.len() != seq * batch * layer0.input_size {
+            return Err(Error::shape(
+                "input",
+                &[seq, batch, layer0.input_size],
+                &[input.len()],
+            ));
+        }
+        let state = |what: &str, s: Option<&[f32]>, width: usize| -> Result<Vec<f64>> {
+            match s {
+                Some(s) if s.len() != slots * batch * width => {
+                    Err(Error::shape(what, &[slots, batch, width], &[s.len()]))
+                }
+                Some(s) => Ok(to_f64(s)),
+                None => Ok(vec![0.0; slots * batch * width]),
+            }
+        };
+        let lengths = match lengths {
+            Some(l) => {
+                validate_lengths(l, seq, batch)?;
+                l.to_vec()
+            }
+            None => vec![seq; batch],
+        };
+        let i = layer0.input_size;
+        let input = (0..seq * batch)
+            .map(|n| to_f64(&input[user_index(&cfg, seq, batch, n / batch, n % batch) * i..][..i]))
+            .collect();
+        Ok(Self {
+            config: cfg,
+            weights: weights.layers().iter().map(cell_weights).collect(),
+            seq,
+            batch,
+            input,
+            h0: state("h0", h0, ho)?,
+            c0: state("c0", c0, h_size)?,
+            lengths,
+        })
+    }
+
+    /// The times row `b` visits in direction `d`, in processing order.
+    pub fn times(&self, d: usize, b: usize) -> Vec<usize> {
+        let len = self.lengths[b];
+        if self.config.direction.is_reverse(d) {
+            (0..len).rev().collect()
+        } else {
+            (0..len).collect()
+        }
+    }
+}
+
+/// Row index of `(t, b)` in a user-layout tensor (time- or batch-major).
+pub fn user_index(cfg: &StackConfig, seq: usize, batch: usize, t: usize, b: usize) -> usize {
+    if cfg.batch_first {
+        b * seq + t
+    } else {
+        t * batch + b
+    }
+}
+
+/// One step of the module's cell for one row: `(h', c')`.
+pub fn cell_step(
+    p: &Problem,
+    w: &CellWeights,
+    x: &[f64],
+    h: &[f64],
+    c: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    step(p.config.layer.cell, w, x, h, c)
+}
+
+/// Runs the f64 forward pass of `p`. Also returns every layer's input
+/// (time-major), which the backward pass needs.
+pub fn run(p: &Problem) -> (ReferenceOutput, Vec<Vec<Vec<f64>>>) {
+    let cfg = p.config;
+    let layer0 = cfg.layer;
+    let (h_size, ho, dirs, batch) = (
+        layer0.hidden_size,
+        layer0.output_size(),
+        cfg.directions(),
+        p.batch,
+    );
+    let slots = cfg.state_slots();
+    let mut layer_inputs = vec![p.input.clone()];
+    let mut h_n = vec![0.0; slots * batch * ho];
+    let mut c_n = vec![0.0; slots * batch * h_size];
+    let mut scale: f64 = 0.0;
+    for l in 0..cfg.num_layers {
+        let layer_in = layer_inputs.last().expect("layer 0 input");
+        let mut layer_out = vec![vec![0.0; dirs * ho]; p.seq * batch];
+        for d in 0..dirs {
+            let slot = l * dirs + d;
+            let w = &p.weights[slot];
+            for b in 0..batch {
+                let mut h = p.h0[(slot * batch + b) * ho..][..ho].to_vec();
+                let mut c = p.c0[(slot * batch + b) * h_size..][..h_size].to_vec();
+                for t in p.times(d, b) {
+                    (h, c) = cell_step(p, w, &layer_in[t * batch + b], &h, &c);
+                    layer_out[t * batch + b][d * ho..(d + 1) * ho].copy_from_slice(&h);
+                }
+                h_n[(slot * batch + b) * ho..][..ho].copy_from_slice(&h);
+                c_n[(slot * batch + b) * h_size..][..h_size].copy_from_slice(&c);
+            }
+            scale = scale.max(w.scale.get());
+        }
+        layer_inputs.push(layer_out);
+    }
+    let top = layer_inputs.pop().expect("top layer output");
+    let width = cfg.output_size();
+    let mut output = vec![0.0; p.seq * batch * width];
+    for t in 0..p.seq {
+        for b in 0..batch {
+            output[user_index(&cfg, p.seq, batch, t, b) * width..][..width]
+                .copy_from_slice(&top[t * batch + b]);
+        }
+    }
+    let out = ReferenceOutput {
+        output,
+        h_n,
+        c_n: layer0.cell.has_cell_state().then_some(c_n),
+        preactivation_scale: scale,
+    };
+    (out, layer_inputs)
+}
+
 /// Runs a whole module over `input` `[T, B, I]` (`[B, T, I]` batch-first)
 /// from `h0` `[L*D, B, Ho]` / `c0` `[L*D, B, H]`, rows limited to
 /// `lengths[b]` steps (all `T` when `None`).
@@ -84,86 +244,6 @@ pub fn forward_stack(
     c0: Option<&[f32]>,
     lengths: Option<&[usize]>,
 ) -> Result<ReferenceOutput> {
-    let cfg = *weights.config();
-    let layer0 = cfg.layer;
-    let (h_size, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
-    let slots = cfg.state_slots();
-    if input.len() != seq * batch * layer0.input_size {
-        return Err(Error::shape(
-            "input",
-            &[seq, batch, layer0.input_size],
-            &[input.len()],
-        ));
-    }
-    for (what, s, width) in [("h0", h0, ho), ("c0", c0, h_size)] {
-        if let Some(s) = s {
-            if s.len() != slots * batch * width {
-                return Err(Error::shape(what, &[slots, batch, width], &[s.len()]));
-            }
-        }
-    }
-    let lengths: Vec<usize> = match lengths {
-        Some(l) => {
-            validate_lengths(l, seq, batch)?;
-            l.to_vec()
-        }
-        None => vec![seq; batch],
-    };
-    // Work time-major: x[t][b] is a vector.
-    let at = |t: usize, b: usize| {
-        if cfg.batch_first {
-            b * seq + t
-        } else {
-            t * batch + b
-        }
-    };
-    let mut layer_in: Vec<Vec<f64>> = (0..seq * batch)
-        .map(|n| {
-            let (t, b) = (n / batch, n % batch);
-            to_f64(&input[at(t, b) * layer0.input_size..][..layer0.input_size])
-        })
-        .collect();
-    let mut h_n = vec![0.0; slots * batch * ho];
-    let mut c_n = vec![0.0; slots * batch * h_size];
-    let mut scale: f64 = 0.0;
-    for l in 0..cfg.num_layers {
-        let mut layer_out = vec![vec![0.0; dirs * ho]; seq * batch];
-        for d in 0..dirs {
-            let slot = l * dirs + d;
-            let w = cell_weights(weights.layer(l, d));
-            for (b, &len) in lengths.iter().enumerate() {
-                let state = |s: Option<&[f32]>, width: usize| {
-                    s.map(|s| to_f64(&s[(slot * batch + b) * width..][..width]))
-                        .unwrap_or(vec![0.0; width])
-                };
-                let (mut h, mut c) = (state(h0, ho), state(c0, h_size));
-                let times: Vec<usize> = if cfg.direction.is_reverse(d) {
-                    (0..len).rev().collect()
-                } else {
-                    (0..len).collect()
-                };
-                for t in times {
-                    (h, c) = step(layer0.cell, &w, &layer_in[t * batch + b], &h, &c);
-                    layer_out[t * batch + b][d * ho..(d + 1) * ho].copy_from_slice(&h);
-                }
-                h_n[(slot * batch + b) * ho..][..ho].copy_from_slice(&h);
-                c_n[(slot * batch + b) * h_size..][..h_size].copy_from_slice(&c);
-            }
-            scale = scale.max(w.scale.get());
-        }
-        layer_in = layer_out;
-    }
-    let width = cfg.output_size();
-    let mut output = vec![0.0; seq * batch * width];
-    for t in 0..seq {
-        for b in 0..batch {
-            output[at(t, b) * width..][..width].copy_from_slice(&layer_in[t * batch + b]);
-        }
-    }
-    Ok(ReferenceOutput {
-        output,
-        h_n,
-        c_n: layer0.cell.has_cell_state().then_some(c_n),
-        preactivation_scale: scale,
-    })
+    let problem = Problem::new(weights, input, seq, batch, h0, c0, lengths)?;
+    Ok(run(&problem).0)
 }
