@@ -12,7 +12,12 @@ Each case NAME has three safetensors files:
   NAME.expected.safetensors  output, h_n, c_n in the `run` layout; metadata
                              `source` says who computed them:
       torch-f64    PyTorch in float64 (the truth); torch_f32_* hold PyTorch's
-                   own float32 result for reporting
+                   own float32 result for reporting. PyTorch cases also hold
+                   the cotangents grad_output, grad_h_n, grad_c_n (in the
+                   input file, random, also at padded steps) and autograd's
+                   float64 vector-Jacobian products grad_input, grad_h0,
+                   grad_c0 (for the zero state when none was given) and
+                   grad.<parameter name> (in the expected file)
       onnxruntime  ONNX Runtime (float32), for cells PyTorch lacks (peephole
                    LSTM, reset-before GRU) and for ONNX semantics
 """
@@ -75,10 +80,14 @@ def torch_case(name, cell, I, H, L=1, T=7, B=3, bidirectional=False, proj=0, bia
 
     def run(dtype):
         mm = m.to(dtype)
-        xx = x.to(dtype)
+        hh = h0.to(dtype) if h0 is not None else None
+        cc = c0.to(dtype) if c0 is not None else None
+        return run_with(mm, x.to(dtype), hh, cc)
+
+    def run_with(mm, xx, hh, cc):
         args = []
-        if h0 is not None:
-            args = [(h0.to(dtype), c0.to(dtype))] if cell == "lstm" else [h0.to(dtype)]
+        if hh is not None:
+            args = [(hh, cc if cc is not None else torch.zeros(L * D, B, H, dtype=hh.dtype))] if cell == "lstm" else [hh]
         if reverse:
             # ONNX-style direction=reverse: the weights run from each row's
             # last valid step to the first. Reverse each row's valid part,
@@ -107,8 +116,26 @@ def torch_case(name, cell, I, H, L=1, T=7, B=3, bidirectional=False, proj=0, bia
         return y, h_n, c_n
 
     with torch.no_grad():
-        y64, h64, c64 = run(torch.float64)
         y32, h32, c32 = run(torch.float32)
+    # float64 with autograd: the truth for outputs and gradients.
+    m.to(torch.float64)
+    x64 = x.to(torch.float64).requires_grad_(True)
+    hz = (h0 if h0 is not None else torch.zeros(L * D, B, Ho)).to(torch.float64).requires_grad_(True)
+    cz = (c0 if c0 is not None else torch.zeros(L * D, B, H)).to(torch.float64).requires_grad_(True)
+    y64, h64, c64 = run_with(m, x64, hz, cz)
+    g_out = torch.randn(y64.shape, generator=g, dtype=torch.float64)
+    g_h = torch.randn(h64.shape, generator=g, dtype=torch.float64)
+    g_c = torch.randn(c64.shape, generator=g, dtype=torch.float64) if c64 is not None else None
+    loss = (y64 * g_out).sum() + (h64 * g_h).sum() + ((c64 * g_c).sum() if c64 is not None else 0.0)
+    params = dict(m.named_parameters())
+    wanted = [x64, hz] + ([cz] if cell == "lstm" else []) + list(params.values())
+    grads = torch.autograd.grad(loss, wanted)
+    grad_input, grad_h0 = grads[0], grads[1]
+    grad_c0 = grads[2] if cell == "lstm" else None
+    grad_params = dict(zip(params.keys(), grads[3 if cell == "lstm" else 2:]))
+    y64, h64 = y64.detach(), h64.detach()
+    c64 = c64.detach() if c64 is not None else None
+
     meta = {"format": "pt"}
     if cell == "rnn":
         meta["nonlinearity"] = nonlinearity
@@ -126,12 +153,20 @@ def torch_case(name, cell, I, H, L=1, T=7, B=3, bidirectional=False, proj=0, bia
         inp["c0"] = c0.numpy()
     if lengths is not None:
         inp["lengths"] = lengths_tensor(lengths)
+    inp["grad_output"] = g_out.numpy()
+    inp["grad_h_n"] = g_h.numpy()
+    if g_c is not None:
+        inp["grad_c_n"] = g_c.numpy()
     save(name, "input", inp)
     exp = {"output": y64.numpy(), "h_n": h64.numpy(),
-           "torch_f32_output": y32.numpy(), "torch_f32_h_n": h32.numpy()}
+           "torch_f32_output": y32.numpy(), "torch_f32_h_n": h32.numpy(),
+           "grad_input": grad_input.numpy(), "grad_h0": grad_h0.numpy()}
     if c64 is not None:
         exp["c_n"] = c64.numpy()
         exp["torch_f32_c_n"] = c32.numpy()
+        exp["grad_c0"] = grad_c0.numpy()
+    for k, v in grad_params.items():
+        exp[f"grad.{k}"] = v.numpy()
     save(name, "expected", exp, {"source": "torch-f64"})
 
 

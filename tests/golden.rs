@@ -185,3 +185,95 @@ fn run_command_writes_the_golden_output() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The f64 backward reference against PyTorch's float64 autograd on every
+/// PyTorch case: the vector-Jacobian products for the random cotangents in
+/// the input file (also nonzero at padded steps, where they must not count).
+#[test]
+fn reference_backward_matches_pytorch_autograd() {
+    use wgpu_rnn::io::pytorch::param_name;
+    use wgpu_rnn::reference::backward::{backward, Cotangents};
+    use wgpu_rnn::reference::Problem;
+    use wgpu_rnn::Direction;
+
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.starts_with("torch_")) {
+        let (model, input, expected) = (
+            read(case, "model"),
+            read(case, "input"),
+            read(case, "expected"),
+        );
+        let weights = load_model(&model).unwrap();
+        let cfg = *weights.config();
+        let shape = &input.get("input").unwrap().shape;
+        let (seq, batch) = if cfg.batch_first {
+            (shape[1], shape[0])
+        } else {
+            (shape[0], shape[1])
+        };
+        let f32s = |n: &str| {
+            input
+                .get(n)
+                .map(|t| t.values.iter().map(|&v| v as f32).collect::<Vec<f32>>())
+        };
+        let lengths: Option<Vec<usize>> = input
+            .get("lengths")
+            .map(|t| t.values.iter().map(|&v| v as usize).collect());
+        let problem = Problem::new(
+            &weights,
+            &f32s("input").unwrap(),
+            seq,
+            batch,
+            f32s("h0").as_deref(),
+            f32s("c0").as_deref(),
+            lengths.as_deref(),
+        )
+        .unwrap();
+        let zeros = |n: usize| vec![0.0; n];
+        let cot = Cotangents {
+            output: values(&input, "grad_output"),
+            h_n: values(&input, "grad_h_n"),
+            c_n: input.get("grad_c_n").map_or_else(
+                || zeros(cfg.state_slots() * batch * cfg.layer.hidden_size),
+                |t| t.values.clone(),
+            ),
+        };
+        let grads = backward(&problem, &cot);
+        // Same math in another order of sums: agree to 1e-9 of the largest
+        // magnitude in each tensor.
+        let mut check = |name: String, ours: &[f64]| {
+            let torch = values(&expected, &name);
+            assert_eq!(torch.len(), ours.len(), "{case} {name}: length");
+            let scale = torch.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            let err = max_diff(&torch, ours);
+            assert!(
+                err <= 1e-9 * scale,
+                "{case} {name}: differs from autograd by {err:e} (scale {scale:e})"
+            );
+            checked += 1;
+        };
+        check("grad_input".into(), &grads.input);
+        check("grad_h0".into(), &grads.h0);
+        if cfg.layer.cell.has_cell_state() {
+            check("grad_c0".into(), &grads.c0);
+        }
+        for l in 0..cfg.num_layers {
+            for d in 0..cfg.directions() {
+                let g = &grads.params[l * cfg.directions() + d];
+                let rev = cfg.direction == Direction::Bidirectional && d == 1;
+                let mut tensors = vec![("weight_ih", &g.w_ih), ("weight_hh", &g.w_hh)];
+                if cfg.layer.bias {
+                    tensors.extend([("bias_ih", &g.b_ih), ("bias_hh", &g.b_hh)]);
+                }
+                if cfg.layer.proj_size.is_some() {
+                    tensors.push(("weight_hr", &g.w_hr));
+                }
+                for (kind, ours) in tensors {
+                    check(format!("grad.{}", param_name(kind, l, rev)), ours);
+                }
+            }
+        }
+    }
+    eprintln!("{checked} gradient tensors match PyTorch autograd");
+    assert!(checked >= 60, "only {checked} gradient tensors checked");
+}
