@@ -1,6 +1,9 @@
-// C[M, N] = A[M, K] . B[N, K]^T + bias[N]  (all row-major f32).
-// Used for the input projection of all time steps at once: A is the input
-// [T*B, I], B is weight_ih [G*H, I] in PyTorch's layout, C is xg [T*B, G*H].
+// C[M, N] = A[M, K] . B[N, K]^T + bias[N]  (all row-major f32), or with
+// TRANS_A / TRANS_B the operands stored transposed (A as [K, M], B as
+// [K, N]), and with ACCUMULATE added to what C holds.
+// Forward: the input projection of all steps at once (A the input [T*B, I],
+// B weight_ih [G*H, I] in PyTorch's layout, C xg [T*B, G*H]). Backward:
+// dW = dgates^T X (TRANS_A, TRANS_B), dX = dgates W (TRANS_B).
 // A 64x64 output tile per workgroup of 16x16 invocations, each computing a
 // 4x4 block from K-slices staged in workgroup memory as vec4s.
 
@@ -17,6 +20,10 @@ struct GemmParams {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override ACCUMULATE: bool = false;
 
 const TILE: u32 = 64u;
 const KT: u32 = 16u;
@@ -46,11 +53,11 @@ fn gemm_nt(
             for (var e = 0u; e < 4u; e++) {
                 let r = row0 + load_q * 4u + e;
                 if (r < p.m) {
-                    av[e] = a[p.a_offset + r * p.k + k];
+                    av[e] = a[p.a_offset + select(r * p.k + k, k * p.m + r, TRANS_A)];
                 }
                 let col = col0 + load_q * 4u + e;
                 if (col < p.n) {
-                    bv[e] = b[col * p.k + k];
+                    bv[e] = b[select(col * p.k + k, k * p.n + col, TRANS_B)];
                 }
             }
         }
@@ -75,7 +82,11 @@ fn gemm_nt(
         for (var e = 0u; e < 4u; e++) {
             let col = col0 + lid.x * 4u + e;
             if (col < p.n) {
-                c[r * p.n + col] = acc[i][e] + bias[col];
+                var v = acc[i][e] + bias[col];
+                if (ACCUMULATE) {
+                    v += c[r * p.n + col];
+                }
+                c[r * p.n + col] = v;
             }
         }
     }

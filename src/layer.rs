@@ -8,7 +8,7 @@ use std::ops::Range;
 use crate::config::{CellKind, GruReset, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{Gemm, GemmParams, TILE};
+use crate::kernels::gemm::{Gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
 use crate::kernels::Kernel;
 use crate::packing;
@@ -196,7 +196,15 @@ impl Rnn {
                 };
                 Ok((
                     range,
-                    Gemm::new(gpu, params, steps_input, &self.weight_ih, &self.bias, &xg)?,
+                    Gemm::new(
+                        gpu,
+                        params,
+                        GemmLayout::default(),
+                        steps_input,
+                        &self.weight_ih,
+                        &self.bias,
+                        &xg,
+                    )?,
                 ))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -34,7 +34,30 @@ impl WgslTwin for GemmParams {
     }
 }
 
-/// One recorded-ready GEMM: `c[0..m*n] = a[a_offset..][m, k] · b[n, k]ᵀ + bias[n]`.
+/// How the GEMM reads its operands and writes its result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GemmLayout {
+    /// A is stored `[K, M]` (its transpose) instead of `[M, K]`.
+    pub trans_a: bool,
+    /// B is stored `[K, N]` instead of `[N, K]`.
+    pub trans_b: bool,
+    /// Add into C instead of overwriting it.
+    pub accumulate: bool,
+}
+
+impl GemmLayout {
+    fn constants(self) -> Vec<(&'static str, f64)> {
+        let f = |b: bool| f64::from(u8::from(b));
+        vec![
+            ("TRANS_A", f(self.trans_a)),
+            ("TRANS_B", f(self.trans_b)),
+            ("ACCUMULATE", f(self.accumulate)),
+        ]
+    }
+}
+
+/// One recorded-ready GEMM: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
+/// with the operand layouts of [`GemmLayout`].
 pub struct Gemm {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
@@ -51,6 +74,7 @@ impl Gemm {
     pub fn new(
         gpu: &Gpu,
         params: GemmParams,
+        layout: GemmLayout,
         a: &wgpu::Buffer,
         b: &wgpu::Buffer,
         bias: &wgpu::Buffer,
@@ -58,7 +82,7 @@ impl Gemm {
     ) -> Result<Self> {
         let groups = gemm_groups(params.m, params.n);
         gpu.check_dispatch("input projection GEMM", groups)?;
-        let pipeline = gpu.pipeline(Kernel::GemmNt, &[])?;
+        let pipeline = gpu.pipeline(Kernel::GemmNt, &layout.constants())?;
         let uniform = gpu
             .device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -98,4 +122,38 @@ pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry
         binding,
         resource: buffer.as_entire_binding(),
     }
+}
+
+/// Runs one GEMM on host data and reads C back (tests and benches).
+/// `c_init` is C's initial content (used with `layout.accumulate`).
+pub fn gemm_host(
+    gpu: &Gpu,
+    (m, n, k): (usize, usize, usize),
+    layout: GemmLayout,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c_init: &[f32],
+) -> Result<Vec<f32>> {
+    use crate::tensor::{storage_buffer_with, GpuTensor};
+    let a_buf = storage_buffer_with(gpu, "A", a)?;
+    let b_buf = storage_buffer_with(gpu, "B", b)?;
+    let bias_buf = storage_buffer_with(gpu, "bias", bias)?;
+    let c = GpuTensor::from_slice(gpu, "C", c_init, &[m, n])?;
+    let params = GemmParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+        a_offset: 0,
+    };
+    let gemm = Gemm::new(gpu, params, layout, &a_buf, &b_buf, &bias_buf, c.buffer())?;
+    gpu.scoped("gemm", || {
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            gemm.record(&mut pass);
+        }
+        gpu.queue().submit([encoder.finish()]);
+    })?;
+    c.to_vec()
 }

@@ -3,6 +3,7 @@
 //! kernel family's params struct and the code that records its dispatches.
 
 pub mod gemm;
+pub mod reduce;
 pub mod sequence;
 pub mod step;
 
@@ -44,12 +45,13 @@ pub enum Kernel {
     ProjectionStep,
     GatherSteps,
     ScatterOutput,
+    ColumnSums,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::GemmNt,
         Kernel::LstmStep,
         Kernel::GruStep,
@@ -59,6 +61,7 @@ impl Kernel {
         Kernel::ProjectionStep,
         Kernel::GatherSteps,
         Kernel::ScatterOutput,
+        Kernel::ColumnSums,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -75,6 +78,7 @@ impl Kernel {
             Kernel::GatherSteps | Kernel::ScatterOutput => {
                 include_str!("../../shaders/sequence.wgsl")
             }
+            Kernel::ColumnSums => include_str!("../../shaders/reduce.wgsl"),
         }
     }
 
@@ -89,6 +93,7 @@ impl Kernel {
             Kernel::ProjectionStep => "projection_step",
             Kernel::GatherSteps => "gather_steps",
             Kernel::ScatterOutput => "scatter_output",
+            Kernel::ColumnSums => "column_sums",
         }
     }
 
@@ -106,6 +111,7 @@ impl Kernel {
             Kernel::RnnStep => &[UD, R, R, R, RW],
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
+            Kernel::ColumnSums => &[U, R, RW],
         }
     }
 

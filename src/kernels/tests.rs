@@ -5,6 +5,7 @@
 use std::mem::size_of;
 
 use super::gemm::GemmParams;
+use super::reduce::ReduceParams;
 use super::sequence::SeqParams;
 use super::step::StepParams;
 use super::{BindingKind, Kernel, WgslTwin};
@@ -142,4 +143,5 @@ fn params_structs_match_their_rust_twins() {
         check_twin::<StepParams>(kernel);
     }
     check_twin::<SeqParams>(Kernel::GatherSteps);
+    check_twin::<ReduceParams>(Kernel::ColumnSums);
 }

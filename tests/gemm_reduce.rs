@@ -1,0 +1,132 @@
+//! The GEMM (every operand layout, with and without accumulation) and the
+//! column-sum kernel against f64 CPU twins, on sizes that are 1, primes and
+//! non-multiples of the 64x64 tile and 16-wide K slice.
+
+mod common;
+
+use common::{gpu, random_vec};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::check::{compare, Tolerance, F32_UNIT_ROUNDOFF};
+use wgpu_rnn::kernels::gemm::{gemm_host, GemmLayout};
+use wgpu_rnn::kernels::reduce::column_sums_host;
+
+/// C (+)= op(A) · op(B)ᵀ + bias in f64, with op(A) `[M, K]`, op(B) `[N, K]`.
+fn gemm_twin(
+    (m, n, k): (usize, usize, usize),
+    layout: GemmLayout,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &[f32],
+) -> (Vec<f64>, f64) {
+    let mut out = vec![0.0; m * n];
+    let mut scale: f64 = 1.0;
+    for r in 0..m {
+        for col in 0..n {
+            let mut sum = f64::from(bias[col]);
+            let mut magnitude = sum.abs();
+            for kk in 0..k {
+                let av = f64::from(if layout.trans_a {
+                    a[kk * m + r]
+                } else {
+                    a[r * k + kk]
+                });
+                let bv = f64::from(if layout.trans_b {
+                    b[kk * n + col]
+                } else {
+                    b[col * k + kk]
+                });
+                sum += av * bv;
+                magnitude += (av * bv).abs();
+            }
+            if layout.accumulate {
+                sum += f64::from(c[r * n + col]);
+                magnitude += f64::from(c[r * n + col]).abs();
+            }
+            scale = scale.max(magnitude);
+            out[r * n + col] = sum;
+        }
+    }
+    (out, scale)
+}
+
+#[test]
+fn gemm_matches_twin_for_every_layout() {
+    let mut rng = SmallRng::seed_from_u64(3);
+    let shapes = [
+        (1, 1, 1),
+        (3, 67, 5),
+        (67, 3, 129),
+        (130, 65, 17),
+        (64, 64, 16),
+        (2, 200, 33),
+    ];
+    let mut n_cases = 0;
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        for trans_a in [false, true] {
+            for trans_b in [false, true] {
+                let layout = GemmLayout {
+                    trans_a,
+                    trans_b,
+                    accumulate: i % 2 == 1,
+                };
+                let a = random_vec(&mut rng, m * k, 1.0);
+                let b = random_vec(&mut rng, n * k, 1.0);
+                let bias = random_vec(&mut rng, n, 1.0);
+                let c0 = random_vec(&mut rng, m * n, 1.0);
+                let got = gemm_host(gpu(), (m, n, k), layout, &a, &b, &bias, &c0).unwrap();
+                let (want, scale) = gemm_twin((m, n, k), layout, &a, &b, &bias, &c0);
+                // One dot product of k+2 terms: the recurrent tolerance for one step.
+                let tol = Tolerance::recurrent(k, 1, scale);
+                compare(
+                    &format!("gemm {m}x{n}x{k} {layout:?}"),
+                    &want,
+                    &got,
+                    &[m, n],
+                    tol,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                n_cases += 1;
+            }
+        }
+    }
+    assert_eq!(n_cases, 24);
+}
+
+#[test]
+fn column_sums_match_twin() {
+    let mut rng = SmallRng::seed_from_u64(4);
+    for (rows, cols, accumulate) in [
+        (1, 1, false),
+        (3, 67, true),
+        (257, 3, false),
+        (1000, 300, true),
+    ] {
+        let x = random_vec(&mut rng, rows * cols, 1.0);
+        let init = random_vec(&mut rng, cols, 1.0);
+        let got = column_sums_host(gpu(), rows, cols, accumulate, &x, &init).unwrap();
+        let want: Vec<f64> = (0..cols)
+            .map(|c| {
+                let s: f64 = (0..rows).map(|r| f64::from(x[r * cols + c])).sum();
+                s + if accumulate { f64::from(init[c]) } else { 0.0 }
+            })
+            .collect();
+        // A sequential sum: each addition rounds by at most u times the
+        // partial sum, and partial sums of uniform(-1, 1) terms stay within a
+        // few sqrt(rows); so rows * 2*sqrt(rows) * u bounds the error.
+        let tol = Tolerance {
+            atol: rows as f64 * 2.0 * (rows as f64).sqrt() * F32_UNIT_ROUNDOFF
+                + 4.0 * F32_UNIT_ROUNDOFF,
+            rtol: 0.0,
+        };
+        compare(
+            &format!("column sums {rows}x{cols}"),
+            &want,
+            &got,
+            &[cols],
+            tol,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
