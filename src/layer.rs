@@ -8,7 +8,8 @@ use std::ops::Range;
 use crate::config::{CellKind, GruReset, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::gemm::{Gemm, GemmLayout, GemmParams, TILE};
+use crate::kernels::dispatch::Dispatch;
+use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
 use crate::kernels::Kernel;
 use crate::packing;
@@ -74,7 +75,7 @@ impl RnnOutput {
 
 /// Everything one direction of one layer needs to record a forward pass.
 pub(crate) struct LayerPass {
-    gemms: Vec<(Range<usize>, Gemm)>,
+    gemms: Vec<(Range<usize>, Dispatch)>,
     steps: Steps,
     /// `[T+1, B, Ho]`: slot 0 is h0, slot s+1 the state after step s.
     pub hs: wgpu::Buffer,
@@ -196,7 +197,7 @@ impl Rnn {
                 };
                 Ok((
                     range,
-                    Gemm::new(
+                    gemm(
                         gpu,
                         params,
                         GemmLayout::default(),

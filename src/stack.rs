@@ -6,7 +6,8 @@
 use crate::config::RnnConfig;
 use crate::context::Gpu;
 use crate::error::{check_finite, Error, Result};
-use crate::kernels::sequence::{SeqParams, SequenceCopy};
+use crate::kernels::dispatch::Dispatch;
+use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::Kernel;
 use crate::layer::{HostOutput, Rnn, RnnOutput};
 use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
@@ -312,9 +313,9 @@ impl RnnStack {
         // Build every dispatch first (all checks happen here), then record.
         struct Planned {
             slot: usize,
-            gather: Option<(SequenceCopy, wgpu::Buffer)>,
+            gather: Option<(Dispatch, wgpu::Buffer)>,
             pass: crate::layer::LayerPass,
-            scatter: SequenceCopy,
+            scatter: Dispatch,
         }
         let mut planned = Vec::new();
         let mut between: Vec<wgpu::Buffer> = Vec::new();
@@ -351,7 +352,7 @@ impl RnnStack {
                         reverse: u32::from(reverse),
                         ..Default::default()
                     };
-                    let copy = SequenceCopy::new(
+                    let copy = sequence_copy(
                         gpu,
                         Kernel::GatherSteps,
                         params,
@@ -376,7 +377,7 @@ impl RnnStack {
                     reverse: u32::from(reverse),
                     ..Default::default()
                 };
-                let scatter = SequenceCopy::new(
+                let scatter = sequence_copy(
                     gpu,
                     Kernel::ScatterOutput,
                     params,

@@ -33,6 +33,28 @@ fn expect_len(what: &str, data: &[f32], shape: &[usize]) -> Result<()> {
     check_finite(what, data)
 }
 
+/// An optional tensor: present with `shape` when `shape` is `Some` (what
+/// `needed_by` requires), absent otherwise.
+fn expect_optional(
+    what: &str,
+    data: Option<&[f32]>,
+    shape: Option<&[usize]>,
+    needed_by: &str,
+) -> Result<()> {
+    match (shape, data) {
+        (Some(shape), Some(data)) => expect_len(what, data, shape),
+        (Some(shape), None) => Err(Error::config(
+            what,
+            format!("missing: {needed_by} needs shape {shape:?}"),
+        )),
+        (None, Some(_)) => Err(Error::config(
+            what,
+            format!("given, but not expected without {needed_by}"),
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
 impl RnnWeights {
     /// Checks every tensor against `config` (shape, presence, finiteness).
     ///
@@ -87,56 +109,33 @@ impl RnnWeights {
         let (rows, i, h) = (config.gate_rows(), config.input_size, config.hidden_size);
         expect_len("weight_ih", &self.weight_ih, &[rows, i])?;
         expect_len("weight_hh", &self.weight_hh, &[rows, config.output_size()])?;
-        for (what, b) in [("bias_ih", &self.bias_ih), ("bias_hh", &self.bias_hh)] {
-            match (config.bias, b) {
-                (true, Some(b)) => expect_len(what, b, &[rows])?,
-                (true, None) => {
-                    return Err(Error::config(
-                        what,
-                        "missing, but the config has bias = true",
-                    ))
-                }
-                (false, Some(_)) => {
-                    return Err(Error::config(
-                        what,
-                        "given, but the config has bias = false",
-                    ))
-                }
-                (false, None) => {}
-            }
-        }
-        match (config.cell, &self.peephole) {
-            (CellKind::PeepholeLstm, Some(p)) => expect_len("peephole", p, &[3, h])?,
-            (CellKind::PeepholeLstm, None) => {
-                return Err(Error::config(
-                    "peephole",
-                    "a peephole LSTM needs [3, H] peephole weights",
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(Error::config(
-                    "peephole",
-                    format!("given, but the cell is {}", config.cell.name()),
-                ))
-            }
-            (_, None) => {}
-        }
-        match (config.proj_size, &self.weight_hr) {
-            (Some(ho), Some(w)) => expect_len("weight_hr", w, &[ho, h])?,
-            (Some(_), None) => {
-                return Err(Error::config(
-                    "weight_hr",
-                    "missing, but the config has proj_size",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(Error::config(
-                    "weight_hr",
-                    "given, but the config has no proj_size",
-                ))
-            }
-            (None, None) => {}
-        }
+        let bias_shape = config.bias.then_some([rows]);
+        expect_optional(
+            "bias_ih",
+            self.bias_ih.as_deref(),
+            bias_shape.as_ref().map(|s| &s[..]),
+            "bias = true",
+        )?;
+        expect_optional(
+            "bias_hh",
+            self.bias_hh.as_deref(),
+            bias_shape.as_ref().map(|s| &s[..]),
+            "bias = true",
+        )?;
+        let peephole = (config.cell == CellKind::PeepholeLstm).then_some([3, h]);
+        expect_optional(
+            "peephole",
+            self.peephole.as_deref(),
+            peephole.as_ref().map(|s| &s[..]),
+            "a peephole LSTM",
+        )?;
+        let projection = config.proj_size.map(|ho| [ho, h]);
+        expect_optional(
+            "weight_hr",
+            self.weight_hr.as_deref(),
+            projection.as_ref().map(|s| &s[..]),
+            "proj_size",
+        )?;
         Ok(Self { config, ..self })
     }
 

@@ -1,13 +1,12 @@
 //! `gemm.wgsl`: `C = A · Bᵀ + bias`, the input projection of all steps.
 
 use std::mem::offset_of;
-use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
+use super::dispatch::Dispatch;
 use super::{Kernel, WgslTwin};
-use crate::context::{CachedPipeline, Gpu};
+use crate::context::Gpu;
 use crate::error::Result;
 
 /// Output tile edge of one workgroup (see `TILE` in the shader).
@@ -56,72 +55,32 @@ impl GemmLayout {
     }
 }
 
-/// One recorded-ready GEMM: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
-/// with the operand layouts of [`GemmLayout`].
-pub struct Gemm {
-    pipeline: Arc<CachedPipeline>,
-    bind_group: wgpu::BindGroup,
-    groups: [u32; 3],
-}
-
 /// Workgroups needed for an `m x n` output.
 pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
     [n.div_ceil(TILE), m.div_ceil(TILE), 1]
 }
 
-impl Gemm {
-    /// Binds the buffers; the caller has checked sizes against the limits.
-    pub fn new(
-        gpu: &Gpu,
-        params: GemmParams,
-        layout: GemmLayout,
-        a: &wgpu::Buffer,
-        b: &wgpu::Buffer,
-        bias: &wgpu::Buffer,
-        c: &wgpu::Buffer,
-    ) -> Result<Self> {
-        let groups = gemm_groups(params.m, params.n);
-        gpu.check_dispatch("input projection GEMM", groups)?;
-        let pipeline = gpu.pipeline(Kernel::GemmNt, &layout.constants())?;
-        let uniform = gpu
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("gemm params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gemm"),
-            layout: &pipeline.layout,
-            entries: &[
-                entry(0, &uniform),
-                entry(1, a),
-                entry(2, b),
-                entry(3, bias),
-                entry(4, c),
-            ],
-        });
-        Ok(Self {
-            pipeline,
-            bind_group,
-            groups,
-        })
-    }
-
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        let [x, y, z] = self.groups;
-        pass.dispatch_workgroups(x, y, z);
-    }
-}
-
-/// A whole-buffer binding.
-pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
-    }
+/// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
+/// with the operand layouts of [`GemmLayout`]. The caller has checked the
+/// buffer sizes against the limits.
+pub fn gemm(
+    gpu: &Gpu,
+    params: GemmParams,
+    layout: GemmLayout,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    bias: &wgpu::Buffer,
+    c: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let groups = gemm_groups(params.m, params.n);
+    Dispatch::new(
+        gpu,
+        Kernel::GemmNt,
+        &layout.constants(),
+        &params,
+        &[a, b, bias, c],
+        groups,
+    )
 }
 
 /// Runs one GEMM on host data and reads C back (tests and benches).
@@ -146,14 +105,6 @@ pub fn gemm_host(
         k: k as u32,
         a_offset: 0,
     };
-    let gemm = Gemm::new(gpu, params, layout, &a_buf, &b_buf, &bias_buf, c.buffer())?;
-    gpu.scoped("gemm", || {
-        let mut encoder = gpu.device().create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            gemm.record(&mut pass);
-        }
-        gpu.queue().submit([encoder.finish()]);
-    })?;
+    gemm(gpu, params, layout, &a_buf, &b_buf, &bias_buf, c.buffer())?.submit_alone(gpu, "gemm")?;
     c.to_vec()
 }

@@ -2,6 +2,7 @@
 //! binding layouts and the pipeline-cache key. Each submodule holds one
 //! kernel family's params struct and the code that records its dispatches.
 
+pub mod dispatch;
 pub mod gemm;
 pub mod reduce;
 pub mod sequence;

@@ -3,14 +3,12 @@
 //! transposition), with zeros past each row's length.
 
 use std::mem::offset_of;
-use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
-use super::gemm::entry;
+use super::dispatch::Dispatch;
 use super::{Kernel, WgslTwin};
-use crate::context::{CachedPipeline, Gpu};
+use crate::context::Gpu;
 use crate::error::Result;
 
 const WORKGROUP: u32 = 256;
@@ -44,62 +42,24 @@ impl WgslTwin for SeqParams {
     }
 }
 
-/// One gather or scatter over `seq * batch * width` elements.
-pub struct SequenceCopy {
-    pipeline: Arc<CachedPipeline>,
-    bind_group: wgpu::BindGroup,
-    groups: [u32; 3],
-}
-
-impl SequenceCopy {
-    /// `kernel` is [`Kernel::GatherSteps`] or [`Kernel::ScatterOutput`];
-    /// `params.grid_width` is filled in here.
-    pub fn new(
-        gpu: &Gpu,
-        kernel: Kernel,
-        mut params: SeqParams,
-        lengths: &wgpu::Buffer,
-        src: &wgpu::Buffer,
-        dst: &wgpu::Buffer,
-    ) -> Result<Self> {
-        let n = u64::from(params.seq) * u64::from(params.batch) * u64::from(params.width);
-        let groups_needed = n.div_ceil(u64::from(WORKGROUP));
-        // A 2-D grid: x up to the per-dimension limit, y for the rest.
-        let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
-        let x = groups_needed.clamp(1, max_x);
-        let y = groups_needed.div_ceil(x).max(1);
-        let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
-        gpu.check_dispatch(kernel.label(), groups)?;
-        params.grid_width = groups[0] * WORKGROUP;
-        let pipeline = gpu.pipeline(kernel, &[])?;
-        let uniform = gpu
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("sequence params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.label()),
-            layout: &pipeline.layout,
-            entries: &[
-                entry(0, &uniform),
-                entry(1, lengths),
-                entry(2, src),
-                entry(3, dst),
-            ],
-        });
-        Ok(Self {
-            pipeline,
-            bind_group,
-            groups,
-        })
-    }
-
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        let [x, y, z] = self.groups;
-        pass.dispatch_workgroups(x, y, z);
-    }
+/// One gather or scatter over `seq * batch * width` elements;
+/// `kernel` is [`Kernel::GatherSteps`] or [`Kernel::ScatterOutput`] and
+/// `params.grid_width` is filled in here.
+pub fn sequence_copy(
+    gpu: &Gpu,
+    kernel: Kernel,
+    mut params: SeqParams,
+    lengths: &wgpu::Buffer,
+    src: &wgpu::Buffer,
+    dst: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let n = u64::from(params.seq) * u64::from(params.batch) * u64::from(params.width);
+    let groups_needed = n.div_ceil(u64::from(WORKGROUP));
+    // A 2-D grid: x up to the per-dimension limit, y for the rest.
+    let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
+    let x = groups_needed.clamp(1, max_x);
+    let y = groups_needed.div_ceil(x).max(1);
+    let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
+    params.grid_width = groups[0] * WORKGROUP;
+    Dispatch::new(gpu, kernel, &[], &params, &[lengths, src, dst], groups)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::gemm::entry;
+use super::dispatch::entry;
 use super::{Kernel, WgslTwin};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::{CachedPipeline, Gpu};

@@ -1,0 +1,85 @@
+//! One compute dispatch ready to record: a cached pipeline, its bind group
+//! (binding 0 a uniform params struct, then the buffers in order) and the
+//! workgroup grid. The shared shape of every kernel but the step kernels.
+
+use std::sync::Arc;
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use super::Kernel;
+use crate::context::{CachedPipeline, Gpu};
+use crate::error::Result;
+
+pub struct Dispatch {
+    pipeline: Arc<CachedPipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+/// A whole-buffer binding.
+pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
+}
+
+impl Dispatch {
+    /// Checks the grid against the device limits and binds `params` and
+    /// `buffers` (bindings 1..) for `kernel` with its override `constants`.
+    pub fn new<P: Pod>(
+        gpu: &Gpu,
+        kernel: Kernel,
+        constants: &[(&'static str, f64)],
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<Self> {
+        gpu.check_dispatch(kernel.label(), groups)?;
+        let pipeline = gpu.pipeline(kernel, constants)?;
+        let uniform = gpu
+            .device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(kernel.label()),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![entry(0, &uniform)];
+        entries.extend(
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| entry(i as u32 + 1, b)),
+        );
+        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.label()),
+            layout: &pipeline.layout,
+            entries: &entries,
+        });
+        Ok(Self {
+            pipeline,
+            bind_group,
+            groups,
+        })
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+
+    /// Records this dispatch alone and submits it (host helpers and tests).
+    pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &str) -> Result<()> {
+        gpu.scoped(during, || {
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                self.record(&mut pass);
+            }
+            gpu.queue().submit([encoder.finish()]);
+        })
+    }
+}
