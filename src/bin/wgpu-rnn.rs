@@ -215,7 +215,19 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             "cell", "B", "T", "I", "H", "median ms", "min ms", "tokens/s", "GFLOP/s", "max |err|"
         );
     }
+    // A progress bar on stderr for the table (not for one --json line).
+    let progress = (!args.json && cells.len() > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(cells.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
     for cell in cells {
+        if let Some(bar) = &progress {
+            bar.set_message(format!("validating and timing {}", cell.name()));
+        }
         let cfg = BenchConfig {
             cell,
             batch: args.batch,
@@ -228,6 +240,9 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             reps: args.reps,
         };
         let r = bench::run(&gpu, &cfg).map_err(|e| e.to_string())?;
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
         let tokens = (cfg.batch * cfg.seq) as f64 / r.median_s;
         if args.json {
             let line = serde_json::json!({
@@ -240,7 +255,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             });
             println!("{line}");
         } else {
-            println!(
+            let line = format!(
                 "{:<18} {:>4} {:>5} {:>5} {:>5} {:>10.3} {:>10.3} {:>12.0} {:>8.2} {:>10.2e}",
                 cell.name(),
                 cfg.batch,
@@ -253,7 +268,16 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
                 r.gflops(),
                 r.max_abs_err
             );
+            // `suspend` clears the bar around the print (and still prints
+            // when the bar is hidden because stderr is not a terminal).
+            match &progress {
+                Some(bar) => bar.suspend(|| println!("{line}")),
+                None => println!("{line}"),
+            }
         }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
     }
     if !args.json {
         println!("GFLOP/s counts 2*G*H*(I+H) FLOPs per token, layer and direction (input GEMM + recurrent products); every row was checked against the f64 reference before timing.");
