@@ -10,6 +10,7 @@ use crate::check::{compare, Tolerance};
 use crate::config::{CellKind, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
+use crate::profile::KernelProfile;
 use crate::reference;
 use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
 use crate::tensor::GpuTensor;
@@ -26,6 +27,8 @@ pub struct BenchConfig {
     pub bidirectional: bool,
     pub warmup: usize,
     pub reps: usize,
+    /// Also time each kernel family with timestamp queries.
+    pub profile: bool,
 }
 
 /// What a benchmark measured.
@@ -38,6 +41,8 @@ pub struct BenchResult {
     pub max_abs_err: f64,
     /// FLOPs of one sequence (see [`forward_flops`]).
     pub flops: f64,
+    /// GPU time per kernel family of one profiled sequence (`profile`).
+    pub profile: Option<KernelProfile>,
 }
 
 impl BenchResult {
@@ -141,11 +146,17 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         }
     }
     times.sort_by(f64::total_cmp);
+    let profile = if cfg.profile {
+        Some(layer.forward_profiled(&input, None, None, None)?.1)
+    } else {
+        None
+    };
     Ok(BenchResult {
         median_s: times[times.len() / 2],
         min_s: times[0],
         reps: times.len(),
         max_abs_err: agreement.max_abs_err,
         flops: forward_flops(&config, cfg.batch, cfg.seq),
+        profile,
     })
 }

@@ -89,9 +89,18 @@ impl LayerPass {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         for (range, gemm) in &self.gemms {
             gemm.record(pass);
-            for s in range.clone() {
-                self.steps.record(pass, s);
-            }
+            self.record_steps(pass, range.clone());
+        }
+    }
+
+    /// The input-projection GEMM of each chunk of steps.
+    pub fn chunks(&self) -> &[(Range<usize>, Dispatch)] {
+        &self.gemms
+    }
+
+    pub fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>, steps: Range<usize>) {
+        for s in steps {
+            self.steps.record(pass, s);
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod packing;
+pub mod profile;
 pub mod reference;
 pub mod stack;
 pub mod tensor;

@@ -10,6 +10,7 @@ use crate::kernels::dispatch::Dispatch;
 use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::Kernel;
 use crate::layer::{HostOutput, Rnn, RnnOutput};
+use crate::profile::{KernelProfile, PassTimer};
 use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::weights::RnnWeights;
 
@@ -258,6 +259,31 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput> {
+        Ok(self.run_forward(input, h0, c0, lengths, false)?.0)
+    }
+
+    /// [`RnnStack::forward`] with each kernel family (gather, input GEMM,
+    /// step kernels, scatter) in passes of its own, timed with timestamp
+    /// queries; waits for the GPU. Needs the `TIMESTAMP_QUERY` feature.
+    pub fn forward_profiled(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(RnnOutput, KernelProfile)> {
+        let (out, profile) = self.run_forward(input, h0, c0, lengths, true)?;
+        Ok((out, profile.expect("profiled run returns a profile")))
+    }
+
+    fn run_forward(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        profile: bool,
+    ) -> Result<(RnnOutput, Option<KernelProfile>)> {
         let cfg = self.config;
         let layer0 = cfg.layer;
         let &[a, b, _] = input.shape() else {
@@ -398,7 +424,16 @@ impl RnnStack {
         }
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
-        gpu.scoped("forward", || {
+        let mut timer = if profile {
+            let passes: usize = planned
+                .iter()
+                .map(|p| usize::from(p.gather.is_some()) + 2 * p.pass.chunks().len() + 1)
+                .sum();
+            Some(PassTimer::new(gpu, passes)?)
+        } else {
+            None
+        };
+        let readable = gpu.scoped("forward", || {
             let mut encoder =
                 gpu.device()
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -418,16 +453,40 @@ impl RnnStack {
                 if let (Some(c0), Some(c)) = (c0, &p.pass.c) {
                     encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes);
                 }
-                {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("rnn layer"),
-                        timestamp_writes: None,
-                    });
-                    if let Some((gather, _)) = &p.gather {
-                        gather.record(&mut pass);
+                match &mut timer {
+                    None => {
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("rnn layer"),
+                            timestamp_writes: None,
+                        });
+                        if let Some((gather, _)) = &p.gather {
+                            gather.record(&mut pass);
+                        }
+                        p.pass.record(&mut pass);
+                        p.scatter.record(&mut pass);
                     }
-                    p.pass.record(&mut pass);
-                    p.scatter.record(&mut pass);
+                    Some(timer) => {
+                        // The same dispatches in the same order, one pass per family run.
+                        let mut timed =
+                            |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
+                                let mut pass =
+                                    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                        label: Some(family),
+                                        timestamp_writes: Some(timer.writes(family)),
+                                    });
+                                f(&mut pass);
+                            };
+                        if let Some((gather, _)) = &p.gather {
+                            timed("gather (step order)", &|pass| gather.record(pass));
+                        }
+                        for (range, gemm) in p.pass.chunks() {
+                            timed("input GEMM", &|pass| gemm.record(pass));
+                            timed("step kernels", &|pass| {
+                                p.pass.record_steps(pass, range.clone())
+                            });
+                        }
+                        timed("scatter (time order)", &|pass| p.scatter.record(pass));
+                    }
                 }
                 encoder.copy_buffer_to_buffer(
                     &p.pass.hs,
@@ -440,9 +499,15 @@ impl RnnStack {
                     encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), slot * c_bytes, c_bytes);
                 }
             }
+            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
             gpu.queue().submit([encoder.finish()]);
+            readable
         })?;
-        Ok(RnnOutput { output, h_n, c_n })
+        let profile = match (&timer, readable) {
+            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
+            _ => None,
+        };
+        Ok((RnnOutput { output, h_n, c_n }, profile))
     }
 
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything

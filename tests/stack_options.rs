@@ -192,3 +192,45 @@ fn padded_steps_never_influence_anything() {
         }
     }
 }
+
+/// A profiled forward runs the same dispatches (same bits) and reports a
+/// positive GPU time for every kernel family it used.
+#[test]
+fn profiled_forward_gives_the_same_bits_and_every_family() {
+    use wgpu_rnn::GpuTensor;
+    let config = StackConfig::new(
+        RnnConfig::new(CellKind::Lstm, 3, 7)
+            .unwrap()
+            .with_projection(2)
+            .unwrap(),
+    )
+    .with_layers(2)
+    .with_direction(Direction::Bidirectional);
+    let weights = StackWeights::random(config, 5, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let x = random_vec(&mut SmallRng::seed_from_u64(2), 5 * 2 * 3, 1.0);
+    let input = GpuTensor::from_slice(gpu(), "input", &x, &[5, 2, 3]).unwrap();
+    let plain = stack
+        .forward(&input, None, None, Some(&[5, 3]))
+        .unwrap()
+        .to_host()
+        .unwrap();
+    let (out, profile) = stack
+        .forward_profiled(&input, None, None, Some(&[5, 3]))
+        .unwrap();
+    assert_eq!(out.to_host().unwrap(), plain);
+    let families: Vec<&str> = profile.families.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        families,
+        [
+            "input GEMM",
+            "step kernels",
+            "scatter (time order)",
+            "gather (step order)"
+        ]
+    );
+    assert!(
+        profile.families.iter().all(|(_, s)| *s > 0.0),
+        "{profile:?}"
+    );
+}

@@ -114,7 +114,8 @@ struct BenchArgs {
     /// Print exactly one JSON line.
     #[arg(long)]
     json: bool,
-    /// Per-kernel-family times from timestamp queries.
+    /// Per-kernel-family GPU times of one sequence from timestamp queries
+    /// (gather, input GEMM, step kernels, scatter).
     #[arg(long)]
     profile: bool,
 }
@@ -200,9 +201,6 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
     if args.precision == Precision::F16 {
         return refuse("--precision f16");
     }
-    if args.profile {
-        return refuse("--profile");
-    }
     let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
     let cells: Vec<CellKind> = match &args.cell {
         Some(name) => vec![CellKind::parse(name).map_err(|e| e.to_string())?],
@@ -238,6 +236,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             bidirectional: args.bidirectional,
             warmup: args.warmup,
             reps: args.reps,
+            profile: args.profile,
         };
         let r = bench::run(&gpu, &cfg).map_err(|e| e.to_string())?;
         if let Some(bar) = &progress {
@@ -252,6 +251,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
                 "median_s": r.median_s, "min_s": r.min_s, "reps": r.reps,
                 "tokens_per_s": tokens, "gflops": r.gflops(), "max_abs_err": r.max_abs_err,
                 "device": gpu.describe(),
+                "profile_s": r.profile.as_ref().map(|p| p.families.iter().map(|(f, s)| (f.to_string(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>()),
             });
             println!("{line}");
         } else {
@@ -270,9 +270,19 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             );
             // `suspend` clears the bar around the print (and still prints
             // when the bar is hidden because stderr is not a terminal).
+            let mut text = line;
+            if let Some(p) = &r.profile {
+                for (family, seconds) in &p.families {
+                    let share = 100.0 * seconds / p.total().max(f64::MIN_POSITIVE);
+                    text.push_str(&format!(
+                        "\n    {family:<22} {:>10.3} ms {share:>5.1}%",
+                        seconds * 1e3
+                    ));
+                }
+            }
             match &progress {
-                Some(bar) => bar.suspend(|| println!("{line}")),
-                None => println!("{line}"),
+                Some(bar) => bar.suspend(|| println!("{text}")),
+                None => println!("{text}"),
             }
         }
     }
