@@ -54,6 +54,40 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// A case's inputs as the reference takes them.
+struct CaseInputs {
+    x: Vec<f32>,
+    seq: usize,
+    batch: usize,
+    h0: Option<Vec<f32>>,
+    c0: Option<Vec<f32>>,
+    lengths: Option<Vec<usize>>,
+}
+
+fn case_inputs(input: &TensorFile, batch_first: bool) -> CaseInputs {
+    let f32s = |n: &str| {
+        input
+            .get(n)
+            .map(|t| t.values.iter().map(|&v| v as f32).collect::<Vec<f32>>())
+    };
+    let shape = &input.get("input").unwrap().shape;
+    let (seq, batch) = if batch_first {
+        (shape[1], shape[0])
+    } else {
+        (shape[0], shape[1])
+    };
+    CaseInputs {
+        x: f32s("input").unwrap(),
+        seq,
+        batch,
+        h0: f32s("h0"),
+        c0: f32s("c0"),
+        lengths: input
+            .get("lengths")
+            .map(|t| t.values.iter().map(|&v| v as usize).collect()),
+    }
+}
+
 #[test]
 fn every_golden_case_matches() {
     let names = cases();
@@ -76,35 +110,16 @@ fn every_golden_case_matches() {
             .unwrap_or_else(|e| panic!("{case}: {e}"));
 
         // The f64 reference on the same inputs.
-        let x: Vec<f32> = input
-            .get("input")
-            .unwrap()
-            .values
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        let shape = &input.get("input").unwrap().shape;
-        let (seq, batch) = if cfg.batch_first {
-            (shape[1], shape[0])
-        } else {
-            (shape[0], shape[1])
-        };
-        let f32s = |n: &str| {
-            input
-                .get(n)
-                .map(|t| t.values.iter().map(|&v| v as f32).collect::<Vec<f32>>())
-        };
-        let lengths: Option<Vec<usize>> = input
-            .get("lengths")
-            .map(|t| t.values.iter().map(|&v| v as usize).collect());
+        let ci = case_inputs(&input, cfg.batch_first);
+        let seq = ci.seq;
         let want = reference::forward_stack(
             &weights,
-            &x,
-            seq,
-            batch,
-            f32s("h0").as_deref(),
-            f32s("c0").as_deref(),
-            lengths.as_deref(),
+            &ci.x,
+            ci.seq,
+            ci.batch,
+            ci.h0.as_deref(),
+            ci.c0.as_deref(),
+            ci.lengths.as_deref(),
         )
         .unwrap();
 
@@ -205,28 +220,16 @@ fn reference_backward_matches_pytorch_autograd() {
         );
         let weights = load_model(&model).unwrap();
         let cfg = *weights.config();
-        let shape = &input.get("input").unwrap().shape;
-        let (seq, batch) = if cfg.batch_first {
-            (shape[1], shape[0])
-        } else {
-            (shape[0], shape[1])
-        };
-        let f32s = |n: &str| {
-            input
-                .get(n)
-                .map(|t| t.values.iter().map(|&v| v as f32).collect::<Vec<f32>>())
-        };
-        let lengths: Option<Vec<usize>> = input
-            .get("lengths")
-            .map(|t| t.values.iter().map(|&v| v as usize).collect());
+        let ci = case_inputs(&input, cfg.batch_first);
+        let batch = ci.batch;
         let problem = Problem::new(
             &weights,
-            &f32s("input").unwrap(),
-            seq,
-            batch,
-            f32s("h0").as_deref(),
-            f32s("c0").as_deref(),
-            lengths.as_deref(),
+            &ci.x,
+            ci.seq,
+            ci.batch,
+            ci.h0.as_deref(),
+            ci.c0.as_deref(),
+            ci.lengths.as_deref(),
         )
         .unwrap();
         let zeros = |n: usize| vec![0.0; n];
