@@ -115,8 +115,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         None,
         None,
     )?;
-    let k = cfg.input.max(width) + cfg.hidden;
-    let tol = Tolerance::recurrent(k, cfg.seq * cfg.layers, truth.preactivation_scale);
+    let tol = Tolerance::stack(&config, cfg.seq, truth.preactivation_scale);
     let agreement = compare(
         &format!("{} output (rows 0..{rows})", cfg.cell.name()),
         &truth.output,

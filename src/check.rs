@@ -39,6 +39,17 @@ impl Tolerance {
     }
 }
 
+impl Tolerance {
+    /// [`Tolerance::recurrent`] for a whole module: the widest dot product is
+    /// a layer input (`I`, or `D*Ho` for deeper layers) plus the state (`Ho`),
+    /// and errors of one layer feed the next, so the sequence counts once per
+    /// layer.
+    pub fn stack(config: &crate::stack::StackConfig, seq: usize, scale: f64) -> Self {
+        let k = config.layer.input_size.max(config.output_size()) + config.layer.output_size();
+        Self::recurrent(k, seq * config.num_layers, scale)
+    }
+}
+
 /// Largest errors seen by a passing comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Agreement {

@@ -4,6 +4,7 @@
 
 use crate::context::Gpu;
 use crate::error::{Error, Result};
+use crate::tensor::read_mapped;
 
 /// Seconds of GPU time per kernel family, in the order first recorded.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,29 +93,8 @@ impl PassTimer {
 
     /// Reads the timestamps back and sums each family's pass durations.
     pub fn read(&self, gpu: &Gpu, readable: &wgpu::Buffer) -> Result<KernelProfile> {
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        readable.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = sender.send(r);
-        });
-        let fail = |reason: String| Error::Readback {
-            what: "timestamps".into(),
-            reason,
-        };
-        gpu.device()
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| fail(e.to_string()))?;
-        match pollster::block_on(receiver.receive()) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(fail(e.to_string())),
-            None => return Err(fail("the map callback was dropped".into())),
-        }
-        let ticks: Vec<u64> = {
-            let view = readable
-                .get_mapped_range(..)
-                .map_err(|e| fail(e.to_string()))?;
-            bytemuck::cast_slice(&view).to_vec()
-        };
-        readable.unmap();
+        let bytes = pollster::block_on(read_mapped(gpu, readable, "timestamps"))?;
+        let ticks: &[u64] = bytemuck::cast_slice(&bytes);
         let period_ns = f64::from(gpu.queue().get_timestamp_period());
         let mut profile = KernelProfile::default();
         for (i, family) in self.labels.iter().enumerate() {

@@ -55,6 +55,35 @@ pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result
     storage_buffer_of(gpu, what, data)
 }
 
+/// Maps `buffer` (MAP_READ, its copies already submitted), waits for the GPU
+/// and returns its bytes; `what` names it in errors.
+pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) -> Result<Vec<u8>> {
+    let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        // The receiver outlives this callback; a failed send only means
+        // nobody is waiting any more.
+        let _ = sender.send(r);
+    });
+    let readback_error = |reason: String| Error::Readback {
+        what: what.to_string(),
+        reason,
+    };
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| readback_error(e.to_string()))?;
+    match receiver.receive().await {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(readback_error(e.to_string())),
+        None => return Err(readback_error("the map callback was dropped".into())),
+    }
+    let bytes = buffer
+        .get_mapped_range(..)
+        .map_err(|e| readback_error(e.to_string()))?
+        .to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}
+
 impl GpuTensor {
     /// Uploads `data` as a tensor of `shape`. NaN and infinities are refused
     /// ([`Error::NonFinite`]): they would silently poison every later step.
@@ -115,31 +144,8 @@ impl GpuTensor {
         let mut encoder = device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
         self.gpu.queue().submit([encoder.finish()]);
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            // The receiver outlives this callback; a failed send only means
-            // nobody is waiting any more.
-            let _ = sender.send(r);
-        });
-        let readback_error = |reason: String| Error::Readback {
-            what: format!("tensor {:?}", self.shape),
-            reason,
-        };
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| readback_error(e.to_string()))?;
-        match receiver.receive().await {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(readback_error(e.to_string())),
-            None => return Err(readback_error("the map callback was dropped".into())),
-        }
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| readback_error(e.to_string()))?;
-        let out = bytemuck::cast_slice(&view).to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        let bytes = read_mapped(&self.gpu, &staging, &format!("tensor {:?}", self.shape)).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
     /// Blocking [`GpuTensor::to_vec_async`].

@@ -123,8 +123,7 @@ fn every_golden_case_matches() {
         )
         .unwrap();
 
-        let k = cfg.layer.input_size.max(cfg.output_size()) + cfg.layer.output_size();
-        let mut tol = Tolerance::recurrent(k, seq * cfg.num_layers, want.preactivation_scale);
+        let mut tol = Tolerance::stack(&cfg, seq, want.preactivation_scale);
         let from_torch = source == "torch-f64";
         if !from_torch {
             tol.atol *= 2.0;

@@ -299,7 +299,7 @@ pub fn backward(p: &Problem, cot: &Cotangents) -> Gradients {
                 let mut tape = Vec::new();
                 for t in p.times(d, b) {
                     let x = &layer_in[t * batch + b];
-                    let (h_new, c_new) = cell_step(p, w, x, &h, &c);
+                    let (h_new, c_new) = cell_step(cell, w, x, &h, &c);
                     tape.push((t, h, c));
                     (h, c) = (h_new, c_new);
                 }

@@ -47,7 +47,13 @@ fn cell_weights(w: &RnnWeights) -> CellWeights {
 }
 
 /// One step of `cell` for one row: `(h', c')`.
-fn step(cell: CellKind, w: &CellWeights, x: &[f64], h: &[f64], c: &[f64]) -> (Vec<f64>, Vec<f64>) {
+pub fn cell_step(
+    cell: CellKind,
+    w: &CellWeights,
+    x: &[f64],
+    h: &[f64],
+    c: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
     match cell {
         CellKind::Lstm | CellKind::PeepholeLstm => {
             let (m, c_new) = cells::lstm(w, x, h, c, cell == CellKind::PeepholeLstm);
@@ -167,17 +173,6 @@ pub fn user_index(cfg: &StackConfig, seq: usize, batch: usize, t: usize, b: usiz
     }
 }
 
-/// One step of the module's cell for one row: `(h', c')`.
-pub fn cell_step(
-    p: &Problem,
-    w: &CellWeights,
-    x: &[f64],
-    h: &[f64],
-    c: &[f64],
-) -> (Vec<f64>, Vec<f64>) {
-    step(p.config.layer.cell, w, x, h, c)
-}
-
 /// Runs the f64 forward pass of `p`. Also returns every layer's input
 /// (time-major), which the backward pass needs.
 pub fn run(p: &Problem) -> (ReferenceOutput, Vec<Vec<Vec<f64>>>) {
@@ -204,7 +199,7 @@ pub fn run(p: &Problem) -> (ReferenceOutput, Vec<Vec<Vec<f64>>>) {
                 let mut h = p.h0[(slot * batch + b) * ho..][..ho].to_vec();
                 let mut c = p.c0[(slot * batch + b) * h_size..][..h_size].to_vec();
                 for t in p.times(d, b) {
-                    (h, c) = cell_step(p, w, &layer_in[t * batch + b], &h, &c);
+                    (h, c) = cell_step(cfg.layer.cell, w, &layer_in[t * batch + b], &h, &c);
                     layer_out[t * batch + b][d * ho..(d + 1) * ho].copy_from_slice(&h);
                 }
                 h_n[(slot * batch + b) * ho..][..ho].copy_from_slice(&h);

@@ -162,10 +162,7 @@ pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackC
         reference::forward_stack(weights, &input, t, b, h0.as_deref(), c0.as_deref(), lengths)
             .expect("reference");
 
-    // Deeper layers read D*Ho values; errors of one layer feed the next, so
-    // the sequence length counts once per layer.
-    let k = cfg.layer.input_size.max(cfg.output_size()) + ho;
-    let tol = Tolerance::recurrent(k, t * cfg.num_layers, want.preactivation_scale);
+    let tol = Tolerance::stack(&cfg, t, want.preactivation_scale);
     let label = format!(
         "{} {:?} {case:?} tiles={}",
         cfg.layer.cell.name(),
