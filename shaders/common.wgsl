@@ -11,6 +11,11 @@ const KT: u32 = 64u;
 // buffer (CPU drivers such as lavapipe, where barriers are expensive: see
 // BENCHMARKS.md). Chosen by the host from the adapter's device type.
 override TILED: bool = true;
+// Training forward: keep what the backward pass reads (gate activations
+// written over their pre-activations in xg, and per-step histories of the
+// cell state, o*tanh(c), r*h or W_hn h + b_hn) instead of overwriting one
+// [B, H] scratch each step.
+override TRAIN: bool = false;
 
 // Parameters of one time step; one copy per step at a dynamic offset.
 struct StepParams {
@@ -28,6 +33,12 @@ struct StepParams {
     h_prev_offset: u32,
     h_out_offset: u32,
     _pad0: u32,
+}
+
+// Element offset of step `step`'s [B, width] block in a per-step history
+// buffer; 0 (one reused block) in inference.
+fn history(step: u32, width: u32) -> u32 {
+    return select(0u, step * p.batch * width, TRAIN);
 }
 
 // exp of a non-positive number never overflows, so no branch makes inf/inf.

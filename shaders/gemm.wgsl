@@ -11,8 +11,16 @@ struct GemmParams {
     m: u32,
     n: u32,
     k: u32,
-    // Element offset of row 0 of A (a chunk of time steps of a longer input).
+    // Element offset of A's first element (a chunk of time steps of a longer
+    // input, or a block of gate columns).
     a_offset: u32,
+    // Distance between A's stored rows (k, or m with TRANS_A, for a dense A;
+    // more when A is a column block of a wider matrix).
+    lda: u32,
+    // Element offset of C's first element (a block of rows of a gradient).
+    c_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
@@ -53,7 +61,7 @@ fn gemm_nt(
             for (var e = 0u; e < 4u; e++) {
                 let r = row0 + load_q * 4u + e;
                 if (r < p.m) {
-                    av[e] = a[p.a_offset + select(r * p.k + k, k * p.m + r, TRANS_A)];
+                    av[e] = a[p.a_offset + select(r * p.lda + k, k * p.lda + r, TRANS_A)];
                 }
                 let col = col0 + load_q * 4u + e;
                 if (col < p.n) {
@@ -82,11 +90,12 @@ fn gemm_nt(
         for (var e = 0u; e < 4u; e++) {
             let col = col0 + lid.x * 4u + e;
             if (col < p.n) {
+                let at = p.c_offset + r * p.n + col;
                 var v = acc[i][e] + bias[col];
                 if (ACCUMULATE) {
-                    v += c[r * p.n + col];
+                    v += c[at];
                 }
-                c[r * p.n + col] = v;
+                c[at] = v;
             }
         }
     }

@@ -8,7 +8,8 @@
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 3H], gate blocks r, z, n.
-@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// TRAIN replaces them with the activations r, z, n.
+@group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [H (k), H (j)]: (r, z) weights of unit j for input k.
 @group(0) @binding(2) var<storage, read> w_rz: array<vec2<f32>>;
 // [H (k), H (j)]: n weights of unit j for input k.
@@ -17,7 +18,8 @@
 @group(0) @binding(4) var<storage, read> lengths: array<u32>;
 // [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.
 @group(0) @binding(5) var<storage, read_write> hs: array<f32>;
-// [B, H] scratch between the two dispatches: r*h_{t-1} and z.
+// [B, H] scratch between the two dispatches: r*h_{t-1} and z (TRAIN:
+// [T, B, H] histories; the weight gradient of W_hn reads r*h).
 @group(0) @binding(6) var<storage, read_write> rh: array<f32>;
 @group(0) @binding(7) var<storage, read_write> zs: array<f32>;
 
@@ -82,9 +84,15 @@ fn gru_gates(
         }
         let row = p.xg_offset + b * 3u * H + j;
         let r = sigmoid(xg[row] + acc[bb].x);
-        // A finished row's r*h and z are never used: gru_candidate copies h.
-        rh[b * H + j] = r * hs[p.h_prev_offset + b * K + j];
-        zs[b * H + j] = sigmoid(xg[row + H] + acc[bb].y);
+        let z = sigmoid(xg[row + H] + acc[bb].y);
+        // A finished row's r*h and z are never used: gru_candidate copies h
+        // (and the backward pass multiplies them by zero gate gradients).
+        rh[history(p.step, H) + b * H + j] = r * hs[p.h_prev_offset + b * K + j];
+        zs[history(p.step, H) + b * H + j] = z;
+        if (TRAIN && p.step < lengths[b]) {
+            xg[row] = r;
+            xg[row + H] = z;
+        }
     }
 }
 
@@ -105,7 +113,7 @@ fn gru_candidate(
                 let k = k0 + e % KT;
                 var v = 0.0;
                 if (b < p.batch && k < K) {
-                    v = rh[b * H + k];
+                    v = rh[history(p.step, H) + b * H + k];
                 }
                 h_tile[e] = v;
             }
@@ -125,10 +133,11 @@ fn gru_candidate(
         // Every invocation reads the same h values straight from the buffer
         // (a cache broadcast): no workgroup tile, no barriers. Rows past the
         // batch repeat the last row and are never written.
-        let r0 = min(b0, p.batch - 1u) * H;
-        let r1 = min(b0 + 1u, p.batch - 1u) * H;
-        let r2 = min(b0 + 2u, p.batch - 1u) * H;
-        let r3 = min(b0 + 3u, p.batch - 1u) * H;
+        let rh0 = history(p.step, H);
+        let r0 = rh0 + min(b0, p.batch - 1u) * H;
+        let r1 = rh0 + min(b0 + 1u, p.batch - 1u) * H;
+        let r2 = rh0 + min(b0 + 2u, p.batch - 1u) * H;
+        let r3 = rh0 + min(b0 + 3u, p.batch - 1u) * H;
         for (var k = 0u; k < K; k++) {
             let w = w_n[k * H + j];
             acc[0] = fma(rh[r0 + k], w, acc[0]);
@@ -150,8 +159,11 @@ fn gru_candidate(
         if (p.step < lengths[b]) {
             let row = p.xg_offset + b * 3u * H + j;
             let n = tanh_safe(xg[row + 2u * H] + acc[bb]);
-            let z = zs[b * H + j];
+            let z = zs[history(p.step, H) + b * H + j];
             h = (1.0 - z) * n + z * h_prev;
+            if (TRAIN) {
+                xg[row + 2u * H] = n;
+            }
         }
         hs[p.h_out_offset + b * K + j] = h;
     }

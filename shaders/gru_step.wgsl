@@ -7,7 +7,8 @@
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 3H], gate blocks r, z, n.
-@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// TRAIN replaces them with the activations r, z, n.
+@group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [H (k), H (j)]: (r, z, n, 0) weights of unit j for input k.
 @group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
 // [H]: the n-gate recurrent bias.
@@ -16,6 +17,9 @@
 @group(0) @binding(4) var<storage, read> lengths: array<u32>;
 // [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.
 @group(0) @binding(5) var<storage, read_write> hs: array<f32>;
+// TRAIN: [T, B, H], W_hn h + b_hn of every step (the backward pass needs
+// it for dr); unused in inference.
+@group(0) @binding(6) var<storage, read_write> hn_hist: array<f32>;
 
 var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
 
@@ -82,8 +86,15 @@ fn gru_step(
             let row = p.xg_offset + b * 3u * H + j;
             let r = sigmoid(xg[row] + acc[bb].x);
             let z = sigmoid(xg[row + H] + acc[bb].y);
-            let n = tanh_safe(xg[row + 2u * H] + r * (acc[bb].z + b_hn[j]));
+            let hn = acc[bb].z + b_hn[j];
+            let n = tanh_safe(xg[row + 2u * H] + r * hn);
             h = (1.0 - z) * n + z * h_prev;
+            if (TRAIN) {
+                xg[row] = r;
+                xg[row + H] = z;
+                xg[row + 2u * H] = n;
+                hn_hist[history(p.step, H) + b * H + j] = hn;
+            }
         }
         hs[p.h_out_offset + b * K + j] = h;
     }

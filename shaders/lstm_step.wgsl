@@ -4,8 +4,9 @@
 // workgroup memory KT values at a time. Gate order i, f, g, o.
 
 @group(0) @binding(0) var<uniform> p: StepParams;
-// [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o.
-@group(0) @binding(1) var<storage, read> xg: array<f32>;
+// [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o. TRAIN
+// replaces them with the activations i, f, g, o.
+@group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [Ho (k), H (j)]: (i, f, g, o) weights of unit j for state element k, so
 // one vec4 load brings all four gates and neighbouring invocations read
 // neighbouring addresses.
@@ -16,9 +17,11 @@
 @group(0) @binding(4) var<storage, read> lengths: array<u32>;
 // [T+1, B, Ho]: slot 0 is h0, slot s+1 is h after step s.
 @group(0) @binding(5) var<storage, read_write> hs: array<f32>;
-// [B, H], updated in place: only unit (b, j) ever touches c[b, j].
+// [B, H], updated in place: only unit (b, j) ever touches c[b, j]. TRAIN:
+// [T+1, B, H], slot 0 is c0 and slot s+1 the cell state after step s.
 @group(0) @binding(6) var<storage, read_write> c: array<f32>;
 // [B, H]: o*tanh(c) for the projection kernel (written only if PROJ).
+// TRAIN: [T, B, H], zero at a row's finished steps (see lstm_backward.wgsl).
 @group(0) @binding(7) var<storage, read_write> m: array<f32>;
 
 override PEEPHOLE: bool = false;
@@ -84,31 +87,50 @@ fn lstm_step(
         if (b >= p.batch) {
             break;
         }
+        let c_at = history(p.step, H) + b * H + j;
+        let c_out_at = select(c_at, history(p.step + 1u, H) + b * H + j, TRAIN);
+        let m_at = history(p.step, H) + b * H + j;
         if (p.step >= lengths[b]) {
             // Finished row: keep the state (the projection kernel copies h).
             if (!PROJ) {
                 hs[p.h_out_offset + b * K + j] = hs[p.h_prev_offset + b * K + j];
             }
+            if (TRAIN) {
+                c[c_out_at] = c[c_at];
+                if (PROJ) {
+                    m[m_at] = 0.0;
+                }
+            }
             continue;
         }
         let row = p.xg_offset + b * 4u * H + j;
         let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
-        let c_prev = c[b * H + j];
+        let c_prev = c[c_at];
         var i_pre = pre.x;
         var f_pre = pre.y;
         if (PEEPHOLE) {
             i_pre += peephole[j] * c_prev;
             f_pre += peephole[H + j] * c_prev;
         }
-        let c_new = sigmoid(f_pre) * c_prev + sigmoid(i_pre) * tanh_safe(pre.z);
+        let i = sigmoid(i_pre);
+        let f = sigmoid(f_pre);
+        let g = tanh_safe(pre.z);
+        let c_new = f * c_prev + i * g;
         var o_pre = pre.w;
         if (PEEPHOLE) {
             o_pre += peephole[2u * H + j] * c_new;
         }
-        c[b * H + j] = c_new;
-        let h = sigmoid(o_pre) * tanh_safe(c_new);
+        let o = sigmoid(o_pre);
+        c[c_out_at] = c_new;
+        if (TRAIN) {
+            xg[row] = i;
+            xg[row + H] = f;
+            xg[row + 2u * H] = g;
+            xg[row + 3u * H] = o;
+        }
+        let h = o * tanh_safe(c_new);
         if (PROJ) {
-            m[b * H + j] = h;
+            m[m_at] = h;
         } else {
             hs[p.h_out_offset + b * K + j] = h;
         }

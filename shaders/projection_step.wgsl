@@ -32,7 +32,7 @@ fn projection_step(
                 let k = k0 + e % KT;
                 var v = 0.0;
                 if (b < p.batch && k < K) {
-                    v = m[b * K + k];
+                    v = m[history(p.step, K) + b * K + k];
                 }
                 h_tile[e] = v;
             }
@@ -52,10 +52,11 @@ fn projection_step(
         // Every invocation reads the same h values straight from the buffer
         // (a cache broadcast): no workgroup tile, no barriers. Rows past the
         // batch repeat the last row and are never written.
-        let r0 = min(b0, p.batch - 1u) * K;
-        let r1 = min(b0 + 1u, p.batch - 1u) * K;
-        let r2 = min(b0 + 2u, p.batch - 1u) * K;
-        let r3 = min(b0 + 3u, p.batch - 1u) * K;
+        let m0 = history(p.step, K);
+        let r0 = m0 + min(b0, p.batch - 1u) * K;
+        let r1 = m0 + min(b0 + 1u, p.batch - 1u) * K;
+        let r2 = m0 + min(b0 + 2u, p.batch - 1u) * K;
+        let r3 = m0 + min(b0 + 3u, p.batch - 1u) * K;
         for (var k = 0u; k < K; k++) {
             let w = w_hr[k * H + j];
             acc[0] = fma(m[r0 + k], w, acc[0]);

@@ -24,15 +24,20 @@ pub struct Rnn {
     gpu: Gpu,
     config: RnnConfig,
     /// `[G*H, I]`, PyTorch's layout (the GEMM reads it transposed).
-    weight_ih: wgpu::Buffer,
+    pub(crate) weight_ih: wgpu::Buffer,
     /// `[G*H]`, see [`packing::folded_bias`].
     bias: wgpu::Buffer,
     /// The step kernel's recurrent weights, see [`packing::recurrent_weights`].
     recurrent: Vec<wgpu::Buffer>,
     /// LSTM: peepholes `[3, H]` (zeros for a plain LSTM); reset-after GRU: `b_hn`.
-    extra: Option<wgpu::Buffer>,
+    pub(crate) extra: Option<wgpu::Buffer>,
     /// `weight_hr` transposed, `[H, Ho]` (projected LSTM).
     projection: Option<wgpu::Buffer>,
+    /// `weight_hh` `[G*H, Ho]` and `weight_hr` `[Ho, H]` in PyTorch's layout:
+    /// what the backward kernels read (row-major, so that `Wᵀ v` reads
+    /// neighbouring addresses in neighbouring invocations).
+    pub(crate) weight_hh_rows: wgpu::Buffer,
+    pub(crate) weight_hr_rows: Option<wgpu::Buffer>,
 }
 
 /// Device results of a forward pass.
@@ -79,8 +84,14 @@ pub(crate) struct LayerPass {
     steps: Steps,
     /// `[T+1, B, Ho]`: slot 0 is h0, slot s+1 the state after step s.
     pub hs: wgpu::Buffer,
-    /// `[B, H]` cell state (LSTM).
+    /// `[B, H]` cell state (LSTM); `[T+1, B, H]` in training, slot 0 c0.
     pub c: Option<wgpu::Buffer>,
+    /// Gate pre-activations `[chunk, B, G*H]`; in training `[T, B, G*H]`
+    /// holding the activations the step kernels write over them.
+    pub acts: wgpu::Buffer,
+    /// Training: `[T, B, H]` o*tanh(c) (projected LSTM, zero at finished
+    /// steps), r*h (reset-before GRU) or W_hn h + b_hn (reset-after GRU).
+    pub history: Option<wgpu::Buffer>,
     // Scratch the bind groups refer to; kept alive with them.
     _scratch: Vec<wgpu::Buffer>,
 }
@@ -132,6 +143,11 @@ impl Rnn {
             projection: packing::projection_weights(weights)
                 .map(|p| storage_buffer_with(gpu, "weight_hr", &p))
                 .transpose()?,
+            weight_hh_rows: storage_buffer_with(gpu, "weight_hh rows", weights.weight_hh())?,
+            weight_hr_rows: weights
+                .weight_hr()
+                .map(|w| storage_buffer_with(gpu, "weight_hr rows", w))
+                .transpose()?,
         })
     }
 
@@ -176,19 +192,34 @@ impl Rnn {
     }
 
     /// Builds the dispatches of one forward pass over `steps_input`
-    /// `[T, B, I]` in step order, masked by `lengths` `[B]` (u32).
+    /// `[T, B, I]` in step order, masked by `lengths` `[B]` (u32). `train`
+    /// keeps what the backward pass reads (see [`LayerPass`]); its gate
+    /// activations of all steps must fit one storage binding.
     pub(crate) fn prepare(
         &self,
         seq: usize,
         batch: usize,
         steps_input: &wgpu::Buffer,
         lengths: &wgpu::Buffer,
+        train: bool,
     ) -> Result<LayerPass> {
         let cfg = self.config;
         let gpu = &self.gpu;
         let (g, h, ho) = (cfg.gates(), cfg.hidden_size, cfg.output_size());
         let hs = storage_buffer(gpu, "hidden states [T+1, B, Ho]", (seq + 1) * batch * ho)?;
         let chunk = self.steps_per_chunk(seq, batch)?;
+        if train && chunk < seq {
+            let binding = gpu.limits().max_storage_buffer_binding_size;
+            return Err(Error::OverLimit {
+                what: format!(
+                    "training activations [T={seq}, B={batch}, G*H={}]",
+                    cfg.gate_rows()
+                ),
+                requested: (seq * batch * cfg.gate_rows() * 4) as u64,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: binding,
+            });
+        }
         let xg = storage_buffer(
             gpu,
             "gate pre-activations [steps, B, G*H]",
@@ -199,10 +230,8 @@ impl Rnn {
             .map(|start| {
                 let range = start..(start + chunk).min(seq);
                 let params = GemmParams {
-                    m: (range.len() * batch) as u32,
-                    n: (g * h) as u32,
-                    k: cfg.input_size as u32,
                     a_offset: (start * batch * cfg.input_size) as u32,
+                    ..GemmParams::new(range.len() * batch, g * h, cfg.input_size)
                 };
                 Ok((
                     range,
@@ -226,21 +255,35 @@ impl Rnn {
             })
             .collect();
 
-        // Per-call state the step kernels write besides `hs`.
+        // Per-call state the step kernels write besides `hs`: one [B, H]
+        // block, or in training one per step (plus c0 for the cell state).
         let bh = batch * h;
+        let steps_of = |n: usize| if train { n } else { 1 };
         let c = cfg
             .cell
             .has_cell_state()
-            .then(|| storage_buffer(gpu, "cell state", bh))
+            .then(|| storage_buffer(gpu, "cell state", steps_of(seq + 1) * bh))
             .transpose()?;
-        let scratch: Vec<wgpu::Buffer> = match cfg.cell {
+        let scratch = |what: &str| storage_buffer(gpu, what, steps_of(seq) * bh);
+        let projected = self.projection.is_some();
+        // A binding the kernel never touches with these override constants.
+        let unused = || storage_buffer(gpu, "unused binding", 1);
+        // The step kernel's buffer after the cell state, whether the backward
+        // pass reads it, and any further scratch.
+        let (history, kept, scratch): (Option<wgpu::Buffer>, bool, Vec<wgpu::Buffer>) = match cfg
+            .cell
+        {
             // m = o*tanh(c), read by the projection.
-            CellKind::Lstm | CellKind::PeepholeLstm => vec![storage_buffer(gpu, "o*tanh(c)", bh)?],
-            CellKind::Gru(GruReset::Before) => vec![
-                storage_buffer(gpu, "r*h scratch", bh)?,
-                storage_buffer(gpu, "z scratch", bh)?,
-            ],
-            _ => vec![],
+            CellKind::Lstm | CellKind::PeepholeLstm if projected => {
+                (Some(scratch("o*tanh(c)")?), true, vec![])
+            }
+            CellKind::Lstm | CellKind::PeepholeLstm => (Some(unused()?), false, vec![]),
+            CellKind::Gru(GruReset::Before) => (Some(scratch("r*h")?), true, vec![scratch("z")?]),
+            CellKind::Gru(GruReset::After) if train => {
+                (Some(scratch("W_hn h + b_hn")?), true, vec![])
+            }
+            CellKind::Gru(GruReset::After) => (Some(unused()?), false, vec![]),
+            CellKind::Rnn(_) => (None, false, vec![]),
         };
         let mut buffers: Vec<&wgpu::Buffer> = vec![&xg];
         buffers.extend(&self.recurrent);
@@ -248,8 +291,8 @@ impl Rnn {
         buffers.push(lengths);
         buffers.push(&hs);
         buffers.extend(&c);
+        buffers.extend(&history);
         buffers.extend(&scratch);
-        let projected = self.projection.is_some();
         let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
             .into_iter()
             .map(|(kernel, constants)| StepStage {
@@ -260,23 +303,25 @@ impl Rnn {
                 buffers: buffers.clone(),
             })
             .collect();
-        if let Some(w_hr) = &self.projection {
+        if let (Some(w_hr), Some(m)) = (&self.projection, &history) {
             stages.push(StepStage {
                 kernel: Kernel::ProjectionStep,
                 constants: vec![],
                 units: ho as u32,
                 rec: h as u32,
-                buffers: vec![w_hr, lengths, &hs, &scratch[0]],
+                buffers: vec![w_hr, lengths, &hs, m],
             });
         }
-        let steps = Steps::new(gpu, batch as u32, &offsets, stages)?;
+        let steps = Steps::new(gpu, batch as u32, &offsets, stages, train)?;
         let mut keep = scratch;
-        keep.push(xg);
+        keep.extend(history.clone());
         Ok(LayerPass {
             gemms,
             steps,
             hs,
             c,
+            acts: xg,
+            history: history.filter(|_| train && kept),
             _scratch: keep,
         })
     }

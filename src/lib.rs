@@ -34,6 +34,7 @@ pub mod profile;
 pub mod reference;
 pub mod stack;
 pub mod tensor;
+pub mod train;
 pub mod weights;
 
 pub use config::{CellKind, GruReset, Nonlinearity, RnnConfig};

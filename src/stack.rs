@@ -12,6 +12,7 @@ use crate::kernels::Kernel;
 use crate::layer::{HostOutput, Rnn, RnnOutput};
 use crate::profile::{KernelProfile, PassTimer};
 use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
+use crate::train::{TapedLayer, TrainOptions, TrainTape};
 use crate::weights::RnnWeights;
 
 /// Which way(s) each layer runs over the sequence.
@@ -204,8 +205,8 @@ pub fn validate_lengths(lengths: &[usize], seq: usize, batch: usize) -> Result<(
 /// A recurrent module on the GPU.
 pub struct RnnStack {
     gpu: Gpu,
-    config: StackConfig,
-    layers: Vec<Rnn>,
+    pub(crate) config: StackConfig,
+    pub(crate) layers: Vec<Rnn>,
 }
 
 impl RnnStack {
@@ -227,6 +228,10 @@ impl RnnStack {
             config,
             layers,
         })
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
     }
 
     pub fn config(&self) -> &StackConfig {
@@ -259,7 +264,7 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput> {
-        Ok(self.run_forward(input, h0, c0, lengths, false)?.0)
+        Ok(self.run_forward(input, h0, c0, lengths, false, None)?.0)
     }
 
     /// [`RnnStack::forward`] with each kernel family (gather, input GEMM,
@@ -272,18 +277,24 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<(RnnOutput, KernelProfile)> {
-        let (out, profile) = self.run_forward(input, h0, c0, lengths, true)?;
+        let (out, profile, _) = self.run_forward(input, h0, c0, lengths, true, None)?;
         Ok((out, profile.expect("profiled run returns a profile")))
     }
 
-    fn run_forward(
+    /// The forward pass; `profile` times kernel families, `train` keeps what
+    /// [`RnnStack::backward`] needs and applies dropout between layers.
+    pub(crate) fn run_forward(
         &self,
         input: &GpuTensor,
         h0: Option<&GpuTensor>,
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
         profile: bool,
-    ) -> Result<(RnnOutput, Option<KernelProfile>)> {
+        train: Option<TrainOptions>,
+    ) -> Result<(RnnOutput, Option<KernelProfile>, Option<TrainTape>)> {
+        if let Some(options) = train {
+            options.validated()?;
+        }
         let cfg = self.config;
         let layer0 = cfg.layer;
         let &[a, b, _] = input.shape() else {
@@ -323,6 +334,7 @@ impl RnnStack {
         };
         let gpu = &self.gpu;
         let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
+        let training = train.is_some();
         let out_shape = if cfg.batch_first {
             [batch, seq, cfg.output_size()]
         } else {
@@ -340,8 +352,11 @@ impl RnnStack {
         struct Planned {
             slot: usize,
             gather: Option<(Dispatch, wgpu::Buffer)>,
+            steps_in: wgpu::Buffer,
             pass: crate::layer::LayerPass,
             scatter: Dispatch,
+            // Dropout on the layer's output, after its last direction.
+            dropout: Option<Dispatch>,
         }
         let mut planned = Vec::new();
         let mut between: Vec<wgpu::Buffer> = Vec::new();
@@ -373,7 +388,7 @@ impl RnnStack {
                         seq: seq as u32,
                         batch: batch as u32,
                         width: in_width as u32,
-                        dst_width: in_width as u32,
+                        stride: in_width as u32,
                         batch_first: u32::from(in_batch_first),
                         reverse: u32::from(reverse),
                         ..Default::default()
@@ -381,6 +396,7 @@ impl RnnStack {
                     let copy = sequence_copy(
                         gpu,
                         Kernel::GatherSteps,
+                        false,
                         params,
                         &lengths,
                         &layer_in,
@@ -390,15 +406,16 @@ impl RnnStack {
                 } else {
                     None
                 };
-                let steps_in = gather.as_ref().map_or(&layer_in, |(_, b)| b);
+                let steps_in = gather.as_ref().map_or(&layer_in, |(_, b)| b).clone();
                 let slot = l * dirs + d;
-                let pass = self.layers[slot].prepare(seq, batch, steps_in, &lengths)?;
+                let pass = self.layers[slot].prepare(seq, batch, &steps_in, &lengths, training)?;
                 let params = SeqParams {
                     seq: seq as u32,
                     batch: batch as u32,
                     width: ho as u32,
-                    dst_width: cfg.output_size() as u32,
-                    dst_col: (d * ho) as u32,
+                    stride: cfg.output_size() as u32,
+                    col: (d * ho) as u32,
+                    src_slot: 1,
                     batch_first: u32::from(out_batch_first),
                     reverse: u32::from(reverse),
                     ..Default::default()
@@ -406,16 +423,26 @@ impl RnnStack {
                 let scatter = sequence_copy(
                     gpu,
                     Kernel::ScatterOutput,
+                    false,
                     params,
                     &lengths,
                     &pass.hs,
                     &out_buffer,
                 )?;
+                let mask = train.and_then(|t| t.mask(l, cfg.num_layers));
+                let dropout = match mask {
+                    Some(mask) if d + 1 == dirs => {
+                        Some(mask.dispatch(gpu, &out_buffer, seq * batch * cfg.output_size())?)
+                    }
+                    _ => None,
+                };
                 planned.push(Planned {
                     slot,
                     gather,
+                    steps_in,
                     pass,
                     scatter,
+                    dropout,
                 });
             }
             if !last {
@@ -427,7 +454,12 @@ impl RnnStack {
         let mut timer = if profile {
             let passes: usize = planned
                 .iter()
-                .map(|p| usize::from(p.gather.is_some()) + 2 * p.pass.chunks().len() + 1)
+                .map(|p| {
+                    usize::from(p.gather.is_some())
+                        + 2 * p.pass.chunks().len()
+                        + 1
+                        + usize::from(p.dropout.is_some())
+                })
                 .sum();
             Some(PassTimer::new(gpu, passes)?)
         } else {
@@ -464,6 +496,9 @@ impl RnnStack {
                         }
                         p.pass.record(&mut pass);
                         p.scatter.record(&mut pass);
+                        if let Some(dropout) = &p.dropout {
+                            dropout.record(&mut pass);
+                        }
                     }
                     Some(timer) => {
                         // The same dispatches in the same order, one pass per family run.
@@ -486,6 +521,9 @@ impl RnnStack {
                             });
                         }
                         timed("scatter (time order)", &|pass| p.scatter.record(pass));
+                        if let Some(dropout) = &p.dropout {
+                            timed("dropout", &|pass| dropout.record(pass));
+                        }
                     }
                 }
                 encoder.copy_buffer_to_buffer(
@@ -496,7 +534,9 @@ impl RnnStack {
                     h_bytes,
                 );
                 if let (Some(c_n), Some(c)) = (&c_n, &p.pass.c) {
-                    encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), slot * c_bytes, c_bytes);
+                    // Training keeps every step's cell state; the last is slot T.
+                    let last = if training { seq as u64 * c_bytes } else { 0 };
+                    encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
                 }
             }
             let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
@@ -507,7 +547,22 @@ impl RnnStack {
             (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
             _ => None,
         };
-        Ok((RnnOutput { output, h_n, c_n }, profile))
+        let tape = train.map(|options| TrainTape {
+            gpu: gpu.clone(),
+            config: cfg,
+            seq,
+            batch,
+            lengths,
+            options,
+            layers: planned
+                .into_iter()
+                .map(|p| TapedLayer {
+                    steps_in: p.steps_in,
+                    pass: p.pass,
+                })
+                .collect(),
+        });
+        Ok((RnnOutput { output, h_n, c_n }, profile, tape))
     }
 
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything

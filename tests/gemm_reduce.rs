@@ -97,31 +97,43 @@ fn gemm_matches_twin_for_every_layout() {
 #[test]
 fn column_sums_match_twin() {
     let mut rng = SmallRng::seed_from_u64(4);
-    for (rows, cols, accumulate) in [
-        (1, 1, false),
-        (3, 67, true),
-        (257, 3, false),
-        (1000, 300, true),
+    for (rows, cols, accumulate, product) in [
+        (1, 1, false, false),
+        (3, 67, true, true),
+        (257, 3, false, true),
+        (1000, 300, true, false),
     ] {
         let x = random_vec(&mut rng, rows * cols, 1.0);
+        let y = random_vec(&mut rng, rows * cols, 1.0);
         let init = random_vec(&mut rng, cols, 1.0);
-        let got = column_sums_host(gpu(), rows, cols, accumulate, &x, &init).unwrap();
+        let y_used = product.then_some(&y[..]);
+        let got = column_sums_host(gpu(), rows, cols, accumulate, &x, y_used, &init).unwrap();
         let want: Vec<f64> = (0..cols)
             .map(|c| {
-                let s: f64 = (0..rows).map(|r| f64::from(x[r * cols + c])).sum();
+                let s: f64 = (0..rows)
+                    .map(|r| {
+                        let v = f64::from(x[r * cols + c]);
+                        if product {
+                            v * f64::from(y[r * cols + c])
+                        } else {
+                            v
+                        }
+                    })
+                    .sum();
                 s + if accumulate { f64::from(init[c]) } else { 0.0 }
             })
             .collect();
         // A sequential sum: each addition rounds by at most u times the
         // partial sum, and partial sums of uniform(-1, 1) terms stay within a
-        // few sqrt(rows); so rows * 2*sqrt(rows) * u bounds the error.
+        // few sqrt(rows); so rows * 2*sqrt(rows) * u bounds the error (the
+        // products add one rounding each, bounded by the same terms).
         let tol = Tolerance {
             atol: rows as f64 * 2.0 * (rows as f64).sqrt() * F32_UNIT_ROUNDOFF
                 + 4.0 * F32_UNIT_ROUNDOFF,
             rtol: 0.0,
         };
         compare(
-            &format!("column sums {rows}x{cols}"),
+            &format!("column sums {rows}x{cols} product={product}"),
             &want,
             &got,
             &[cols],

@@ -13,12 +13,32 @@ use crate::error::Result;
 pub const TILE: u32 = 64;
 
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
 pub struct GemmParams {
     pub m: u32,
     pub n: u32,
     pub k: u32,
+    /// Element offset of A's first element.
     pub a_offset: u32,
+    /// Distance between A's stored rows; 0 means dense (`k`, or `m` when A is
+    /// stored transposed).
+    pub lda: u32,
+    /// Element offset of C's first element.
+    pub c_offset: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+}
+
+impl GemmParams {
+    /// A dense product of `[m, k]` by `[k, n]`.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            m: m as u32,
+            n: n as u32,
+            k: k as u32,
+            ..Default::default()
+        }
+    }
 }
 
 impl WgslTwin for GemmParams {
@@ -29,6 +49,10 @@ impl WgslTwin for GemmParams {
             ("n", offset_of!(Self, n)),
             ("k", offset_of!(Self, k)),
             ("a_offset", offset_of!(Self, a_offset)),
+            ("lda", offset_of!(Self, lda)),
+            ("c_offset", offset_of!(Self, c_offset)),
+            ("_pad0", offset_of!(Self, _pad0)),
+            ("_pad1", offset_of!(Self, _pad1)),
         ]
     }
 }
@@ -72,6 +96,10 @@ pub fn gemm(
     bias: &wgpu::Buffer,
     c: &wgpu::Buffer,
 ) -> Result<Dispatch> {
+    let mut params = params;
+    if params.lda == 0 {
+        params.lda = if layout.trans_a { params.m } else { params.k };
+    }
     let groups = gemm_groups(params.m, params.n);
     Dispatch::new(
         gpu,
@@ -99,12 +127,7 @@ pub fn gemm_host(
     let b_buf = storage_buffer_with(gpu, "B", b)?;
     let bias_buf = storage_buffer_with(gpu, "bias", bias)?;
     let c = GpuTensor::from_slice(gpu, "C", c_init, &[m, n])?;
-    let params = GemmParams {
-        m: m as u32,
-        n: n as u32,
-        k: k as u32,
-        a_offset: 0,
-    };
+    let params = GemmParams::new(m, n, k);
     gemm(gpu, params, layout, &a_buf, &b_buf, &bias_buf, c.buffer())?.submit_alone(gpu, "gemm")?;
     c.to_vec()
 }

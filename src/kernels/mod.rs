@@ -2,7 +2,9 @@
 //! binding layouts and the pipeline-cache key. Each submodule holds one
 //! kernel family's params struct and the code that records its dispatches.
 
+pub mod backward;
 pub mod dispatch;
+pub mod dropout;
 pub mod gemm;
 pub mod reduce;
 pub mod sequence;
@@ -16,6 +18,18 @@ macro_rules! step_source {
     ($file:literal) => {
         concat!(
             include_str!("../../shaders/common.wgsl"),
+            include_str!($file)
+        )
+    };
+}
+
+/// A backward step kernel's source: `common.wgsl`, `backward_common.wgsl`,
+/// then the kernel's file.
+macro_rules! backward_source {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../shaders/common.wgsl"),
+            include_str!("../../shaders/backward_common.wgsl"),
             include_str!($file)
         )
     };
@@ -47,12 +61,18 @@ pub enum Kernel {
     GatherSteps,
     ScatterOutput,
     ColumnSums,
+    LstmBackwardStep,
+    LstmBackwardCell,
+    GruBackwardStep,
+    GruBackwardReset,
+    RnnBackwardStep,
+    Dropout,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 16] = [
         Kernel::GemmNt,
         Kernel::LstmStep,
         Kernel::GruStep,
@@ -63,6 +83,12 @@ impl Kernel {
         Kernel::GatherSteps,
         Kernel::ScatterOutput,
         Kernel::ColumnSums,
+        Kernel::LstmBackwardStep,
+        Kernel::LstmBackwardCell,
+        Kernel::GruBackwardStep,
+        Kernel::GruBackwardReset,
+        Kernel::RnnBackwardStep,
+        Kernel::Dropout,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -80,6 +106,14 @@ impl Kernel {
                 include_str!("../../shaders/sequence.wgsl")
             }
             Kernel::ColumnSums => include_str!("../../shaders/reduce.wgsl"),
+            Kernel::LstmBackwardStep | Kernel::LstmBackwardCell => {
+                backward_source!("../../shaders/lstm_backward.wgsl")
+            }
+            Kernel::GruBackwardStep | Kernel::GruBackwardReset => {
+                backward_source!("../../shaders/gru_backward.wgsl")
+            }
+            Kernel::RnnBackwardStep => backward_source!("../../shaders/rnn_backward.wgsl"),
+            Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),
         }
     }
 
@@ -95,6 +129,12 @@ impl Kernel {
             Kernel::GatherSteps => "gather_steps",
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
+            Kernel::LstmBackwardStep => "lstm_backward_step",
+            Kernel::LstmBackwardCell => "lstm_backward_cell",
+            Kernel::GruBackwardStep => "gru_backward_step",
+            Kernel::GruBackwardReset => "gru_backward_reset",
+            Kernel::RnnBackwardStep => "rnn_backward_step",
+            Kernel::Dropout => "dropout",
         }
     }
 
@@ -106,13 +146,17 @@ impl Kernel {
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
             Kernel::GemmNt => &[U, R, R, R, RW],
-            Kernel::LstmStep => &[UD, R, R, R, R, RW, RW, RW],
-            Kernel::GruStep => &[UD, R, R, R, R, RW],
-            Kernel::GruGates | Kernel::GruCandidate => &[UD, R, R, R, R, RW, RW, RW],
+            Kernel::LstmStep => &[UD, RW, R, R, R, RW, RW, RW],
+            Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
+            Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep => &[UD, R, R, R, RW],
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
-            Kernel::ColumnSums => &[U, R, RW],
+            Kernel::ColumnSums => &[U, R, R, RW],
+            Kernel::LstmBackwardStep | Kernel::LstmBackwardCell => &[UD, R, R, RW, RW, R, R, RW, R],
+            Kernel::GruBackwardStep | Kernel::GruBackwardReset => &[UD, R, R, RW, RW, R, R, RW, RW],
+            Kernel::RnnBackwardStep => &[UD, R, R, RW, RW, R],
+            Kernel::Dropout => &[U, RW],
         }
     }
 

@@ -1,4 +1,5 @@
-//! `reduce.wgsl`: column sums (the bias gradients of the backward pass).
+//! `reduce.wgsl`: column sums and column dot products over all steps (the
+//! bias and peephole gradients of the backward pass).
 
 use std::mem::offset_of;
 
@@ -14,8 +15,12 @@ use crate::error::Result;
 pub struct ReduceParams {
     pub rows: u32,
     pub cols: u32,
+    pub x_offset: u32,
+    pub x_stride: u32,
+    pub y_offset: u32,
+    pub y_stride: u32,
+    pub out_offset: u32,
     pub _pad0: u32,
-    pub _pad1: u32,
 }
 
 impl WgslTwin for ReduceParams {
@@ -24,52 +29,97 @@ impl WgslTwin for ReduceParams {
         vec![
             ("rows", offset_of!(Self, rows)),
             ("cols", offset_of!(Self, cols)),
+            ("x_offset", offset_of!(Self, x_offset)),
+            ("x_stride", offset_of!(Self, x_stride)),
+            ("y_offset", offset_of!(Self, y_offset)),
+            ("y_stride", offset_of!(Self, y_stride)),
+            ("out_offset", offset_of!(Self, out_offset)),
             ("_pad0", offset_of!(Self, _pad0)),
-            ("_pad1", offset_of!(Self, _pad1)),
         ]
     }
 }
 
-/// `out[n] (+)= Σ_m x[m, n]` for `x` `[rows, cols]`.
+/// A block of `cols` columns of a row-major matrix: element `(m, n)` is at
+/// `offset + m * stride + n`.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+    pub stride: usize,
+}
+
+impl<'a> Columns<'a> {
+    /// A dense `[rows, cols]` matrix.
+    pub fn dense(buffer: &'a wgpu::Buffer, cols: usize) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            stride: cols,
+        }
+    }
+}
+
+/// `out[out_offset + n] (+)= Σ_m x[m, n] (* y[m, n])` for `n < cols`.
 pub fn column_sums(
     gpu: &Gpu,
-    rows: usize,
-    cols: usize,
+    (rows, cols): (usize, usize),
+    x: Columns<'_>,
+    y: Option<Columns<'_>>,
     accumulate: bool,
-    x: &wgpu::Buffer,
     out: &wgpu::Buffer,
+    out_offset: usize,
 ) -> Result<Dispatch> {
+    let y_cols = y.unwrap_or(x);
     let params = ReduceParams {
         rows: rows as u32,
         cols: cols as u32,
-        ..Default::default()
+        x_offset: x.offset as u32,
+        x_stride: x.stride as u32,
+        y_offset: y_cols.offset as u32,
+        y_stride: y_cols.stride as u32,
+        out_offset: out_offset as u32,
+        _pad0: 0,
     };
-    let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
+    let flag = |b: bool| f64::from(u8::from(b));
+    let constants = [
+        ("PRODUCT", flag(y.is_some())),
+        ("ACCUMULATE", flag(accumulate)),
+    ];
     let groups = [(cols as u32).div_ceil(256), 1, 1];
     Dispatch::new(
         gpu,
         Kernel::ColumnSums,
         &constants,
         &params,
-        &[x, out],
+        &[x.buffer, y_cols.buffer, out],
         groups,
     )
 }
 
-/// Column sums of host data `x` `[rows, cols]` added to `out_init` when
-/// `accumulate` (tests).
+/// Runs [`column_sums`] on host data `[rows, cols]` (tests): `y` multiplies
+/// `x` elementwise when given.
 pub fn column_sums_host(
     gpu: &Gpu,
     rows: usize,
     cols: usize,
     accumulate: bool,
     x: &[f32],
+    y: Option<&[f32]>,
     out_init: &[f32],
 ) -> Result<Vec<f32>> {
     use crate::tensor::{storage_buffer_with, GpuTensor};
     let x_buf = storage_buffer_with(gpu, "x", x)?;
+    let y_buf = y.map(|y| storage_buffer_with(gpu, "y", y)).transpose()?;
     let out = GpuTensor::from_slice(gpu, "column sums", out_init, &[cols])?;
-    column_sums(gpu, rows, cols, accumulate, &x_buf, out.buffer())?
-        .submit_alone(gpu, "column sums")?;
+    column_sums(
+        gpu,
+        (rows, cols),
+        Columns::dense(&x_buf, cols),
+        y_buf.as_ref().map(|b| Columns::dense(b, cols)),
+        accumulate,
+        out.buffer(),
+        0,
+    )?
+    .submit_alone(gpu, "column sums")?;
     out.to_vec()
 }

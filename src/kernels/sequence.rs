@@ -19,11 +19,18 @@ pub struct SeqParams {
     pub seq: u32,
     pub batch: u32,
     pub width: u32,
-    pub dst_width: u32,
-    pub dst_col: u32,
+    /// Row stride and column offset of the time-ordered side.
+    pub stride: u32,
+    pub col: u32,
     pub batch_first: u32,
     pub reverse: u32,
     pub grid_width: u32,
+    /// Scatter: slot of step 0 in the source (1 for `hs`, 0 otherwise).
+    pub src_slot: u32,
+    /// Gather: element offset of step 0 in the destination.
+    pub dst_offset: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 
 impl WgslTwin for SeqParams {
@@ -33,21 +40,27 @@ impl WgslTwin for SeqParams {
             ("seq", offset_of!(Self, seq)),
             ("batch", offset_of!(Self, batch)),
             ("width", offset_of!(Self, width)),
-            ("dst_width", offset_of!(Self, dst_width)),
-            ("dst_col", offset_of!(Self, dst_col)),
+            ("stride", offset_of!(Self, stride)),
+            ("col", offset_of!(Self, col)),
             ("batch_first", offset_of!(Self, batch_first)),
             ("reverse", offset_of!(Self, reverse)),
             ("grid_width", offset_of!(Self, grid_width)),
+            ("src_slot", offset_of!(Self, src_slot)),
+            ("dst_offset", offset_of!(Self, dst_offset)),
+            ("_pad0", offset_of!(Self, _pad0)),
+            ("_pad1", offset_of!(Self, _pad1)),
         ]
     }
 }
 
 /// One gather or scatter over `seq * batch * width` elements;
 /// `kernel` is [`Kernel::GatherSteps`] or [`Kernel::ScatterOutput`] and
-/// `params.grid_width` is filled in here.
+/// `params.grid_width` is filled in here. `accumulate` makes a scatter add to
+/// its destination.
 pub fn sequence_copy(
     gpu: &Gpu,
     kernel: Kernel,
+    accumulate: bool,
     mut params: SeqParams,
     lengths: &wgpu::Buffer,
     src: &wgpu::Buffer,
@@ -61,5 +74,13 @@ pub fn sequence_copy(
     let y = groups_needed.div_ceil(x).max(1);
     let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
     params.grid_width = groups[0] * WORKGROUP;
-    Dispatch::new(gpu, kernel, &[], &params, &[lengths, src, dst], groups)
+    let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
+    Dispatch::new(
+        gpu,
+        kernel,
+        &constants,
+        &params,
+        &[lengths, src, dst],
+        groups,
+    )
 }

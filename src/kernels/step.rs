@@ -92,104 +92,140 @@ pub struct StepStage<'a> {
     pub buffers: Vec<&'a wgpu::Buffer>,
 }
 
-struct Stage {
+/// One kernel dispatched once per step, with each step's params at a
+/// dynamic offset of one uniform array, so that one bind group serves the
+/// whole sequence.
+pub struct PerStepDispatch {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
+    stride: u32,
+}
+
+impl PerStepDispatch {
+    /// `params[s]` is step `s`'s uniform; `buffers` are bindings 1.. in order.
+    pub fn new<P: Pod>(
+        gpu: &Gpu,
+        kernel: Kernel,
+        constants: &[(&'static str, f64)],
+        params: &[P],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<Self> {
+        gpu.check_dispatch(kernel.label(), groups)?;
+        let align = gpu.limits().min_uniform_buffer_offset_alignment;
+        let stride = (size_of::<P>() as u32).next_multiple_of(align);
+        let mut bytes = vec![0u8; stride as usize * params.len().max(1)];
+        for (chunk, p) in bytes.chunks_exact_mut(stride as usize).zip(params) {
+            chunk[..size_of::<P>()].copy_from_slice(bytemuck::bytes_of(p));
+        }
+        let uniform = gpu
+            .device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("per-step params"),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let pipeline = gpu.pipeline(kernel, constants)?;
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &uniform,
+                offset: 0,
+                size: NonZeroU64::new(size_of::<P>() as u64),
+            }),
+        }];
+        entries.extend(
+            buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| entry(i as u32 + 1, b)),
+        );
+        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.label()),
+            layout: &pipeline.layout,
+            entries: &entries,
+        });
+        Ok(Self {
+            pipeline,
+            bind_group,
+            groups,
+            stride,
+        })
+    }
+
+    /// Records the dispatch of step `s`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, s: usize) {
+        let [x, y, z] = self.groups;
+        pass.set_pipeline(&self.pipeline.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[s as u32 * self.stride]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// The workgroup grid of a step kernel computing `units` units of `batch` rows.
+pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
+    [
+        units.div_ceil(UNITS_PER_GROUP),
+        batch.div_ceil(ROWS_PER_GROUP),
+        1,
+    ]
 }
 
 /// All the step dispatches of one sequence, ready to record.
 pub struct Steps {
-    stages: Vec<Stage>,
-    stride: u32,
+    stages: Vec<PerStepDispatch>,
 }
 
 impl Steps {
     /// `offsets[s]` says where step `s` reads and writes; each stage gets its
-    /// own per-step params (a dynamic-offset uniform array).
+    /// own per-step params. `train` keeps the histories the backward pass
+    /// reads (`TRAIN` in `common.wgsl`).
     pub fn new(
         gpu: &Gpu,
         batch: u32,
         offsets: &[StepOffsets],
         stages: Vec<StepStage<'_>>,
+        train: bool,
     ) -> Result<Self> {
-        let align = gpu.limits().min_uniform_buffer_offset_alignment;
-        let stride = (size_of::<StepParams>() as u32).next_multiple_of(align);
-        let mut built = Vec::new();
-        for stage in stages {
-            let groups = [
-                stage.units.div_ceil(UNITS_PER_GROUP),
-                batch.div_ceil(ROWS_PER_GROUP),
-                1,
-            ];
-            gpu.check_dispatch(stage.kernel.label(), groups)?;
-            let mut bytes = vec![0u8; stride as usize * offsets.len()];
-            for (s, (chunk, o)) in bytes
-                .chunks_exact_mut(stride as usize)
-                .zip(offsets)
-                .enumerate()
-            {
-                let p = StepParams {
-                    batch,
-                    units: stage.units,
-                    rec: stage.rec,
-                    step: s as u32,
-                    xg_offset: o.xg_offset,
-                    h_prev_offset: o.h_prev_offset,
-                    h_out_offset: o.h_out_offset,
-                    _pad0: 0,
-                };
-                chunk[..size_of::<StepParams>()].copy_from_slice(bytemuck::bytes_of(&p));
-            }
-            let uniform = gpu
-                .device()
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("step params"),
-                    contents: &bytes,
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-            let mut constants = stage.constants;
-            constants.push(("TILED", f64::from(u8::from(gpu.step_tiles()))));
-            let pipeline = gpu.pipeline(stage.kernel, &constants)?;
-            let mut entries = vec![wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &uniform,
-                    offset: 0,
-                    size: NonZeroU64::new(size_of::<StepParams>() as u64),
-                }),
-            }];
-            entries.extend(
-                stage
-                    .buffers
+        let flag = |b: bool| f64::from(u8::from(b));
+        let stages = stages
+            .into_iter()
+            .map(|stage| {
+                let params: Vec<StepParams> = offsets
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| entry(i as u32 + 1, b)),
-            );
-            let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(stage.kernel.label()),
-                layout: &pipeline.layout,
-                entries: &entries,
-            });
-            built.push(Stage {
-                pipeline,
-                bind_group,
-                groups,
-            });
-        }
-        Ok(Self {
-            stages: built,
-            stride,
-        })
+                    .map(|(s, o)| StepParams {
+                        batch,
+                        units: stage.units,
+                        rec: stage.rec,
+                        step: s as u32,
+                        xg_offset: o.xg_offset,
+                        h_prev_offset: o.h_prev_offset,
+                        h_out_offset: o.h_out_offset,
+                        _pad0: 0,
+                    })
+                    .collect();
+                let mut constants = stage.constants;
+                constants.push(("TILED", flag(gpu.step_tiles())));
+                constants.push(("TRAIN", flag(train)));
+                PerStepDispatch::new(
+                    gpu,
+                    stage.kernel,
+                    &constants,
+                    &params,
+                    &stage.buffers,
+                    step_groups(stage.units, batch),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { stages })
     }
 
     /// Records step `s` of every stage.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, s: usize) {
         for stage in &self.stages {
-            let [x, y, z] = stage.groups;
-            pass.set_pipeline(&stage.pipeline.pipeline);
-            pass.set_bind_group(0, &stage.bind_group, &[s as u32 * self.stride]);
-            pass.dispatch_workgroups(x, y, z);
+            stage.record(pass, s);
         }
     }
 }

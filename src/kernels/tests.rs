@@ -4,6 +4,8 @@
 
 use std::mem::size_of;
 
+use super::backward::BackParams;
+use super::dropout::DropoutParams;
 use super::gemm::GemmParams;
 use super::reduce::ReduceParams;
 use super::sequence::SeqParams;
@@ -144,4 +146,12 @@ fn params_structs_match_their_rust_twins() {
     }
     check_twin::<SeqParams>(Kernel::GatherSteps);
     check_twin::<ReduceParams>(Kernel::ColumnSums);
+    for kernel in [
+        Kernel::LstmBackwardStep,
+        Kernel::GruBackwardStep,
+        Kernel::RnnBackwardStep,
+    ] {
+        check_twin::<BackParams>(kernel);
+    }
+    check_twin::<DropoutParams>(Kernel::Dropout);
 }

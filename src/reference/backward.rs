@@ -345,6 +345,14 @@ pub fn backward(p: &Problem, cot: &Cotangents) -> Gradients {
                 dc0[(slot * batch + b) * h_size..][..h_size].copy_from_slice(&dc);
             }
         }
+        // Layer l's input was layer l-1's output after dropout.
+        if let Some(mask) = l.checked_sub(1).and_then(|below| p.dropout.get(below)) {
+            for (n, row) in d_in.iter_mut().enumerate() {
+                for (v, f) in row.iter_mut().zip(&mask[n * in_width..]) {
+                    *v *= f;
+                }
+            }
+        }
         d_out = d_in;
     }
     let i = cfg.layer.input_size;

@@ -96,6 +96,10 @@ pub struct Problem {
     /// `[L*D, B, H]` (zeros when not given).
     pub c0: Vec<f64>,
     pub lengths: Vec<usize>,
+    /// Training dropout: for each layer but the last, the factor (0 or
+    /// `1/(1-p)`) of every element of its time-major output `[T, B, D*Ho]`;
+    /// empty for none.
+    pub dropout: Vec<Vec<f64>>,
 }
 
 impl Problem {
@@ -150,6 +154,7 @@ impl Problem {
             h0: state("h0", h0, ho)?,
             c0: state("c0", c0, h_size)?,
             lengths,
+            dropout: vec![],
         })
     }
 
@@ -206,6 +211,14 @@ pub fn run(p: &Problem) -> (ReferenceOutput, Vec<Vec<Vec<f64>>>) {
                 c_n[(slot * batch + b) * h_size..][..h_size].copy_from_slice(&c);
             }
             scale = scale.max(w.scale.get());
+        }
+        if let Some(mask) = p.dropout.get(l) {
+            let width = dirs * ho;
+            for (n, row) in layer_out.iter_mut().enumerate() {
+                for (v, f) in row.iter_mut().zip(&mask[n * width..]) {
+                    *v *= f;
+                }
+            }
         }
         layer_inputs.push(layer_out);
     }

@@ -1,0 +1,862 @@
+//! Training: the backward pass (BPTT) of a whole [`RnnStack`] on the GPU.
+//!
+//! [`RnnStack::forward_train`] runs the forward pass keeping, per layer and
+//! direction, what the reverse pass reads (see [`TrainTape::saved_bytes`]);
+//! [`RnnStack::backward`] then computes the vector-Jacobian product of
+//! `loss = Σ output·grad_output + Σ h_n·grad_h_n + Σ c_n·grad_c_n` with
+//! respect to the input, `h0`, `c0` and every parameter, in one submit:
+//! per layer (top first) and direction, a gather of the output gradient into
+//! step order, one or two fused dispatches per step (`*_backward.wgsl`),
+//! then the weight gradients as GEMMs over all steps, the bias and peephole
+//! gradients as column reductions, and the input gradient as a GEMM
+//! scattered back to time order.
+
+use crate::config::{CellKind, GruReset, Nonlinearity};
+use crate::context::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::backward::back_params;
+use crate::kernels::dispatch::Dispatch;
+use crate::kernels::dropout::DropoutMask;
+use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
+use crate::kernels::reduce::{column_sums, Columns};
+use crate::kernels::sequence::{sequence_copy, SeqParams};
+use crate::kernels::step::{step_groups, PerStepDispatch};
+use crate::kernels::Kernel;
+use crate::layer::{LayerPass, Rnn, RnnOutput};
+use crate::stack::{RnnStack, StackConfig};
+use crate::tensor::{storage_buffer, GpuTensor};
+
+/// Options of a training forward pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrainOptions {
+    /// Dropout probability on the output of every layer but the last
+    /// (PyTorch's `dropout` argument); 0 disables it.
+    pub dropout: f32,
+    /// Seeds the dropout masks: the same seed gives the same masks.
+    pub seed: u64,
+}
+
+impl TrainOptions {
+    pub fn validated(self) -> Result<Self> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::config(
+                "dropout",
+                format!("{} is outside [0, 1)", self.dropout),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The mask applied to layer `l`'s output (none after the last layer).
+    pub fn mask(self, l: usize, num_layers: usize) -> Option<DropoutMask> {
+        (self.dropout > 0.0 && l + 1 < num_layers).then(|| DropoutMask {
+            p: self.dropout,
+            seed: (self.seed as u32 ^ (self.seed >> 32) as u32)
+                .wrapping_add((l as u32).wrapping_mul(0x9E37_79B9)),
+        })
+    }
+}
+
+/// One layer-direction's saved forward state.
+pub(crate) struct TapedLayer {
+    /// The layer's input in step order `[T, B, I]` (after dropout).
+    pub steps_in: wgpu::Buffer,
+    pub pass: LayerPass,
+}
+
+/// What a training forward keeps for [`RnnStack::backward`].
+pub struct TrainTape {
+    pub(crate) gpu: Gpu,
+    pub(crate) config: StackConfig,
+    pub(crate) seq: usize,
+    pub(crate) batch: usize,
+    pub(crate) lengths: wgpu::Buffer,
+    pub(crate) options: TrainOptions,
+    /// Index `l*D + d`.
+    pub(crate) layers: Vec<TapedLayer>,
+}
+
+impl TrainTape {
+    /// Device bytes the tape holds beyond the inference forward's: per layer
+    /// and direction the gate activations `[T, B, G*H]`, the states
+    /// `[T+1, B, Ho]`, the cell states `[T+1, B, H]` (LSTM), one `[T, B, H]`
+    /// history (projected LSTM, GRU) and the layer input in step order
+    /// when it is a copy (reverse direction or batch-first).
+    pub fn saved_bytes(&self) -> u64 {
+        let mut total = 0;
+        for t in &self.layers {
+            total += t.pass.acts.size() + t.pass.hs.size();
+            total += t.pass.c.as_ref().map_or(0, wgpu::Buffer::size);
+            total += t.pass.history.as_ref().map_or(0, wgpu::Buffer::size);
+        }
+        total
+    }
+
+    pub fn seq_len(&self) -> usize {
+        self.seq
+    }
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+}
+
+/// Whether the backward pass overwrites the parameter gradients or adds to
+/// them (gradient accumulation over several batches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GradMode {
+    #[default]
+    Overwrite,
+    Accumulate,
+}
+
+/// Gradients of one layer-direction's parameters, PyTorch's shapes.
+#[derive(Debug, Clone)]
+pub struct LayerGrads {
+    pub weight_ih: GpuTensor,
+    pub weight_hh: GpuTensor,
+    pub bias_ih: Option<GpuTensor>,
+    pub bias_hh: Option<GpuTensor>,
+    /// `[3, H]` (peephole LSTM).
+    pub peephole: Option<GpuTensor>,
+    /// `[Ho, H]` (projected LSTM).
+    pub weight_hr: Option<GpuTensor>,
+}
+
+/// Host copies of [`LayerGrads`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostLayerGrads {
+    pub weight_ih: Vec<f32>,
+    pub weight_hh: Vec<f32>,
+    pub bias_ih: Option<Vec<f32>>,
+    pub bias_hh: Option<Vec<f32>>,
+    pub peephole: Option<Vec<f32>>,
+    pub weight_hr: Option<Vec<f32>>,
+}
+
+/// Parameter gradients of a whole stack, index `l*D + d`.
+#[derive(Debug, Clone)]
+pub struct StackGrads {
+    layers: Vec<LayerGrads>,
+}
+
+impl StackGrads {
+    /// Zero gradients shaped like `stack`'s parameters.
+    pub fn zeros(stack: &RnnStack) -> Result<Self> {
+        let gpu = stack.gpu();
+        let cfg = stack.config();
+        let layers = (0..cfg.state_slots())
+            .map(|slot| {
+                let c = cfg.layer_config(slot / cfg.directions());
+                let (rows, h, ho) = (c.gate_rows(), c.hidden_size, c.output_size());
+                let zeros = |what: &str, shape: &[usize]| GpuTensor::zeros(gpu, what, shape);
+                Ok(LayerGrads {
+                    weight_ih: zeros("grad weight_ih", &[rows, c.input_size])?,
+                    weight_hh: zeros("grad weight_hh", &[rows, ho])?,
+                    bias_ih: c.bias.then(|| zeros("grad bias_ih", &[rows])).transpose()?,
+                    bias_hh: c.bias.then(|| zeros("grad bias_hh", &[rows])).transpose()?,
+                    peephole: (c.cell == CellKind::PeepholeLstm)
+                        .then(|| zeros("grad peephole", &[3, h]))
+                        .transpose()?,
+                    weight_hr: c
+                        .proj_size
+                        .map(|_| zeros("grad weight_hr", &[ho, h]))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
+    pub fn layers(&self) -> &[LayerGrads] {
+        &self.layers
+    }
+
+    pub fn to_host(&self) -> Result<Vec<HostLayerGrads>> {
+        let opt = |t: &Option<GpuTensor>| t.as_ref().map(GpuTensor::to_vec).transpose();
+        self.layers
+            .iter()
+            .map(|g| {
+                Ok(HostLayerGrads {
+                    weight_ih: g.weight_ih.to_vec()?,
+                    weight_hh: g.weight_hh.to_vec()?,
+                    bias_ih: opt(&g.bias_ih)?,
+                    bias_hh: opt(&g.bias_hh)?,
+                    peephole: opt(&g.peephole)?,
+                    weight_hr: opt(&g.weight_hr)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The cotangents of the forward's outputs; `None` means zeros.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seeds<'a> {
+    /// Shaped like `output`.
+    pub output: Option<&'a GpuTensor>,
+    /// `[L*D, B, Ho]`
+    pub h_n: Option<&'a GpuTensor>,
+    /// `[L*D, B, H]` (LSTM only).
+    pub c_n: Option<&'a GpuTensor>,
+}
+
+/// Gradients with respect to the forward's inputs.
+#[derive(Debug, Clone)]
+pub struct InputGrads {
+    /// Shaped like the input; zero at padded steps.
+    pub input: GpuTensor,
+    /// `[L*D, B, Ho]`
+    pub h0: GpuTensor,
+    /// `[L*D, B, H]` (LSTM only).
+    pub c0: Option<GpuTensor>,
+}
+
+impl RnnStack {
+    /// The forward pass of [`RnnStack::forward`] in training mode: dropout
+    /// between layers and a [`TrainTape`] for [`RnnStack::backward`]. The
+    /// gate activations of all steps of one layer must fit one storage
+    /// binding.
+    pub fn forward_train(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape)> {
+        let (out, _, tape) = self.run_forward(input, h0, c0, lengths, false, Some(options))?;
+        Ok((out, tape.expect("a training forward returns a tape")))
+    }
+
+    /// The backward pass of the training forward that made `tape`: writes
+    /// (or, with [`GradMode::Accumulate`], adds) the parameter gradients into
+    /// `grads` and returns the input gradients. One submit, no read-back.
+    pub fn backward(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+    ) -> Result<InputGrads> {
+        let cfg = self.config;
+        let gpu = self.gpu();
+        if !tape.gpu.same_device(gpu) || tape.config != cfg {
+            return Err(Error::config(
+                "tape",
+                "it was recorded by a different module or device",
+            ));
+        }
+        let (seq, batch) = (tape.seq, tape.batch);
+        let layer0 = cfg.layer;
+        let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
+        let slots = cfg.state_slots();
+        let check = |what: &str, t: &GpuTensor, shape: &[usize]| -> Result<()> {
+            if !t.gpu().same_device(gpu) {
+                return Err(Error::config(
+                    what,
+                    "tensor lives on a different device than the layer",
+                ));
+            }
+            if t.shape() != shape {
+                return Err(Error::shape(what, shape, t.shape()));
+            }
+            Ok(())
+        };
+        let out_shape = if cfg.batch_first {
+            [batch, seq, cfg.output_size()]
+        } else {
+            [seq, batch, cfg.output_size()]
+        };
+        if let Some(t) = seeds.output {
+            check("grad_output", t, &out_shape)?;
+        }
+        if let Some(t) = seeds.h_n {
+            check("grad_h_n", t, &[slots, batch, ho])?;
+        }
+        if let Some(t) = seeds.c_n {
+            if !layer0.cell.has_cell_state() {
+                return Err(Error::config(
+                    "grad_c_n",
+                    format!("given, but a {} has no cell state", layer0.cell.name()),
+                ));
+            }
+            check("grad_c_n", t, &[slots, batch, h])?;
+        }
+        if grads.layers.len() != slots {
+            return Err(Error::shape(
+                "gradients (L*D)",
+                &[slots],
+                &[grads.layers.len()],
+            ));
+        }
+        for (slot, g) in grads.layers.iter().enumerate() {
+            let c = cfg.layer_config(slot / dirs);
+            let rows = c.gate_rows();
+            check("grad weight_ih", &g.weight_ih, &[rows, c.input_size])?;
+            check("grad weight_hh", &g.weight_hh, &[rows, ho])?;
+            let want =
+                |what: &str, t: &Option<GpuTensor>, shape: Option<Vec<usize>>| match (t, shape) {
+                    (Some(t), Some(shape)) => check(what, t, &shape),
+                    (None, None) => Ok(()),
+                    _ => Err(Error::config(
+                        what,
+                        "present for a layer without that parameter, or missing",
+                    )),
+                };
+            want("grad bias_ih", &g.bias_ih, c.bias.then(|| vec![rows]))?;
+            want("grad bias_hh", &g.bias_hh, c.bias.then(|| vec![rows]))?;
+            let peep = (c.cell == CellKind::PeepholeLstm).then(|| vec![3, h]);
+            want("grad peephole", &g.peephole, peep)?;
+            want(
+                "grad weight_hr",
+                &g.weight_hr,
+                c.proj_size.map(|_| vec![ho, h]),
+            )?;
+        }
+
+        let in_shape = if cfg.batch_first {
+            [batch, seq, layer0.input_size]
+        } else {
+            [seq, batch, layer0.input_size]
+        };
+        let input = GpuTensor::zeros(gpu, "grad_input", &in_shape)?;
+        let h0 = GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?;
+        let c0 = layer0
+            .cell
+            .has_cell_state()
+            .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+            .transpose()?;
+
+        // Plan every layer first (all checks happen here), then record.
+        let mut planned: Vec<(usize, LayerBackward, Option<Dispatch>)> = Vec::new();
+        // Gradient of the current layer's output: (buffer, batch-first).
+        let mut d_out: Option<(wgpu::Buffer, bool)> =
+            seeds.output.map(|t| (t.buffer().clone(), cfg.batch_first));
+        for l in (0..cfg.num_layers).rev() {
+            let in_width = cfg.layer_config(l).input_size;
+            let d_in = if l == 0 {
+                input.buffer().clone()
+            } else {
+                storage_buffer(
+                    gpu,
+                    "layer input gradient [T, B, D*Ho]",
+                    seq * batch * in_width,
+                )?
+            };
+            for d in 0..dirs {
+                let slot = l * dirs + d;
+                let lb = LayerBackward::new(
+                    &self.layers[slot],
+                    tape,
+                    &tape.layers[slot],
+                    &grads.layers[slot],
+                    mode,
+                    LayerIo {
+                        d_out: d_out.as_ref().map(|(b, bf)| (b, *bf)),
+                        out_col: d * ho,
+                        out_stride: cfg.output_size(),
+                        reverse: cfg.direction.is_reverse(d),
+                        d_in: &d_in,
+                        d_in_batch_first: l == 0 && cfg.batch_first,
+                    },
+                )?;
+                // The layer below's output went through dropout: so does its gradient.
+                let dropout = match (d + 1 == dirs && l > 0)
+                    .then(|| tape.options.mask(l - 1, cfg.num_layers))
+                    .flatten()
+                {
+                    Some(mask) => Some(mask.dispatch(gpu, &d_in, seq * batch * in_width)?),
+                    None => None,
+                };
+                planned.push((slot, lb, dropout));
+            }
+            d_out = Some((d_in, false));
+        }
+
+        let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
+        gpu.scoped("backward", || {
+            let mut encoder =
+                gpu.device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("rnn backward"),
+                    });
+            for (slot, lb, dropout) in &planned {
+                let slot = *slot as u64;
+                if let Some(g) = seeds.h_n {
+                    let last = ((seq + 1) * batch * ho * 4) as u64;
+                    encoder.copy_buffer_to_buffer(
+                        g.buffer(),
+                        slot * h_bytes,
+                        &lb.ds,
+                        last,
+                        h_bytes,
+                    );
+                }
+                if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
+                    encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
+                }
+                {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("rnn backward steps"),
+                        timestamp_writes: None,
+                    });
+                    lb.record_steps(&mut pass);
+                }
+                encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
+                if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
+                    encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
+                }
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("rnn backward gradients"),
+                    timestamp_writes: None,
+                });
+                lb.record_gradients(&mut pass);
+                if let Some(dropout) = dropout {
+                    dropout.record(&mut pass);
+                }
+            }
+            gpu.queue().submit([encoder.finish()]);
+        })?;
+        Ok(InputGrads { input, h0, c0 })
+    }
+}
+
+/// Where one layer-direction's backward reads its output gradient and
+/// writes its input gradient.
+struct LayerIo<'a> {
+    /// The layer's output gradient, time-ordered `[T, B, stride]` (or
+    /// batch-first); `None` is zeros.
+    d_out: Option<(&'a wgpu::Buffer, bool)>,
+    out_col: usize,
+    out_stride: usize,
+    reverse: bool,
+    /// Accumulates the input gradient `[T, B, I]` (or batch-first).
+    d_in: &'a wgpu::Buffer,
+    d_in_batch_first: bool,
+}
+
+/// The dispatches of one layer-direction's backward pass.
+struct LayerBackward {
+    gather: Option<Dispatch>,
+    /// `(slot i, dispatch)` in recording order.
+    steps: Vec<(usize, usize)>,
+    kernels: Vec<PerStepDispatch>,
+    gradients: Vec<Dispatch>,
+    /// `[T+2, B, Ho]`, see `backward_common.wgsl`.
+    ds: wgpu::Buffer,
+    /// `[B, H]` cell-state gradient (LSTM).
+    dc: Option<wgpu::Buffer>,
+    // Buffers the bind groups refer to.
+    _keep: Vec<wgpu::Buffer>,
+}
+
+impl LayerBackward {
+    fn new(
+        layer: &Rnn,
+        tape: &TrainTape,
+        taped: &TapedLayer,
+        grads: &LayerGrads,
+        mode: GradMode,
+        io: LayerIo<'_>,
+    ) -> Result<Self> {
+        let gpu = &tape.gpu;
+        let cfg = *layer.config();
+        let (seq, batch) = (tape.seq, tape.batch);
+        let (h, ho, i_size, g) = (
+            cfg.hidden_size,
+            cfg.output_size(),
+            cfg.input_size,
+            cfg.gate_rows(),
+        );
+        let tb = seq * batch;
+        let pass = &taped.pass;
+        let lengths = &tape.lengths;
+        let ds = storage_buffer(gpu, "state gradients [T+2, B, Ho]", (seq + 2) * batch * ho)?;
+        let da = storage_buffer(gpu, "gate gradients [T, B, G*H]", tb * g)?;
+        let unused = || storage_buffer(gpu, "unused binding", 1);
+        let flag = |b: bool| f64::from(u8::from(b));
+        let params = back_params(batch, seq, h, ho);
+        let reset_before = cfg.cell == CellKind::Gru(GruReset::Before);
+        let mut keep = vec![];
+        let mut dc = None;
+        // The input-side gate gradients, when they differ from `da`.
+        let mut da_in = None;
+        let mut kernels = vec![];
+        let mut steps = vec![];
+        let dispatch = |kernel: Kernel,
+                        constants: &[(&'static str, f64)],
+                        buffers: &[&wgpu::Buffer],
+                        units: usize|
+         -> Result<PerStepDispatch> {
+            PerStepDispatch::new(
+                gpu,
+                kernel,
+                constants,
+                &params,
+                buffers,
+                step_groups(units as u32, batch as u32),
+            )
+        };
+        match cfg.cell {
+            CellKind::Lstm | CellKind::PeepholeLstm => {
+                let cell_c = storage_buffer(gpu, "cell-state gradient [B, H]", batch * h)?;
+                let cs = pass.c.as_ref().expect("an LSTM keeps its cell states");
+                let peephole = layer.extra.as_ref().expect("an LSTM binds peepholes");
+                let projected = cfg.proj_size.is_some();
+                let constants = [
+                    ("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)),
+                    ("PROJ", flag(projected)),
+                ];
+                let w_hh = &layer.weight_hh_rows;
+                kernels.push(dispatch(
+                    Kernel::LstmBackwardStep,
+                    &constants,
+                    &[w_hh, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
+                    ho,
+                )?);
+                if let Some(w_hr) = &layer.weight_hr_rows {
+                    kernels.push(dispatch(
+                        Kernel::LstmBackwardCell,
+                        &constants,
+                        &[w_hr, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
+                        h,
+                    )?);
+                }
+                for i in (0..=seq).rev() {
+                    steps.push((i, 0));
+                    if projected && i > 0 {
+                        steps.push((i, 1));
+                    }
+                }
+                dc = Some(cell_c);
+            }
+            CellKind::Gru(reset) => {
+                let (input_side, aux) = match reset {
+                    GruReset::After => (
+                        storage_buffer(gpu, "input-side gate gradients [T, B, 3H]", tb * g)?,
+                        pass.history.clone().expect("a training GRU keeps W_hn h"),
+                    ),
+                    GruReset::Before => {
+                        (unused()?, storage_buffer(gpu, "d(r*h) [B, H]", batch * h)?)
+                    }
+                };
+                let buffers = [
+                    &layer.weight_hh_rows,
+                    lengths,
+                    &ds,
+                    &da,
+                    &pass.acts,
+                    &pass.hs,
+                    &input_side,
+                    &aux,
+                ];
+                let constants = [("RESET_BEFORE", flag(reset_before))];
+                kernels.push(dispatch(Kernel::GruBackwardStep, &constants, &buffers, h)?);
+                if reset_before {
+                    kernels.push(dispatch(Kernel::GruBackwardReset, &constants, &buffers, h)?);
+                }
+                for i in (0..=seq).rev() {
+                    if reset_before && i < seq {
+                        steps.push((i, 1));
+                    }
+                    steps.push((i, 0));
+                }
+                if reset == GruReset::After {
+                    da_in = Some(input_side);
+                } else {
+                    keep.push(input_side);
+                }
+                keep.push(aux);
+            }
+            CellKind::Rnn(act) => {
+                let constants = [("RELU", flag(act == Nonlinearity::Relu))];
+                kernels.push(dispatch(
+                    Kernel::RnnBackwardStep,
+                    &constants,
+                    &[&layer.weight_hh_rows, lengths, &ds, &da, &pass.hs],
+                    h,
+                )?);
+                steps.extend((0..=seq).rev().map(|i| (i, 0)));
+            }
+        }
+
+        let gather = io
+            .d_out
+            .map(|(d_out, batch_first)| {
+                let params = SeqParams {
+                    seq: seq as u32,
+                    batch: batch as u32,
+                    width: ho as u32,
+                    stride: io.out_stride as u32,
+                    col: io.out_col as u32,
+                    batch_first: u32::from(batch_first),
+                    reverse: u32::from(io.reverse),
+                    dst_offset: (batch * ho) as u32,
+                    ..Default::default()
+                };
+                sequence_copy(gpu, Kernel::GatherSteps, false, params, lengths, d_out, &ds)
+            })
+            .transpose()?;
+
+        // After the loop: products over all T*B rows.
+        let da_in_ref = da_in.as_ref().unwrap_or(&da);
+        let accumulate = mode == GradMode::Accumulate;
+        let zeros = storage_buffer(gpu, "zero bias", g.max(i_size).max(ho).max(h))?;
+        let weight_grad = GemmLayout {
+            trans_a: true,
+            trans_b: true,
+            accumulate,
+        };
+        let mut gradients = vec![gemm(
+            gpu,
+            GemmParams::new(g, i_size, tb),
+            weight_grad,
+            da_in_ref,
+            &taped.steps_in,
+            &zeros,
+            grads.weight_ih.buffer(),
+        )?];
+        if reset_before {
+            // Rows r, z multiply h; rows n multiply r*h.
+            gradients.push(gemm(
+                gpu,
+                GemmParams {
+                    lda: g as u32,
+                    ..GemmParams::new(2 * h, ho, tb)
+                },
+                weight_grad,
+                &da,
+                &pass.hs,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+            let rh = pass.history.as_ref().expect("a training GRU keeps r*h");
+            gradients.push(gemm(
+                gpu,
+                GemmParams {
+                    a_offset: (2 * h) as u32,
+                    lda: g as u32,
+                    c_offset: (2 * h * ho) as u32,
+                    ..GemmParams::new(h, ho, tb)
+                },
+                weight_grad,
+                &da,
+                rh,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+        } else {
+            gradients.push(gemm(
+                gpu,
+                GemmParams::new(g, ho, tb),
+                weight_grad,
+                &da,
+                &pass.hs,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+        }
+        if let (Some(grad_hr), Some(m)) = (&grads.weight_hr, &pass.history) {
+            // h_s = W_hr m_s at active steps; m is zero at finished ones.
+            gradients.push(gemm(
+                gpu,
+                GemmParams {
+                    a_offset: (batch * ho) as u32,
+                    ..GemmParams::new(ho, h, tb)
+                },
+                weight_grad,
+                &ds,
+                m,
+                &zeros,
+                grad_hr.buffer(),
+            )?);
+        }
+        if let Some(b) = &grads.bias_ih {
+            let cols = Columns::dense(da_in_ref, g);
+            gradients.push(column_sums(
+                gpu,
+                (tb, g),
+                cols,
+                None,
+                accumulate,
+                b.buffer(),
+                0,
+            )?);
+        }
+        if let Some(b) = &grads.bias_hh {
+            let cols = Columns::dense(&da, g);
+            gradients.push(column_sums(
+                gpu,
+                (tb, g),
+                cols,
+                None,
+                accumulate,
+                b.buffer(),
+                0,
+            )?);
+        }
+        if let (Some(p), Some(cs)) = (&grads.peephole, &pass.c) {
+            // p_i and p_f see c_{s-1} (slot s), p_o sees c_s (slot s+1).
+            for (row, gate, c_slot) in [(0, 0, 0), (1, 1, 0), (2, 3, 1)] {
+                let x = Columns {
+                    buffer: &da,
+                    offset: gate * h,
+                    stride: g,
+                };
+                let y = Columns {
+                    buffer: cs,
+                    offset: c_slot * batch * h,
+                    stride: h,
+                };
+                gradients.push(column_sums(
+                    gpu,
+                    (tb, h),
+                    x,
+                    Some(y),
+                    accumulate,
+                    p.buffer(),
+                    row * h,
+                )?);
+            }
+        }
+        // dX = da_in · W_ih in step order, then added into time order.
+        let dx = storage_buffer(gpu, "input gradient in step order [T, B, I]", tb * i_size)?;
+        gradients.push(gemm(
+            gpu,
+            GemmParams::new(tb, i_size, g),
+            GemmLayout {
+                trans_b: true,
+                ..Default::default()
+            },
+            da_in_ref,
+            &layer.weight_ih,
+            &zeros,
+            &dx,
+        )?);
+        let params = SeqParams {
+            seq: seq as u32,
+            batch: batch as u32,
+            width: i_size as u32,
+            stride: i_size as u32,
+            batch_first: u32::from(io.d_in_batch_first),
+            reverse: u32::from(io.reverse),
+            ..Default::default()
+        };
+        gradients.push(sequence_copy(
+            gpu,
+            Kernel::ScatterOutput,
+            true,
+            params,
+            lengths,
+            &dx,
+            io.d_in,
+        )?);
+        keep.extend([da, dx, zeros]);
+        keep.extend(da_in);
+        Ok(Self {
+            gather,
+            steps,
+            kernels,
+            gradients,
+            ds,
+            dc,
+            _keep: keep,
+        })
+    }
+
+    fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if let Some(gather) = &self.gather {
+            gather.record(pass);
+        }
+        for &(i, k) in &self.steps {
+            self.kernels[k].record(pass, i);
+        }
+    }
+
+    fn record_gradients(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for g in &self.gradients {
+            g.record(pass);
+        }
+    }
+}
+
+/// Host cotangents for [`RnnStack::train_step_host`]; `None` is zeros.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostSeeds<'a> {
+    pub output: Option<&'a [f32]>,
+    pub h_n: Option<&'a [f32]>,
+    pub c_n: Option<&'a [f32]>,
+}
+
+/// Host copies of every gradient of one backward pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostGradients {
+    pub input: Vec<f32>,
+    pub h0: Vec<f32>,
+    pub c0: Option<Vec<f32>>,
+    /// Index `l*D + d`.
+    pub params: Vec<HostLayerGrads>,
+}
+
+impl RnnStack {
+    /// Uploads host data, runs [`RnnStack::forward_train`] and
+    /// [`RnnStack::backward`] (overwriting fresh gradients) and reads
+    /// everything back. Layouts as in [`RnnStack::forward_host`]; NaN or
+    /// infinite inputs are refused with [`Error::NonFinite`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_step_host(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+        seeds: HostSeeds<'_>,
+        options: TrainOptions,
+    ) -> Result<(crate::layer::HostOutput, HostGradients)> {
+        let gpu = self.gpu();
+        let cfg = *self.config();
+        let (slots, ho, h) = (
+            cfg.state_slots(),
+            cfg.layer.output_size(),
+            cfg.layer.hidden_size,
+        );
+        let (in_shape, out_shape) = if cfg.batch_first {
+            (
+                [batch, seq_len, cfg.layer.input_size],
+                [batch, seq_len, cfg.output_size()],
+            )
+        } else {
+            (
+                [seq_len, batch, cfg.layer.input_size],
+                [seq_len, batch, cfg.output_size()],
+            )
+        };
+        let upload = |what: &str, data: Option<&[f32]>, shape: &[usize]| {
+            data.map(|d| GpuTensor::from_slice(gpu, what, d, shape))
+                .transpose()
+        };
+        let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+        let h0 = upload("h0", h0, &[slots, batch, ho])?;
+        let c0 = upload("c0", c0, &[slots, batch, h])?;
+        let g_out = upload("grad_output", seeds.output, &out_shape)?;
+        let g_h = upload("grad_h_n", seeds.h_n, &[slots, batch, ho])?;
+        let g_c = upload("grad_c_n", seeds.c_n, &[slots, batch, h])?;
+        let (out, tape) = self.forward_train(&input, h0.as_ref(), c0.as_ref(), lengths, options)?;
+        let grads = StackGrads::zeros(self)?;
+        let seeds = Seeds {
+            output: g_out.as_ref(),
+            h_n: g_h.as_ref(),
+            c_n: g_c.as_ref(),
+        };
+        let d = self.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
+        let host = HostGradients {
+            input: d.input.to_vec()?,
+            h0: d.h0.to_vec()?,
+            c0: d.c0.as_ref().map(GpuTensor::to_vec).transpose()?,
+            params: grads.to_host()?,
+        };
+        Ok((out.to_host()?, host))
+    }
+}

