@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{gpu, random_vec};
+use common::{gpu, random_vec, tiled_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::check::F32_UNIT_ROUNDOFF;
@@ -14,8 +14,7 @@ use wgpu_rnn::reference::backward::{backward, Cotangents};
 use wgpu_rnn::reference::Problem;
 use wgpu_rnn::train::{GradMode, HostGradients, HostSeeds, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::{
-    CellKind, Direction, GpuTensor, GruReset, Nonlinearity, RnnConfig, RnnStack, StackConfig,
-    StackWeights,
+    CellKind, Direction, Error, Gpu, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights,
 };
 
 /// One backward case.
@@ -29,6 +28,8 @@ struct Case {
     /// Which cotangents are given: output, h_n, c_n.
     seeds: [bool; 3],
     input_scale: f32,
+    /// Multiplies the error bound (saturation only, see its test).
+    bound_factor: f64,
     seed: u64,
 }
 
@@ -41,6 +42,7 @@ fn case(seq: usize, batch: usize, lengths: Option<Vec<usize>>, seed: u64) -> Cas
         with_c0: true,
         seeds: [true; 3],
         input_scale: 1.0,
+        bound_factor: 1.0,
         seed,
     }
 }
@@ -68,6 +70,10 @@ fn relative_error(name: &str, want: &[f64], got: &[f32]) -> f64 {
 /// widest dot product), times 8 for the chain of products per step;
 /// measured errors are 10-250x below it. Returns the worst relative error.
 fn check(config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
+    check_on(gpu(), config, c, options)
+}
+
+fn check_on(device: &Gpu, config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
     let weights = StackWeights::random(config, c.seed, 1.0).unwrap();
     let layer = config.layer;
     let (slots, ho, h) = (config.state_slots(), layer.output_size(), layer.hidden_size);
@@ -83,7 +89,7 @@ fn check(config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
     let g_c = (c.seeds[2] && layer.cell.has_cell_state())
         .then(|| random_vec(&mut rng, slots * b * h, 1.0));
 
-    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let stack = RnnStack::new(device, &weights).unwrap();
     let seeds = HostSeeds {
         output: g_out.as_deref(),
         h_n: g_h.as_deref(),
@@ -151,8 +157,11 @@ fn check(config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
     );
     let worst = compare_all(&label, &config, &want, &got);
     let k = layer.input_size.max(config.output_size()) + ho + 2;
-    let bound =
-        8.0 * F32_UNIT_ROUNDOFF * (k as f64).sqrt() * ((t * config.num_layers) as f64).sqrt();
+    let bound = c.bound_factor
+        * 8.0
+        * F32_UNIT_ROUNDOFF
+        * (k as f64).sqrt()
+        * ((t * config.num_layers) as f64).sqrt();
     eprintln!("{label}: worst relative gradient error {worst:.3e} (bound {bound:.3e})");
     assert!(worst <= bound, "{label}: {worst:e} > {bound:e}");
     worst
@@ -167,6 +176,9 @@ fn compare_all(
     let mut worst: f64 = 0.0;
     let mut cmp = |name: &str, w: &[f64], g: &[f32]| {
         let e = relative_error(&format!("{label} {name}"), w, g);
+        if std::env::var_os("BACKWARD_DETAIL").is_some() {
+            eprintln!("  {name}: {e:.3e}");
+        }
         worst = worst.max(e);
     };
     cmp("grad_input", &want.input, &got.input);
@@ -259,4 +271,252 @@ fn module_options_match_the_reference_backward() {
             check(config, &c, TrainOptions::default());
         }
     }
+}
+
+/// Dropout between layers: the backward pass uses the forward's mask (the
+/// reference applies the host twin's mask), and a seed reproduces a run.
+#[test]
+fn dropout_masks_match_and_reproduce() {
+    for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::After)] {
+        let config = StackConfig::new(layer(cell, 4, 9))
+            .with_layers(3)
+            .with_direction(Direction::Bidirectional);
+        let options = TrainOptions {
+            dropout: 0.3,
+            seed: 99,
+        };
+        check(config, &case(7, 3, Some(vec![7, 2, 5]), 11), options);
+    }
+    let config = StackConfig::new(layer(CellKind::Lstm, 4, 9)).with_layers(2);
+    let weights = StackWeights::random(config, 3, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let input = random_vec(&mut SmallRng::seed_from_u64(5), 6 * 2 * 4, 1.0);
+    let g_out = vec![1.0; 6 * 2 * 9];
+    let run = |seed: u64| {
+        let seeds = HostSeeds {
+            output: Some(&g_out),
+            ..Default::default()
+        };
+        let options = TrainOptions { dropout: 0.5, seed };
+        stack
+            .train_step_host(&input, 6, 2, None, None, None, seeds, options)
+            .unwrap()
+    };
+    let (a, b, other) = (run(1), run(1), run(2));
+    assert_eq!(a, b, "the same seed gives the same bits");
+    assert_ne!(a.0.output, other.0.output, "another seed drops other units");
+    // Dropout is a training-mode feature: inference ignores it.
+    let plain = stack.forward_host(&input, 6, 2, None, None, None).unwrap();
+    let no_drop = stack
+        .train_step_host(
+            &input,
+            6,
+            2,
+            None,
+            None,
+            None,
+            HostSeeds::default(),
+            TrainOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        plain, no_drop.0,
+        "a training forward without dropout is the inference forward"
+    );
+}
+
+/// `GradMode::Accumulate` adds into the gradient buffers; `Overwrite`
+/// replaces them.
+#[test]
+fn gradients_accumulate_or_overwrite() {
+    let config = StackConfig::new(
+        layer(CellKind::PeepholeLstm, 3, 5)
+            .with_projection(2)
+            .unwrap(),
+    )
+    .with_direction(Direction::Bidirectional);
+    let weights = StackWeights::random(config, 8, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(9);
+    let input = GpuTensor::from_slice(
+        gpu(),
+        "x",
+        &random_vec(&mut rng, 4 * 2 * 3, 1.0),
+        &[4, 2, 3],
+    )
+    .unwrap();
+    let g_out = GpuTensor::from_slice(
+        gpu(),
+        "g",
+        &random_vec(&mut rng, 4 * 2 * 4, 1.0),
+        &[4, 2, 4],
+    )
+    .unwrap();
+    let seeds = Seeds {
+        output: Some(&g_out),
+        ..Default::default()
+    };
+    let grads = StackGrads::zeros(&stack).unwrap();
+    let step = |mode: GradMode| {
+        let (_, tape) = stack
+            .forward_train(&input, None, None, None, TrainOptions::default())
+            .unwrap();
+        stack.backward(&tape, seeds, &grads, mode).unwrap();
+        grads.to_host().unwrap()
+    };
+    let once = step(GradMode::Overwrite);
+    let twice = step(GradMode::Accumulate);
+    for (a, b) in once.iter().zip(&twice) {
+        let doubled: Vec<f32> = a.weight_hh.iter().map(|v| 2.0 * v).collect();
+        assert_eq!(doubled, b.weight_hh, "accumulated weight_hh");
+        let doubled: Vec<f32> = a
+            .peephole
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
+        assert_eq!(
+            &doubled,
+            b.peephole.as_ref().unwrap(),
+            "accumulated peephole"
+        );
+        let doubled: Vec<f32> = a
+            .weight_hr
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
+        assert_eq!(
+            &doubled,
+            b.weight_hr.as_ref().unwrap(),
+            "accumulated weight_hr"
+        );
+        let doubled: Vec<f32> = a
+            .bias_ih
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|v| 2.0 * v)
+            .collect();
+        assert_eq!(&doubled, b.bias_ih.as_ref().unwrap(), "accumulated bias_ih");
+    }
+    assert_eq!(step(GradMode::Overwrite), once, "overwrite replaces");
+}
+
+/// Saturated gates (inputs up to 1e4) give finite gradients that match the
+/// reference; long sequences (T = 1000) stay within the bound.
+///
+/// Near saturation σ' = σ(1-σ) comes from the saved f32 σ (as in PyTorch's
+/// float32 backward), and 1-σ has an absolute error of about u: the gate
+/// gradients are accurate to u·|dh| absolutely, not relatively, and
+/// weight_ih's gradient multiplies them by |x| = 1e4. Measured: 2.2e-5 of
+/// the tensor's scale for weight_ih, below 3e-6 for everything else; the
+/// bound is 100x the unsaturated one.
+#[test]
+fn saturation_and_long_sequences() {
+    for cell in CellKind::ALL {
+        let config = StackConfig::new(layer(cell, 3, 7));
+        let c = Case {
+            input_scale: 1e4,
+            bound_factor: 100.0,
+            ..case(20, 3, Some(vec![20, 13, 1]), 21)
+        };
+        check(config, &c, TrainOptions::default());
+    }
+    for cell in [
+        CellKind::Lstm,
+        CellKind::Gru(wgpu_rnn::GruReset::Before),
+        CellKind::Rnn(wgpu_rnn::Nonlinearity::Tanh),
+    ] {
+        let config = StackConfig::new(layer(cell, 5, 67));
+        check(
+            config,
+            &case(1000, 3, Some(vec![1000, 999, 400]), 31),
+            TrainOptions::default(),
+        );
+    }
+}
+
+/// The training forward on the workgroup-tiled step kernels (the GPU
+/// default) keeps the same histories.
+#[test]
+fn tiled_training_forward_matches() {
+    for cell in CellKind::ALL {
+        let mut l = layer(cell, 4, 67);
+        if cell.has_cell_state() {
+            l = l.with_projection(5).unwrap();
+        }
+        let config = StackConfig::new(l).with_direction(Direction::Bidirectional);
+        check_on(
+            tiled_gpu(),
+            config,
+            &case(6, 5, Some(vec![6, 1, 3, 6, 2]), 41),
+            TrainOptions::default(),
+        );
+    }
+}
+
+/// Bad calls get a clear error, never a panic or a wrong answer.
+#[test]
+fn bad_backward_calls_are_refused() {
+    let config = StackConfig::new(layer(CellKind::Gru(wgpu_rnn::GruReset::After), 3, 4));
+    let weights = StackWeights::random(config, 1, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let other = RnnStack::new(
+        gpu(),
+        &StackWeights::random(config.with_layers(2), 1, 1.0).unwrap(),
+    )
+    .unwrap();
+    let input = GpuTensor::from_slice(gpu(), "x", &[0.5; 2 * 3], &[2, 1, 3]).unwrap();
+    let (_, tape) = stack
+        .forward_train(&input, None, None, None, TrainOptions::default())
+        .unwrap();
+    let grads = StackGrads::zeros(&stack).unwrap();
+    fn err<T>(r: Result<T, Error>) -> String {
+        r.map(|_| ()).unwrap_err().to_string()
+    }
+
+    let e = err(other.backward(
+        &tape,
+        Seeds::default(),
+        &StackGrads::zeros(&other).unwrap(),
+        GradMode::Overwrite,
+    ));
+    assert!(e.contains("tape"), "{e}");
+    let wrong = GpuTensor::zeros(gpu(), "g", &[2, 1, 5]).unwrap();
+    let seeds = Seeds {
+        output: Some(&wrong),
+        ..Default::default()
+    };
+    let e = err(stack.backward(&tape, seeds, &grads, GradMode::Overwrite));
+    assert!(e.contains("grad_output"), "{e}");
+    let c_n = GpuTensor::zeros(gpu(), "g", &[1, 1, 4]).unwrap();
+    let seeds = Seeds {
+        c_n: Some(&c_n),
+        ..Default::default()
+    };
+    let e = err(stack.backward(&tape, seeds, &grads, GradMode::Overwrite));
+    assert!(e.contains("grad_c_n"), "{e}");
+    let e = err(stack.backward(
+        &tape,
+        Seeds::default(),
+        &StackGrads::zeros(&other).unwrap(),
+        GradMode::Overwrite,
+    ));
+    assert!(e.contains("gradients"), "{e}");
+    let e = err(stack
+        .forward_train(
+            &input,
+            None,
+            None,
+            None,
+            TrainOptions {
+                dropout: 1.0,
+                seed: 0,
+            },
+        )
+        .map(|_| ()));
+    assert!(e.contains("dropout"), "{e}");
 }
