@@ -187,12 +187,26 @@ fn run_command_writes_the_golden_output() {
         .arg(golden_dir().join(format!("{case}.input.safetensors")))
         .arg("--out")
         .arg(&out)
+        .arg("--backward")
         .status()
         .unwrap();
     assert!(status.success());
     let got = TensorFile::read(&out).unwrap();
     let expected = read(case, "expected");
-    for name in ["output", "h_n", "c_n"] {
+    let grads = expected
+        .tensors
+        .keys()
+        .filter(|n| n.starts_with("grad"))
+        .count();
+    assert!(grads >= 10, "{grads} gradient tensors expected");
+    let names = [
+        "output",
+        "h_n",
+        "c_n",
+        "grad_input",
+        "grad.weight_hr_l1_reverse",
+    ];
+    for name in names {
         let err = max_diff(&got.get(name).unwrap().values, &values(&expected, name));
         assert!(err < 1e-5, "{name}: {err:e}");
         assert_eq!(got.get(name).unwrap().dtype, safetensors::Dtype::F32);
@@ -278,4 +292,62 @@ fn reference_backward_matches_pytorch_autograd() {
     }
     eprintln!("{checked} gradient tensors match PyTorch autograd");
     assert!(checked >= 60, "only {checked} gradient tensors checked");
+}
+
+/// The GPU backward pass against PyTorch's float64 autograd on every
+/// PyTorch case, through `run --backward`'s pipeline: every `grad_*` and
+/// `grad.<name>` tensor, with random cotangents that are nonzero at padded
+/// steps too. Reports the worst relative error (max |diff| over the
+/// tensor's largest magnitude, at least 1) per cell.
+#[test]
+fn gpu_backward_matches_pytorch_autograd() {
+    use std::collections::BTreeMap;
+    let mut worst: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.starts_with("torch_")) {
+        let (model, input, expected) = (
+            read(case, "model"),
+            read(case, "input"),
+            read(case, "expected"),
+        );
+        let cfg = *load_model(&model).unwrap().config();
+        let got = run_forward(gpu(), &model, &input, None, true)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let seq = case_inputs(&input, cfg.batch_first).seq;
+        // The bound of tests/backward.rs, doubled for N(0,1)-weight cases.
+        let k = cfg.layer.input_size.max(cfg.output_size()) + cfg.layer.output_size() + 2;
+        let bound = 16.0
+            * wgpu_rnn::check::F32_UNIT_ROUNDOFF
+            * (k as f64).sqrt()
+            * ((seq * cfg.num_layers) as f64).sqrt();
+        for (name, truth) in expected
+            .tensors
+            .iter()
+            .filter(|(n, _)| n.starts_with("grad"))
+        {
+            let ours = got
+                .get(name)
+                .unwrap_or_else(|| panic!("{case}: run --backward wrote no {name}"));
+            assert_eq!(ours.shape, truth.shape, "{case} {name}: shape");
+            let scale = truth.values.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            let rel = max_diff(&truth.values, &ours.values) / scale;
+            assert!(
+                rel <= bound,
+                "{case} {name}: relative error {rel:e} > {bound:e}"
+            );
+            let entry = worst
+                .entry(cfg.layer.cell.name().to_string())
+                .or_insert((0.0, String::new()));
+            if rel > entry.0 {
+                *entry = (rel, format!("{case} {name}"));
+            }
+            checked += 1;
+        }
+    }
+    for (cell, (rel, at)) in &worst {
+        eprintln!(
+            "{cell:18} worst relative gradient error vs PyTorch f64 autograd {rel:.2e} ({at})"
+        );
+    }
+    assert!(checked >= 100, "only {checked} gradient tensors checked");
 }

@@ -359,11 +359,14 @@ fn bad_files_give_one_line_errors_and_no_output() {
             vec!["hx", "unknown"],
         ),
         (
-            "backward",
+            "backward with a misshapen cotangent",
             good_model.clone(),
-            good_input.clone(),
+            input_with(&|i| {
+                i.tensors
+                    .insert("grad_output".into(), HostTensor::f32(&[1], &[0.0]));
+            }),
             vec!["--backward"],
-            vec!["--backward", "not implemented"],
+            vec!["grad_output", "[1]"],
         ),
     ];
     for (what, model, input, flags, needles) in cases {

@@ -6,7 +6,8 @@ use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::io::tensors::{HostTensor, TensorFile};
 use crate::io::{onnx, pytorch};
-use crate::stack::{RnnStack, StackWeights};
+use crate::stack::{Direction, RnnStack, StackWeights};
+use crate::train::{HostGradients, HostSeeds, TrainOptions};
 
 /// Input tensor names `run` understands; the `grad_*` cotangents are read by
 /// `--backward` only.
@@ -49,7 +50,10 @@ fn lengths_of(t: &HostTensor, seq: usize, batch: usize) -> Result<Vec<usize>> {
 }
 
 /// Runs the model of `model` on `input`; `batch_first` overrides the model's
-/// metadata when `Some`. Returns `output`, `h_n` and (LSTM) `c_n`, all F32.
+/// metadata when `Some`. Returns `output`, `h_n` and (LSTM) `c_n`, all F32;
+/// with `backward` also the gradients of the `run` contract (see
+/// [`write_gradients`]) for the cotangents `grad_output`, `grad_h_n`,
+/// `grad_c_n` in `input` (zeros when absent).
 pub fn run_forward(
     gpu: &Gpu,
     model: &TensorFile,
@@ -57,10 +61,11 @@ pub fn run_forward(
     batch_first: Option<bool>,
     backward: bool,
 ) -> Result<TensorFile> {
-    if backward {
+    let is_onnx = model.metadata.contains_key("op") || model.get("W").is_some();
+    if backward && is_onnx {
         return Err(Error::config(
             "--backward",
-            "the backward pass is not implemented yet (it arrives with the training issue)",
+            "gradients are written under PyTorch state_dict names; give a PyTorch model file (ONNX W/R/B gradients are not produced)",
         ));
     }
     let mut weights = load_model(model)?;
@@ -95,6 +100,7 @@ pub fn run_forward(
     };
     let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
     x.expect_shape("input", &[a, b, cfg.layer.input_size])?;
+    let x_shape = [a, b, cfg.layer.input_size];
     let (slots, h, ho) = (
         cfg.state_slots(),
         cfg.layer.hidden_size,
@@ -122,21 +128,59 @@ pub fn run_forward(
         .map(|t| lengths_of(t, seq, batch))
         .transpose()?;
     let x = x.to_f32("input")?;
-
-    let stack = RnnStack::new(gpu, &weights)?;
-    let out = stack.forward_host(
-        &x,
-        seq,
-        batch,
-        h0.as_deref(),
-        c0.as_deref(),
-        lengths.as_deref(),
-    )?;
-    let mut file = TensorFile::default();
     let out_shape = if cfg.batch_first {
         [batch, seq, cfg.output_size()]
     } else {
         [seq, batch, cfg.output_size()]
+    };
+
+    let stack = RnnStack::new(gpu, &weights)?;
+    let mut file = TensorFile::default();
+    let out = if backward {
+        let cotangent = |name: &str, shape: &[usize]| -> Result<Option<Vec<f32>>> {
+            input
+                .get(name)
+                .map(|t| {
+                    t.expect_shape(name, shape)?;
+                    t.to_f32(name)
+                })
+                .transpose()
+        };
+        let g_out = cotangent("grad_output", &out_shape)?;
+        let g_h = cotangent("grad_h_n", &[slots, batch, ho])?;
+        let g_c = cotangent("grad_c_n", &[slots, batch, h])?;
+        if g_c.is_some() && !cfg.layer.cell.has_cell_state() {
+            return Err(Error::tensor(
+                "grad_c_n",
+                format!("given, but a {} has no cell state", cfg.layer.cell.name()),
+            ));
+        }
+        let seeds = HostSeeds {
+            output: g_out.as_deref(),
+            h_n: g_h.as_deref(),
+            c_n: g_c.as_deref(),
+        };
+        let (out, grads) = stack.train_step_host(
+            &x,
+            seq,
+            batch,
+            h0.as_deref(),
+            c0.as_deref(),
+            lengths.as_deref(),
+            seeds,
+            TrainOptions::default(),
+        )?;
+        write_gradients(&mut file, &weights, &grads, x_shape);
+        out
+    } else {
+        stack.forward_host(
+            &x,
+            seq,
+            batch,
+            h0.as_deref(),
+            c0.as_deref(),
+            lengths.as_deref(),
+        )?
     };
     file.tensors
         .insert("output".into(), HostTensor::f32(&out_shape, &out.output));
@@ -147,4 +191,52 @@ pub fn run_forward(
             .insert("c_n".into(), HostTensor::f32(&[slots, batch, h], c_n));
     }
     Ok(file)
+}
+
+/// Adds `grad_input`, `grad_h0`, `grad_c0` (LSTM) and `grad.<name>` for
+/// every parameter of `weights`, under its PyTorch name and shape.
+fn write_gradients(
+    file: &mut TensorFile,
+    weights: &StackWeights,
+    grads: &HostGradients,
+    input_shape: [usize; 3],
+) {
+    let cfg = weights.config();
+    let (slots, h, ho) = (
+        cfg.state_slots(),
+        cfg.layer.hidden_size,
+        cfg.layer.output_size(),
+    );
+    let batch = grads.h0.len() / (slots * ho);
+    let mut put = |name: String, shape: &[usize], data: &[f32]| {
+        file.tensors.insert(name, HostTensor::f32(shape, data));
+    };
+    put("grad_input".into(), &input_shape, &grads.input);
+    put("grad_h0".into(), &[slots, batch, ho], &grads.h0);
+    if let Some(c0) = &grads.c0 {
+        put("grad_c0".into(), &[slots, batch, h], c0);
+    }
+    for l in 0..cfg.num_layers {
+        for d in 0..cfg.directions() {
+            let g = &grads.params[l * cfg.directions() + d];
+            let lc = weights.layer(l, d).config();
+            let rev = cfg.direction == Direction::Bidirectional && d == 1;
+            let rows = lc.gate_rows();
+            let name = |kind: &str| format!("grad.{}", pytorch::param_name(kind, l, rev));
+            put(name("weight_ih"), &[rows, lc.input_size], &g.weight_ih);
+            put(name("weight_hh"), &[rows, ho], &g.weight_hh);
+            if let Some(b) = &g.bias_ih {
+                put(name("bias_ih"), &[rows], b);
+            }
+            if let Some(b) = &g.bias_hh {
+                put(name("bias_hh"), &[rows], b);
+            }
+            if let Some(p) = &g.weight_hr {
+                put(name("weight_hr"), &[ho, h], p);
+            }
+            if let Some(p) = &g.peephole {
+                put(name("weight_peephole"), &[3, h], p);
+            }
+        }
+    }
 }
