@@ -14,8 +14,9 @@ use crate::profile::KernelProfile;
 use crate::reference;
 use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
 use crate::tensor::GpuTensor;
+use crate::train::{GradMode, HostSeeds, Seeds, TrainOptions};
 
-/// One benchmark configuration (inference).
+/// One benchmark configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BenchConfig {
     pub cell: CellKind,
@@ -27,8 +28,11 @@ pub struct BenchConfig {
     pub bidirectional: bool,
     pub warmup: usize,
     pub reps: usize,
-    /// Also time each kernel family with timestamp queries.
+    /// Also time each kernel family with timestamp queries (inference).
     pub profile: bool,
+    /// Time a training step (forward keeping the tape, then backward)
+    /// instead of an inference forward.
+    pub train: bool,
 }
 
 /// What a benchmark measured.
@@ -39,7 +43,7 @@ pub struct BenchResult {
     pub reps: usize,
     /// Worst |GPU - reference| over the validated batch rows.
     pub max_abs_err: f64,
-    /// FLOPs of one sequence (see [`forward_flops`]).
+    /// FLOPs of one sequence (see [`forward_flops`]; 3x that for training).
     pub flops: f64,
     /// GPU time per kernel family of one profiled sequence (`profile`).
     pub profile: Option<KernelProfile>,
@@ -64,6 +68,13 @@ pub fn forward_flops(config: &StackConfig, batch: usize, seq: usize) -> f64 {
             (config.directions() * per_token) as f64 * tokens
         })
         .sum()
+}
+
+/// Training FLOPs: the forward's, plus twice that for the backward (the
+/// state and input gradients, and the weight gradients, each one product
+/// of the forward's size).
+pub fn train_flops(config: &StackConfig, batch: usize, seq: usize) -> f64 {
+    3.0 * forward_flops(config, batch, seq)
 }
 
 /// Batch rows checked against the f64 reference before timing: the
@@ -128,10 +139,29 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         reason: format!("the GPU result is wrong, refusing to time it: {m}"),
     })?;
 
+    if cfg.train {
+        validate_training(&layer, &weights, &gather(&x, cfg.input), cfg.seq, rows)?;
+    }
+    let grads = crate::train::StackGrads::zeros(&layer)?;
+    let g_out: Vec<f32> = (0..cfg.seq * cfg.batch * width)
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect();
+    let g_out = GpuTensor::from_slice(gpu, "grad_output", &g_out, &[cfg.seq, cfg.batch, width])?;
     let mut times = Vec::with_capacity(cfg.reps);
     for rep in 0..cfg.warmup + cfg.reps {
         let start = Instant::now();
-        let out = layer.forward(&input, None, None, None)?;
+        let out = if cfg.train {
+            let (out, tape) =
+                layer.forward_train(&input, None, None, None, TrainOptions::default())?;
+            let seeds = Seeds {
+                output: Some(&g_out),
+                ..Default::default()
+            };
+            layer.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
+            out
+        } else {
+            layer.forward(&input, None, None, None)?
+        };
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Wgpu {
@@ -145,7 +175,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         }
     }
     times.sort_by(f64::total_cmp);
-    let profile = if cfg.profile {
+    let profile = if cfg.profile && !cfg.train {
         Some(layer.forward_profiled(&input, None, None, None)?.1)
     } else {
         None
@@ -155,7 +185,82 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         min_s: times[0],
         reps: times.len(),
         max_abs_err: agreement.max_abs_err,
-        flops: forward_flops(&config, cfg.batch, cfg.seq),
+        flops: if cfg.train {
+            train_flops(&config, cfg.batch, cfg.seq)
+        } else {
+            forward_flops(&config, cfg.batch, cfg.seq)
+        },
         profile,
     })
+}
+
+/// Runs a training step of `weights` on `rows` batch rows (`x` `[T, rows,
+/// I]`) and checks every gradient against the f64 reference backward, with
+/// the bound of the backward tests (`tests/backward.rs`).
+fn validate_training(
+    gpu_stack: &RnnStack,
+    weights: &StackWeights,
+    x: &[f32],
+    seq: usize,
+    rows: usize,
+) -> Result<()> {
+    use crate::check::F32_UNIT_ROUNDOFF;
+    use crate::reference::backward::{backward, Cotangents};
+    let config = *weights.config();
+    let width = config.output_size();
+    let g_out: Vec<f32> = (0..seq * rows * width)
+        .map(|n| ((n % 7) as f32 - 3.0) / 3.0)
+        .collect();
+    let seeds = HostSeeds {
+        output: Some(&g_out),
+        ..Default::default()
+    };
+    let (_, got) = gpu_stack.train_step_host(
+        x,
+        seq,
+        rows,
+        None,
+        None,
+        None,
+        seeds,
+        TrainOptions::default(),
+    )?;
+    let problem = reference::Problem::new(weights, x, seq, rows, None, None, None)?;
+    let slots = config.state_slots();
+    let cot = Cotangents {
+        output: g_out.iter().map(|&v| f64::from(v)).collect(),
+        h_n: vec![0.0; slots * rows * config.layer.output_size()],
+        c_n: vec![0.0; slots * rows * config.layer.hidden_size],
+    };
+    let want = backward(&problem, &cot);
+    let k = config.layer.input_size.max(width) + config.layer.output_size() + 2;
+    let bound =
+        8.0 * F32_UNIT_ROUNDOFF * (k as f64).sqrt() * ((seq * config.num_layers) as f64).sqrt();
+    let mut pairs: Vec<(String, &[f64], &[f32])> =
+        vec![("grad_input".into(), &want.input, &got.input)];
+    for (slot, (w, g)) in want.params.iter().zip(&got.params).enumerate() {
+        pairs.push((format!("weight_ih[{slot}]"), &w.w_ih, &g.weight_ih));
+        pairs.push((format!("weight_hh[{slot}]"), &w.w_hh, &g.weight_hh));
+    }
+    for (name, w, g) in pairs {
+        let scale = w.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let err = w
+            .iter()
+            .zip(g)
+            .map(|(a, &b)| (a - f64::from(b)).abs())
+            .fold(
+                0.0,
+                |m: f64, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
+            );
+        if err > bound * scale {
+            return Err(Error::Config {
+                what: "bench validation".into(),
+                reason: format!(
+                    "the GPU gradient {name} is off by {:.3e} of its scale (bound {bound:.3e}), refusing to time it",
+                    err / scale
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -520,3 +520,23 @@ fn bad_backward_calls_are_refused() {
         .map(|_| ()));
     assert!(e.contains("dropout"), "{e}");
 }
+
+/// The memory a training forward keeps, per step and layer-direction, for
+/// the LSTM with B = 64, H = 512: gate activations (4H), the state
+/// (H) and the cell state (H), f32: 64 * 6 * 512 * 4 = 786,432 bytes.
+#[test]
+fn training_memory_per_step() {
+    let config = StackConfig::new(layer(CellKind::Lstm, 16, 512));
+    let weights = StackWeights::random(config, 1, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let saved = |seq: usize| {
+        let input = GpuTensor::zeros(gpu(), "x", &[seq, 64, 16]).unwrap();
+        let (_, tape) = stack
+            .forward_train(&input, None, None, None, TrainOptions::default())
+            .unwrap();
+        tape.saved_bytes()
+    };
+    let per_step = saved(2) - saved(1);
+    eprintln!("LSTM B=64 H=512: {per_step} bytes kept per step and layer-direction");
+    assert_eq!(per_step, 64 * (4 + 1 + 1) * 512 * 4);
+}
