@@ -15,6 +15,26 @@
 //! # Ok::<(), wgpu_rnn::Error>(())
 //! ```
 //!
+//! Training: a forward pass that keeps its tape, then the backward pass
+//! (module [`train`]):
+//!
+//! ```no_run
+//! use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+//! use wgpu_rnn::{CellKind, Gpu, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights};
+//! let gpu = Gpu::new()?;
+//! let config = StackConfig::new(RnnConfig::new(CellKind::Gru(wgpu_rnn::GruReset::After), 8, 16)?)
+//!     .with_layers(2);
+//! let gru = RnnStack::new(&gpu, &StackWeights::random(config, 0, 1.0)?)?;
+//! let x = GpuTensor::from_slice(&gpu, "x", &vec![0.5f32; 5 * 2 * 8], &[5, 2, 8])?;
+//! let options = TrainOptions { dropout: 0.1, seed: 1 };
+//! let (out, tape) = gru.forward_train(&x, None, None, None, options)?;
+//! let grads = StackGrads::zeros(&gru)?;
+//! let seeds = Seeds { output: Some(&out.output), ..Default::default() }; // d(½|output|²)
+//! let d = gru.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
+//! assert_eq!(d.input.shape(), &[5, 2, 8]);
+//! # Ok::<(), wgpu_rnn::Error>(())
+//! ```
+//!
 //! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
 //! `GpuTensor::from_slice`, `Rnn::forward_host`) are checked and a NaN or
 //! infinity is an [`Error::NonFinite`]. Data that is already on the device is

@@ -238,7 +238,8 @@ impl RnnStack {
         &self.config
     }
 
-    fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
+    /// Checks that `t` lives on this module's device and has shape `expected`.
+    pub(crate) fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
         if !t.gpu().same_device(&self.gpu) {
             return Err(Error::config(
                 what,

@@ -250,18 +250,7 @@ impl RnnStack {
         let layer0 = cfg.layer;
         let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
         let slots = cfg.state_slots();
-        let check = |what: &str, t: &GpuTensor, shape: &[usize]| -> Result<()> {
-            if !t.gpu().same_device(gpu) {
-                return Err(Error::config(
-                    what,
-                    "tensor lives on a different device than the layer",
-                ));
-            }
-            if t.shape() != shape {
-                return Err(Error::shape(what, shape, t.shape()));
-            }
-            Ok(())
-        };
+        let check = |what: &str, t: &GpuTensor, shape: &[usize]| self.check_tensor(what, t, shape);
         let out_shape = if cfg.batch_first {
             [batch, seq, cfg.output_size()]
         } else {
@@ -671,29 +660,13 @@ impl LayerBackward {
                 grad_hr.buffer(),
             )?);
         }
-        if let Some(b) = &grads.bias_ih {
-            let cols = Columns::dense(da_in_ref, g);
-            gradients.push(column_sums(
-                gpu,
-                (tb, g),
-                cols,
-                None,
-                accumulate,
-                b.buffer(),
-                0,
-            )?);
-        }
-        if let Some(b) = &grads.bias_hh {
-            let cols = Columns::dense(&da, g);
-            gradients.push(column_sums(
-                gpu,
-                (tb, g),
-                cols,
-                None,
-                accumulate,
-                b.buffer(),
-                0,
-            )?);
+        // b_ih sees the input-side gate gradients, b_hh the hidden-side ones.
+        for (bias, source) in [(&grads.bias_ih, da_in_ref), (&grads.bias_hh, &da)] {
+            if let Some(b) = bias {
+                let cols = Columns::dense(source, g);
+                let sums = column_sums(gpu, (tb, g), cols, None, accumulate, b.buffer(), 0)?;
+                gradients.push(sums);
+            }
         }
         if let (Some(p), Some(cs)) = (&grads.peephole, &pass.c) {
             // p_i and p_f see c_{s-1} (slot s), p_o sees c_s (slot s+1).

@@ -366,41 +366,29 @@ fn gradients_accumulate_or_overwrite() {
     };
     let once = step(GradMode::Overwrite);
     let twice = step(GradMode::Accumulate);
+    let doubled = |v: &[f32]| v.iter().map(|x| 2.0 * x).collect::<Vec<f32>>();
     for (a, b) in once.iter().zip(&twice) {
-        let doubled: Vec<f32> = a.weight_hh.iter().map(|v| 2.0 * v).collect();
-        assert_eq!(doubled, b.weight_hh, "accumulated weight_hh");
-        let doubled: Vec<f32> = a
-            .peephole
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|v| 2.0 * v)
-            .collect();
-        assert_eq!(
-            &doubled,
-            b.peephole.as_ref().unwrap(),
-            "accumulated peephole"
-        );
-        let doubled: Vec<f32> = a
-            .weight_hr
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|v| 2.0 * v)
-            .collect();
-        assert_eq!(
-            &doubled,
-            b.weight_hr.as_ref().unwrap(),
-            "accumulated weight_hr"
-        );
-        let doubled: Vec<f32> = a
-            .bias_ih
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|v| 2.0 * v)
-            .collect();
-        assert_eq!(&doubled, b.bias_ih.as_ref().unwrap(), "accumulated bias_ih");
+        let pairs = [
+            ("weight_hh", &a.weight_hh, &b.weight_hh),
+            (
+                "peephole",
+                a.peephole.as_ref().unwrap(),
+                b.peephole.as_ref().unwrap(),
+            ),
+            (
+                "weight_hr",
+                a.weight_hr.as_ref().unwrap(),
+                b.weight_hr.as_ref().unwrap(),
+            ),
+            (
+                "bias_ih",
+                a.bias_ih.as_ref().unwrap(),
+                b.bias_ih.as_ref().unwrap(),
+            ),
+        ];
+        for (name, single, accumulated) in pairs {
+            assert_eq!(&doubled(single), accumulated, "accumulated {name}");
+        }
     }
     assert_eq!(step(GradMode::Overwrite), once, "overwrite replaces");
 }

@@ -25,6 +25,32 @@ pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry
     }
 }
 
+/// The bind group of `kernel`: `uniform` at binding 0, `buffers` at 1.. in
+/// order.
+pub(crate) fn bind_group(
+    gpu: &Gpu,
+    kernel: Kernel,
+    pipeline: &CachedPipeline,
+    uniform: wgpu::BindingResource<'_>,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform,
+    }];
+    entries.extend(
+        buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| entry(i as u32 + 1, b)),
+    );
+    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(kernel.label()),
+        layout: &pipeline.layout,
+        entries: &entries,
+    })
+}
+
 impl Dispatch {
     /// Checks the grid against the device limits and binds `params` and
     /// `buffers` (bindings 1..) for `kernel` with its override `constants`.
@@ -45,18 +71,7 @@ impl Dispatch {
                 contents: bytemuck::bytes_of(params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-        let mut entries = vec![entry(0, &uniform)];
-        entries.extend(
-            buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| entry(i as u32 + 1, b)),
-        );
-        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.label()),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
+        let bind_group = bind_group(gpu, kernel, &pipeline, uniform.as_entire_binding(), buffers);
         Ok(Self {
             pipeline,
             bind_group,

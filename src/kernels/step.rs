@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::dispatch::entry;
+use super::dispatch::bind_group;
 use super::{Kernel, WgslTwin};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::{CachedPipeline, Gpu};
@@ -127,25 +127,12 @@ impl PerStepDispatch {
                 usage: wgpu::BufferUsages::UNIFORM,
             });
         let pipeline = gpu.pipeline(kernel, constants)?;
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &uniform,
-                offset: 0,
-                size: NonZeroU64::new(size_of::<P>() as u64),
-            }),
-        }];
-        entries.extend(
-            buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| entry(i as u32 + 1, b)),
-        );
-        let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.label()),
-            layout: &pipeline.layout,
-            entries: &entries,
+        let uniform_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &uniform,
+            offset: 0,
+            size: NonZeroU64::new(size_of::<P>() as u64),
         });
+        let bind_group = bind_group(gpu, kernel, &pipeline, uniform_binding, buffers);
         Ok(Self {
             pipeline,
             bind_group,
