@@ -14,7 +14,7 @@ use crate::profile::KernelProfile;
 use crate::reference;
 use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
 use crate::tensor::GpuTensor;
-use crate::train::{GradMode, HostSeeds, Seeds, TrainOptions};
+use crate::train::{GradMode, HostSeeds, Seeds, StackGrads, TrainOptions};
 
 /// One benchmark configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,25 +142,34 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
     if cfg.train {
         validate_training(&layer, &weights, &gather(&x, cfg.input), cfg.seq, rows)?;
     }
-    let grads = crate::train::StackGrads::zeros(&layer)?;
-    let g_out: Vec<f32> = (0..cfg.seq * cfg.batch * width)
-        .map(|_| rng.random_range(-1.0..=1.0))
-        .collect();
-    let g_out = GpuTensor::from_slice(gpu, "grad_output", &g_out, &[cfg.seq, cfg.batch, width])?;
+    // Training: gradient buffers and a random output cotangent, made once.
+    let training = if cfg.train {
+        let g_out: Vec<f32> = (0..cfg.seq * cfg.batch * width)
+            .map(|_| rng.random_range(-1.0..=1.0))
+            .collect();
+        let shape = [cfg.seq, cfg.batch, width];
+        Some((
+            StackGrads::zeros(&layer)?,
+            GpuTensor::from_slice(gpu, "grad_output", &g_out, &shape)?,
+        ))
+    } else {
+        None
+    };
     let mut times = Vec::with_capacity(cfg.reps);
     for rep in 0..cfg.warmup + cfg.reps {
         let start = Instant::now();
-        let out = if cfg.train {
-            let (out, tape) =
-                layer.forward_train(&input, None, None, None, TrainOptions::default())?;
-            let seeds = Seeds {
-                output: Some(&g_out),
-                ..Default::default()
-            };
-            layer.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
-            out
-        } else {
-            layer.forward(&input, None, None, None)?
+        let out = match &training {
+            Some((grads, g_out)) => {
+                let (out, tape) =
+                    layer.forward_train(&input, None, None, None, TrainOptions::default())?;
+                let seeds = Seeds {
+                    output: Some(g_out),
+                    ..Default::default()
+                };
+                layer.backward(&tape, seeds, grads, GradMode::Overwrite)?;
+                out
+            }
+            None => layer.forward(&input, None, None, None)?,
         };
         gpu.device()
             .poll(wgpu::PollType::wait_indefinitely())
@@ -195,8 +204,8 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
 }
 
 /// Runs a training step of `weights` on `rows` batch rows (`x` `[T, rows,
-/// I]`) and checks every gradient against the f64 reference backward, with
-/// the bound of the backward tests (`tests/backward.rs`).
+/// I]`) and checks every gradient against the f64 reference backward
+/// within [`crate::check::gradient_bound`].
 fn validate_training(
     gpu_stack: &RnnStack,
     weights: &StackWeights,
@@ -204,7 +213,7 @@ fn validate_training(
     seq: usize,
     rows: usize,
 ) -> Result<()> {
-    use crate::check::F32_UNIT_ROUNDOFF;
+    use crate::check::{gradient_bound, relative_gradient_error};
     use crate::reference::backward::{backward, Cotangents};
     let config = *weights.config();
     let width = config.output_size();
@@ -233,31 +242,36 @@ fn validate_training(
         c_n: vec![0.0; slots * rows * config.layer.hidden_size],
     };
     let want = backward(&problem, &cot);
-    let k = config.layer.input_size.max(width) + config.layer.output_size() + 2;
-    let bound =
-        8.0 * F32_UNIT_ROUNDOFF * (k as f64).sqrt() * ((seq * config.num_layers) as f64).sqrt();
-    let mut pairs: Vec<(String, &[f64], &[f32])> =
-        vec![("grad_input".into(), &want.input, &got.input)];
+    let bound = gradient_bound(&config, seq);
+    let mut pairs: Vec<(String, &[f64], &[f32])> = vec![
+        ("grad_input".into(), &want.input, &got.input),
+        ("grad_h0".into(), &want.h0, &got.h0),
+    ];
+    if let Some(c0) = &got.c0 {
+        pairs.push(("grad_c0".into(), &want.c0, c0));
+    }
     for (slot, (w, g)) in want.params.iter().zip(&got.params).enumerate() {
+        let optional = [
+            ("bias_ih", &w.b_ih, &g.bias_ih),
+            ("bias_hh", &w.b_hh, &g.bias_hh),
+            ("peephole", &w.peephole, &g.peephole),
+            ("weight_hr", &w.w_hr, &g.weight_hr),
+        ];
         pairs.push((format!("weight_ih[{slot}]"), &w.w_ih, &g.weight_ih));
         pairs.push((format!("weight_hh[{slot}]"), &w.w_hh, &g.weight_hh));
+        for (name, w, g) in optional {
+            if let Some(g) = g {
+                pairs.push((format!("{name}[{slot}]"), w, g));
+            }
+        }
     }
     for (name, w, g) in pairs {
-        let scale = w.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let err = w
-            .iter()
-            .zip(g)
-            .map(|(a, &b)| (a - f64::from(b)).abs())
-            .fold(
-                0.0,
-                |m: f64, e| if e.is_nan() { f64::INFINITY } else { m.max(e) },
-            );
-        if err > bound * scale {
+        let err = relative_gradient_error(w, g.iter().map(|&v| f64::from(v)));
+        if err > bound {
             return Err(Error::Config {
                 what: "bench validation".into(),
                 reason: format!(
-                    "the GPU gradient {name} is off by {:.3e} of its scale (bound {bound:.3e}), refusing to time it",
-                    err / scale
+                    "the GPU gradient {name} is off by {err:.3e} of its scale (bound {bound:.3e}), refusing to time it"
                 ),
             });
         }

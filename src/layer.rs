@@ -207,19 +207,13 @@ impl Rnn {
         let gpu = &self.gpu;
         let (g, h, ho) = (cfg.gates(), cfg.hidden_size, cfg.output_size());
         let hs = storage_buffer(gpu, "hidden states [T+1, B, Ho]", (seq + 1) * batch * ho)?;
-        let chunk = self.steps_per_chunk(seq, batch)?;
-        if train && chunk < seq {
-            let binding = gpu.limits().max_storage_buffer_binding_size;
-            return Err(Error::OverLimit {
-                what: format!(
-                    "training activations [T={seq}, B={batch}, G*H={}]",
-                    cfg.gate_rows()
-                ),
-                requested: (seq * batch * cfg.gate_rows() * 4) as u64,
-                limit_name: "max_storage_buffer_binding_size",
-                limit: binding,
-            });
-        }
+        // Training keeps every step's activations: no chunking (a sequence
+        // over the binding limit is refused by the allocation below).
+        let chunk = if train {
+            seq
+        } else {
+            self.steps_per_chunk(seq, batch)?
+        };
         let xg = storage_buffer(
             gpu,
             "gate pre-activations [steps, B, G*H]",
@@ -266,33 +260,31 @@ impl Rnn {
             .transpose()?;
         let scratch = |what: &str| storage_buffer(gpu, what, steps_of(seq) * bh);
         let projected = self.projection.is_some();
-        // A binding the kernel never touches with these override constants.
-        let unused = || storage_buffer(gpu, "unused binding", 1);
-        // The step kernel's buffer after the cell state, whether the backward
-        // pass reads it, and any further scratch.
-        let (history, kept, scratch): (Option<wgpu::Buffer>, bool, Vec<wgpu::Buffer>) = match cfg
-            .cell
-        {
-            // m = o*tanh(c), read by the projection.
-            CellKind::Lstm | CellKind::PeepholeLstm if projected => {
-                (Some(scratch("o*tanh(c)")?), true, vec![])
-            }
-            CellKind::Lstm | CellKind::PeepholeLstm => (Some(unused()?), false, vec![]),
-            CellKind::Gru(GruReset::Before) => (Some(scratch("r*h")?), true, vec![scratch("z")?]),
-            CellKind::Gru(GruReset::After) if train => {
-                (Some(scratch("W_hn h + b_hn")?), true, vec![])
-            }
-            CellKind::Gru(GruReset::After) => (Some(unused()?), false, vec![]),
-            CellKind::Rnn(_) => (None, false, vec![]),
+        // The projection's input o*tanh(c), or what the backward pass reads.
+        let history = match cfg.cell {
+            CellKind::Lstm | CellKind::PeepholeLstm if projected => Some(scratch("o*tanh(c)")?),
+            CellKind::Gru(GruReset::Before) => Some(scratch("r*h")?),
+            CellKind::Gru(GruReset::After) if train => Some(scratch("W_hn h + b_hn")?),
+            _ => None,
         };
+        // The LSTM and GRU kernels bind a buffer after the state even where
+        // their override constants never touch it.
+        let bound_history = match (&history, cfg.cell) {
+            (Some(b), _) => Some(b.clone()),
+            (None, CellKind::Rnn(_)) => None,
+            (None, _) => Some(storage_buffer(gpu, "unused binding", 1)?),
+        };
+        let z = (cfg.cell == CellKind::Gru(GruReset::Before))
+            .then(|| scratch("z"))
+            .transpose()?;
         let mut buffers: Vec<&wgpu::Buffer> = vec![&xg];
         buffers.extend(&self.recurrent);
         buffers.extend(&self.extra);
         buffers.push(lengths);
         buffers.push(&hs);
         buffers.extend(&c);
-        buffers.extend(&history);
-        buffers.extend(&scratch);
+        buffers.extend(&bound_history);
+        buffers.extend(&z);
         let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
             .into_iter()
             .map(|(kernel, constants)| StepStage {
@@ -313,16 +305,14 @@ impl Rnn {
             });
         }
         let steps = Steps::new(gpu, batch as u32, &offsets, stages, train)?;
-        let mut keep = scratch;
-        keep.extend(history.clone());
         Ok(LayerPass {
             gemms,
             steps,
             hs,
             c,
             acts: xg,
-            history: history.filter(|_| train && kept),
-            _scratch: keep,
+            history: history.filter(|_| train),
+            _scratch: bound_history.into_iter().chain(z).collect(),
         })
     }
 

@@ -116,6 +116,16 @@ impl StackConfig {
         self.directions() * self.layer.output_size()
     }
 
+    /// The shape of a sequence tensor with `width` values per step and row:
+    /// `[T, B, width]`, or `[B, T, width]` batch-first.
+    pub fn sequence_shape(&self, seq: usize, batch: usize, width: usize) -> [usize; 3] {
+        if self.batch_first {
+            [batch, seq, width]
+        } else {
+            [seq, batch, width]
+        }
+    }
+
     /// `L*D`: the first axis of `h0`, `h_n`, `c0`, `c_n`.
     pub fn state_slots(&self) -> usize {
         self.num_layers * self.directions()
@@ -238,6 +248,24 @@ impl RnnStack {
         &self.config
     }
 
+    /// [`RnnStack::check_tensor`] for a cell-state tensor (`c0`,
+    /// `grad_c_n`), which only an LSTM has.
+    pub(crate) fn check_cell_state(
+        &self,
+        what: &str,
+        t: &GpuTensor,
+        expected: &[usize],
+    ) -> Result<()> {
+        let cell = self.config.layer.cell;
+        if !cell.has_cell_state() {
+            return Err(Error::config(
+                what,
+                format!("given, but a {} has no cell state", cell.name()),
+            ));
+        }
+        self.check_tensor(what, t, expected)
+    }
+
     /// Checks that `t` lives on this module's device and has shape `expected`.
     pub(crate) fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
         if !t.gpu().same_device(&self.gpu) {
@@ -318,13 +346,7 @@ impl RnnStack {
             self.check_tensor("h0", h0, &[slots, batch, ho])?;
         }
         if let Some(c0) = c0 {
-            if !layer0.cell.has_cell_state() {
-                return Err(Error::config(
-                    "c0",
-                    format!("given, but a {} has no cell state", layer0.cell.name()),
-                ));
-            }
-            self.check_tensor("c0", c0, &[slots, batch, h])?;
+            self.check_cell_state("c0", c0, &[slots, batch, h])?;
         }
         let lengths: Vec<u32> = match lengths {
             Some(l) => {
@@ -336,11 +358,7 @@ impl RnnStack {
         let gpu = &self.gpu;
         let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
         let training = train.is_some();
-        let out_shape = if cfg.batch_first {
-            [batch, seq, cfg.output_size()]
-        } else {
-            [seq, batch, cfg.output_size()]
-        };
+        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
         let output = GpuTensor::zeros(gpu, "output", &out_shape)?;
         let h_n = GpuTensor::zeros(gpu, "h_n", &[slots, batch, ho])?;
         let c_n = layer0
@@ -581,11 +599,7 @@ impl RnnStack {
     ) -> Result<HostOutput> {
         let gpu = &self.gpu;
         let cfg = self.config;
-        let in_shape = if cfg.batch_first {
-            [batch, seq_len, cfg.layer.input_size]
-        } else {
-            [seq_len, batch, cfg.layer.input_size]
-        };
+        let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
         // Finiteness is checked by the uploads, lengths by `forward`.
         let slots = cfg.state_slots();
         let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;

@@ -251,11 +251,7 @@ impl RnnStack {
         let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
         let slots = cfg.state_slots();
         let check = |what: &str, t: &GpuTensor, shape: &[usize]| self.check_tensor(what, t, shape);
-        let out_shape = if cfg.batch_first {
-            [batch, seq, cfg.output_size()]
-        } else {
-            [seq, batch, cfg.output_size()]
-        };
+        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
         if let Some(t) = seeds.output {
             check("grad_output", t, &out_shape)?;
         }
@@ -263,13 +259,7 @@ impl RnnStack {
             check("grad_h_n", t, &[slots, batch, ho])?;
         }
         if let Some(t) = seeds.c_n {
-            if !layer0.cell.has_cell_state() {
-                return Err(Error::config(
-                    "grad_c_n",
-                    format!("given, but a {} has no cell state", layer0.cell.name()),
-                ));
-            }
-            check("grad_c_n", t, &[slots, batch, h])?;
+            self.check_cell_state("grad_c_n", t, &[slots, batch, h])?;
         }
         if grads.layers.len() != slots {
             return Err(Error::shape(
@@ -303,11 +293,7 @@ impl RnnStack {
             )?;
         }
 
-        let in_shape = if cfg.batch_first {
-            [batch, seq, layer0.input_size]
-        } else {
-            [seq, batch, layer0.input_size]
-        };
+        let in_shape = cfg.sequence_shape(seq, batch, layer0.input_size);
         let input = GpuTensor::zeros(gpu, "grad_input", &in_shape)?;
         let h0 = GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?;
         let c0 = layer0
@@ -795,17 +781,8 @@ impl RnnStack {
             cfg.layer.output_size(),
             cfg.layer.hidden_size,
         );
-        let (in_shape, out_shape) = if cfg.batch_first {
-            (
-                [batch, seq_len, cfg.layer.input_size],
-                [batch, seq_len, cfg.output_size()],
-            )
-        } else {
-            (
-                [seq_len, batch, cfg.layer.input_size],
-                [seq_len, batch, cfg.output_size()],
-            )
-        };
+        let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
+        let out_shape = cfg.sequence_shape(seq_len, batch, cfg.output_size());
         let upload = |what: &str, data: Option<&[f32]>, shape: &[usize]| {
             data.map(|d| GpuTensor::from_slice(gpu, what, d, shape))
                 .transpose()

@@ -9,7 +9,7 @@ mod common;
 use common::{gpu, random_vec, tiled_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::check::F32_UNIT_ROUNDOFF;
+use wgpu_rnn::check::{gradient_bound, relative_gradient_error};
 use wgpu_rnn::reference::backward::{backward, Cotangents};
 use wgpu_rnn::reference::Problem;
 use wgpu_rnn::train::{GradMode, HostGradients, HostSeeds, Seeds, StackGrads, TrainOptions};
@@ -47,28 +47,18 @@ fn case(seq: usize, batch: usize, lengths: Option<Vec<usize>>, seed: u64) -> Cas
     }
 }
 
-/// Largest `|gpu - ref|` over the largest `|ref|` (at least 1) of a tensor.
+/// [`relative_gradient_error`], after checking every gradient is finite.
 fn relative_error(name: &str, want: &[f64], got: &[f32]) -> f64 {
     assert_eq!(want.len(), got.len(), "{name}: length");
-    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let err = want
-        .iter()
-        .zip(got)
-        .map(|(w, &g)| {
-            let g = f64::from(g);
-            assert!(g.is_finite(), "{name}: non-finite gradient {g}");
-            (w - g).abs()
-        })
-        .fold(0.0, f64::max);
-    err / scale
+    if let Some(g) = got.iter().find(|g| !g.is_finite()) {
+        panic!("{name}: non-finite gradient {g}");
+    }
+    relative_gradient_error(want, got.iter().map(|&g| f64::from(g)))
 }
 
 /// Runs the forward and backward on the GPU and in the reference and
-/// compares every gradient. The bound: each gradient is a sum over steps
-/// and layers of products whose f32 rounding behaves like the forward's
-/// (`Tolerance::recurrent`'s random walk, u·sqrt(k)·sqrt(T·L) with k the
-/// widest dot product), times 8 for the chain of products per step;
-/// measured errors are 10-250x below it. Returns the worst relative error.
+/// compares every gradient within [`gradient_bound`] (times the case's
+/// `bound_factor`). Returns the worst relative error.
 fn check(config: StackConfig, c: &Case, options: TrainOptions) -> f64 {
     check_on(gpu(), config, c, options)
 }
@@ -156,12 +146,7 @@ fn check_on(device: &Gpu, config: StackConfig, c: &Case, options: TrainOptions) 
         options.dropout,
     );
     let worst = compare_all(&label, &config, &want, &got);
-    let k = layer.input_size.max(config.output_size()) + ho + 2;
-    let bound = c.bound_factor
-        * 8.0
-        * F32_UNIT_ROUNDOFF
-        * (k as f64).sqrt()
-        * ((t * config.num_layers) as f64).sqrt();
+    let bound = c.bound_factor * gradient_bound(&config, t);
     eprintln!("{label}: worst relative gradient error {worst:.3e} (bound {bound:.3e})");
     assert!(worst <= bound, "{label}: {worst:e} > {bound:e}");
     worst

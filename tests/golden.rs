@@ -314,12 +314,8 @@ fn gpu_backward_matches_pytorch_autograd() {
         let got = run_forward(gpu(), &model, &input, None, true)
             .unwrap_or_else(|e| panic!("{case}: {e}"));
         let seq = case_inputs(&input, cfg.batch_first).seq;
-        // The bound of tests/backward.rs, doubled for N(0,1)-weight cases.
-        let k = cfg.layer.input_size.max(cfg.output_size()) + cfg.layer.output_size() + 2;
-        let bound = 16.0
-            * wgpu_rnn::check::F32_UNIT_ROUNDOFF
-            * (k as f64).sqrt()
-            * ((seq * cfg.num_layers) as f64).sqrt();
+        // The bound of the backward tests, doubled for N(0,1)-weight cases.
+        let bound = 2.0 * wgpu_rnn::check::gradient_bound(&cfg, seq);
         for (name, truth) in expected
             .tensors
             .iter()
@@ -329,8 +325,10 @@ fn gpu_backward_matches_pytorch_autograd() {
                 .get(name)
                 .unwrap_or_else(|| panic!("{case}: run --backward wrote no {name}"));
             assert_eq!(ours.shape, truth.shape, "{case} {name}: shape");
-            let scale = truth.values.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-            let rel = max_diff(&truth.values, &ours.values) / scale;
+            let rel = wgpu_rnn::check::relative_gradient_error(
+                &truth.values,
+                ours.values.iter().copied(),
+            );
             assert!(
                 rel <= bound,
                 "{case} {name}: relative error {rel:e} > {bound:e}"

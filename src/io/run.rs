@@ -106,55 +106,42 @@ pub fn run_forward(
         cfg.layer.hidden_size,
         cfg.layer.output_size(),
     );
-    let state = |name: &str, width: usize| -> Result<Option<Vec<f32>>> {
+    // An optional input tensor of `shape`, as f32.
+    let optional = |name: &str, shape: &[usize]| -> Result<Option<Vec<f32>>> {
         input
             .get(name)
             .map(|t| {
-                t.expect_shape(name, &[slots, batch, width])?;
+                t.expect_shape(name, shape)?;
                 t.to_f32(name)
             })
             .transpose()
     };
-    let h0 = state("h0", ho)?;
-    let c0 = state("c0", h)?;
-    if c0.is_some() && !cfg.layer.cell.has_cell_state() {
-        return Err(Error::tensor(
-            "c0",
-            format!("given, but a {} has no cell state", cfg.layer.cell.name()),
-        ));
-    }
+    // c0 and grad_c_n: only for cells with a cell state.
+    let cell_state = |name: &str| -> Result<Option<Vec<f32>>> {
+        let t = optional(name, &[slots, batch, h])?;
+        if t.is_some() && !cfg.layer.cell.has_cell_state() {
+            return Err(Error::tensor(
+                name,
+                format!("given, but a {} has no cell state", cfg.layer.cell.name()),
+            ));
+        }
+        Ok(t)
+    };
+    let h0 = optional("h0", &[slots, batch, ho])?;
+    let c0 = cell_state("c0")?;
     let lengths = input
         .get("lengths")
         .map(|t| lengths_of(t, seq, batch))
         .transpose()?;
     let x = x.to_f32("input")?;
-    let out_shape = if cfg.batch_first {
-        [batch, seq, cfg.output_size()]
-    } else {
-        [seq, batch, cfg.output_size()]
-    };
+    let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
 
     let stack = RnnStack::new(gpu, &weights)?;
     let mut file = TensorFile::default();
     let out = if backward {
-        let cotangent = |name: &str, shape: &[usize]| -> Result<Option<Vec<f32>>> {
-            input
-                .get(name)
-                .map(|t| {
-                    t.expect_shape(name, shape)?;
-                    t.to_f32(name)
-                })
-                .transpose()
-        };
-        let g_out = cotangent("grad_output", &out_shape)?;
-        let g_h = cotangent("grad_h_n", &[slots, batch, ho])?;
-        let g_c = cotangent("grad_c_n", &[slots, batch, h])?;
-        if g_c.is_some() && !cfg.layer.cell.has_cell_state() {
-            return Err(Error::tensor(
-                "grad_c_n",
-                format!("given, but a {} has no cell state", cfg.layer.cell.name()),
-            ));
-        }
+        let g_out = optional("grad_output", &out_shape)?;
+        let g_h = optional("grad_h_n", &[slots, batch, ho])?;
+        let g_c = cell_state("grad_c_n")?;
         let seeds = HostSeeds {
             output: g_out.as_deref(),
             h_n: g_h.as_deref(),
