@@ -4,17 +4,20 @@
 //! `forward` is a one-layer stack.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::config::{CellKind, GruReset, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::dispatch::Dispatch;
+use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
 use crate::kernels::Kernel;
+use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::packing;
+use crate::params::LayerTensors;
 use crate::stack::{RnnStack, StackConfig};
-use crate::tensor::{storage_buffer, storage_buffer_with, GpuTensor};
+use crate::tensor::{storage_buffer, GpuTensor};
 use crate::weights::RnnWeights;
 
 /// A recurrent layer (one direction) on the GPU. Cloning shares the device
@@ -23,21 +26,21 @@ use crate::weights::RnnWeights;
 pub struct Rnn {
     gpu: Gpu,
     config: RnnConfig,
-    /// `[G*H, I]`, PyTorch's layout (the GEMM reads it transposed).
-    pub(crate) weight_ih: wgpu::Buffer,
+    /// The parameters in PyTorch's layout: what gradients, optimizers and
+    /// checkpoints use, and what the backward kernels read (row-major, so
+    /// that `Wᵀ v` reads neighbouring addresses in neighbouring invocations).
+    pub(crate) params: LayerTensors,
+    // What the forward kernels read, rebuilt from `params` by `repack`:
     /// `[G*H]`, see [`packing::folded_bias`].
     bias: wgpu::Buffer,
     /// The step kernel's recurrent weights, see [`packing::recurrent_weights`].
     recurrent: Vec<wgpu::Buffer>,
-    /// LSTM: peepholes `[3, H]` (zeros for a plain LSTM); reset-after GRU: `b_hn`.
+    /// LSTM: peepholes `[3, H]` (the parameter itself for a peephole LSTM,
+    /// zeros for a plain one); reset-after GRU: `b_hn`.
     pub(crate) extra: Option<wgpu::Buffer>,
     /// `weight_hr` transposed, `[H, Ho]` (projected LSTM).
     projection: Option<wgpu::Buffer>,
-    /// `weight_hh` `[G*H, Ho]` and `weight_hr` `[Ho, H]` in PyTorch's layout:
-    /// what the backward kernels read (row-major, so that `Wᵀ v` reads
-    /// neighbouring addresses in neighbouring invocations).
-    pub(crate) weight_hh_rows: wgpu::Buffer,
-    pub(crate) weight_hr_rows: Option<wgpu::Buffer>,
+    repack: Arc<Vec<Dispatch>>,
 }
 
 /// Device results of a forward pass.
@@ -117,38 +120,72 @@ impl LayerPass {
 }
 
 impl Rnn {
-    /// Uploads `weights` (rearranged for the kernels) to `gpu`.
+    /// Uploads `weights` and arranges them for the kernels.
     pub fn new(gpu: &Gpu, weights: &RnnWeights) -> Result<Self> {
         let config = *weights.config();
-        let recurrent = packing::recurrent_weights(weights)
+        let params = LayerTensors::upload(gpu, weights)?;
+        let (h, ho) = (config.hidden_size, config.output_size());
+        let recurrent = packing::recurrent_layout(config.cell)
             .iter()
-            .map(|w| storage_buffer_with(gpu, "recurrent weights", w))
+            .map(|(_, width)| storage_buffer(gpu, "recurrent weights", ho * h * width))
             .collect::<Result<Vec<_>>>()?;
-        let h = config.hidden_size;
         let extra = match config.cell {
-            CellKind::Lstm => Some(vec![0.0; 3 * h]),
-            CellKind::PeepholeLstm => weights.peephole().map(<[f32]>::to_vec),
-            CellKind::Gru(GruReset::After) => Some(packing::gru_b_hn(weights)),
+            CellKind::PeepholeLstm => params.peephole.as_ref().map(|p| p.buffer().clone()),
+            CellKind::Lstm | CellKind::Gru(GruReset::After) => {
+                Some(storage_buffer(gpu, "cell extras", 3 * h)?)
+            }
             CellKind::Gru(GruReset::Before) | CellKind::Rnn(_) => None,
         };
-        Ok(Self {
+        let projection = params
+            .weight_hr
+            .as_ref()
+            .map(|_| storage_buffer(gpu, "weight_hr transposed", h * ho))
+            .transpose()?;
+        let bias = storage_buffer(gpu, "folded bias", config.gate_rows())?;
+        let repack = Arc::new(repack_dispatches(
+            gpu,
+            &config,
+            &params,
+            &bias,
+            &recurrent,
+            extra.as_ref(),
+            projection.as_ref(),
+        )?);
+        let layer = Self {
             gpu: gpu.clone(),
             config,
-            weight_ih: storage_buffer_with(gpu, "weight_ih", weights.weight_ih())?,
-            bias: storage_buffer_with(gpu, "folded bias", &packing::folded_bias(weights))?,
+            params,
+            bias,
             recurrent,
-            extra: extra
-                .map(|e| storage_buffer_with(gpu, "cell extras", &e))
-                .transpose()?,
-            projection: packing::projection_weights(weights)
-                .map(|p| storage_buffer_with(gpu, "weight_hr", &p))
-                .transpose()?,
-            weight_hh_rows: storage_buffer_with(gpu, "weight_hh rows", weights.weight_hh())?,
-            weight_hr_rows: weights
-                .weight_hr()
-                .map(|w| storage_buffer_with(gpu, "weight_hr rows", w))
-                .transpose()?,
-        })
+            extra,
+            projection,
+            repack,
+        };
+        layer.repack()?;
+        Ok(layer)
+    }
+
+    /// The parameters in PyTorch's layout. Writing to them (an optimizer
+    /// step) takes effect in the forward pass after [`Rnn::repack`].
+    pub fn parameters(&self) -> &LayerTensors {
+        &self.params
+    }
+
+    /// Rebuilds the forward kernels' layouts from [`Rnn::parameters`].
+    pub fn repack(&self) -> Result<()> {
+        submit_all(&self.gpu, "repacking weights", self.repack.iter())
+    }
+
+    /// Records [`Rnn::repack`] into `pass`.
+    pub fn record_repack(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in self.repack.iter() {
+            d.record(pass);
+        }
+    }
+
+    /// Reads the parameters back.
+    pub fn to_weights(&self) -> Result<RnnWeights> {
+        self.params.to_weights(self.config)
     }
 
     pub fn config(&self) -> &RnnConfig {
@@ -234,7 +271,7 @@ impl Rnn {
                         params,
                         GemmLayout::default(),
                         steps_input,
-                        &self.weight_ih,
+                        self.params.weight_ih.buffer(),
                         &self.bias,
                         &xg,
                     )?,
@@ -341,4 +378,40 @@ impl Rnn {
         }
         Ok(chunk)
     }
+}
+
+/// The dispatches that rebuild a layer's kernel layouts from `params`: the
+/// interleaved recurrent weights, the folded bias, the reset-after GRU's
+/// `b_hn` and the transposed projection. Plain LSTM peepholes stay zero and a
+/// peephole LSTM binds its parameter directly.
+fn repack_dispatches(
+    gpu: &Gpu,
+    config: &RnnConfig,
+    params: &LayerTensors,
+    bias: &wgpu::Buffer,
+    recurrent: &[wgpu::Buffer],
+    extra: Option<&wgpu::Buffer>,
+    projection: Option<&wgpu::Buffer>,
+) -> Result<Vec<Dispatch>> {
+    let (rows, h, ho) = (config.gate_rows(), config.hidden_size, config.output_size());
+    let w_hh = params.weight_hh.buffer();
+    let mut out = Vec::new();
+    for ((gates, width), dst) in packing::recurrent_layout(config.cell).iter().zip(recurrent) {
+        out.push(interleave_gates(gpu, w_hh, (h, ho), gates, *width, dst)?);
+    }
+    if let (Some(b_ih), Some(b_hh)) = (&params.bias_ih, &params.bias_hh) {
+        let reset_after = config.cell == CellKind::Gru(GruReset::After);
+        // The reset-after GRU's b_hn sits inside r * (...): not folded.
+        let folded_rows = if reset_after { 2 * h } else { rows };
+        let (b_ih, b_hh) = (b_ih.buffer(), b_hh.buffer());
+        out.push(add_rows(gpu, rows, (b_ih, 0), (b_hh, folded_rows), bias)?);
+        if let (true, Some(b_hn)) = (reset_after, extra) {
+            out.push(add_rows(gpu, h, (b_hh, 2 * h), (b_hh, 0), b_hn)?);
+        }
+    }
+    if let (Some(w_hr), Some(dst)) = (&params.weight_hr, projection) {
+        // weight_hr [Ho, H] transposed: one slot per "unit" of Ho.
+        out.push(interleave_gates(gpu, w_hr.buffer(), (ho, h), &[0], 1, dst)?);
+    }
+    Ok(out)
 }

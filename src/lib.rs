@@ -50,6 +50,7 @@ pub mod io;
 pub mod kernels;
 pub mod layer;
 pub mod packing;
+pub mod params;
 pub mod profile;
 pub mod reference;
 pub mod stack;

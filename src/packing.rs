@@ -1,5 +1,6 @@
-//! Rearranges canonical (PyTorch-layout) weights into what the kernels read.
-//! Done once, when a layer is uploaded; kernels never reorder gates.
+//! Rearranges canonical (PyTorch-layout) weights into what the kernels read:
+//! the host twins of `repack.wgsl`, which does it on the device when a layer
+//! is uploaded and after every optimizer step. Kernels never reorder gates.
 
 use crate::config::{CellKind, GruReset};
 use crate::weights::RnnWeights;
@@ -60,15 +61,22 @@ pub fn projection_weights(w: &RnnWeights) -> Option<Vec<f32>> {
         .map(|w_hr| (0..h * ho).map(|n| w_hr[(n % ho) * h + n / ho]).collect())
 }
 
+/// The recurrent weight buffers each cell's step kernel binds, in binding
+/// order: the gate blocks of each and its slots per unit (see
+/// [`interleave_recurrent`]).
+pub fn recurrent_layout(cell: CellKind) -> &'static [(&'static [usize], usize)] {
+    match cell {
+        CellKind::Lstm | CellKind::PeepholeLstm => &[(&[0, 1, 2, 3], 4)],
+        CellKind::Gru(GruReset::After) => &[(&[0, 1, 2], 4)],
+        CellKind::Gru(GruReset::Before) => &[(&[0, 1], 2), (&[2], 1)],
+        CellKind::Rnn(_) => &[(&[0], 1)],
+    }
+}
+
 /// The recurrent weight buffers each cell's step kernel binds, in binding order.
 pub fn recurrent_weights(w: &RnnWeights) -> Vec<Vec<f32>> {
-    match w.config().cell {
-        CellKind::Lstm | CellKind::PeepholeLstm => vec![interleave_recurrent(w, &[0, 1, 2, 3], 4)],
-        CellKind::Gru(GruReset::After) => vec![interleave_recurrent(w, &[0, 1, 2], 4)],
-        CellKind::Gru(GruReset::Before) => vec![
-            interleave_recurrent(w, &[0, 1], 2),
-            interleave_recurrent(w, &[2], 1),
-        ],
-        CellKind::Rnn(_) => vec![interleave_recurrent(w, &[0], 1)],
-    }
+    recurrent_layout(w.config().cell)
+        .iter()
+        .map(|(gates, width)| interleave_recurrent(w, gates, *width))
+        .collect()
 }

@@ -115,6 +115,19 @@ impl GpuTensor {
         })
     }
 
+    /// Overwrites the tensor with `data` (same length, finite): a new batch
+    /// into a buffer the bind groups already refer to.
+    pub fn write(&self, data: &[f32]) -> Result<()> {
+        if data.len() != self.len() {
+            return Err(Error::shape("tensor write", &self.shape, &[data.len()]));
+        }
+        check_finite("tensor write", data)?;
+        self.gpu
+            .queue()
+            .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

@@ -23,6 +23,7 @@ use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{step_groups, PerStepDispatch};
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
+use crate::params::LayerTensors;
 use crate::stack::{RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 
@@ -109,18 +110,9 @@ pub enum GradMode {
     Accumulate,
 }
 
-/// Gradients of one layer-direction's parameters, PyTorch's shapes.
-#[derive(Debug, Clone)]
-pub struct LayerGrads {
-    pub weight_ih: GpuTensor,
-    pub weight_hh: GpuTensor,
-    pub bias_ih: Option<GpuTensor>,
-    pub bias_hh: Option<GpuTensor>,
-    /// `[3, H]` (peephole LSTM).
-    pub peephole: Option<GpuTensor>,
-    /// `[Ho, H]` (projected LSTM).
-    pub weight_hr: Option<GpuTensor>,
-}
+/// Gradients of one layer-direction's parameters, PyTorch's names and
+/// shapes.
+pub type LayerGrads = LayerTensors;
 
 /// Host copies of [`LayerGrads`].
 #[derive(Debug, Clone, PartialEq)]
@@ -145,24 +137,7 @@ impl StackGrads {
         let gpu = stack.gpu();
         let cfg = stack.config();
         let layers = (0..cfg.state_slots())
-            .map(|slot| {
-                let c = cfg.layer_config(slot / cfg.directions());
-                let (rows, h, ho) = (c.gate_rows(), c.hidden_size, c.output_size());
-                let zeros = |what: &str, shape: &[usize]| GpuTensor::zeros(gpu, what, shape);
-                Ok(LayerGrads {
-                    weight_ih: zeros("grad weight_ih", &[rows, c.input_size])?,
-                    weight_hh: zeros("grad weight_hh", &[rows, ho])?,
-                    bias_ih: c.bias.then(|| zeros("grad bias_ih", &[rows])).transpose()?,
-                    bias_hh: c.bias.then(|| zeros("grad bias_hh", &[rows])).transpose()?,
-                    peephole: (c.cell == CellKind::PeepholeLstm)
-                        .then(|| zeros("grad peephole", &[3, h]))
-                        .transpose()?,
-                    weight_hr: c
-                        .proj_size
-                        .map(|_| zeros("grad weight_hr", &[ho, h]))
-                        .transpose()?,
-                })
-            })
+            .map(|slot| LayerTensors::zeros(gpu, &cfg.layer_config(slot / cfg.directions()), "grad"))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { layers })
     }
@@ -482,18 +457,18 @@ impl LayerBackward {
                     ("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)),
                     ("PROJ", flag(projected)),
                 ];
-                let w_hh = &layer.weight_hh_rows;
+                let w_hh = layer.params.weight_hh.buffer();
                 kernels.push(dispatch(
                     Kernel::LstmBackwardStep,
                     &constants,
                     &[w_hh, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
                     ho,
                 )?);
-                if let Some(w_hr) = &layer.weight_hr_rows {
+                if let Some(w_hr) = &layer.params.weight_hr {
                     kernels.push(dispatch(
                         Kernel::LstmBackwardCell,
                         &constants,
-                        &[w_hr, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
+                        &[w_hr.buffer(), lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
                         h,
                     )?);
                 }
@@ -516,7 +491,7 @@ impl LayerBackward {
                     }
                 };
                 let buffers = [
-                    &layer.weight_hh_rows,
+                    layer.params.weight_hh.buffer(),
                     lengths,
                     &ds,
                     &da,
@@ -548,7 +523,7 @@ impl LayerBackward {
                 kernels.push(dispatch(
                     Kernel::RnnBackwardStep,
                     &constants,
-                    &[&layer.weight_hh_rows, lengths, &ds, &da, &pass.hs],
+                    &[layer.params.weight_hh.buffer(), lengths, &ds, &da, &pass.hs],
                     h,
                 )?);
                 steps.extend((0..=seq).rev().map(|i| (i, 0)));
@@ -688,7 +663,7 @@ impl LayerBackward {
                 ..Default::default()
             },
             da_in_ref,
-            &layer.weight_ih,
+            layer.params.weight_ih.buffer(),
             &zeros,
             &dx,
         )?);

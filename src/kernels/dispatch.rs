@@ -11,6 +11,21 @@ use super::Kernel;
 use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
 
+/// Invocations per workgroup of the one-element-per-invocation kernels.
+pub(crate) const ELEMENTWISE_WORKGROUP: u32 = 256;
+
+/// The grid for `len` invocations of `ELEMENTWISE_WORKGROUP`: x up to the
+/// per-dimension limit, y for the rest. Returns the groups and the grid's
+/// width in invocations (element `n` is `gid.y * width + gid.x`).
+pub(crate) fn elementwise_grid(gpu: &Gpu, len: u64) -> ([u32; 3], u32) {
+    let groups_needed = len.div_ceil(u64::from(ELEMENTWISE_WORKGROUP));
+    let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
+    let x = groups_needed.clamp(1, max_x);
+    let y = groups_needed.div_ceil(x).max(1);
+    let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
+    (groups, groups[0] * ELEMENTWISE_WORKGROUP)
+}
+
 pub struct Dispatch {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
@@ -88,13 +103,24 @@ impl Dispatch {
 
     /// Records this dispatch alone and submits it (host helpers and tests).
     pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &str) -> Result<()> {
-        gpu.scoped(during, || {
-            let mut encoder = gpu.device().create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                self.record(&mut pass);
-            }
-            gpu.queue().submit([encoder.finish()]);
-        })
+        submit_all(gpu, during, [self])
     }
+}
+
+/// Records `dispatches` in order into one compute pass and submits it.
+pub(crate) fn submit_all<'a>(
+    gpu: &Gpu,
+    during: &str,
+    dispatches: impl IntoIterator<Item = &'a Dispatch>,
+) -> Result<()> {
+    gpu.scoped(during, || {
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in dispatches {
+                d.record(&mut pass);
+            }
+        }
+        gpu.queue().submit([encoder.finish()]);
+    })
 }

@@ -5,12 +5,11 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
 use crate::context::Gpu;
 use crate::error::Result;
 
-const WORKGROUP: u32 = 256;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -82,16 +81,13 @@ impl DropoutMask {
 
     /// Multiplies `len` elements of `x` in place by [`DropoutMask::factor`].
     pub fn dispatch(self, gpu: &Gpu, x: &wgpu::Buffer, len: usize) -> Result<Dispatch> {
-        let groups_needed = (len as u64).div_ceil(u64::from(WORKGROUP));
-        let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
-        let gx = groups_needed.clamp(1, max_x);
-        let gy = groups_needed.div_ceil(gx).max(1);
+        let (groups, grid_width) = elementwise_grid(gpu, len as u64);
         let params = DropoutParams {
             len: len as u32,
             seed: self.seed,
             threshold: self.threshold(),
             scale: self.scale(),
-            grid_width: gx as u32 * WORKGROUP,
+            grid_width,
             ..Default::default()
         };
         Dispatch::new(
@@ -100,7 +96,7 @@ impl DropoutMask {
             &[],
             &params,
             &[x],
-            [gx as u32, gy as u32, 1],
+            groups,
         )
     }
 }

@@ -6,9 +6,13 @@ pub mod backward;
 pub mod dispatch;
 pub mod dropout;
 pub mod gemm;
+pub mod loss;
+pub mod optimizer;
 pub mod reduce;
+pub mod repack;
 pub mod sequence;
 pub mod step;
+pub mod sum;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -67,12 +71,19 @@ pub enum Kernel {
     GruBackwardReset,
     RnnBackwardStep,
     Dropout,
+    InterleaveGates,
+    AddRows,
+    PartialSums,
+    FinishSum,
+    MseLoss,
+    CrossEntropy,
+    OptimizerStep,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 16] = [
+    pub const ALL: [Kernel; 23] = [
         Kernel::GemmNt,
         Kernel::LstmStep,
         Kernel::GruStep,
@@ -89,6 +100,13 @@ impl Kernel {
         Kernel::GruBackwardReset,
         Kernel::RnnBackwardStep,
         Kernel::Dropout,
+        Kernel::InterleaveGates,
+        Kernel::AddRows,
+        Kernel::PartialSums,
+        Kernel::FinishSum,
+        Kernel::MseLoss,
+        Kernel::CrossEntropy,
+        Kernel::OptimizerStep,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -114,6 +132,11 @@ impl Kernel {
             }
             Kernel::RnnBackwardStep => backward_source!("../../shaders/rnn_backward.wgsl"),
             Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),
+            Kernel::InterleaveGates | Kernel::AddRows => include_str!("../../shaders/repack.wgsl"),
+            Kernel::PartialSums | Kernel::FinishSum => include_str!("../../shaders/sum.wgsl"),
+            Kernel::MseLoss => include_str!("../../shaders/mse_loss.wgsl"),
+            Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
+            Kernel::OptimizerStep => include_str!("../../shaders/optimizer.wgsl"),
         }
     }
 
@@ -135,6 +158,13 @@ impl Kernel {
             Kernel::GruBackwardReset => "gru_backward_reset",
             Kernel::RnnBackwardStep => "rnn_backward_step",
             Kernel::Dropout => "dropout",
+            Kernel::InterleaveGates => "interleave_gates",
+            Kernel::AddRows => "add_rows",
+            Kernel::PartialSums => "partial_sums",
+            Kernel::FinishSum => "finish_sum",
+            Kernel::MseLoss => "mse_loss",
+            Kernel::CrossEntropy => "cross_entropy",
+            Kernel::OptimizerStep => "optimizer_step",
         }
     }
 
@@ -157,6 +187,10 @@ impl Kernel {
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => &[UD, R, R, RW, RW, R, R, RW, RW],
             Kernel::RnnBackwardStep => &[UD, R, R, RW, RW, R],
             Kernel::Dropout => &[U, RW],
+            Kernel::InterleaveGates | Kernel::AddRows => &[U, R, R, RW],
+            Kernel::PartialSums | Kernel::FinishSum => &[U, R, RW],
+            Kernel::MseLoss | Kernel::CrossEntropy => &[U, R, R, RW, RW],
+            Kernel::OptimizerStep => &[U, U, RW, R, RW, RW, R],
         }
     }
 

@@ -6,12 +6,11 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
 use crate::context::Gpu;
 use crate::error::Result;
 
-const WORKGROUP: u32 = 256;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -67,13 +66,8 @@ pub fn sequence_copy(
     dst: &wgpu::Buffer,
 ) -> Result<Dispatch> {
     let n = u64::from(params.seq) * u64::from(params.batch) * u64::from(params.width);
-    let groups_needed = n.div_ceil(u64::from(WORKGROUP));
-    // A 2-D grid: x up to the per-dimension limit, y for the rest.
-    let max_x = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
-    let x = groups_needed.clamp(1, max_x);
-    let y = groups_needed.div_ceil(x).max(1);
-    let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
-    params.grid_width = groups[0] * WORKGROUP;
+    let (groups, grid_width) = elementwise_grid(gpu, n);
+    params.grid_width = grid_width;
     let constants = [("ACCUMULATE", f64::from(u8::from(accumulate)))];
     Dispatch::new(
         gpu,

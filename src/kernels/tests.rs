@@ -7,6 +7,10 @@ use std::mem::size_of;
 use super::backward::BackParams;
 use super::dropout::DropoutParams;
 use super::gemm::GemmParams;
+use super::loss::LossParams;
+use super::optimizer::{OptimizerStep, OptimizerTensor};
+use super::repack::RepackParams;
+use super::sum::SumParams;
 use super::reduce::ReduceParams;
 use super::sequence::SeqParams;
 use super::step::StepParams;
@@ -154,4 +158,10 @@ fn params_structs_match_their_rust_twins() {
         check_twin::<BackParams>(kernel);
     }
     check_twin::<DropoutParams>(Kernel::Dropout);
+    check_twin::<RepackParams>(Kernel::InterleaveGates);
+    check_twin::<SumParams>(Kernel::PartialSums);
+    check_twin::<LossParams>(Kernel::MseLoss);
+    check_twin::<LossParams>(Kernel::CrossEntropy);
+    check_twin::<OptimizerTensor>(Kernel::OptimizerStep);
+    check_twin::<OptimizerStep>(Kernel::OptimizerStep);
 }

@@ -1,0 +1,51 @@
+//! `mse_loss.wgsl` and `cross_entropy.wgsl`: a loss's gradient and its
+//! per-element (per-row) terms, which [`super::sum`] reduces to the mean.
+
+use std::mem::offset_of;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::dispatch::{elementwise_grid, Dispatch};
+use super::{Kernel, WgslTwin};
+use crate::context::Gpu;
+use crate::error::Result;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct LossParams {
+    pub len: u32,
+    pub classes: u32,
+    pub scale: f32,
+    pub grid_width: u32,
+}
+
+impl WgslTwin for LossParams {
+    const WGSL_NAME: &'static str = "LossParams";
+    fn fields() -> Vec<(&'static str, usize)> {
+        vec![
+            ("len", offset_of!(Self, len)),
+            ("classes", offset_of!(Self, classes)),
+            ("scale", offset_of!(Self, scale)),
+            ("grid_width", offset_of!(Self, grid_width)),
+        ]
+    }
+}
+
+/// `kernel` over `len` elements (MSE) or rows (cross-entropy):
+/// `[pred, target, grad, terms]` bound in that order.
+pub fn loss_terms(
+    gpu: &Gpu,
+    kernel: Kernel,
+    (len, classes): (usize, usize),
+    scale: f32,
+    buffers: [&wgpu::Buffer; 4],
+) -> Result<Dispatch> {
+    let (groups, grid_width) = elementwise_grid(gpu, len as u64);
+    let params = LossParams {
+        len: len as u32,
+        classes: classes as u32,
+        scale,
+        grid_width,
+    };
+    Dispatch::new(gpu, kernel, &[], &params, &buffers, groups)
+}

@@ -1,0 +1,112 @@
+//! `repack.wgsl`: the forward kernels' weight layouts rebuilt on the device
+//! from the parameters in PyTorch's layout (the twins are in
+//! [`crate::packing`]).
+
+use std::mem::offset_of;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::dispatch::{elementwise_grid, Dispatch};
+use super::{Kernel, WgslTwin};
+use crate::context::Gpu;
+use crate::error::Result;
+
+/// The shader's marker for a zero slot.
+const NONE: u32 = u32::MAX;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct RepackParams {
+    pub len: u32,
+    pub grid_width: u32,
+    pub hidden: u32,
+    pub k_len: u32,
+    pub width: u32,
+    pub a_offset: u32,
+    pub b_rows: u32,
+    pub _pad0: u32,
+    pub gate0: u32,
+    pub gate1: u32,
+    pub gate2: u32,
+    pub gate3: u32,
+}
+
+impl WgslTwin for RepackParams {
+    const WGSL_NAME: &'static str = "RepackParams";
+    fn fields() -> Vec<(&'static str, usize)> {
+        vec![
+            ("len", offset_of!(Self, len)),
+            ("grid_width", offset_of!(Self, grid_width)),
+            ("hidden", offset_of!(Self, hidden)),
+            ("k_len", offset_of!(Self, k_len)),
+            ("width", offset_of!(Self, width)),
+            ("a_offset", offset_of!(Self, a_offset)),
+            ("b_rows", offset_of!(Self, b_rows)),
+            ("_pad0", offset_of!(Self, _pad0)),
+            ("gate0", offset_of!(Self, gate0)),
+            ("gate1", offset_of!(Self, gate1)),
+            ("gate2", offset_of!(Self, gate2)),
+            ("gate3", offset_of!(Self, gate3)),
+        ]
+    }
+}
+
+fn dispatch(
+    gpu: &Gpu,
+    kernel: Kernel,
+    mut params: RepackParams,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    dst: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let (groups, grid_width) = elementwise_grid(gpu, u64::from(params.len));
+    params.grid_width = grid_width;
+    Dispatch::new(gpu, kernel, &[], &params, &[a, b, dst], groups)
+}
+
+/// `dst` `[K, H, width]` from `src` `[gates*H, K]`: slot `s` of unit `j` at
+/// column `k` is `src[(gates[s]*H + j), k]`, zero past `gates.len()`
+/// ([`crate::packing::interleave_recurrent`]).
+pub fn interleave_gates(
+    gpu: &Gpu,
+    src: &wgpu::Buffer,
+    (hidden, k_len): (usize, usize),
+    gates: &[usize],
+    width: usize,
+    dst: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    debug_assert!(gates.len() <= width && width <= 4);
+    let mut slots = [NONE; 4];
+    for (slot, &g) in slots.iter_mut().zip(gates) {
+        *slot = g as u32;
+    }
+    let params = RepackParams {
+        len: (k_len * hidden * width) as u32,
+        hidden: hidden as u32,
+        k_len: k_len as u32,
+        width: width as u32,
+        gate0: slots[0],
+        gate1: slots[1],
+        gate2: slots[2],
+        gate3: slots[3],
+        ..Default::default()
+    };
+    dispatch(gpu, Kernel::InterleaveGates, params, src, src, dst)
+}
+
+/// `dst[r] = a[a_offset + r] (+ b[r] for r < b_rows)` for `r < len`.
+pub fn add_rows(
+    gpu: &Gpu,
+    len: usize,
+    (a, a_offset): (&wgpu::Buffer, usize),
+    (b, b_rows): (&wgpu::Buffer, usize),
+    dst: &wgpu::Buffer,
+) -> Result<Dispatch> {
+    let params = RepackParams {
+        len: len as u32,
+        a_offset: a_offset as u32,
+        b_rows: b_rows as u32,
+        ..Default::default()
+    };
+    dispatch(gpu, Kernel::AddRows, params, a, b, dst)
+}
