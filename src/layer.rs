@@ -11,9 +11,9 @@ use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
+use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
 use crate::kernels::Kernel;
-use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::packing;
 use crate::params::LayerTensors;
 use crate::stack::{RnnStack, StackConfig};
@@ -176,11 +176,9 @@ impl Rnn {
         submit_all(&self.gpu, "repacking weights", self.repack.iter())
     }
 
-    /// Records [`Rnn::repack`] into `pass`.
-    pub fn record_repack(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for d in self.repack.iter() {
-            d.record(pass);
-        }
+    /// The dispatches of [`Rnn::repack`], to record after an update.
+    pub(crate) fn repack_dispatches(&self) -> &[Dispatch] {
+        &self.repack
     }
 
     /// Reads the parameters back.

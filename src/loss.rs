@@ -88,7 +88,10 @@ impl ClassTargets {
 pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
     let gpu = pred.gpu();
     if !target.gpu().same_device(gpu) {
-        return Err(Error::config("MSE target", "lives on another device than the prediction"));
+        return Err(Error::config(
+            "MSE target",
+            "lives on another device than the prediction",
+        ));
     }
     if target.shape() != pred.shape() {
         return Err(Error::shape("MSE target", pred.shape(), target.shape()));
@@ -113,7 +116,10 @@ pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
 pub fn cross_entropy_loss(logits: &GpuTensor, targets: &ClassTargets) -> Result<Loss> {
     let gpu = logits.gpu();
     if !targets.gpu.same_device(gpu) {
-        return Err(Error::config("class targets", "live on another device than the logits"));
+        return Err(Error::config(
+            "class targets",
+            "live on another device than the logits",
+        ));
     }
     let classes = *logits.shape().last().unwrap_or(&0);
     let rows = logits.len() / classes.max(1);
@@ -152,7 +158,13 @@ fn mean_of_terms(
     let dispatches = [
         terms,
         partial_sums(gpu, terms_buffer, len, false, &partials, 0)?,
-        finish_sum(gpu, &partials, partial_count(len), Finish::Scaled(scale), value.buffer())?,
+        finish_sum(
+            gpu,
+            &partials,
+            partial_count(len),
+            Finish::Scaled(scale),
+            value.buffer(),
+        )?,
     ];
     submit_all(gpu, "loss", &dispatches)?;
     Ok(Loss { value, grad })

@@ -53,7 +53,12 @@ impl LayerTensors {
     pub fn zeros(gpu: &Gpu, config: &RnnConfig, what: &str) -> Result<Self> {
         let tensors = parameter_shapes(config)
             .into_iter()
-            .map(|(kind, shape)| Ok((kind, GpuTensor::zeros(gpu, &format!("{what} {kind}"), &shape)?)))
+            .map(|(kind, shape)| {
+                Ok((
+                    kind,
+                    GpuTensor::zeros(gpu, &format!("{what} {kind}"), &shape)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::from_named(tensors))
     }
@@ -102,8 +107,15 @@ impl LayerTensors {
             ("weight_peephole", &self.peephole),
             ("weight_hr", &self.weight_hr),
         ];
-        let mut all = vec![("weight_ih", &self.weight_ih), ("weight_hh", &self.weight_hh)];
-        all.extend(optional.into_iter().filter_map(|(k, t)| Some((k, t.as_ref()?))));
+        let mut all = vec![
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+        ];
+        all.extend(
+            optional
+                .into_iter()
+                .filter_map(|(k, t)| Some((k, t.as_ref()?))),
+        );
         all
     }
 
@@ -111,7 +123,11 @@ impl LayerTensors {
     pub fn to_weights(&self, config: RnnConfig) -> Result<RnnWeights> {
         let opt = |t: &Option<GpuTensor>| t.as_ref().map(GpuTensor::to_vec).transpose();
         let (w_ih, w_hh) = (self.weight_ih.to_vec()?, self.weight_hh.to_vec()?);
-        let (b_ih, b_hh, peephole) = (opt(&self.bias_ih)?, opt(&self.bias_hh)?, opt(&self.peephole)?);
+        let (b_ih, b_hh, peephole) = (
+            opt(&self.bias_ih)?,
+            opt(&self.bias_hh)?,
+            opt(&self.peephole)?,
+        );
         match opt(&self.weight_hr)? {
             Some(w_hr) => {
                 RnnWeights::with_projection_weights(config, w_ih, w_hh, b_ih, b_hh, peephole, w_hr)

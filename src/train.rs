@@ -137,7 +137,9 @@ impl StackGrads {
         let gpu = stack.gpu();
         let cfg = stack.config();
         let layers = (0..cfg.state_slots())
-            .map(|slot| LayerTensors::zeros(gpu, &cfg.layer_config(slot / cfg.directions()), "grad"))
+            .map(|slot| {
+                LayerTensors::zeros(gpu, &cfg.layer_config(slot / cfg.directions()), "grad")
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { layers })
     }
@@ -468,7 +470,16 @@ impl LayerBackward {
                     kernels.push(dispatch(
                         Kernel::LstmBackwardCell,
                         &constants,
-                        &[w_hr.buffer(), lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
+                        &[
+                            w_hr.buffer(),
+                            lengths,
+                            &ds,
+                            &da,
+                            &pass.acts,
+                            cs,
+                            &cell_c,
+                            peephole,
+                        ],
                         h,
                     )?);
                 }

@@ -10,7 +10,6 @@ use super::{Kernel, WgslTwin};
 use crate::context::Gpu;
 use crate::error::Result;
 
-
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
 pub struct DropoutParams {
@@ -90,14 +89,7 @@ impl DropoutMask {
             grid_width,
             ..Default::default()
         };
-        Dispatch::new(
-            gpu,
-            Kernel::Dropout,
-            &[],
-            &params,
-            &[x],
-            groups,
-        )
+        Dispatch::new(gpu, Kernel::Dropout, &[], &params, &[x], groups)
     }
 }
 

@@ -55,7 +55,10 @@ impl WgslTwin for OptimizerStep {
             ("eps", offset_of!(Self, eps)),
             ("weight_decay", offset_of!(Self, weight_decay)),
             ("bias_correction1", offset_of!(Self, bias_correction1)),
-            ("bias_correction2_sqrt", offset_of!(Self, bias_correction2_sqrt)),
+            (
+                "bias_correction2_sqrt",
+                offset_of!(Self, bias_correction2_sqrt),
+            ),
             ("_pad0", offset_of!(Self, _pad0)),
         ]
     }

@@ -11,7 +11,6 @@ use super::{Kernel, WgslTwin};
 use crate::context::Gpu;
 use crate::error::Result;
 
-
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
 pub struct SeqParams {

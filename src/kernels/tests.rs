@@ -9,11 +9,11 @@ use super::dropout::DropoutParams;
 use super::gemm::GemmParams;
 use super::loss::LossParams;
 use super::optimizer::{OptimizerStep, OptimizerTensor};
-use super::repack::RepackParams;
-use super::sum::SumParams;
 use super::reduce::ReduceParams;
+use super::repack::RepackParams;
 use super::sequence::SeqParams;
 use super::step::StepParams;
+use super::sum::SumParams;
 use super::{BindingKind, Kernel, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {

@@ -4,6 +4,7 @@
 
 pub mod backward;
 pub mod cells;
+pub mod training;
 
 use crate::config::CellKind;
 use crate::error::{Error, Result};
