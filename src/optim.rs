@@ -203,7 +203,7 @@ impl Optimizer {
         }
         if grad.shape() != param.shape() {
             return Err(Error::shape(
-                &format!("gradient of {what}"),
+                format!("gradient of {what}"),
                 param.shape(),
                 grad.shape(),
             ));
