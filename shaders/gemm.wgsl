@@ -4,8 +4,12 @@
 // Forward: the input projection of all steps at once (A the input [T*B, I],
 // B weight_ih [G*H, I] in PyTorch's layout, C xg [T*B, G*H]). Backward:
 // dW = dgates^T X (TRANS_A, TRANS_B), dX = dgates W (TRANS_B).
-// A 64x64 output tile per workgroup of 16x16 invocations, each computing a
-// 4x4 block from K-slices staged in workgroup memory as vec4s.
+// gemm_nt: a 64x64 output tile per workgroup of 16x16 invocations, each
+// computing a 4x4 block from K-slices staged in workgroup memory as vec4s.
+// gemm_dot: one invocation per output element over a range of K, for
+// outputs too thin for 64x64 tiles (dX with a few input features, dW_ih)
+// or too few tiles for the K to be worth one workgroup each (dW_hh over
+// T*B rows: split-K).
 
 struct GemmParams {
     m: u32,
@@ -19,8 +23,10 @@ struct GemmParams {
     lda: u32,
     // Element offset of C's first element (a block of rows of a gradient).
     c_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // gemm_dot: the K range of split z is [z*k_split, (z+1)*k_split), its
+    // result at c_offset + z*split_stride (slices a reduction then adds).
+    k_split: u32,
+    split_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
@@ -92,6 +98,57 @@ fn gemm_nt(
             if (col < p.n) {
                 let at = p.c_offset + r * p.n + col;
                 var v = acc[i][e] + bias[col];
+                if (ACCUMULATE) {
+                    v += c[at];
+                }
+                c[at] = v;
+            }
+        }
+    }
+}
+
+// One invocation per 4x4 output block: 16 FMAs per 8 loads.
+@compute @workgroup_size(256)
+fn gemm_dot(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let blocks_n = (p.n + 3u) / 4u;
+    let e = gid.x;
+    if (e >= blocks_n * ((p.m + 3u) / 4u)) {
+        return;
+    }
+    let r0 = (e / blocks_n) * 4u;
+    let c0 = (e % blocks_n) * 4u;
+    // Rows and columns past the edge re-read the last one and are not written.
+    var rows = vec4<u32>();
+    var cols = vec4<u32>();
+    for (var i = 0u; i < 4u; i++) {
+        rows[i] = min(r0 + i, p.m - 1u);
+        cols[i] = min(c0 + i, p.n - 1u);
+    }
+    let k_begin = gid.y * p.k_split;
+    let k_end = min(p.k, k_begin + p.k_split);
+    var acc = array<vec4<f32>, 4>();
+    for (var k = k_begin; k < k_end; k++) {
+        var av = vec4<f32>();
+        var bv = vec4<f32>();
+        for (var i = 0u; i < 4u; i++) {
+            av[i] = a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], TRANS_A)];
+            bv[i] = b[select(cols[i] * p.k + k, k * p.n + cols[i], TRANS_B)];
+        }
+        acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
+        acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
+        acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
+        acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let r = r0 + i;
+        for (var j = 0u; j < 4u; j++) {
+            let col = c0 + j;
+            if (r < p.m && col < p.n) {
+                var v = acc[i][j];
+                if (gid.y == 0u) {
+                    v += bias[col];
+                }
+                let at = p.c_offset + gid.y * p.split_stride + r * p.n + col;
                 if (ACCUMULATE) {
                     v += c[at];
                 }

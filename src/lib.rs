@@ -45,6 +45,7 @@ pub mod bench;
 pub mod check;
 pub mod config;
 pub mod context;
+pub mod demo;
 pub mod error;
 pub mod io;
 pub mod kernels;

@@ -61,6 +61,11 @@ fn gemm_matches_twin_for_every_layout() {
         (130, 65, 17),
         (64, 64, 16),
         (2, 200, 33),
+        // Few tiles and a long K: split-K (dW_hh over T*B rows); thin
+        // outputs split and accumulated (dW_ih with a few features).
+        (100, 40, 3001),
+        (67, 5, 1500),
+        (3, 130, 2100),
     ];
     let mut n_cases = 0;
     for (i, &(m, n, k)) in shapes.iter().enumerate() {
@@ -91,7 +96,7 @@ fn gemm_matches_twin_for_every_layout() {
             }
         }
     }
-    assert_eq!(n_cases, 24);
+    assert_eq!(n_cases, 4 * shapes.len());
 }
 
 #[test]

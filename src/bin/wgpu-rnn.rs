@@ -49,6 +49,53 @@ enum Command {
     Bench(BenchArgs),
     /// Run a PyTorch state_dict (or ONNX operator) model file on an input file.
     Run(RunArgs),
+    /// Train RNN, LSTM, peephole LSTM and GRU on the adding and copy tasks on
+    /// the GPU: loss curves (CSV, SVG) and a table of who solved what.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Cells to train: rnn (tanh), rnn-relu, lstm, lstm-peephole, gru, gru-reset-before.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "rnn,lstm,lstm-peephole,gru"
+    )]
+    cells: Vec<String>,
+    /// Tasks to run: adding, copy.
+    #[arg(long, value_delimiter = ',', default_value = "adding,copy")]
+    tasks: Vec<String>,
+    /// Sequence lengths of the adding problem.
+    #[arg(long, value_delimiter = ',', default_value = "10,50")]
+    adding_lengths: Vec<usize>,
+    /// Delays of the copy task (blank steps between the symbols and their recall).
+    #[arg(long, value_delimiter = ',', default_value = "5,30")]
+    copy_lengths: Vec<usize>,
+    #[arg(long, default_value_t = 32)]
+    hidden: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Adam steps per run.
+    #[arg(long, default_value_t = 600)]
+    steps: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    lr: f32,
+    /// Clip the global gradient norm to this.
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f32,
+    /// Read the loss back every this many steps (one curve point).
+    #[arg(long, default_value_t = 5)]
+    log_every: usize,
+    /// Seeds the weights and the data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where loss_curves.csv, loss_curves.svg and summary.md go.
+    #[arg(long, default_value = "demo-out")]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -64,7 +111,9 @@ struct RunArgs {
     /// Where to write `output`, `h_n` (and `c_n`) as F32 safetensors.
     #[arg(long)]
     out: std::path::PathBuf,
-    /// Also compute gradients (not implemented yet: refused).
+    /// Also compute gradients: reads the optional `grad_output`, `grad_h_n`,
+    /// `grad_c_n` and writes `grad_input`, `grad_h0`, `grad_c0` and
+    /// `grad.<parameter name>` (PyTorch models only).
     #[arg(long)]
     backward: bool,
     /// Input and output are batch-major (overrides the model's metadata).
@@ -126,6 +175,7 @@ fn main() -> ExitCode {
         Command::Info(a) => info(&a),
         Command::Bench(b) => run_bench(&b),
         Command::Run(r) => run_model(&r),
+        Command::Demo(d) => run_demo(&d),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,6 +184,62 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_demo(args: &DemoArgs) -> Result<(), String> {
+    use wgpu_rnn::demo::{self, tasks::Task, DemoConfig};
+    let cells = args
+        .cells
+        .iter()
+        .map(|c| CellKind::parse(c).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tasks = Vec::new();
+    for name in &args.tasks {
+        let (task, lengths) = match name.as_str() {
+            "adding" => (Task::Adding, &args.adding_lengths),
+            "copy" => (Task::Copy, &args.copy_lengths),
+            other => return Err(format!("unknown task {other:?}; known: adding, copy")),
+        };
+        tasks.extend(lengths.iter().map(|&t| (task, t)));
+    }
+    let config = DemoConfig {
+        cells,
+        tasks,
+        hidden: args.hidden,
+        batch: args.batch,
+        steps: args.steps,
+        log_every: args.log_every,
+        lr: args.lr,
+        max_grad_norm: args.max_grad_norm,
+        seed: args.seed,
+    }
+    .validated()
+    .map_err(|e| e.to_string())?;
+    let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+    println!("adapter: {}", gpu.describe());
+    println!(
+        "{} runs of {} Adam steps (lr {}, clip {}), hidden {}, batch {}, seed {}",
+        config.cells.len() * config.tasks.len(),
+        config.steps,
+        config.lr,
+        config.max_grad_norm,
+        config.hidden,
+        config.batch,
+        config.seed
+    );
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps, {elapsed} (eta {eta}) {msg}",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let curves = demo::run_all(&gpu, &config, &bar).map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    println!("\n{}", demo::summary_table(&curves));
+    for path in demo::write_outputs(&curves, &args.out).map_err(|e| e.to_string())? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn run_model(args: &RunArgs) -> Result<(), String> {

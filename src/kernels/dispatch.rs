@@ -1,6 +1,7 @@
-//! One compute dispatch ready to record: a cached pipeline, its bind group
+//! A compute dispatch ready to record: a cached pipeline, its bind group
 //! (binding 0 a uniform params struct, then the buffers in order) and the
-//! workgroup grid. The shared shape of every kernel but the step kernels.
+//! workgroup grid; or a short chain of them. The shared shape of every
+//! kernel but the step kernels.
 
 use std::sync::Arc;
 
@@ -26,7 +27,14 @@ pub(crate) fn elementwise_grid(gpu: &Gpu, len: u64) -> ([u32; 3], u32) {
     (groups, groups[0] * ELEMENTWISE_WORKGROUP)
 }
 
+/// One or more dependent dispatches recorded in order (a split-K product
+/// and the reduction of its slices), with the scratch buffers they share.
 pub struct Dispatch {
+    stages: Vec<Stage>,
+    _scratch: Vec<wgpu::Buffer>,
+}
+
+struct Stage {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
@@ -88,17 +96,31 @@ impl Dispatch {
             });
         let bind_group = bind_group(gpu, kernel, &pipeline, uniform.as_entire_binding(), buffers);
         Ok(Self {
-            pipeline,
-            bind_group,
-            groups,
+            stages: vec![Stage {
+                pipeline,
+                bind_group,
+                groups,
+            }],
+            _scratch: Vec::new(),
         })
     }
 
+    /// This dispatch, then `next` (which reads what this one wrote);
+    /// `scratch` lives as long as both.
+    pub(crate) fn then(mut self, next: Dispatch, scratch: wgpu::Buffer) -> Self {
+        self.stages.extend(next.stages);
+        self._scratch.extend(next._scratch);
+        self._scratch.push(scratch);
+        self
+    }
+
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        let [x, y, z] = self.groups;
-        pass.dispatch_workgroups(x, y, z);
+        for stage in &self.stages {
+            pass.set_pipeline(&stage.pipeline.pipeline);
+            pass.set_bind_group(0, &stage.bind_group, &[]);
+            let [x, y, z] = stage.groups;
+            pass.dispatch_workgroups(x, y, z);
+        }
     }
 
     /// Records this dispatch alone and submits it (host helpers and tests).

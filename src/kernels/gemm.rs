@@ -5,9 +5,11 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
+use super::reduce::{column_sums, Columns};
 use super::{Kernel, WgslTwin};
 use crate::context::Gpu;
 use crate::error::Result;
+use crate::tensor::storage_buffer;
 
 /// Output tile edge of one workgroup (see `TILE` in the shader).
 pub const TILE: u32 = 64;
@@ -25,8 +27,9 @@ pub struct GemmParams {
     pub lda: u32,
     /// Element offset of C's first element.
     pub c_offset: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    /// `gemm_dot` split-K (filled in by [`gemm`]).
+    pub k_split: u32,
+    pub split_stride: u32,
 }
 
 impl GemmParams {
@@ -51,8 +54,8 @@ impl WgslTwin for GemmParams {
             ("a_offset", offset_of!(Self, a_offset)),
             ("lda", offset_of!(Self, lda)),
             ("c_offset", offset_of!(Self, c_offset)),
-            ("_pad0", offset_of!(Self, _pad0)),
-            ("_pad1", offset_of!(Self, _pad1)),
+            ("k_split", offset_of!(Self, k_split)),
+            ("split_stride", offset_of!(Self, split_stride)),
         ]
     }
 }
@@ -84,8 +87,18 @@ pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
     [n.div_ceil(TILE), m.div_ceil(TILE), 1]
 }
 
+/// Outputs below this many elements per tile edge waste most of a 64x64
+/// tile: `gemm_dot` takes them.
+const THIN: u32 = 16;
+/// K per invocation the split-K path aims for.
+const K_PER_SPLIT: u32 = 256;
+/// Workgroups a product should keep busy before K is split.
+const BUSY_GROUPS: u32 = 16;
+
 /// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
-/// with the operand layouts of [`GemmLayout`]. The caller has checked the
+/// with the operand layouts of [`GemmLayout`]. Big products use 64x64
+/// workgroup tiles; thin or few-tile ones one invocation per output over a
+/// K range, the ranges then summed into C. The caller has checked the
 /// buffer sizes against the limits.
 pub fn gemm(
     gpu: &Gpu,
@@ -100,15 +113,73 @@ pub fn gemm(
     if params.lda == 0 {
         params.lda = if layout.trans_a { params.m } else { params.k };
     }
-    let groups = gemm_groups(params.m, params.n);
-    Dispatch::new(
+    let tiles = gemm_groups(params.m, params.n);
+    let few_tiles = tiles[0] * tiles[1] < BUSY_GROUPS && params.k >= 4 * K_PER_SPLIT;
+    let thin = params.m.min(params.n) < THIN;
+    let outputs = u64::from(params.m) * u64::from(params.n);
+    let dot_fits =
+        outputs <= u64::from(gpu.limits().max_compute_workgroups_per_dimension) * 256 * 16;
+    if !(thin || few_tiles) || !dot_fits {
+        params.k_split = params.k;
+        return Dispatch::new(
+            gpu,
+            Kernel::GemmNt,
+            &layout.constants(),
+            &params,
+            &[a, b, bias, c],
+            tiles,
+        );
+    }
+    // gemm_dot: one invocation per 4x4 block.
+    let blocks = u64::from(params.m.div_ceil(4)) * u64::from(params.n.div_ceil(4));
+    let groups_x = (blocks as u32).div_ceil(256);
+    // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
+    let splits = BUSY_GROUPS
+        .div_ceil(groups_x)
+        .min(params.k.div_ceil(K_PER_SPLIT))
+        .max(1);
+    params.k_split = params.k.div_ceil(splits);
+    if splits == 1 {
+        return Dispatch::new(
+            gpu,
+            Kernel::GemmDot,
+            &layout.constants(),
+            &params,
+            &[a, b, bias, c],
+            [groups_x, 1, 1],
+        );
+    }
+    // Each split writes its own slice of a scratch; the column sums of the
+    // [splits, m*n] slices give C (and add to it when accumulating).
+    let len = outputs as usize;
+    let scratch = storage_buffer(gpu, "split-K slices", splits as usize * len)?;
+    let slices = GemmParams {
+        c_offset: 0,
+        split_stride: len as u32,
+        ..params
+    };
+    let unsplit = GemmLayout {
+        accumulate: false,
+        ..layout
+    };
+    let product = Dispatch::new(
         gpu,
-        Kernel::GemmNt,
-        &layout.constants(),
-        &params,
-        &[a, b, bias, c],
-        groups,
-    )
+        Kernel::GemmDot,
+        &unsplit.constants(),
+        &slices,
+        &[a, b, bias, &scratch],
+        [groups_x, splits, 1],
+    )?;
+    let sum = column_sums(
+        gpu,
+        (splits as usize, len),
+        Columns::dense(&scratch, len),
+        None,
+        layout.accumulate,
+        c,
+        params.c_offset as usize,
+    )?;
+    Ok(product.then(sum, scratch))
 }
 
 /// Runs one GEMM on host data and reads C back (tests and benches).

@@ -56,6 +56,7 @@ pub enum BindingKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kernel {
     GemmNt,
+    GemmDot,
     LstmStep,
     GruStep,
     GruGates,
@@ -83,8 +84,9 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 23] = [
+    pub const ALL: [Kernel; 24] = [
         Kernel::GemmNt,
+        Kernel::GemmDot,
         Kernel::LstmStep,
         Kernel::GruStep,
         Kernel::GruGates,
@@ -112,7 +114,7 @@ impl Kernel {
     /// The complete WGSL module this entry point lives in.
     pub fn source(self) -> &'static str {
         match self {
-            Kernel::GemmNt => include_str!("../../shaders/gemm.wgsl"),
+            Kernel::GemmNt | Kernel::GemmDot => include_str!("../../shaders/gemm.wgsl"),
             Kernel::LstmStep => step_source!("../../shaders/lstm_step.wgsl"),
             Kernel::GruStep => step_source!("../../shaders/gru_step.wgsl"),
             Kernel::GruGates | Kernel::GruCandidate => {
@@ -143,6 +145,7 @@ impl Kernel {
     pub fn entry_point(self) -> &'static str {
         match self {
             Kernel::GemmNt => "gemm_nt",
+            Kernel::GemmDot => "gemm_dot",
             Kernel::LstmStep => "lstm_step",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
@@ -175,7 +178,7 @@ impl Kernel {
     /// The bindings of group 0, in binding order, as the WGSL declares them.
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
-            Kernel::GemmNt => &[U, R, R, R, RW],
+            Kernel::GemmNt | Kernel::GemmDot => &[U, R, R, R, RW],
             Kernel::LstmStep => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],

@@ -1,0 +1,296 @@
+//! `wgpu-rnn demo`: why gates matter. A vanilla RNN, an LSTM, a peephole
+//! LSTM and a GRU of one size, trained the same way on the adding problem
+//! and the copy task at a short and a long length, entirely on the GPU. The
+//! loss curves go to a CSV and a picture, and a table says which cell solved
+//! what.
+
+pub mod plot;
+pub mod tasks;
+pub mod trainer;
+
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::config::{CellKind, GruReset, Nonlinearity};
+use crate::context::Gpu;
+use crate::error::{Error, Result};
+use crate::optim::OptimizerConfig;
+use tasks::Task;
+use trainer::{Setup, Trainer};
+
+/// The cells the demo compares.
+pub const CELLS: [CellKind; 4] = [
+    CellKind::Rnn(Nonlinearity::Tanh),
+    CellKind::Lstm,
+    CellKind::PeepholeLstm,
+    CellKind::Gru(GruReset::After),
+];
+
+/// Every run of the demo: each cell on each (task, length).
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub cells: Vec<CellKind>,
+    /// `(task, t)` pairs, in order.
+    pub tasks: Vec<(Task, usize)>,
+    pub hidden: usize,
+    pub batch: usize,
+    /// Optimizer steps per run.
+    pub steps: usize,
+    /// Read the loss back every this many steps (a point on the curve).
+    pub log_every: usize,
+    pub lr: f32,
+    pub max_grad_norm: f32,
+    pub seed: u64,
+}
+
+impl DemoConfig {
+    pub fn validated(self) -> Result<Self> {
+        let positive = [
+            ("hidden", self.hidden),
+            ("batch", self.batch),
+            ("steps", self.steps),
+            ("log_every", self.log_every),
+        ];
+        if let Some((what, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(Error::config(format!("demo {what}"), "must be positive"));
+        }
+        if let Some((task, t)) = self.tasks.iter().find(|(_, t)| *t < 2) {
+            return Err(Error::config(
+                format!("demo {} length", task.name()),
+                format!("{t} is below 2"),
+            ));
+        }
+        if self.cells.is_empty() || self.tasks.is_empty() {
+            return Err(Error::config("demo", "no cells or no tasks to run"));
+        }
+        self.optimizer().validated()?;
+        Ok(self)
+    }
+
+    pub fn optimizer(&self) -> OptimizerConfig {
+        OptimizerConfig::adam(self.lr).with_max_grad_norm(self.max_grad_norm)
+    }
+
+    /// Every run in order.
+    pub fn setups(&self) -> Vec<Setup> {
+        let mut out = Vec::new();
+        for &(task, t) in &self.tasks {
+            for &cell in &self.cells {
+                out.push(Setup {
+                    cell,
+                    task,
+                    t,
+                    hidden: self.hidden,
+                    batch: self.batch,
+                    optimizer: self.optimizer(),
+                    seed: self.seed,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// The loss curve of one run.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub setup: Setup,
+    /// `(step, loss)`, step counted from 1.
+    pub points: Vec<(usize, f32)>,
+    pub wall_s: f64,
+}
+
+/// Points averaged for the final loss and the solved test: single batches
+/// are noisy.
+const SMOOTHING: usize = 5;
+
+impl Curve {
+    fn smoothed(&self) -> Vec<(usize, f64)> {
+        (0..self.points.len())
+            .map(|i| {
+                let window = &self.points[i.saturating_sub(SMOOTHING - 1)..=i];
+                let mean = window.iter().map(|p| f64::from(p.1)).sum::<f64>() / window.len() as f64;
+                (self.points[i].0, mean)
+            })
+            .collect()
+    }
+
+    /// The mean loss of the last few points.
+    pub fn final_loss(&self) -> f64 {
+        self.smoothed().last().map_or(f64::NAN, |p| p.1)
+    }
+
+    /// The first step at which the smoothed loss is below the task's
+    /// threshold, if any.
+    pub fn steps_to_solve(&self) -> Option<usize> {
+        let below = self.setup.task.solved_below();
+        self.smoothed()
+            .into_iter()
+            .find(|&(_, l)| l < below)
+            .map(|(s, _)| s)
+    }
+}
+
+/// A cell's name in tables and files: [`CellKind::name`], `rnn` for the
+/// tanh RNN.
+pub fn cell_name(cell: CellKind) -> &'static str {
+    match cell {
+        CellKind::Rnn(Nonlinearity::Tanh) => "rnn",
+        other => other.name(),
+    }
+}
+
+/// Runs one setup for `steps`, calling `progress(step, last loss)` after
+/// each step. A non-finite loss stops the run with an error.
+pub fn train_run(
+    gpu: &Gpu,
+    setup: Setup,
+    steps: usize,
+    log_every: usize,
+    data_seed: u64,
+    mut progress: impl FnMut(usize, Option<f32>),
+) -> Result<Curve> {
+    let start = Instant::now();
+    let mut trainer = Trainer::new(gpu, setup)?;
+    let mut rng = SmallRng::seed_from_u64(data_seed);
+    let mut points = Vec::new();
+    for step in 1..=steps {
+        let read = step % log_every == 0 || step == steps;
+        let loss = trainer.step(&mut rng, read)?;
+        if let Some(l) = loss {
+            if !l.is_finite() {
+                return Err(Error::config(
+                    format!(
+                        "{} on {} T={}",
+                        cell_name(setup.cell),
+                        setup.task.name(),
+                        setup.t
+                    ),
+                    format!("the loss is {l} at step {step}: training diverged"),
+                ));
+            }
+            points.push((step, l));
+        }
+        progress(step, loss);
+    }
+    Ok(Curve {
+        setup,
+        points,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The curves as CSV: `cell,task,T,step,loss`.
+pub fn to_csv(curves: &[Curve]) -> String {
+    let mut out = String::from("cell,task,T,step,loss\n");
+    for c in curves {
+        for &(step, loss) in &c.points {
+            out.push_str(&format!(
+                "{},{},{},{step},{loss}\n",
+                cell_name(c.setup.cell),
+                c.setup.task.name(),
+                c.setup.t
+            ));
+        }
+    }
+    out
+}
+
+/// The final table, one row per run.
+pub fn summary_table(curves: &[Curve]) -> String {
+    let mut out = format!(
+        "| {:<8} | {:<6} | {:>4} | {:>10} | {:>8} | {:>14} | {:>8} |\n|{}|\n",
+        "cell",
+        "task",
+        "T",
+        "final loss",
+        "chance",
+        "steps to solve",
+        "wall s",
+        "---|".repeat(7).trim_end_matches('|').to_string() + "|"
+    );
+    for c in curves {
+        let solved = c
+            .steps_to_solve()
+            .map_or_else(|| "not solved".to_string(), |s| s.to_string());
+        out.push_str(&format!(
+            "| {:<8} | {:<6} | {:>4} | {:>10.4} | {:>8.4} | {:>14} | {:>8.1} |\n",
+            cell_name(c.setup.cell),
+            c.setup.task.name(),
+            c.setup.t,
+            c.final_loss(),
+            c.setup.task.chance_loss(),
+            solved,
+            c.wall_s
+        ));
+    }
+    out
+}
+
+/// Every run of `config` in order, with `bar` counting steps and showing
+/// the current loss.
+pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> Result<Vec<Curve>> {
+    let setups = config.setups();
+    bar.set_length((setups.len() * config.steps) as u64);
+    let mut curves = Vec::new();
+    for (i, setup) in setups.into_iter().enumerate() {
+        let label = format!(
+            "{} {} T={}",
+            cell_name(setup.cell),
+            setup.task.name(),
+            setup.t
+        );
+        bar.set_message(label.clone());
+        // Each run's data comes from its own seed: runs are reproducible
+        // alone and every cell of a (task, T) sees the same batches.
+        let data_seed = config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(setup.t as u64 * 2 + setup.task as u64);
+        let curve = train_run(
+            gpu,
+            setup,
+            config.steps,
+            config.log_every,
+            data_seed,
+            |_, loss| {
+                bar.inc(1);
+                if let Some(l) = loss {
+                    bar.set_message(format!("{label} loss {l:.4}"));
+                }
+            },
+        )?;
+        bar.println(format!(
+            "[{}/{}] {label}: final loss {:.4} ({}), {:.1} s",
+            i + 1,
+            config.cells.len() * config.tasks.len(),
+            curve.final_loss(),
+            curve.steps_to_solve().map_or_else(
+                || "not solved".to_string(),
+                |s| format!("solved at step {s}")
+            ),
+            curve.wall_s
+        ));
+        curves.push(curve);
+    }
+    Ok(curves)
+}
+
+/// Writes `loss_curves.csv`, `loss_curves.svg` and `summary.md` into `dir`;
+/// returns their paths.
+pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let file_error = |path: &std::path::Path, e: std::io::Error| Error::File {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    let csv = dir.join("loss_curves.csv");
+    std::fs::write(&csv, to_csv(curves)).map_err(|e| file_error(&csv, e))?;
+    let svg = dir.join("loss_curves.svg");
+    plot::write_svg(curves, &svg)?;
+    let md = dir.join("summary.md");
+    std::fs::write(&md, summary_table(curves)).map_err(|e| file_error(&md, e))?;
+    Ok(vec![csv, svg, md])
+}

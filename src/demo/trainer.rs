@@ -1,0 +1,135 @@
+//! One model (a recurrent layer and a dense head) trained on one task, every
+//! step on the GPU: forward with a tape, loss, the head's and the layer's
+//! backward, clipping and Adam. The batch goes up; only the loss, when
+//! asked for, comes down.
+
+use rand::rngs::SmallRng;
+
+use super::tasks::{Target, Task};
+use crate::config::{CellKind, RnnConfig};
+use crate::context::Gpu;
+use crate::error::Result;
+use crate::linear::{Linear, LinearGrads};
+use crate::loss::{cross_entropy_loss, mse_loss, ClassTargets};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::stack::{RnnStack, StackConfig, StackWeights};
+use crate::tensor::GpuTensor;
+use crate::train::{GradMode, Seeds, StackGrads, TrainOptions};
+
+/// What one training run is: the model, the task and its size.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub cell: CellKind,
+    pub task: Task,
+    /// The task's length parameter (sequence length for adding, delay for copy).
+    pub t: usize,
+    pub hidden: usize,
+    pub batch: usize,
+    pub optimizer: OptimizerConfig,
+    /// Seeds the weights; the data generator is seeded by the caller.
+    pub seed: u64,
+}
+
+pub struct Trainer {
+    setup: Setup,
+    gpu: Gpu,
+    rnn: RnnStack,
+    head: Linear,
+    rnn_grads: StackGrads,
+    head_grads: LinearGrads,
+    optimizer: Optimizer,
+    /// `[steps, B, features]`, rewritten every step.
+    inputs: GpuTensor,
+    /// Adding: `[1, B, 1]` sums, rewritten every step.
+    sums: GpuTensor,
+}
+
+impl Trainer {
+    pub fn new(gpu: &Gpu, setup: Setup) -> Result<Self> {
+        let task = setup.task;
+        let layer = RnnConfig::new(setup.cell, task.features(), setup.hidden)?;
+        let weights = StackWeights::random(StackConfig::new(layer), setup.seed, 1.0)?;
+        let rnn = RnnStack::new(gpu, &weights)?;
+        let head = Linear::random(gpu, (setup.hidden, task.outputs()), setup.seed ^ 0x5eed)?;
+        let rnn_grads = StackGrads::zeros(&rnn)?;
+        let head_grads = LinearGrads::zeros(&head)?;
+        let mut optimizer = Optimizer::new(gpu, setup.optimizer)?;
+        optimizer.add_stack(&rnn, &rnn_grads)?;
+        optimizer.add_linear(&head, &head_grads)?;
+        let steps = task.steps(setup.t);
+        let inputs = GpuTensor::zeros(gpu, "task inputs", &[steps, setup.batch, task.features()])?;
+        let sums = GpuTensor::zeros(gpu, "adding targets", &[1, setup.batch, 1])?;
+        Ok(Self {
+            setup,
+            gpu: gpu.clone(),
+            rnn,
+            head,
+            rnn_grads,
+            head_grads,
+            optimizer,
+            inputs,
+            sums,
+        })
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// One optimizer step on a fresh batch from `rng`. Returns the batch's
+    /// loss when `read_loss` (a read-back, which waits for the GPU).
+    pub fn step(&mut self, rng: &mut SmallRng, read_loss: bool) -> Result<Option<f32>> {
+        let Setup { task, t, batch, .. } = self.setup;
+        let data = task.batch(t, batch, rng);
+        self.inputs.write(&data.inputs)?;
+        let no_dropout = TrainOptions {
+            dropout: 0.0,
+            seed: 0,
+        };
+        let (out, tape) = self
+            .rnn
+            .forward_train(&self.inputs, None, None, None, no_dropout)?;
+        let loss = match &data.target {
+            Target::Sums(sums) => {
+                // The head reads the last state h_n [1, B, H].
+                self.sums.write(sums)?;
+                let pred = self.head.forward(&out.h_n)?;
+                let loss = mse_loss(&pred, &self.sums)?;
+                let grad_h = self.head.backward(
+                    &out.h_n,
+                    &loss.grad,
+                    &self.head_grads,
+                    GradMode::Overwrite,
+                )?;
+                let seeds = Seeds {
+                    h_n: Some(&grad_h),
+                    ..Default::default()
+                };
+                self.rnn
+                    .backward(&tape, seeds, &self.rnn_grads, GradMode::Overwrite)?;
+                loss
+            }
+            Target::Classes(classes) => {
+                // The head reads every step's output [steps, B, H].
+                let targets = ClassTargets::from_slice(&self.gpu, classes, task.outputs())?;
+                let logits = self.head.forward(&out.output)?;
+                let loss = cross_entropy_loss(&logits, &targets)?;
+                let grad_out = self.head.backward(
+                    &out.output,
+                    &loss.grad,
+                    &self.head_grads,
+                    GradMode::Overwrite,
+                )?;
+                let seeds = Seeds {
+                    output: Some(&grad_out),
+                    ..Default::default()
+                };
+                self.rnn
+                    .backward(&tape, seeds, &self.rnn_grads, GradMode::Overwrite)?;
+                loss
+            }
+        };
+        self.optimizer.step()?;
+        read_loss.then(|| loss.value_host()).transpose()
+    }
+}
