@@ -1,7 +1,8 @@
 # wgpu-rnn: the two commands of the README, plus what they need.
 #   make bench  - adapter info, then every cell validated against the f64 reference and timed
 #   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU)
-.PHONY: bench test lint vulkan-driver
+#   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 10 min on lavapipe)
+.PHONY: bench test demo lint vulkan-driver
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -9,6 +10,10 @@ bench: vulkan-driver
 	cargo build --release --bin wgpu-rnn
 	./target/release/wgpu-rnn info
 	./target/release/wgpu-rnn bench
+
+demo: vulkan-driver
+	cargo build --release --bin wgpu-rnn
+	./target/release/wgpu-rnn demo --out demo-out
 
 test: vulkan-driver
 	cargo test --all-targets

@@ -72,14 +72,14 @@ struct DemoArgs {
     #[arg(long, value_delimiter = ',', default_value = "10,50")]
     adding_lengths: Vec<usize>,
     /// Delays of the copy task (blank steps between the symbols and their recall).
-    #[arg(long, value_delimiter = ',', default_value = "5,30")]
+    #[arg(long, value_delimiter = ',', default_value = "5,20")]
     copy_lengths: Vec<usize>,
     #[arg(long, default_value_t = 32)]
     hidden: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Adam steps per run.
-    #[arg(long, default_value_t = 600)]
+    /// Adam steps per run (every cell and task gets the same budget).
+    #[arg(long, default_value_t = 500)]
     steps: usize,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 0.01)]

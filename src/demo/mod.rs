@@ -198,10 +198,10 @@ pub fn to_csv(curves: &[Curve]) -> String {
     out
 }
 
-/// The final table, one row per run.
+/// The final table (Markdown), one row per run.
 pub fn summary_table(curves: &[Curve]) -> String {
     let mut out = format!(
-        "| {:<8} | {:<6} | {:>4} | {:>10} | {:>8} | {:>14} | {:>8} |\n|{}|\n",
+        "| {:<13} | {:<6} | {:>4} | {:>10} | {:>6} | {:>14} | {:>6} |\n{}\n",
         "cell",
         "task",
         "T",
@@ -209,14 +209,14 @@ pub fn summary_table(curves: &[Curve]) -> String {
         "chance",
         "steps to solve",
         "wall s",
-        "---|".repeat(7).trim_end_matches('|').to_string() + "|"
+        "|---|---|---:|---:|---:|---:|---:|"
     );
     for c in curves {
         let solved = c
             .steps_to_solve()
             .map_or_else(|| "not solved".to_string(), |s| s.to_string());
         out.push_str(&format!(
-            "| {:<8} | {:<6} | {:>4} | {:>10.4} | {:>8.4} | {:>14} | {:>8.1} |\n",
+            "| {:<13} | {:<6} | {:>4} | {:>10.4} | {:>6.3} | {:>14} | {:>6.1} |\n",
             cell_name(c.setup.cell),
             c.setup.task.name(),
             c.setup.t,
@@ -262,7 +262,7 @@ pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> 
                 }
             },
         )?;
-        bar.println(format!(
+        let line = format!(
             "[{}/{}] {label}: final loss {:.4} ({}), {:.1} s",
             i + 1,
             config.cells.len() * config.tasks.len(),
@@ -272,7 +272,13 @@ pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> 
                 |s| format!("solved at step {s}")
             ),
             curve.wall_s
-        ));
+        );
+        // A hidden bar (output not a terminal) drops its println.
+        if bar.is_hidden() {
+            println!("{line}");
+        } else {
+            bar.println(line);
+        }
         curves.push(curve);
     }
     Ok(curves)

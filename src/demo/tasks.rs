@@ -15,9 +15,9 @@ use rand::Rng;
 use crate::loss::IGNORE_INDEX;
 
 /// Symbols remembered by the copy task.
-pub const COPY_SYMBOLS: usize = 5;
+pub const COPY_SYMBOLS: usize = 3;
 /// Alphabet of the copy task.
-pub const COPY_CLASSES: usize = 8;
+pub const COPY_CLASSES: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Task {
