@@ -36,19 +36,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gpu = Gpu::new()?;
     let rnn = RnnStack::new(&gpu, &model.weights)?;
 
-    // `input` is [T, B, I] ([B, T, I] for a batch-first module).
+    // `input` is [T, B, I] ([B, T, I] for a batch-first module); `h0` and
+    // `c0` are optional.
     let inputs = TensorFile::read(&input_path)?;
-    let x = inputs
-        .get("input")
-        .ok_or("the input file has no `input` tensor")?;
-    let data = x.to_f32("input")?;
-    let input = GpuTensor::from_slice(&gpu, "input", &data, &x.shape)?;
-    let out = rnn.forward(&input, None, None, None)?.to_host()?;
-    println!(
-        "output {:?}, first values {:?}",
-        x.shape,
-        &out.output[..4.min(out.output.len())]
-    );
+    let upload = |name: &str| -> Result<Option<GpuTensor>, Box<dyn std::error::Error>> {
+        match inputs.get(name) {
+            Some(t) => Ok(Some(GpuTensor::from_slice(&gpu, name, &t.to_f32(name)?, &t.shape)?)),
+            None => Ok(None),
+        }
+    };
+    let input = upload("input")?.ok_or("the input file has no `input` tensor")?;
+    let (h0, c0) = (upload("h0")?, upload("c0")?);
+    let out = rnn.forward(&input, h0.as_ref(), c0.as_ref(), None)?.to_host()?;
+    println!("input {:?}: output starts {:?}", input.shape(), &out.output[..4]);
 
     // With the golden case, PyTorch's own output is beside the input.
     let expected = input_path

@@ -14,7 +14,7 @@ use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::{CellKind, Gpu, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights};
 
 const T: usize = 20;
-const BATCH: usize = 32;
+const BATCH: usize = 64;
 const HIDDEN: usize = 32;
 
 /// `[T, B, 2]` steps of (value, marker) and the `[B]` sums of the marked values.
