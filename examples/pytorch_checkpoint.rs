@@ -41,14 +41,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs = TensorFile::read(&input_path)?;
     let upload = |name: &str| -> Result<Option<GpuTensor>, Box<dyn std::error::Error>> {
         match inputs.get(name) {
-            Some(t) => Ok(Some(GpuTensor::from_slice(&gpu, name, &t.to_f32(name)?, &t.shape)?)),
+            Some(t) => Ok(Some(GpuTensor::from_slice(
+                &gpu,
+                name,
+                &t.to_f32(name)?,
+                &t.shape,
+            )?)),
             None => Ok(None),
         }
     };
     let input = upload("input")?.ok_or("the input file has no `input` tensor")?;
     let (h0, c0) = (upload("h0")?, upload("c0")?);
-    let out = rnn.forward(&input, h0.as_ref(), c0.as_ref(), None)?.to_host()?;
-    println!("input {:?}: output starts {:?}", input.shape(), &out.output[..4]);
+    let out = rnn
+        .forward(&input, h0.as_ref(), c0.as_ref(), None)?
+        .to_host()?;
+    println!(
+        "input {:?}: output starts {:?}",
+        input.shape(),
+        &out.output[..4]
+    );
 
     // With the golden case, PyTorch's own output is beside the input.
     let expected = input_path
