@@ -89,46 +89,36 @@ impl Trainer {
         let (out, tape) = self
             .rnn
             .forward_train(&self.inputs, None, None, None, no_dropout)?;
-        let loss = match &data.target {
+        // Adding: the head reads the last state h_n [1, B, H]; copy: every
+        // step's output [steps, B, H].
+        let (features, loss) = match &data.target {
             Target::Sums(sums) => {
-                // The head reads the last state h_n [1, B, H].
                 self.sums.write(sums)?;
                 let pred = self.head.forward(&out.h_n)?;
-                let loss = mse_loss(&pred, &self.sums)?;
-                let grad_h = self.head.backward(
-                    &out.h_n,
-                    &loss.grad,
-                    &self.head_grads,
-                    GradMode::Overwrite,
-                )?;
-                let seeds = Seeds {
-                    h_n: Some(&grad_h),
-                    ..Default::default()
-                };
-                self.rnn
-                    .backward(&tape, seeds, &self.rnn_grads, GradMode::Overwrite)?;
-                loss
+                (&out.h_n, mse_loss(&pred, &self.sums)?)
             }
             Target::Classes(classes) => {
-                // The head reads every step's output [steps, B, H].
                 let targets = ClassTargets::from_slice(&self.gpu, classes, task.outputs())?;
                 let logits = self.head.forward(&out.output)?;
-                let loss = cross_entropy_loss(&logits, &targets)?;
-                let grad_out = self.head.backward(
-                    &out.output,
-                    &loss.grad,
-                    &self.head_grads,
-                    GradMode::Overwrite,
-                )?;
-                let seeds = Seeds {
-                    output: Some(&grad_out),
-                    ..Default::default()
-                };
-                self.rnn
-                    .backward(&tape, seeds, &self.rnn_grads, GradMode::Overwrite)?;
-                loss
+                (&out.output, cross_entropy_loss(&logits, &targets)?)
             }
         };
+        let overwrite = GradMode::Overwrite;
+        let grad = self
+            .head
+            .backward(features, &loss.grad, &self.head_grads, overwrite)?;
+        let seeds = match data.target {
+            Target::Sums(_) => Seeds {
+                h_n: Some(&grad),
+                ..Default::default()
+            },
+            Target::Classes(_) => Seeds {
+                output: Some(&grad),
+                ..Default::default()
+            },
+        };
+        self.rnn
+            .backward(&tape, seeds, &self.rnn_grads, overwrite)?;
         self.optimizer.step()?;
         read_loss.then(|| loss.value_host()).transpose()
     }
