@@ -32,7 +32,8 @@ struct StepParams {
     // Element offsets of h_{s-1} (read) and h_s (written) in `hs`.
     h_prev_offset: u32,
     h_out_offset: u32,
-    _pad0: u32,
+    // Steps this dispatch runs from `step` (the persistent kernel); 1.
+    steps: u32,
 }
 
 // Element offset of step `step`'s [B, width] block in a per-step history

@@ -136,3 +136,90 @@ fn lstm_step(
         }
     }
 }
+
+// The persistent variant (inference, no projection, H <= 256): one workgroup
+// of SEQ_WG >= H invocations owns BT batch rows and runs `p.steps` steps
+// from `p.step`, h_{t-1} of its rows double-buffered in workgroup memory and
+// c in registers: one dispatch per chunk of steps instead of one per step,
+// one barrier per step. Rows are independent, so workgroups never wait for
+// each other. Same sums in the same order as lstm_step without tiles. Loops
+// over rows have the constant bound BT (rows past the batch compute on
+// zeros and are not written) so that the compiler keeps acc and c_reg in
+// registers.
+override SEQ_WG: u32 = 256u;
+const SEQ_MAX_UNITS: u32 = 256u;
+var<workgroup> h_seq: array<f32, 2048>; // [2][BT][SEQ_MAX_UNITS]
+
+@compute @workgroup_size(SEQ_WG)
+fn lstm_sequence(
+    @builtin(local_invocation_index) j: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let H = p.units;
+    let b0 = wg.y * BT;
+    var c_reg = array<f32, 4>();
+    if (j < H) {
+        for (var bb = 0u; bb < BT; bb++) {
+            var h0 = 0.0;
+            if (b0 + bb < p.batch) {
+                h0 = hs[p.h_prev_offset + (b0 + bb) * H + j];
+                c_reg[bb] = c[(b0 + bb) * H + j];
+            }
+            h_seq[bb * SEQ_MAX_UNITS + j] = h0;
+        }
+    }
+    workgroupBarrier();
+    for (var s = 0u; s < p.steps; s++) {
+        let cur = (s % 2u) * BT * SEQ_MAX_UNITS;
+        let nxt = ((s + 1u) % 2u) * BT * SEQ_MAX_UNITS;
+        let step = p.step + s;
+        if (j < H) {
+            var acc = array<vec4<f32>, 4>();
+            for (var k = 0u; k < H; k++) {
+                let w = w_hh[k * H + j];
+                acc[0] = fma(vec4<f32>(h_seq[cur + k]), w, acc[0]);
+                acc[1] = fma(vec4<f32>(h_seq[cur + SEQ_MAX_UNITS + k]), w, acc[1]);
+                acc[2] = fma(vec4<f32>(h_seq[cur + 2u * SEQ_MAX_UNITS + k]), w, acc[2]);
+                acc[3] = fma(vec4<f32>(h_seq[cur + 3u * SEQ_MAX_UNITS + k]), w, acc[3]);
+            }
+            for (var bb = 0u; bb < BT; bb++) {
+                let b = b0 + bb;
+                var h = h_seq[cur + bb * SEQ_MAX_UNITS + j];
+                let running = b < p.batch && step < lengths[min(b, p.batch - 1u)];
+                if (running) {
+                    let row = p.xg_offset + s * p.batch * 4u * H + b * 4u * H + j;
+                    let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
+                    let c_prev = c_reg[bb];
+                    var i_pre = pre.x;
+                    var f_pre = pre.y;
+                    if (PEEPHOLE) {
+                        i_pre += peephole[j] * c_prev;
+                        f_pre += peephole[H + j] * c_prev;
+                    }
+                    let i = sigmoid(i_pre);
+                    let f = sigmoid(f_pre);
+                    let g = tanh_safe(pre.z);
+                    let c_new = f * c_prev + i * g;
+                    var o_pre = pre.w;
+                    if (PEEPHOLE) {
+                        o_pre += peephole[2u * H + j] * c_new;
+                    }
+                    c_reg[bb] = c_new;
+                    h = sigmoid(o_pre) * tanh_safe(c_new);
+                }
+                if (b < p.batch) {
+                    hs[p.h_out_offset + s * p.batch * H + b * H + j] = h;
+                }
+                h_seq[nxt + bb * SEQ_MAX_UNITS + j] = h;
+            }
+        }
+        workgroupBarrier();
+    }
+    if (j < H) {
+        for (var bb = 0u; bb < BT; bb++) {
+            if (b0 + bb < p.batch) {
+                c[(b0 + bb) * H + j] = c_reg[bb];
+            }
+        }
+    }
+}

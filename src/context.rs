@@ -16,6 +16,7 @@ pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
 /// Environment variable forcing the step kernels' workgroup tiles (1) or
 /// direct reads (0).
 pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
+pub const ENV_PERSISTENT: &str = "WGPU_RNN_PERSISTENT";
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
 /// GPUs are preferred over CPU/software ones, and Vulkan over GL.
@@ -29,6 +30,10 @@ pub struct AdapterSelector {
     /// Force the step kernels' workgroup tiles on or off (default: on for
     /// GPUs, off for CPU adapters; `WGPU_RNN_STEP_TILES=1|0`).
     pub step_tiles: Option<bool>,
+    /// Force the persistent LSTM kernel (one dispatch per chunk of steps)
+    /// on or off where it applies (default: see [`Gpu::persistent_steps`];
+    /// `WGPU_RNN_PERSISTENT=1|0`).
+    pub persistent: Option<bool>,
 }
 
 impl AdapterSelector {
@@ -40,6 +45,7 @@ impl AdapterSelector {
             name: get(ENV_ADAPTER),
             max_storage_binding: None,
             step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
+            persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
         }
     }
 
@@ -79,6 +85,8 @@ struct Inner {
     caps: Capabilities,
     limits: wgpu::Limits,
     step_tiles: bool,
+    persistent: Option<bool>,
+    cpu: bool,
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     /// How many pipelines were compiled (for the cache test).
     compiled: std::sync::atomic::AtomicUsize,
@@ -229,6 +237,8 @@ impl Gpu {
                 step_tiles: sel
                     .step_tiles
                     .unwrap_or(info.device_type != wgpu::DeviceType::Cpu),
+                persistent: sel.persistent,
+                cpu: info.device_type == wgpu::DeviceType::Cpu,
                 instance,
                 adapter,
                 device,
@@ -266,6 +276,19 @@ impl Gpu {
     /// Whether step kernels stage `h_{t-1}` in workgroup memory.
     pub fn step_tiles(&self) -> bool {
         self.inner.step_tiles
+    }
+
+    /// Whether an inference LSTM layer (no projection, H <= 256) of this
+    /// batch runs the persistent kernel (one dispatch per chunk of steps):
+    /// forced by the selector, else off on CPU adapters, where it measured
+    /// no faster than one dispatch per step (lavapipe spends the time in
+    /// the arithmetic, not the launches: BENCHMARKS.md), and on for GPUs at
+    /// batches up to 16, where a launch per step is most of the time (not
+    /// yet measured on a GPU).
+    pub fn persistent_steps(&self, batch: usize) -> bool {
+        self.inner
+            .persistent
+            .unwrap_or(!self.inner.cpu && batch <= 16)
     }
 
     /// One line describing the adapter.

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::repack::{add_rows, interleave_gates};
-use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps};
+use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS};
 use crate::kernels::Kernel;
 use crate::packing;
 use crate::params::LayerTensors;
@@ -112,10 +112,9 @@ impl LayerPass {
         &self.gemms
     }
 
+    /// Records steps `steps` (a whole chunk of [`LayerPass::chunks`]).
     pub fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>, steps: Range<usize>) {
-        for s in steps {
-            self.steps.record(pass, s);
-        }
+        self.steps.record(pass, steps);
     }
 }
 
@@ -339,7 +338,22 @@ impl Rnn {
                 buffers: vec![w_hr, lengths, &hs, m],
             });
         }
-        let steps = Steps::new(gpu, batch as u32, &offsets, stages, train)?;
+        let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
+        let persistent = !train
+            && is_lstm
+            && !projected
+            && h <= PERSISTENT_MAX_UNITS
+            && gpu.persistent_steps(batch);
+        let steps = if persistent {
+            let chunks: Vec<_> = gemms
+                .iter()
+                .map(|(range, _)| (range.clone(), offsets[range.start]))
+                .collect();
+            let peephole = cfg.cell == CellKind::PeepholeLstm;
+            Steps::persistent(gpu, batch as u32, h as u32, peephole, &chunks, &buffers)?
+        } else {
+            Steps::new(gpu, batch as u32, &offsets, stages, train)?
+        };
         Ok(LayerPass {
             gemms,
             steps,

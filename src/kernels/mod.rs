@@ -58,6 +58,7 @@ pub enum Kernel {
     GemmNt,
     GemmDot,
     LstmStep,
+    LstmSequence,
     GruStep,
     GruGates,
     GruCandidate,
@@ -84,10 +85,11 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 24] = [
+    pub const ALL: [Kernel; 25] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::LstmStep,
+        Kernel::LstmSequence,
         Kernel::GruStep,
         Kernel::GruGates,
         Kernel::GruCandidate,
@@ -115,7 +117,9 @@ impl Kernel {
     pub fn source(self) -> &'static str {
         match self {
             Kernel::GemmNt | Kernel::GemmDot => include_str!("../../shaders/gemm.wgsl"),
-            Kernel::LstmStep => step_source!("../../shaders/lstm_step.wgsl"),
+            Kernel::LstmStep | Kernel::LstmSequence => {
+                step_source!("../../shaders/lstm_step.wgsl")
+            }
             Kernel::GruStep => step_source!("../../shaders/gru_step.wgsl"),
             Kernel::GruGates | Kernel::GruCandidate => {
                 step_source!("../../shaders/gru_reset_before_step.wgsl")
@@ -147,6 +151,7 @@ impl Kernel {
             Kernel::GemmNt => "gemm_nt",
             Kernel::GemmDot => "gemm_dot",
             Kernel::LstmStep => "lstm_step",
+            Kernel::LstmSequence => "lstm_sequence",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
@@ -179,7 +184,7 @@ impl Kernel {
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
             Kernel::GemmNt | Kernel::GemmDot => &[U, R, R, R, RW],
-            Kernel::LstmStep => &[UD, RW, R, R, R, RW, RW, RW],
+            Kernel::LstmStep | Kernel::LstmSequence => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep => &[UD, R, R, R, RW],

@@ -30,7 +30,8 @@ pub struct StepParams {
     pub xg_offset: u32,
     pub h_prev_offset: u32,
     pub h_out_offset: u32,
-    pub _pad0: u32,
+    /// Steps one dispatch runs (the persistent kernel); 1 otherwise.
+    pub steps: u32,
 }
 
 impl WgslTwin for StepParams {
@@ -44,7 +45,7 @@ impl WgslTwin for StepParams {
             ("xg_offset", offset_of!(Self, xg_offset)),
             ("h_prev_offset", offset_of!(Self, h_prev_offset)),
             ("h_out_offset", offset_of!(Self, h_out_offset)),
-            ("_pad0", offset_of!(Self, _pad0)),
+            ("steps", offset_of!(Self, steps)),
         ]
     }
 }
@@ -159,10 +160,18 @@ pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
     ]
 }
 
-/// All the step dispatches of one sequence, ready to record.
+/// All the step dispatches of one sequence, ready to record: one per step
+/// and stage, or (the persistent kernel) one per chunk of steps.
 pub struct Steps {
     stages: Vec<PerStepDispatch>,
+    /// Persistent: the first step of each chunk, in dispatch order.
+    chunk_starts: Option<Vec<usize>>,
 }
+
+/// Rows of a batch one persistent workgroup owns (`BT` in `common.wgsl`).
+const PERSISTENT_ROWS: u32 = ROWS_PER_GROUP;
+/// Most hidden units the persistent kernel takes (`SEQ_MAX_UNITS`).
+pub const PERSISTENT_MAX_UNITS: usize = 256;
 
 impl Steps {
     /// `offsets[s]` says where step `s` reads and writes; each stage gets its
@@ -190,7 +199,7 @@ impl Steps {
                         xg_offset: o.xg_offset,
                         h_prev_offset: o.h_prev_offset,
                         h_out_offset: o.h_out_offset,
-                        _pad0: 0,
+                        steps: 1,
                     })
                     .collect();
                 let mut constants = stage.constants;
@@ -206,13 +215,80 @@ impl Steps {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { stages })
+        Ok(Self {
+            stages,
+            chunk_starts: None,
+        })
     }
 
-    /// Records step `s` of every stage.
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, s: usize) {
-        for stage in &self.stages {
-            stage.record(pass, s);
+    /// The persistent LSTM kernel (`lstm_sequence`, inference, no
+    /// projection, `units <= PERSISTENT_MAX_UNITS`): one dispatch per chunk
+    /// `(steps, offsets of its first step)`.
+    pub fn persistent(
+        gpu: &Gpu,
+        batch: u32,
+        units: u32,
+        peephole: bool,
+        chunks: &[(std::ops::Range<usize>, StepOffsets)],
+        buffers: &[&wgpu::Buffer],
+    ) -> Result<Self> {
+        debug_assert!(units as usize <= PERSISTENT_MAX_UNITS);
+        let flag = |b: bool| f64::from(u8::from(b));
+        let params: Vec<StepParams> = chunks
+            .iter()
+            .map(|(range, o)| StepParams {
+                batch,
+                units,
+                rec: units,
+                step: range.start as u32,
+                xg_offset: o.xg_offset,
+                h_prev_offset: o.h_prev_offset,
+                h_out_offset: o.h_out_offset,
+                steps: range.len() as u32,
+            })
+            .collect();
+        // One invocation per unit, in whole subgroup-sized groups of 32.
+        let workgroup = units.next_multiple_of(32);
+        let constants = [
+            ("PEEPHOLE", flag(peephole)),
+            ("PROJ", 0.0),
+            ("TILED", 0.0),
+            ("TRAIN", 0.0),
+            ("SEQ_WG", f64::from(workgroup)),
+        ];
+        let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
+        let stage = PerStepDispatch::new(
+            gpu,
+            Kernel::LstmSequence,
+            &constants,
+            &params,
+            buffers,
+            groups,
+        )?;
+        Ok(Self {
+            stages: vec![stage],
+            chunk_starts: Some(chunks.iter().map(|(r, _)| r.start).collect()),
+        })
+    }
+
+    /// Records steps `range` of every stage; for the persistent kernel,
+    /// `range` is one whole chunk.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, range: std::ops::Range<usize>) {
+        match &self.chunk_starts {
+            Some(starts) => {
+                let chunk = starts
+                    .iter()
+                    .position(|&s| s == range.start)
+                    .expect("the persistent kernel records whole chunks");
+                self.stages[0].record(pass, chunk);
+            }
+            None => {
+                for s in range {
+                    for stage in &self.stages {
+                        stage.record(pass, s);
+                    }
+                }
+            }
         }
     }
 }

@@ -32,6 +32,19 @@ pub fn tiled_gpu() -> &'static Gpu {
     })
 }
 
+/// A device with the persistent LSTM kernel forced on (CPU adapters default
+/// to one dispatch per step), so that path is tested here too.
+pub fn persistent_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            persistent: Some(true),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
 pub fn random_vec(rng: &mut SmallRng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..=scale)).collect()
 }
