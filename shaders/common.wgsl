@@ -5,6 +5,9 @@
 const WG: u32 = 64u;
 // Batch rows each invocation carries: every weight load is reused BT times.
 const BT: u32 = 4u;
+// Rows of BT that can hold data, min(B, BT): with a batch of 1 the
+// matrix-vector loops skip the three rows that would only repeat row 0.
+override ROWS: u32 = 4u;
 // Length of the h_{t-1} tile staged in workgroup memory per round.
 const KT: u32 = 64u;
 // Stage h_{t-1} in workgroup memory (GPUs) or read it straight from the

@@ -86,9 +86,9 @@ fn gru_backward_step(
         for (var r = 0u; r < R; r++) {
             let wv = w[r * H + k];
             acc[0] = fma(da_hid[r0 + r], wv, acc[0]);
-            acc[1] = fma(da_hid[r1 + r], wv, acc[1]);
-            acc[2] = fma(da_hid[r2 + r], wv, acc[2]);
-            acc[3] = fma(da_hid[r3 + r], wv, acc[3]);
+            if (ROWS > 1u) { acc[1] = fma(da_hid[r1 + r], wv, acc[1]); }
+            if (ROWS > 2u) { acc[2] = fma(da_hid[r2 + r], wv, acc[2]); }
+            if (ROWS > 3u) { acc[3] = fma(da_hid[r3 + r], wv, acc[3]); }
         }
     }
     if (k >= H) {
@@ -141,9 +141,9 @@ fn gru_backward_reset(
     for (var j = 0u; j < H; j++) {
         let wv = w[(2u * H + j) * H + k];
         acc[0] = fma(da_hid[r0 + j], wv, acc[0]);
-        acc[1] = fma(da_hid[r1 + j], wv, acc[1]);
-        acc[2] = fma(da_hid[r2 + j], wv, acc[2]);
-        acc[3] = fma(da_hid[r3 + j], wv, acc[3]);
+        if (ROWS > 1u) { acc[1] = fma(da_hid[r1 + j], wv, acc[1]); }
+        if (ROWS > 2u) { acc[2] = fma(da_hid[r2 + j], wv, acc[2]); }
+        if (ROWS > 3u) { acc[3] = fma(da_hid[r3 + j], wv, acc[3]); }
     }
     for (var bb = 0u; bb < BT; bb++) {
         let b = b0 + bb;

@@ -92,9 +92,9 @@ fn lstm_backward_step(
         for (var r = 0u; r < R; r++) {
             let wv = w[r * K + k];
             acc[0] = fma(da[r0 + r], wv, acc[0]);
-            acc[1] = fma(da[r1 + r], wv, acc[1]);
-            acc[2] = fma(da[r2 + r], wv, acc[2]);
-            acc[3] = fma(da[r3 + r], wv, acc[3]);
+            if (ROWS > 1u) { acc[1] = fma(da[r1 + r], wv, acc[1]); }
+            if (ROWS > 2u) { acc[2] = fma(da[r2 + r], wv, acc[2]); }
+            if (ROWS > 3u) { acc[3] = fma(da[r3 + r], wv, acc[3]); }
         }
     }
     if (k >= K) {
@@ -139,9 +139,9 @@ fn lstm_backward_cell(
     for (var q = 0u; q < K; q++) {
         let wv = w[q * H + j];
         acc[0] = fma(ds[r0 + q], wv, acc[0]);
-        acc[1] = fma(ds[r1 + q], wv, acc[1]);
-        acc[2] = fma(ds[r2 + q], wv, acc[2]);
-        acc[3] = fma(ds[r3 + q], wv, acc[3]);
+        if (ROWS > 1u) { acc[1] = fma(ds[r1 + q], wv, acc[1]); }
+        if (ROWS > 2u) { acc[2] = fma(ds[r2 + q], wv, acc[2]); }
+        if (ROWS > 3u) { acc[3] = fma(ds[r3 + q], wv, acc[3]); }
     }
     for (var bb = 0u; bb < BT; bb++) {
         let b = b0 + bb;

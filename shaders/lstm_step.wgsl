@@ -74,9 +74,9 @@ fn lstm_step(
         for (var k = 0u; k < K; k++) {
             let w = w_hh[k * H + j];
             acc[0] = fma(vec4<f32>(hs[r0 + k]), w, acc[0]);
-            acc[1] = fma(vec4<f32>(hs[r1 + k]), w, acc[1]);
-            acc[2] = fma(vec4<f32>(hs[r2 + k]), w, acc[2]);
-            acc[3] = fma(vec4<f32>(hs[r3 + k]), w, acc[3]);
+            if (ROWS > 1u) { acc[1] = fma(vec4<f32>(hs[r1 + k]), w, acc[1]); }
+            if (ROWS > 2u) { acc[2] = fma(vec4<f32>(hs[r2 + k]), w, acc[2]); }
+            if (ROWS > 3u) { acc[3] = fma(vec4<f32>(hs[r3 + k]), w, acc[3]); }
         }
     }
     if (j >= H) {
@@ -178,9 +178,9 @@ fn lstm_sequence(
             for (var k = 0u; k < H; k++) {
                 let w = w_hh[k * H + j];
                 acc[0] = fma(vec4<f32>(h_seq[cur + k]), w, acc[0]);
-                acc[1] = fma(vec4<f32>(h_seq[cur + SEQ_MAX_UNITS + k]), w, acc[1]);
-                acc[2] = fma(vec4<f32>(h_seq[cur + 2u * SEQ_MAX_UNITS + k]), w, acc[2]);
-                acc[3] = fma(vec4<f32>(h_seq[cur + 3u * SEQ_MAX_UNITS + k]), w, acc[3]);
+                if (ROWS > 1u) { acc[1] = fma(vec4<f32>(h_seq[cur + SEQ_MAX_UNITS + k]), w, acc[1]); }
+                if (ROWS > 2u) { acc[2] = fma(vec4<f32>(h_seq[cur + 2u * SEQ_MAX_UNITS + k]), w, acc[2]); }
+                if (ROWS > 3u) { acc[3] = fma(vec4<f32>(h_seq[cur + 3u * SEQ_MAX_UNITS + k]), w, acc[3]); }
             }
             for (var bb = 0u; bb < BT; bb++) {
                 let b = b0 + bb;

@@ -33,9 +33,9 @@ fn rnn_backward_step(
         for (var r = 0u; r < H; r++) {
             let wv = w[r * H + k];
             acc[0] = fma(da[r0 + r], wv, acc[0]);
-            acc[1] = fma(da[r1 + r], wv, acc[1]);
-            acc[2] = fma(da[r2 + r], wv, acc[2]);
-            acc[3] = fma(da[r3 + r], wv, acc[3]);
+            if (ROWS > 1u) { acc[1] = fma(da[r1 + r], wv, acc[1]); }
+            if (ROWS > 2u) { acc[2] = fma(da[r2 + r], wv, acc[2]); }
+            if (ROWS > 3u) { acc[3] = fma(da[r3 + r], wv, acc[3]); }
         }
     }
     if (k >= H) {

@@ -279,16 +279,21 @@ impl Gpu {
     }
 
     /// Whether an inference LSTM layer (no projection, H <= 256) of this
-    /// batch runs the persistent kernel (one dispatch per chunk of steps):
-    /// forced by the selector, else off on CPU adapters, where it measured
-    /// no faster than one dispatch per step (lavapipe spends the time in
-    /// the arithmetic, not the launches: BENCHMARKS.md), and on for GPUs at
-    /// batches up to 16, where a launch per step is most of the time (not
-    /// yet measured on a GPU).
-    pub fn persistent_steps(&self, batch: usize) -> bool {
-        self.inner
-            .persistent
-            .unwrap_or(!self.inner.cpu && batch <= 16)
+    /// batch and hidden size runs the persistent kernel (one dispatch per
+    /// chunk of steps) instead of one dispatch per step. Forced by the
+    /// selector, else:
+    /// - CPU adapters: where it measured faster on lavapipe (BENCHMARKS.md):
+    ///   H <= 32, or H <= 64 with B <= 4 (the per-step grid is then one
+    ///   workgroup as well; with more units it spreads over more cores).
+    /// - GPUs: batches up to 16, where a launch per step is most of the
+    ///   time (not yet measured on a GPU).
+    pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
+        let default = if self.inner.cpu {
+            hidden <= 32 || (hidden <= 64 && batch <= 4)
+        } else {
+            batch <= 16
+        };
+        self.inner.persistent.unwrap_or(default)
     }
 
     /// One line describing the adapter.

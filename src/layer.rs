@@ -343,7 +343,7 @@ impl Rnn {
             && is_lstm
             && !projected
             && h <= PERSISTENT_MAX_UNITS
-            && gpu.persistent_steps(batch);
+            && gpu.persistent_steps(batch, h);
         let steps = if persistent {
             let chunks: Vec<_> = gemms
                 .iter()

@@ -20,7 +20,7 @@ use crate::kernels::dropout::DropoutMask;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
 use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
-use crate::kernels::step::{step_groups, PerStepDispatch};
+use crate::kernels::step::{rows_constant, step_groups, PerStepDispatch};
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
@@ -440,10 +440,12 @@ impl LayerBackward {
                         buffers: &[&wgpu::Buffer],
                         units: usize|
          -> Result<PerStepDispatch> {
+            let mut constants = constants.to_vec();
+            constants.push(rows_constant(batch));
             PerStepDispatch::new(
                 gpu,
                 kernel,
-                constants,
+                &constants,
                 &params,
                 buffers,
                 step_groups(units as u32, batch as u32),

@@ -58,10 +58,10 @@ fn persistent_lstm_is_bit_identical_to_per_step_dispatches() {
                 .unwrap()
         };
         assert!(
-            !gpu().persistent_steps(b),
-            "lavapipe defaults to per-step dispatches"
+            !gpu().persistent_steps(b, h),
+            "lavapipe runs this size with per-step dispatches"
         );
-        assert!(persistent_gpu().persistent_steps(b));
+        assert!(persistent_gpu().persistent_steps(b, h));
         assert_eq!(run(persistent_gpu()), run(gpu()), "I={i} H={h} T={t} B={b}");
     }
 }

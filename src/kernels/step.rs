@@ -160,6 +160,13 @@ pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
     ]
 }
 
+/// The `ROWS` override of `common.wgsl`: how many of a workgroup's
+/// `ROWS_PER_GROUP` rows can hold data, so that small batches skip the
+/// products of rows that only repeat the last one.
+pub fn rows_constant(batch: usize) -> (&'static str, f64) {
+    ("ROWS", batch.min(ROWS_PER_GROUP as usize) as f64)
+}
+
 /// All the step dispatches of one sequence, ready to record: one per step
 /// and stage, or (the persistent kernel) one per chunk of steps.
 pub struct Steps {
@@ -205,6 +212,7 @@ impl Steps {
                 let mut constants = stage.constants;
                 constants.push(("TILED", flag(gpu.step_tiles())));
                 constants.push(("TRAIN", flag(train)));
+                constants.push(rows_constant(batch as usize));
                 PerStepDispatch::new(
                     gpu,
                     stage.kernel,
@@ -255,6 +263,7 @@ impl Steps {
             ("TILED", 0.0),
             ("TRAIN", 0.0),
             ("SEQ_WG", f64::from(workgroup)),
+            rows_constant(batch as usize),
         ];
         let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
         let stage = PerStepDispatch::new(

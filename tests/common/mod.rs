@@ -20,12 +20,15 @@ pub fn gpu() -> &'static Gpu {
 }
 
 /// A second device with the step kernels' workgroup tiles forced on, so the
-/// GPU code path is tested on CPU adapters too (they default to direct reads).
+/// GPU code path is tested on CPU adapters too (they default to direct
+/// reads), and one dispatch per step (small LSTMs default to the persistent
+/// kernel there).
 pub fn tiled_gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
         let sel = wgpu_rnn::AdapterSelector {
             step_tiles: Some(true),
+            persistent: Some(false),
             ..wgpu_rnn::AdapterSelector::from_env()
         };
         Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
