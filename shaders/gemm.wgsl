@@ -23,8 +23,9 @@ struct GemmParams {
     lda: u32,
     // Element offset of C's first element (a block of rows of a gradient).
     c_offset: u32,
-    // gemm_dot: the K range of split z is [z*k_split, (z+1)*k_split), its
-    // result at c_offset + z*split_stride (slices a reduction then adds).
+    // Split-K: the K range of split z (gemm_nt: workgroup z; gemm_dot:
+    // global y) is [z*k_split, (z+1)*k_split), its result at
+    // c_offset + z*split_stride (slices a reduction then adds).
     k_split: u32,
     split_stride: u32,
 }
@@ -58,12 +59,15 @@ fn gemm_nt(
     // Loading: neighbouring invocations read neighbouring k of one row.
     let load_k = li % KT;
     let load_q = li / KT;
+    // Split z sums K range [z*k_split, (z+1)*k_split) into its own slice.
+    let k_begin = wg.z * p.k_split;
+    let k_end = min(p.k, k_begin + p.k_split);
     var acc = array<vec4<f32>, 4>();
-    for (var k0 = 0u; k0 < p.k; k0 += KT) {
+    for (var k0 = k_begin; k0 < k_end; k0 += KT) {
         let k = k0 + load_k;
         var av = vec4<f32>(0.0);
         var bv = vec4<f32>(0.0);
-        if (k < p.k) {
+        if (k < k_end) {
             for (var e = 0u; e < 4u; e++) {
                 let r = row0 + load_q * 4u + e;
                 if (r < p.m) {
@@ -96,8 +100,8 @@ fn gemm_nt(
         for (var e = 0u; e < 4u; e++) {
             let col = col0 + lid.x * 4u + e;
             if (col < p.n) {
-                let at = p.c_offset + r * p.n + col;
-                var v = acc[i][e] + bias[col];
+                let at = p.c_offset + wg.z * p.split_stride + r * p.n + col;
+                var v = acc[i][e] + select(0.0, bias[col], wg.z == 0u);
                 if (ACCUMULATE) {
                     v += c[at];
                 }

@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::repack::{add_rows, interleave_gates};
-use crate::kernels::step::{step_kernels, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS};
+use crate::kernels::step::{
+    persistent_pieces, step_kernels, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
+};
 use crate::kernels::Kernel;
 use crate::packing;
 use crate::params::LayerTensors;
@@ -347,7 +349,11 @@ impl Rnn {
         let steps = if persistent {
             let chunks: Vec<_> = gemms
                 .iter()
-                .map(|(range, _)| (range.clone(), offsets[range.start]))
+                .flat_map(|(range, _)| persistent_pieces(range.clone(), h))
+                .map(|piece| {
+                    let first = offsets[piece.start];
+                    (piece, first)
+                })
                 .collect();
             let peephole = cfg.cell == CellKind::PeepholeLstm;
             Steps::persistent(gpu, batch as u32, h as u32, peephole, &chunks, &buffers)?

@@ -114,6 +114,13 @@ impl Dispatch {
         self
     }
 
+    /// This dispatch, then `next`.
+    pub(crate) fn then_keep(mut self, next: Dispatch) -> Self {
+        self.stages.extend(next.stages);
+        self._scratch.extend(next._scratch);
+        self
+    }
+
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         for stage in &self.stages {
             pass.set_pipeline(&stage.pipeline.pipeline);

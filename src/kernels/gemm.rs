@@ -94,6 +94,7 @@ const THIN: u32 = 16;
 const K_PER_SPLIT: u32 = 256;
 /// Workgroups a product should keep busy before K is split.
 const BUSY_GROUPS: u32 = 16;
+use super::LOOP_BUDGET;
 
 /// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
 /// with the operand layouts of [`GemmLayout`]. Big products use 64x64
@@ -119,34 +120,41 @@ pub fn gemm(
     let outputs = u64::from(params.m) * u64::from(params.n);
     let dot_fits =
         outputs <= u64::from(gpu.limits().max_compute_workgroups_per_dimension) * 256 * 16;
-    if !(thin || few_tiles) || !dot_fits {
-        params.k_split = params.k;
-        return Dispatch::new(
-            gpu,
+    // No invocation loops over more K than its loop budget allows:
+    // gemm_nt runs about 21 iterations per 16 values of K, gemm_dot up to 5
+    // per value (if its 4-wide inner loops are not unrolled).
+    let budget_splits = |k_per_invocation: usize| params.k.div_ceil(k_per_invocation as u32);
+    let (kernel, groups_xy, splits) = if (thin || few_tiles) && dot_fits {
+        // gemm_dot: one invocation per 4x4 block; split K until the grid
+        // has BUSY_GROUPS workgroups (or K runs out).
+        let blocks = u64::from(params.m.div_ceil(4)) * u64::from(params.n.div_ceil(4));
+        let groups_x = (blocks as u32).div_ceil(256);
+        let wanted = BUSY_GROUPS
+            .div_ceil(groups_x)
+            .min(params.k.div_ceil(K_PER_SPLIT));
+        let budget = budget_splits(LOOP_BUDGET / 4);
+        (Kernel::GemmDot, [groups_x, 1], wanted.max(budget).max(1))
+    } else {
+        (
             Kernel::GemmNt,
-            &layout.constants(),
-            &params,
-            &[a, b, bias, c],
-            tiles,
-        );
-    }
-    // gemm_dot: one invocation per 4x4 block.
-    let blocks = u64::from(params.m.div_ceil(4)) * u64::from(params.n.div_ceil(4));
-    let groups_x = (blocks as u32).div_ceil(256);
-    // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
-    let splits = BUSY_GROUPS
-        .div_ceil(groups_x)
-        .min(params.k.div_ceil(K_PER_SPLIT))
-        .max(1);
+            [tiles[0], tiles[1]],
+            budget_splits(LOOP_BUDGET).max(1),
+        )
+    };
+    // The split index is gemm_nt's workgroup z and gemm_dot's y.
+    let grid = |splits: u32| match kernel {
+        Kernel::GemmNt => [groups_xy[0], groups_xy[1], splits],
+        _ => [groups_xy[0], splits, 1],
+    };
     params.k_split = params.k.div_ceil(splits);
     if splits == 1 {
         return Dispatch::new(
             gpu,
-            Kernel::GemmDot,
+            kernel,
             &layout.constants(),
             &params,
             &[a, b, bias, c],
-            [groups_x, 1, 1],
+            grid(1),
         );
     }
     // Each split writes its own slice of a scratch; the column sums of the
@@ -164,11 +172,11 @@ pub fn gemm(
     };
     let product = Dispatch::new(
         gpu,
-        Kernel::GemmDot,
+        kernel,
         &unsplit.constants(),
         &slices,
         &[a, b, bias, &scratch],
-        [groups_x, splits, 1],
+        grid(splits),
     )?;
     let sum = column_sums(
         gpu,

@@ -16,6 +16,14 @@ pub mod sum;
 
 use bytemuck::{Pod, Zeroable};
 
+/// The most loop iterations one invocation of our kernels may run.
+/// lavapipe (llvmpipe) stops every loop of an invocation after 65535
+/// iterations in total (a guard against hangs) and the kernel silently goes
+/// on with partial results; kernels whose loops grow with the problem (a
+/// GEMM's K, a reduction's rows, the persistent kernel's steps) split their
+/// work so that no invocation comes near it.
+pub const LOOP_BUDGET: usize = 16384;
+
 /// Step kernels share `common.wgsl` (activations, tile sizes, `StepParams`);
 /// it is prepended at compile time. WGSL has no `#include`.
 macro_rules! step_source {

@@ -6,9 +6,10 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
-use super::{Kernel, WgslTwin};
+use super::{Kernel, WgslTwin, LOOP_BUDGET};
 use crate::context::Gpu;
 use crate::error::Result;
+use crate::tensor::storage_buffer;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -59,8 +60,60 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// `out[out_offset + n] (+)= Σ_m x[m, n] (* y[m, n])` for `n < cols`.
+/// `out[out_offset + n] (+)= Σ_m x[m, n] (* y[m, n])` for `n < cols`. More
+/// rows than [`LOOP_BUDGET`] are summed in blocks into a scratch first, then
+/// the blocks' sums are summed (see `LOOP_BUDGET` for why).
 pub fn column_sums(
+    gpu: &Gpu,
+    (rows, cols): (usize, usize),
+    x: Columns<'_>,
+    y: Option<Columns<'_>>,
+    accumulate: bool,
+    out: &wgpu::Buffer,
+    out_offset: usize,
+) -> Result<Dispatch> {
+    if rows <= LOOP_BUDGET {
+        return column_sums_once(gpu, (rows, cols), x, y, accumulate, out, out_offset);
+    }
+    let blocks = rows.div_ceil(LOOP_BUDGET);
+    let scratch = storage_buffer(gpu, "column sums of row blocks", blocks * cols)?;
+    let mut chain: Option<Dispatch> = None;
+    for block in 0..blocks {
+        let first = block * LOOP_BUDGET;
+        let n = LOOP_BUDGET.min(rows - first);
+        fn shift(c: Columns<'_>, first: usize) -> Columns<'_> {
+            Columns {
+                offset: c.offset + first * c.stride,
+                ..c
+            }
+        }
+        let d = column_sums_once(
+            gpu,
+            (n, cols),
+            shift(x, first),
+            y.map(|y| shift(y, first)),
+            false,
+            &scratch,
+            block * cols,
+        )?;
+        chain = Some(match chain {
+            None => d,
+            Some(c) => c.then_keep(d),
+        });
+    }
+    let total = column_sums_once(
+        gpu,
+        (blocks, cols),
+        Columns::dense(&scratch, cols),
+        None,
+        accumulate,
+        out,
+        out_offset,
+    )?;
+    Ok(chain.expect("at least two blocks").then(total, scratch))
+}
+
+fn column_sums_once(
     gpu: &Gpu,
     (rows, cols): (usize, usize),
     x: Columns<'_>,

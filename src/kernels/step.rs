@@ -175,6 +175,21 @@ pub struct Steps {
     chunk_starts: Option<Vec<usize>>,
 }
 
+/// Splits `steps` into the persistent kernel's dispatches: each runs about
+/// `units + 2` loop iterations per step, and no invocation may run more
+/// than [`super::LOOP_BUDGET`].
+pub fn persistent_pieces(
+    steps: std::ops::Range<usize>,
+    units: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let per_piece = (super::LOOP_BUDGET / (units + 2)).max(1);
+    steps
+        .clone()
+        .step_by(per_piece)
+        .map(|s| s..(s + per_piece).min(steps.end))
+        .collect()
+}
+
 /// Rows of a batch one persistent workgroup owns (`BT` in `common.wgsl`).
 const PERSISTENT_ROWS: u32 = ROWS_PER_GROUP;
 /// Most hidden units the persistent kernel takes (`SEQ_MAX_UNITS`).
@@ -230,8 +245,9 @@ impl Steps {
     }
 
     /// The persistent LSTM kernel (`lstm_sequence`, inference, no
-    /// projection, `units <= PERSISTENT_MAX_UNITS`): one dispatch per chunk
-    /// `(steps, offsets of its first step)`.
+    /// projection, `units <= PERSISTENT_MAX_UNITS`): one dispatch per piece
+    /// `(steps, offsets of its first step)` of a chunk; see
+    /// [`persistent_pieces`].
     pub fn persistent(
         gpu: &Gpu,
         batch: u32,
@@ -281,15 +297,15 @@ impl Steps {
     }
 
     /// Records steps `range` of every stage; for the persistent kernel,
-    /// `range` is one whole chunk.
+    /// `range` is a whole chunk (of its pieces, see [`Steps::persistent`]).
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, range: std::ops::Range<usize>) {
         match &self.chunk_starts {
             Some(starts) => {
-                let chunk = starts
-                    .iter()
-                    .position(|&s| s == range.start)
-                    .expect("the persistent kernel records whole chunks");
-                self.stages[0].record(pass, chunk);
+                for (piece, start) in starts.iter().enumerate() {
+                    if range.contains(start) {
+                        self.stages[0].record(pass, piece);
+                    }
+                }
             }
             None => {
                 for s in range {
