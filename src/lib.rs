@@ -35,6 +35,11 @@
 //! # Ok::<(), wgpu_rnn::Error>(())
 //! ```
 //!
+//! A whole training loop on the device: [`linear::Linear`] (a dense head),
+//! [`loss::mse_loss`] / [`loss::cross_entropy_loss`], and
+//! [`optim::Optimizer`] (SGD or Adam, global-norm clipping, in place);
+//! `examples/train_adding.rs` and the [`demo`] behind `wgpu-rnn demo`.
+//!
 //! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
 //! `GpuTensor::from_slice`, `Rnn::forward_host`) are checked and a NaN or
 //! infinity is an [`Error::NonFinite`]. Data that is already on the device is
