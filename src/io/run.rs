@@ -52,7 +52,7 @@ fn lengths_of(t: &HostTensor, seq: usize, batch: usize) -> Result<Vec<usize>> {
 /// Runs the model of `model` on `input`; `batch_first` overrides the model's
 /// metadata when `Some`. Returns `output`, `h_n` and (LSTM) `c_n`, all F32;
 /// with `backward` also the gradients of the `run` contract (see
-/// [`write_gradients`]) for the cotangents `grad_output`, `grad_h_n`,
+/// `write_gradients`) for the cotangents `grad_output`, `grad_h_n`,
 /// `grad_c_n` in `input` (zeros when absent).
 pub fn run_forward(
     gpu: &Gpu,
