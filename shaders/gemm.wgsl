@@ -9,7 +9,7 @@
 // gemm_dot: one invocation per output element over a range of K, for
 // outputs too thin for 64x64 tiles (dX with a few input features, dW_ih)
 // or too few tiles for the K to be worth one workgroup each (dW_hh over
-// T*B rows: split-K).
+// T*B rows: split-K). gemm_dot8: the same with 8x8 blocks, for CPU adapters.
 
 struct GemmParams {
     m: u32,
@@ -149,6 +149,59 @@ fn gemm_dot(@builtin(global_invocation_id) gid: vec3<u32>) {
             let col = c0 + j;
             if (r < p.m && col < p.n) {
                 var v = acc[i][j];
+                if (gid.y == 0u) {
+                    v += bias[col];
+                }
+                let at = p.c_offset + gid.y * p.split_stride + r * p.n + col;
+                if (ACCUMULATE) {
+                    v += c[at];
+                }
+                c[at] = v;
+            }
+        }
+    }
+}
+
+// gemm_dot with 8x8 blocks: 64 FMAs per 16 loads. The big products on CPU
+// adapters, where direct loads without workgroup barriers measured faster
+// than the tiles.
+@compute @workgroup_size(256)
+fn gemm_dot8(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let blocks_n = (p.n + 7u) / 8u;
+    let e = gid.x;
+    if (e >= blocks_n * ((p.m + 7u) / 8u)) {
+        return;
+    }
+    let r0 = (e / blocks_n) * 8u;
+    let c0 = (e % blocks_n) * 8u;
+    var rows = array<u32, 8>();
+    var cols = array<u32, 8>();
+    for (var i = 0u; i < 8u; i++) {
+        rows[i] = min(r0 + i, p.m - 1u);
+        cols[i] = min(c0 + i, p.n - 1u);
+    }
+    let k_begin = gid.y * p.k_split;
+    let k_end = min(p.k, k_begin + p.k_split);
+    var acc = array<vec4<f32>, 16>();
+    for (var k = k_begin; k < k_end; k++) {
+        var b_lo = vec4<f32>();
+        var b_hi = vec4<f32>();
+        for (var j = 0u; j < 4u; j++) {
+            b_lo[j] = b[select(cols[j] * p.k + k, k * p.n + cols[j], TRANS_B)];
+            b_hi[j] = b[select(cols[j + 4u] * p.k + k, k * p.n + cols[j + 4u], TRANS_B)];
+        }
+        for (var i = 0u; i < 8u; i++) {
+            let av = vec4<f32>(a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], TRANS_A)]);
+            acc[2u * i] = fma(av, b_lo, acc[2u * i]);
+            acc[2u * i + 1u] = fma(av, b_hi, acc[2u * i + 1u]);
+        }
+    }
+    for (var i = 0u; i < 8u; i++) {
+        let r = r0 + i;
+        for (var j = 0u; j < 8u; j++) {
+            let col = c0 + j;
+            if (r < p.m && col < p.n) {
+                var v = acc[2u * i + j / 4u][j % 4u];
                 if (gid.y == 0u) {
                     v += bias[col];
                 }

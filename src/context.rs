@@ -27,8 +27,9 @@ pub struct AdapterSelector {
     /// Lower the device's `max_storage_buffer_binding_size` below the adapter's
     /// (to test the splitting and refusal paths without huge buffers).
     pub max_storage_binding: Option<u32>,
-    /// Force the step kernels' workgroup tiles on or off (default: on for
-    /// GPUs, off for CPU adapters; `WGPU_RNN_STEP_TILES=1|0`).
+    /// Force the workgroup-tiled kernels (step kernels, big GEMMs) on or off
+    /// (default: on for GPUs; off for CPU adapters, which run direct reads
+    /// and 8x8 register-blocked GEMMs; `WGPU_RNN_STEP_TILES=1|0`).
     pub step_tiles: Option<bool>,
     /// Force the persistent LSTM kernel (one dispatch per chunk of steps)
     /// on or off where it applies (default: see [`Gpu::persistent_steps`];
@@ -273,7 +274,8 @@ impl Gpu {
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
     }
-    /// Whether step kernels stage `h_{t-1}` in workgroup memory.
+    /// Whether step kernels stage `h_{t-1}` in workgroup memory and big
+    /// GEMMs use workgroup tiles (GPUs), or not (CPU adapters).
     pub fn step_tiles(&self) -> bool {
         self.inner.step_tiles
     }

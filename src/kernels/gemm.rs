@@ -6,7 +6,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
 use super::reduce::{column_sums, Columns};
-use super::{Kernel, WgslTwin};
+use super::{Kernel, WgslTwin, LOOP_BUDGET};
 use crate::context::Gpu;
 use crate::error::Result;
 use crate::tensor::storage_buffer;
@@ -94,13 +94,13 @@ const THIN: u32 = 16;
 const K_PER_SPLIT: u32 = 256;
 /// Workgroups a product should keep busy before K is split.
 const BUSY_GROUPS: u32 = 16;
-use super::LOOP_BUDGET;
 
 /// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
 /// with the operand layouts of [`GemmLayout`]. Big products use 64x64
-/// workgroup tiles; thin or few-tile ones one invocation per output over a
-/// K range, the ranges then summed into C. The caller has checked the
-/// buffer sizes against the limits.
+/// workgroup tiles on GPUs and 8x8 register blocks on CPU adapters; thin or
+/// few-tile ones 4x4 blocks. Long K is split into ranges whose slices are
+/// then summed into C. The caller has checked the buffer sizes against the
+/// limits.
 pub fn gemm(
     gpu: &Gpu,
     params: GemmParams,
@@ -118,28 +118,40 @@ pub fn gemm(
     let few_tiles = tiles[0] * tiles[1] < BUSY_GROUPS && params.k >= 4 * K_PER_SPLIT;
     let thin = params.m.min(params.n) < THIN;
     let outputs = u64::from(params.m) * u64::from(params.n);
-    let dot_fits =
-        outputs <= u64::from(gpu.limits().max_compute_workgroups_per_dimension) * 256 * 16;
     // No invocation loops over more K than its loop budget allows:
-    // gemm_nt runs about 21 iterations per 16 values of K, gemm_dot up to 5
-    // per value (if its 4-wide inner loops are not unrolled).
+    // gemm_nt runs about 21 iterations per 16 values of K, the dot kernels up
+    // to 5 per value (if their inner loops are not unrolled).
     let budget_splits = |k_per_invocation: usize| params.k.div_ceil(k_per_invocation as u32);
-    let (kernel, groups_xy, splits) = if (thin || few_tiles) && dot_fits {
-        // gemm_dot: one invocation per 4x4 block; split K until the grid
-        // has BUSY_GROUPS workgroups (or K runs out).
-        let blocks = u64::from(params.m.div_ceil(4)) * u64::from(params.n.div_ceil(4));
-        let groups_x = (blocks as u32).div_ceil(256);
-        let wanted = BUSY_GROUPS
-            .div_ceil(groups_x)
-            .min(params.k.div_ceil(K_PER_SPLIT));
-        let budget = budget_splits(LOOP_BUDGET / 4);
-        (Kernel::GemmDot, [groups_x, 1], wanted.max(budget).max(1))
+    // Workgroup tiles on GPUs; on CPU adapters register blocks with direct
+    // loads, 8x8 per invocation, measured 1.8x faster on lavapipe
+    // (BENCHMARKS.md). Thin or few-tile products take 4x4 blocks anywhere.
+    let dot = if thin || few_tiles {
+        Some((Kernel::GemmDot, 4))
+    } else if !gpu.step_tiles() {
+        Some((Kernel::GemmDot8, 8))
     } else {
-        (
+        None
+    };
+    let max_groups = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
+    let (kernel, groups_xy, splits) = match dot {
+        Some((kernel, edge))
+            if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
+                <= max_groups * 256 =>
+        {
+            let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
+            let groups_x = blocks.div_ceil(256);
+            // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
+            let wanted = BUSY_GROUPS
+                .div_ceil(groups_x)
+                .min(params.k.div_ceil(K_PER_SPLIT));
+            let budget = budget_splits(LOOP_BUDGET / 4);
+            (kernel, [groups_x, 1], wanted.max(budget).max(1))
+        }
+        _ => (
             Kernel::GemmNt,
             [tiles[0], tiles[1]],
             budget_splits(LOOP_BUDGET).max(1),
-        )
+        ),
     };
     // The split index is gemm_nt's workgroup z and gemm_dot's y.
     let grid = |splits: u32| match kernel {

@@ -65,6 +65,7 @@ pub enum BindingKind {
 pub enum Kernel {
     GemmNt,
     GemmDot,
+    GemmDot8,
     LstmStep,
     LstmSequence,
     GruStep,
@@ -93,9 +94,10 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 25] = [
+    pub const ALL: [Kernel; 26] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
+        Kernel::GemmDot8,
         Kernel::LstmStep,
         Kernel::LstmSequence,
         Kernel::GruStep,
@@ -124,7 +126,9 @@ impl Kernel {
     /// The complete WGSL module this entry point lives in.
     pub fn source(self) -> &'static str {
         match self {
-            Kernel::GemmNt | Kernel::GemmDot => include_str!("../../shaders/gemm.wgsl"),
+            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 => {
+                include_str!("../../shaders/gemm.wgsl")
+            }
             Kernel::LstmStep | Kernel::LstmSequence => {
                 step_source!("../../shaders/lstm_step.wgsl")
             }
@@ -158,6 +162,7 @@ impl Kernel {
         match self {
             Kernel::GemmNt => "gemm_nt",
             Kernel::GemmDot => "gemm_dot",
+            Kernel::GemmDot8 => "gemm_dot8",
             Kernel::LstmStep => "lstm_step",
             Kernel::LstmSequence => "lstm_sequence",
             Kernel::GruStep => "gru_step",
@@ -191,7 +196,7 @@ impl Kernel {
     /// The bindings of group 0, in binding order, as the WGSL declares them.
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
-            Kernel::GemmNt | Kernel::GemmDot => &[U, R, R, R, RW],
+            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 => &[U, R, R, R, RW],
             Kernel::LstmStep | Kernel::LstmSequence => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
