@@ -48,6 +48,20 @@ const QUADS: u32 = 16u; // TILE / 4
 var<workgroup> a_tile: array<vec4<f32>, 256>;
 var<workgroup> b_tile: array<vec4<f32>, 256>;
 
+// Stores one result of split z at (r, col): the bias once (split 0), added
+// to what C holds with ACCUMULATE. The epilogue of every kernel here.
+fn store(r: u32, col: u32, z: u32, sum: f32) {
+    var v = sum;
+    if (z == 0u) {
+        v += bias[col];
+    }
+    let at = p.c_offset + z * p.split_stride + r * p.n + col;
+    if (ACCUMULATE) {
+        v += c[at];
+    }
+    c[at] = v;
+}
+
 @compute @workgroup_size(16, 16)
 fn gemm_nt(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -100,12 +114,7 @@ fn gemm_nt(
         for (var e = 0u; e < 4u; e++) {
             let col = col0 + lid.x * 4u + e;
             if (col < p.n) {
-                let at = p.c_offset + wg.z * p.split_stride + r * p.n + col;
-                var v = acc[i][e] + select(0.0, bias[col], wg.z == 0u);
-                if (ACCUMULATE) {
-                    v += c[at];
-                }
-                c[at] = v;
+                store(r, col, wg.z, acc[i][e]);
             }
         }
     }
@@ -148,15 +157,7 @@ fn gemm_dot(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < 4u; j++) {
             let col = c0 + j;
             if (r < p.m && col < p.n) {
-                var v = acc[i][j];
-                if (gid.y == 0u) {
-                    v += bias[col];
-                }
-                let at = p.c_offset + gid.y * p.split_stride + r * p.n + col;
-                if (ACCUMULATE) {
-                    v += c[at];
-                }
-                c[at] = v;
+                store(r, col, gid.y, acc[i][j]);
             }
         }
     }
@@ -201,15 +202,7 @@ fn gemm_dot8(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < 8u; j++) {
             let col = c0 + j;
             if (r < p.m && col < p.n) {
-                var v = acc[2u * i + j / 4u][j % 4u];
-                if (gid.y == 0u) {
-                    v += bias[col];
-                }
-                let at = p.c_offset + gid.y * p.split_stride + r * p.n + col;
-                if (ACCUMULATE) {
-                    v += c[at];
-                }
-                c[at] = v;
+                store(r, col, gid.y, acc[2u * i + j / 4u][j % 4u]);
             }
         }
     }

@@ -30,6 +30,35 @@ override PROJ: bool = false;
 
 var<workgroup> h_tile: array<f32, 256>; // [BT][KT]
 
+// The gate activations and the new cell state of unit j from its gate
+// pre-activations (i, f, g, o) and c_{t-1}; the peepholes (PEEPHOLE) let i
+// and f see c_{t-1} and o see c_t. Shared by both kernels of this file.
+struct LstmGates {
+    i: f32,
+    f: f32,
+    g: f32,
+    o: f32,
+    c: f32,
+}
+
+fn lstm_cell(pre: vec4<f32>, c_prev: f32, j: u32, H: u32) -> LstmGates {
+    var i_pre = pre.x;
+    var f_pre = pre.y;
+    if (PEEPHOLE) {
+        i_pre += peephole[j] * c_prev;
+        f_pre += peephole[H + j] * c_prev;
+    }
+    let i = sigmoid(i_pre);
+    let f = sigmoid(f_pre);
+    let g = tanh_safe(pre.z);
+    let c_new = f * c_prev + i * g;
+    var o_pre = pre.w;
+    if (PEEPHOLE) {
+        o_pre += peephole[2u * H + j] * c_new;
+    }
+    return LstmGates(i, f, g, sigmoid(o_pre), c_new);
+}
+
 @compute @workgroup_size(64)
 fn lstm_step(
     @builtin(local_invocation_index) li: u32,
@@ -105,27 +134,14 @@ fn lstm_step(
         }
         let row = p.xg_offset + b * 4u * H + j;
         let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
-        let c_prev = c[c_at];
-        var i_pre = pre.x;
-        var f_pre = pre.y;
-        if (PEEPHOLE) {
-            i_pre += peephole[j] * c_prev;
-            f_pre += peephole[H + j] * c_prev;
-        }
-        let i = sigmoid(i_pre);
-        let f = sigmoid(f_pre);
-        let g = tanh_safe(pre.z);
-        let c_new = f * c_prev + i * g;
-        var o_pre = pre.w;
-        if (PEEPHOLE) {
-            o_pre += peephole[2u * H + j] * c_new;
-        }
-        let o = sigmoid(o_pre);
+        let gates = lstm_cell(pre, c[c_at], j, H);
+        let o = gates.o;
+        let c_new = gates.c;
         c[c_out_at] = c_new;
         if (TRAIN) {
-            xg[row] = i;
-            xg[row + H] = f;
-            xg[row + 2u * H] = g;
+            xg[row] = gates.i;
+            xg[row + H] = gates.f;
+            xg[row + 2u * H] = gates.g;
             xg[row + 3u * H] = o;
         }
         let h = o * tanh_safe(c_new);
@@ -189,23 +205,9 @@ fn lstm_sequence(
                 if (running) {
                     let row = p.xg_offset + s * p.batch * 4u * H + b * 4u * H + j;
                     let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
-                    let c_prev = c_reg[bb];
-                    var i_pre = pre.x;
-                    var f_pre = pre.y;
-                    if (PEEPHOLE) {
-                        i_pre += peephole[j] * c_prev;
-                        f_pre += peephole[H + j] * c_prev;
-                    }
-                    let i = sigmoid(i_pre);
-                    let f = sigmoid(f_pre);
-                    let g = tanh_safe(pre.z);
-                    let c_new = f * c_prev + i * g;
-                    var o_pre = pre.w;
-                    if (PEEPHOLE) {
-                        o_pre += peephole[2u * H + j] * c_new;
-                    }
-                    c_reg[bb] = c_new;
-                    h = sigmoid(o_pre) * tanh_safe(c_new);
+                    let gates = lstm_cell(pre, c_reg[bb], j, H);
+                    c_reg[bb] = gates.c;
+                    h = gates.o * tanh_safe(gates.c);
                 }
                 if (b < p.batch) {
                     hs[p.h_out_offset + s * p.batch * H + b * H + j] = h;
