@@ -105,12 +105,7 @@ impl Linear {
 
     /// Rows of `x` `[.., I]` (every leading axis flattened).
     fn rows_of(&self, what: &str, x: &GpuTensor) -> Result<usize> {
-        if !x.gpu().same_device(&self.gpu) {
-            return Err(Error::config(
-                what,
-                "lives on another device than the layer",
-            ));
-        }
+        x.check_device(&self.gpu, what, "layer")?;
         match x.shape().split_last() {
             Some((&last, lead)) if last == self.in_features => Ok(lead.iter().product()),
             _ => {
@@ -155,18 +150,8 @@ impl Linear {
         let rows = self.rows_of("linear input", x)?;
         let mut y_shape = x.shape().to_vec();
         *y_shape.last_mut().expect("rows_of checked the shape") = o;
-        let check = |what: &str, t: &GpuTensor, shape: &[usize]| {
-            if !t.gpu().same_device(&self.gpu) {
-                return Err(Error::config(
-                    what,
-                    "lives on another device than the layer",
-                ));
-            }
-            if t.shape() != shape {
-                return Err(Error::shape(what, shape, t.shape()));
-            }
-            Ok(())
-        };
+        let check =
+            |what: &str, t: &GpuTensor, shape: &[usize]| t.check(&self.gpu, what, "layer", shape);
         check("linear grad_y", grad_y, &y_shape)?;
         check("grad linear weight", &grads.weight, &[o, i])?;
         check("grad linear bias", &grads.bias, &[o])?;

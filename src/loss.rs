@@ -87,15 +87,7 @@ impl ClassTargets {
 /// `reduction="mean"`); `pred` and `target` have one shape.
 pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
     let gpu = pred.gpu();
-    if !target.gpu().same_device(gpu) {
-        return Err(Error::config(
-            "MSE target",
-            "lives on another device than the prediction",
-        ));
-    }
-    if target.shape() != pred.shape() {
-        return Err(Error::shape("MSE target", pred.shape(), target.shape()));
-    }
+    target.check(gpu, "MSE target", "prediction", pred.shape())?;
     let n = pred.len();
     let grad = GpuTensor::zeros(gpu, "MSE gradient", pred.shape())?;
     let squared = storage_buffer(gpu, "squared errors", n)?;

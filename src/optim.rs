@@ -193,21 +193,13 @@ impl Optimizer {
 
     /// Registers `param`, updated from `grad` (same shape and device).
     pub fn add(&mut self, what: &str, param: &GpuTensor, grad: &GpuTensor) -> Result<()> {
-        for t in [param, grad] {
-            if !t.gpu().same_device(&self.gpu) {
-                return Err(Error::config(
-                    what,
-                    "lives on another device than the optimizer",
-                ));
-            }
-        }
-        if grad.shape() != param.shape() {
-            return Err(Error::shape(
-                format!("gradient of {what}"),
-                param.shape(),
-                grad.shape(),
-            ));
-        }
+        param.check_device(&self.gpu, what, "optimizer")?;
+        grad.check(
+            &self.gpu,
+            &format!("gradient of {what}"),
+            "optimizer",
+            param.shape(),
+        )?;
         let adam = matches!(self.config.kind, OptimizerKind::Adam { .. });
         let n = param.len();
         self.slots.push(Slot {

@@ -268,16 +268,7 @@ impl RnnStack {
 
     /// Checks that `t` lives on this module's device and has shape `expected`.
     pub(crate) fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
-        if !t.gpu().same_device(&self.gpu) {
-            return Err(Error::config(
-                what,
-                "tensor lives on a different device than the layer",
-            ));
-        }
-        if t.shape() != expected {
-            return Err(Error::shape(what, expected, t.shape()));
-        }
-        Ok(())
+        t.check(&self.gpu, what, "layer", expected)
     }
 
     /// Runs the module over `input` `[T, B, I]` (`[B, T, I]` batch-first)

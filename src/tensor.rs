@@ -128,6 +128,33 @@ impl GpuTensor {
         Ok(())
     }
 
+    /// Checks that the tensor lives on `gpu`: `what` names it in the error,
+    /// `owner` names what it was given to (a layer, an optimizer).
+    pub(crate) fn check_device(&self, gpu: &Gpu, what: &str, owner: &str) -> Result<()> {
+        if !self.gpu.same_device(gpu) {
+            return Err(Error::config(
+                what,
+                format!("lives on a different device than the {owner}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`GpuTensor::check_device`], then that the shape is `expected`.
+    pub(crate) fn check(
+        &self,
+        gpu: &Gpu,
+        what: &str,
+        owner: &str,
+        expected: &[usize],
+    ) -> Result<()> {
+        self.check_device(gpu, what, owner)?;
+        if self.shape != expected {
+            return Err(Error::shape(what, expected, &self.shape));
+        }
+        Ok(())
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

@@ -105,19 +105,16 @@ impl Dispatch {
         })
     }
 
-    /// This dispatch, then `next` (which reads what this one wrote);
-    /// `scratch` lives as long as both.
-    pub(crate) fn then(mut self, next: Dispatch, scratch: wgpu::Buffer) -> Self {
+    /// This dispatch, then `next` (which may read what this one wrote).
+    pub(crate) fn then(mut self, next: Dispatch) -> Self {
         self.stages.extend(next.stages);
         self._scratch.extend(next._scratch);
-        self._scratch.push(scratch);
         self
     }
 
-    /// This dispatch, then `next`.
-    pub(crate) fn then_keep(mut self, next: Dispatch) -> Self {
-        self.stages.extend(next.stages);
-        self._scratch.extend(next._scratch);
+    /// Keeps `scratch`, which the stages share, alive as long as they are.
+    pub(crate) fn keeping(mut self, scratch: wgpu::Buffer) -> Self {
+        self._scratch.push(scratch);
         self
     }
 

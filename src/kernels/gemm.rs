@@ -199,7 +199,7 @@ pub fn gemm(
         c,
         params.c_offset as usize,
     )?;
-    Ok(product.then(sum, scratch))
+    Ok(product.then(sum).keeping(scratch))
 }
 
 /// Runs one GEMM on host data and reads C back (tests and benches).

@@ -98,7 +98,7 @@ pub fn column_sums(
         )?;
         chain = Some(match chain {
             None => d,
-            Some(c) => c.then_keep(d),
+            Some(c) => c.then(d),
         });
     }
     let total = column_sums_once(
@@ -110,7 +110,10 @@ pub fn column_sums(
         out,
         out_offset,
     )?;
-    Ok(chain.expect("at least two blocks").then(total, scratch))
+    Ok(chain
+        .expect("at least two blocks")
+        .then(total)
+        .keeping(scratch))
 }
 
 fn column_sums_once(
