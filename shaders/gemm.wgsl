@@ -1,44 +1,11 @@
-// C[M, N] = A[M, K] . B[N, K]^T + bias[N]  (all row-major f32), or with
-// TRANS_A / TRANS_B the operands stored transposed (A as [K, M], B as
-// [K, N]), and with ACCUMULATE added to what C holds.
-// Forward: the input projection of all steps at once (A the input [T*B, I],
-// B weight_ih [G*H, I] in PyTorch's layout, C xg [T*B, G*H]). Backward:
-// dW = dgates^T X (TRANS_A, TRANS_B), dX = dgates W (TRANS_B).
+// The GEMM kernels for every adapter (gemm_common.wgsl comes first).
 // gemm_nt: a 64x64 output tile per workgroup of 16x16 invocations, each
 // computing a 4x4 block from K-slices staged in workgroup memory as vec4s.
 // gemm_dot: one invocation per output element over a range of K, for
 // outputs too thin for 64x64 tiles (dX with a few input features, dW_ih)
 // or too few tiles for the K to be worth one workgroup each (dW_hh over
-// T*B rows: split-K). gemm_dot8: the same with 8x8 blocks, for CPU adapters.
-
-struct GemmParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    // Element offset of A's first element (a chunk of time steps of a longer
-    // input, or a block of gate columns).
-    a_offset: u32,
-    // Distance between A's stored rows (k, or m with TRANS_A, for a dense A;
-    // more when A is a column block of a wider matrix).
-    lda: u32,
-    // Element offset of C's first element (a block of rows of a gradient).
-    c_offset: u32,
-    // Split-K: the K range of split z (gemm_nt: workgroup z; gemm_dot:
-    // global y) is [z*k_split, (z+1)*k_split), its result at
-    // c_offset + z*split_stride (slices a reduction then adds).
-    k_split: u32,
-    split_stride: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: GemmParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override ACCUMULATE: bool = false;
+// T*B rows: split-K). gemm_dot8: the same with 8x8 blocks, for CPU adapters
+// without 8-lane subgroups.
 
 const TILE: u32 = 64u;
 const KT: u32 = 16u;
@@ -47,20 +14,6 @@ const QUADS: u32 = 16u; // TILE / 4
 // [KT][QUADS]: element kk*QUADS + q holds rows (or columns) 4q..4q+3 at k0+kk.
 var<workgroup> a_tile: array<vec4<f32>, 256>;
 var<workgroup> b_tile: array<vec4<f32>, 256>;
-
-// Stores one result of split z at (r, col): the bias once (split 0), added
-// to what C holds with ACCUMULATE. The epilogue of every kernel here.
-fn store(r: u32, col: u32, z: u32, sum: f32) {
-    var v = sum;
-    if (z == 0u) {
-        v += bias[col];
-    }
-    let at = p.c_offset + z * p.split_stride + r * p.n + col;
-    if (ACCUMULATE) {
-        v += c[at];
-    }
-    c[at] = v;
-}
 
 @compute @workgroup_size(16, 16)
 fn gemm_nt(

@@ -16,7 +16,10 @@ pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
 /// Environment variable forcing the step kernels' workgroup tiles (1) or
 /// direct reads (0).
 pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
+/// Environment variable forcing the persistent LSTM kernel on (1) or off (0).
 pub const ENV_PERSISTENT: &str = "WGPU_RNN_PERSISTENT";
+/// Environment variable turning the subgroup kernels of CPU adapters off (0).
+pub const ENV_SUBGROUP_KERNELS: &str = "WGPU_RNN_SUBGROUP_KERNELS";
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
 /// GPUs are preferred over CPU/software ones, and Vulkan over GL.
@@ -35,6 +38,11 @@ pub struct AdapterSelector {
     /// on or off where it applies (default: see [`Gpu::persistent_steps`];
     /// `WGPU_RNN_PERSISTENT=1|0`).
     pub persistent: Option<bool>,
+    /// Turn off the subgroup kernels that CPU adapters with 8-lane
+    /// subgroups use for big GEMMs and LSTM steps (`Some(false)`, or
+    /// `WGPU_RNN_SUBGROUP_KERNELS=0`); they cannot be forced on where the
+    /// adapter lacks such subgroups.
+    pub subgroup_kernels: Option<bool>,
 }
 
 impl AdapterSelector {
@@ -47,6 +55,7 @@ impl AdapterSelector {
             max_storage_binding: None,
             step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
             persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
+            subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
         }
     }
 
@@ -87,6 +96,7 @@ struct Inner {
     limits: wgpu::Limits,
     step_tiles: bool,
     persistent: Option<bool>,
+    subgroup_kernels: bool,
     cpu: bool,
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     /// How many pipelines were compiled (for the cache test).
@@ -239,6 +249,14 @@ impl Gpu {
                     .step_tiles
                     .unwrap_or(info.device_type != wgpu::DeviceType::Cpu),
                 persistent: sel.persistent,
+                // The kernels hard-code 8 lanes, the width llvmpipe uses
+                // with AVX2; they are written for (and measured on) CPU
+                // adapters only.
+                subgroup_kernels: sel.subgroup_kernels != Some(false)
+                    && info.device_type == wgpu::DeviceType::Cpu
+                    && caps.subgroup
+                    && info.subgroup_min_size == 8
+                    && info.subgroup_max_size == 8,
                 cpu: info.device_type == wgpu::DeviceType::Cpu,
                 instance,
                 adapter,
@@ -278,6 +296,14 @@ impl Gpu {
     /// GEMMs use workgroup tiles (GPUs), or not (CPU adapters).
     pub fn step_tiles(&self) -> bool {
         self.inner.step_tiles
+    }
+
+    /// Whether big GEMMs and LSTM steps run the subgroup kernels (CPU
+    /// adapters with 8-lane subgroups: values shared across lanes by
+    /// subgroup broadcasts instead of loaded by every lane; see
+    /// `shaders/subgroup.wgsl`).
+    pub fn subgroup_kernels(&self) -> bool {
+        self.inner.subgroup_kernels
     }
 
     /// Whether an inference LSTM layer (no projection, H <= 256) of this

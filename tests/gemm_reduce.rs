@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, random_vec, tiled_gpu};
+use common::{gpu, plain_gpu, random_vec, tiled_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::check::{compare, Tolerance, F32_UNIT_ROUNDOFF};
@@ -70,6 +70,13 @@ fn gemm_matches_twin_for_every_layout() {
         // on the tiled path: split-K in both kernels.
         (5, 3, 70_000),
         (256, 256, 16_400),
+        // gemm_subgroup's edges: K of 1 and not a multiple of 4, rows past
+        // a 64-row block, columns past a 32-column block; split-K past the
+        // loop limit.
+        (16, 16, 1),
+        (65, 33, 7),
+        (129, 31, 6),
+        (70, 40, 70_000),
     ];
     let mut n_cases = 0;
     for (i, &(m, n, k)) in shapes.iter().enumerate() {
@@ -89,9 +96,10 @@ fn gemm_matches_twin_for_every_layout() {
                 let bias = random_vec(&mut rng, n, 1.0);
                 let c0 = random_vec(&mut rng, m * n, 1.0);
                 let (want, scale) = gemm_twin((m, n, k), layout, &a, &b, &bias, &c0);
-                // CPU adapters run big products as 8x8 register blocks; the
-                // tiled device runs the GPUs' workgroup tiles.
-                for device in [gpu(), tiled_gpu()] {
+                // CPU adapters run big products as subgroup blocks (8-lane
+                // subgroups) or 8x8 register blocks (plain); the tiled
+                // device runs the GPUs' workgroup tiles.
+                for device in [gpu(), plain_gpu(), tiled_gpu()] {
                     let got = gemm_host(device, (m, n, k), layout, &a, &b, &bias, &c0).unwrap();
                     // One dot product of k+2 terms: the recurrent tolerance for one step.
                     let tol = Tolerance::recurrent(k, 1, scale);
@@ -108,7 +116,8 @@ fn gemm_matches_twin_for_every_layout() {
             }
         }
     }
-    assert_eq!(n_cases, 4 * shapes.len() - 3);
+    // Two shapes over 100M multiply-adds run one layout each.
+    assert_eq!(n_cases, 4 * shapes.len() - 6);
 }
 
 #[test]

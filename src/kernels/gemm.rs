@@ -87,6 +87,11 @@ pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
     [n.div_ceil(TILE), m.div_ceil(TILE), 1]
 }
 
+/// The output block of one `gemm_subgroup` workgroup (`BLOCK_ROWS` and
+/// `BLOCK_COLS` in the shader).
+const SUBGROUP_BLOCK_ROWS: u32 = 64;
+const SUBGROUP_BLOCK_COLS: u32 = 32;
+
 /// Outputs below this many elements per tile edge waste most of a 64x64
 /// tile: `gemm_dot` takes them.
 const THIN: u32 = 16;
@@ -97,7 +102,8 @@ const BUSY_GROUPS: u32 = 16;
 
 /// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
 /// with the operand layouts of [`GemmLayout`]. Big products use 64x64
-/// workgroup tiles on GPUs and 8x8 register blocks on CPU adapters; thin or
+/// workgroup tiles on GPUs, 64x32 subgroup blocks on CPU adapters with
+/// 8-lane subgroups and 8x8 register blocks on other CPU adapters; thin or
 /// few-tile ones 4x4 blocks. Long K is split into ranges whose slices are
 /// then summed into C. The caller has checked the buffer sizes against the
 /// limits.
@@ -117,45 +123,69 @@ pub fn gemm(
     let tiles = gemm_groups(params.m, params.n);
     let few_tiles = tiles[0] * tiles[1] < BUSY_GROUPS && params.k >= 4 * K_PER_SPLIT;
     let thin = params.m.min(params.n) < THIN;
-    let outputs = u64::from(params.m) * u64::from(params.n);
+    let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
     // No invocation loops over more K than its loop budget allows:
     // gemm_nt runs about 21 iterations per 16 values of K, the dot kernels up
-    // to 5 per value (if their inner loops are not unrolled).
+    // to 5 per value (if their inner loops are not unrolled), gemm_subgroup
+    // one per 4 values.
     let budget_splits = |k_per_invocation: usize| params.k.div_ceil(k_per_invocation as u32);
-    // Workgroup tiles on GPUs; on CPU adapters register blocks with direct
-    // loads, 8x8 per invocation, measured 1.8x faster on lavapipe
-    // (BENCHMARKS.md). Thin or few-tile products take 4x4 blocks anywhere.
-    let dot = if thin || few_tiles {
-        Some((Kernel::GemmDot, 4))
-    } else if !gpu.step_tiles() {
-        Some((Kernel::GemmDot8, 8))
-    } else {
-        None
+    // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
+    let busy_splits = |groups: u32, k_per_invocation: usize| {
+        BUSY_GROUPS
+            .div_ceil(groups)
+            .min(params.k.div_ceil(K_PER_SPLIT))
+            .max(budget_splits(k_per_invocation))
+            .max(1)
     };
-    let max_groups = u64::from(gpu.limits().max_compute_workgroups_per_dimension);
-    let (kernel, groups_xy, splits) = match dot {
-        Some((kernel, edge))
-            if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
-                <= max_groups * 256 =>
-        {
-            let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
-            let groups_x = blocks.div_ceil(256);
-            // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
-            let wanted = BUSY_GROUPS
-                .div_ceil(groups_x)
-                .min(params.k.div_ceil(K_PER_SPLIT));
-            let budget = budget_splits(LOOP_BUDGET / 4);
-            (kernel, [groups_x, 1], wanted.max(budget).max(1))
-        }
-        _ => (
-            Kernel::GemmNt,
-            [tiles[0], tiles[1]],
-            budget_splits(LOOP_BUDGET).max(1),
-        ),
-    };
-    // The split index is gemm_nt's workgroup z and gemm_dot's y.
+    let subgroup_grid = [
+        params.n.div_ceil(SUBGROUP_BLOCK_COLS),
+        params.m.div_ceil(SUBGROUP_BLOCK_ROWS),
+    ];
+    // On CPU adapters with 8-lane subgroups: gemm_subgroup for all but thin
+    // products, 4x faster than gemm_dot8 there (BENCHMARKS.md). Elsewhere:
+    // workgroup tiles on GPUs; on CPU adapters register blocks with direct
+    // loads, 8x8 per invocation, measured 1.8x faster on lavapipe. Thin or
+    // few-tile products take 4x4 blocks anywhere.
+    let (kernel, groups_xy, splits) =
+        if gpu.subgroup_kernels() && !thin && subgroup_grid.iter().all(|&g| g <= max_groups) {
+            let groups = subgroup_grid[0] * subgroup_grid[1];
+            (
+                Kernel::GemmSubgroup,
+                subgroup_grid,
+                busy_splits(groups, LOOP_BUDGET),
+            )
+        } else {
+            let dot = if thin || few_tiles {
+                Some((Kernel::GemmDot, 4))
+            } else if !gpu.step_tiles() {
+                Some((Kernel::GemmDot8, 8))
+            } else {
+                None
+            };
+            match dot {
+                Some((kernel, edge))
+                    if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
+                        <= u64::from(max_groups) * 256 =>
+                {
+                    let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
+                    let groups_x = blocks.div_ceil(256);
+                    (
+                        kernel,
+                        [groups_x, 1],
+                        busy_splits(groups_x, LOOP_BUDGET / 4),
+                    )
+                }
+                _ => (
+                    Kernel::GemmNt,
+                    [tiles[0], tiles[1]],
+                    budget_splits(LOOP_BUDGET).max(1),
+                ),
+            }
+        };
+    // The split index is workgroup z in gemm_nt and gemm_subgroup, global y
+    // in the dot kernels.
     let grid = |splits: u32| match kernel {
-        Kernel::GemmNt => [groups_xy[0], groups_xy[1], splits],
+        Kernel::GemmNt | Kernel::GemmSubgroup => [groups_xy[0], groups_xy[1], splits],
         _ => [groups_xy[0], splits, 1],
     };
     params.k_split = params.k.div_ceil(splits);
@@ -171,7 +201,7 @@ pub fn gemm(
     }
     // Each split writes its own slice of a scratch; the column sums of the
     // [splits, m*n] slices give C (and add to it when accumulating).
-    let len = outputs as usize;
+    let len = params.m as usize * params.n as usize;
     let scratch = storage_buffer(gpu, "split-K slices", splits as usize * len)?;
     let slices = GemmParams {
         c_offset: 0,

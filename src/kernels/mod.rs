@@ -27,10 +27,10 @@ pub const LOOP_BUDGET: usize = 16384;
 /// Step kernels share `common.wgsl` (activations, tile sizes, `StepParams`);
 /// it is prepended at compile time. WGSL has no `#include`.
 macro_rules! step_source {
-    ($file:literal) => {
+    ($($file:literal),+) => {
         concat!(
             include_str!("../../shaders/common.wgsl"),
-            include_str!($file)
+            $(include_str!($file)),+
         )
     };
 }
@@ -66,7 +66,9 @@ pub enum Kernel {
     GemmNt,
     GemmDot,
     GemmDot8,
+    GemmSubgroup,
     LstmStep,
+    LstmStepSubgroup,
     LstmSequence,
     GruStep,
     GruGates,
@@ -94,11 +96,13 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 26] = [
+    pub const ALL: [Kernel; 28] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
+        Kernel::GemmSubgroup,
         Kernel::LstmStep,
+        Kernel::LstmStepSubgroup,
         Kernel::LstmSequence,
         Kernel::GruStep,
         Kernel::GruGates,
@@ -126,12 +130,26 @@ impl Kernel {
     /// The complete WGSL module this entry point lives in.
     pub fn source(self) -> &'static str {
         match self {
-            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 => {
+            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 => concat!(
+                include_str!("../../shaders/gemm_common.wgsl"),
                 include_str!("../../shaders/gemm.wgsl")
-            }
-            Kernel::LstmStep | Kernel::LstmSequence => {
-                step_source!("../../shaders/lstm_step.wgsl")
-            }
+            ),
+            // Its own module: it needs the SUBGROUP feature, which many
+            // devices lack.
+            Kernel::GemmSubgroup => concat!(
+                include_str!("../../shaders/gemm_common.wgsl"),
+                include_str!("../../shaders/subgroup.wgsl"),
+                include_str!("../../shaders/gemm_subgroup.wgsl")
+            ),
+            Kernel::LstmStep | Kernel::LstmSequence => step_source!(
+                "../../shaders/lstm_common.wgsl",
+                "../../shaders/lstm_step.wgsl"
+            ),
+            Kernel::LstmStepSubgroup => step_source!(
+                "../../shaders/lstm_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/lstm_step_subgroup.wgsl"
+            ),
             Kernel::GruStep => step_source!("../../shaders/gru_step.wgsl"),
             Kernel::GruGates | Kernel::GruCandidate => {
                 step_source!("../../shaders/gru_reset_before_step.wgsl")
@@ -163,7 +181,9 @@ impl Kernel {
             Kernel::GemmNt => "gemm_nt",
             Kernel::GemmDot => "gemm_dot",
             Kernel::GemmDot8 => "gemm_dot8",
+            Kernel::GemmSubgroup => "gemm_subgroup",
             Kernel::LstmStep => "lstm_step",
+            Kernel::LstmStepSubgroup => "lstm_step_subgroup",
             Kernel::LstmSequence => "lstm_sequence",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
@@ -196,8 +216,12 @@ impl Kernel {
     /// The bindings of group 0, in binding order, as the WGSL declares them.
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
-            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 => &[U, R, R, R, RW],
-            Kernel::LstmStep | Kernel::LstmSequence => &[UD, RW, R, R, R, RW, RW, RW],
+            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 | Kernel::GemmSubgroup => {
+                &[U, R, R, R, RW]
+            }
+            Kernel::LstmStep | Kernel::LstmStepSubgroup | Kernel::LstmSequence => {
+                &[UD, RW, R, R, R, RW, RW, RW]
+            }
             Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep => &[UD, R, R, R, RW],

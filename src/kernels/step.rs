@@ -17,6 +17,9 @@ use crate::error::Result;
 
 /// Hidden units per workgroup (`WG` in `common.wgsl`).
 pub const UNITS_PER_GROUP: u32 = 64;
+/// Units and batch rows of one `lstm_step_subgroup` workgroup (`LANES` in
+/// `subgroup.wgsl`).
+const SUBGROUP_LANES: u32 = 8;
 /// Batch rows per workgroup (`BT` in `common.wgsl`).
 pub const ROWS_PER_GROUP: u32 = 4;
 
@@ -228,14 +231,23 @@ impl Steps {
                 constants.push(("TILED", flag(gpu.step_tiles())));
                 constants.push(("TRAIN", flag(train)));
                 constants.push(rows_constant(batch as usize));
-                PerStepDispatch::new(
-                    gpu,
-                    stage.kernel,
-                    &constants,
-                    &params,
-                    &stage.buffers,
-                    step_groups(stage.units, batch),
-                )
+                // CPU adapters with 8-lane subgroups: 8 units x 8 rows per
+                // workgroup, h shared by subgroup broadcasts.
+                let (kernel, groups) = if stage.kernel == Kernel::LstmStep
+                    && gpu.subgroup_kernels()
+                    && !gpu.step_tiles()
+                {
+                    constants.push(("LANE_ROWS", batch.min(SUBGROUP_LANES) as f64));
+                    let groups = [
+                        stage.units.div_ceil(SUBGROUP_LANES),
+                        batch.div_ceil(SUBGROUP_LANES),
+                        1,
+                    ];
+                    (Kernel::LstmStepSubgroup, groups)
+                } else {
+                    (stage.kernel, step_groups(stage.units, batch))
+                };
+                PerStepDispatch::new(gpu, kernel, &constants, &params, &stage.buffers, groups)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {

@@ -48,6 +48,34 @@ pub fn persistent_gpu() -> &'static Gpu {
     })
 }
 
+/// One dispatch per step with the default kernels: on CPU adapters with
+/// 8-lane subgroups, `lstm_step_subgroup` (small LSTMs would otherwise run
+/// the persistent kernel).
+pub fn per_step_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            persistent: Some(false),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
+/// One dispatch per step with the subgroup kernels off: what CPU adapters
+/// without 8-lane subgroups run (`lstm_step` with direct reads, `gemm_dot8`).
+pub fn plain_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            persistent: Some(false),
+            subgroup_kernels: Some(false),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
 pub fn random_vec(rng: &mut SmallRng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..=scale)).collect()
 }

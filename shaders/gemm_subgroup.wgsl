@@ -1,0 +1,127 @@
+// gemm_subgroup: the GEMM for CPU adapters whose subgroups have 8 lanes
+// (lavapipe on AVX2). gemm_common.wgsl and subgroup.wgsl come first.
+//
+// Why a kernel of its own: llvmpipe runs 8 invocations as the lanes of one
+// SIMD vector, and turns every storage-buffer load into a loop over the
+// lanes with a branch per lane, so a load costs tens of instructions where
+// an FMA costs one. The kernels in gemm.wgsl reuse each loaded value only
+// within one invocation's register block. Here each lane loads a different
+// row of A and subgroupBroadcast hands that value to all 8 lanes, so every
+// loaded element of A feeds 8 lanes x 4 columns and every element of B 64
+// rows. Measured on lavapipe (BENCHMARKS.md): about 4x gemm_dot8.
+//
+// A workgroup is one subgroup; it owns a block of 64 rows (8 groups of 8)
+// by 32 columns: lane l owns columns c0 + l + 8j (j < 4) and loads rows
+// r0 + 8g + l (g < 8). Rows and columns past the edge re-read the last one
+// and are not written.
+
+const ROW_GROUPS: u32 = 8u;
+const BLOCK_ROWS: u32 = 64u; // LANES * ROW_GROUPS
+const BLOCK_COLS: u32 = 32u; // LANES * 4
+
+fn a_at(r: u32, k: u32) -> f32 {
+    return a[p.a_offset + select(r * p.lda + k, k * p.lda + r, TRANS_A)];
+}
+
+fn b_at(col: u32, k: u32) -> f32 {
+    return b[select(col * p.k + k, k * p.n + col, TRANS_B)];
+}
+
+fn a_k4(r: u32, k: u32) -> vec4<f32> {
+    return vec4<f32>(a_at(r, k), a_at(r, k + 1u), a_at(r, k + 2u), a_at(r, k + 3u));
+}
+
+fn b_k4(col: u32, k: u32) -> vec4<f32> {
+    return vec4<f32>(b_at(col, k), b_at(col, k + 1u), b_at(col, k + 2u), b_at(col, k + 3u));
+}
+
+// Four consecutive k: av holds this lane's row at k..k+3, bk's column kk
+// holds this lane's 4 columns at k+kk.
+fn fma_rows_k4(acc: ptr<function, array<vec4<f32>, 8>>, av: vec4<f32>, bk: mat4x4<f32>) {
+    fma_rows(acc, av.x, bk[0]);
+    fma_rows(acc, av.y, bk[1]);
+    fma_rows(acc, av.z, bk[2]);
+    fma_rows(acc, av.w, bk[3]);
+}
+
+fn store_rows(acc: array<vec4<f32>, 8>, r0: u32, c0: u32, lane: u32, z: u32) {
+    for (var i = 0u; i < LANES; i++) {
+        let r = r0 + i;
+        if (r >= p.m) {
+            break;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let col = c0 + j * LANES + lane;
+            if (col < p.n) {
+                store(r, col, z, acc[i][j]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(8)
+fn gemm_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let r0 = wg.y * BLOCK_ROWS;
+    let c0 = wg.x * BLOCK_COLS;
+    let last = p.m - 1u;
+    let row0 = min(r0 + lane, last);
+    let row1 = min(r0 + 8u + lane, last);
+    let row2 = min(r0 + 16u + lane, last);
+    let row3 = min(r0 + 24u + lane, last);
+    let row4 = min(r0 + 32u + lane, last);
+    let row5 = min(r0 + 40u + lane, last);
+    let row6 = min(r0 + 48u + lane, last);
+    let row7 = min(r0 + 56u + lane, last);
+    let cols = min(vec4<u32>(c0 + lane) + vec4<u32>(0u, 8u, 16u, 24u), vec4<u32>(p.n - 1u));
+    var acc0: array<vec4<f32>, 8>;
+    var acc1: array<vec4<f32>, 8>;
+    var acc2: array<vec4<f32>, 8>;
+    var acc3: array<vec4<f32>, 8>;
+    var acc4: array<vec4<f32>, 8>;
+    var acc5: array<vec4<f32>, 8>;
+    var acc6: array<vec4<f32>, 8>;
+    var acc7: array<vec4<f32>, 8>;
+    // Split z sums K range [k_begin, k_end): four k at a time, then the rest.
+    let k_begin = wg.z * p.k_split;
+    let k_end = min(p.k, k_begin + p.k_split);
+    let k4_end = k_begin + ((k_end - k_begin) & ~3u);
+    var k = k_begin;
+    for (; k < k4_end; k += 4u) {
+        let bk = transpose(mat4x4<f32>(
+            b_k4(cols[0], k),
+            b_k4(cols[1], k),
+            b_k4(cols[2], k),
+            b_k4(cols[3], k),
+        ));
+        fma_rows_k4(&acc0, a_k4(row0, k), bk);
+        fma_rows_k4(&acc1, a_k4(row1, k), bk);
+        fma_rows_k4(&acc2, a_k4(row2, k), bk);
+        fma_rows_k4(&acc3, a_k4(row3, k), bk);
+        fma_rows_k4(&acc4, a_k4(row4, k), bk);
+        fma_rows_k4(&acc5, a_k4(row5, k), bk);
+        fma_rows_k4(&acc6, a_k4(row6, k), bk);
+        fma_rows_k4(&acc7, a_k4(row7, k), bk);
+    }
+    for (; k < k_end; k++) {
+        let bk = vec4<f32>(b_at(cols[0], k), b_at(cols[1], k), b_at(cols[2], k), b_at(cols[3], k));
+        fma_rows(&acc0, a_at(row0, k), bk);
+        fma_rows(&acc1, a_at(row1, k), bk);
+        fma_rows(&acc2, a_at(row2, k), bk);
+        fma_rows(&acc3, a_at(row3, k), bk);
+        fma_rows(&acc4, a_at(row4, k), bk);
+        fma_rows(&acc5, a_at(row5, k), bk);
+        fma_rows(&acc6, a_at(row6, k), bk);
+        fma_rows(&acc7, a_at(row7, k), bk);
+    }
+    store_rows(acc0, r0, c0, lane, wg.z);
+    store_rows(acc1, r0 + 8u, c0, lane, wg.z);
+    store_rows(acc2, r0 + 16u, c0, lane, wg.z);
+    store_rows(acc3, r0 + 24u, c0, lane, wg.z);
+    store_rows(acc4, r0 + 32u, c0, lane, wg.z);
+    store_rows(acc5, r0 + 40u, c0, lane, wg.z);
+    store_rows(acc6, r0 + 48u, c0, lane, wg.z);
+    store_rows(acc7, r0 + 56u, c0, lane, wg.z);
+}

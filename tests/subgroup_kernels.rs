@@ -1,0 +1,86 @@
+//! The kernels for CPU adapters with 8-lane subgroups (`gemm_subgroup`,
+//! `lstm_step_subgroup`): on where they should be, and the LSTM step
+//! bit-identical to the kernel it replaces (the GEMM is checked against its
+//! twin in `gemm_reduce.rs` on both devices).
+
+mod common;
+
+use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, Case};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnWeights};
+
+/// lavapipe on a 256-bit (AVX2) host has 8-lane subgroups: the kernels must
+/// be on there, or the other tests here compare a kernel with itself.
+#[test]
+fn lavapipe_with_8_lanes_runs_the_subgroup_kernels() {
+    let gpu = per_step_gpu();
+    let info = gpu.info();
+    let eight_lanes = info.subgroup_min_size == 8 && info.subgroup_max_size == 8;
+    eprintln!(
+        "{}: subgroups {}..{}, subgroup kernels {}",
+        info.name,
+        info.subgroup_min_size,
+        info.subgroup_max_size,
+        gpu.subgroup_kernels()
+    );
+    if info.name.contains("llvmpipe") && eight_lanes {
+        assert!(gpu.subgroup_kernels());
+    }
+    assert!(!plain_gpu().subgroup_kernels());
+}
+
+#[test]
+fn subgroup_lstm_step_is_bit_identical_to_lstm_step() {
+    // The same fused multiply-adds in the same order, the same activations.
+    // Batches below, at and past the 8 rows of a lane group; units below,
+    // at and past 8; a projection (the state read is narrower than H).
+    let mut rng = SmallRng::seed_from_u64(17);
+    for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
+        for (i, h, proj, t, b, scale) in [
+            (1, 1, 0, 3, 1, 1.0),
+            (3, 67, 0, 5, 3, 1.0),
+            (5, 3, 0, 4, 8, 1.0),
+            (2, 9, 0, 3, 9, 1.0),
+            (4, 33, 0, 3, 17, 1e4),
+            (4, 19, 7, 4, 5, 1.0),
+        ] {
+            let mut config = RnnConfig::new(cell, i, h).unwrap();
+            if proj > 0 {
+                config = config.with_projection(proj).unwrap();
+            }
+            let weights = RnnWeights::random(config, 6, 1.0).unwrap();
+            let out = config.output_size();
+            let x = random_vec(&mut rng, t * b * i, scale);
+            let h0 = random_vec(&mut rng, b * out, 1.0);
+            let c0 = random_vec(&mut rng, b * h, 1.0);
+            let run = |g: &Gpu| {
+                Rnn::new(g, &weights)
+                    .unwrap()
+                    .forward_host(&x, t, b, Some(&h0), Some(&c0))
+                    .unwrap()
+            };
+            assert_eq!(
+                run(per_step_gpu()),
+                run(plain_gpu()),
+                "{} I={i} H={h} proj={proj} T={t} B={b}",
+                cell.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn subgroup_lstm_step_matches_the_reference() {
+    for (i, h, t, b, scale) in [(3, 67, 6, 11, 1.0), (67, 3, 4, 2, 1e4), (8, 40, 5, 16, 1.0)] {
+        let weights =
+            RnnWeights::random(RnnConfig::new(CellKind::Lstm, i, h).unwrap(), 8, 1.0).unwrap();
+        let case = Case {
+            input_scale: scale,
+            with_h0: true,
+            with_c0: true,
+            ..Case::new(t, b)
+        };
+        check_against_reference_on(per_step_gpu(), &weights, case);
+    }
+}
