@@ -20,7 +20,7 @@ use crate::kernels::dropout::DropoutMask;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
 use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
-use crate::kernels::step::{rows_constant, step_groups, PerStepDispatch};
+use crate::kernels::step::{per_step_variant, rows_constant, PerStepDispatch};
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
@@ -442,14 +442,9 @@ impl LayerBackward {
          -> Result<PerStepDispatch> {
             let mut constants = constants.to_vec();
             constants.push(rows_constant(batch));
-            PerStepDispatch::new(
-                gpu,
-                kernel,
-                &constants,
-                &params,
-                buffers,
-                step_groups(units as u32, batch as u32),
-            )
+            let (kernel, groups) =
+                per_step_variant(gpu, kernel, units as u32, batch as u32, &mut constants);
+            PerStepDispatch::new(gpu, kernel, &constants, &params, buffers, groups)
         };
         match cfg.cell {
             CellKind::Lstm | CellKind::PeepholeLstm => {

@@ -1,6 +1,6 @@
 //! The kernels for CPU adapters with 8-lane subgroups (`gemm_subgroup`,
-//! `lstm_step_subgroup`): on where they should be, and the LSTM step
-//! bit-identical to the kernel it replaces (the GEMM is checked against its
+//! `lstm_step_subgroup`, `lstm_backward_subgroup`): on where they should
+//! be, and the LSTM steps bit-identical to the kernels they replace (the GEMM is checked against its
 //! twin in `gemm_reduce.rs` on both devices).
 
 mod common;
@@ -8,7 +8,8 @@ mod common;
 use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, Case};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnWeights};
+use wgpu_rnn::train::{HostSeeds, TrainOptions};
+use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights};
 
 /// lavapipe on a 256-bit (AVX2) host has 8-lane subgroups: the kernels must
 /// be on there, or the other tests here compare a kernel with itself.
@@ -82,5 +83,62 @@ fn subgroup_lstm_step_matches_the_reference() {
             ..Case::new(t, b)
         };
         check_against_reference_on(per_step_gpu(), &weights, case);
+    }
+}
+
+#[test]
+fn subgroup_lstm_backward_is_bit_identical_to_lstm_backward_step() {
+    // Every gradient of a training step: the backward step kernels sum in
+    // the same order, and these products are too small for split-K, so the
+    // GEMMs agree to the bit as well. Lengths exercise finished rows; the
+    // projection has its own cell kernel after lstm_backward_subgroup.
+    let mut rng = SmallRng::seed_from_u64(23);
+    for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
+        for (i, h, proj, t, b, lengths) in [
+            (1, 1, 0, 2, 1, None),
+            (3, 67, 0, 4, 3, Some(vec![4, 1, 3])),
+            (2, 9, 0, 3, 9, None),
+            (4, 40, 0, 3, 17, None),
+            (4, 19, 7, 4, 5, Some(vec![2, 4, 4, 1, 3])),
+        ] {
+            let mut layer = RnnConfig::new(cell, i, h).unwrap();
+            if proj > 0 {
+                layer = layer.with_projection(proj).unwrap();
+            }
+            let config = StackConfig::new(layer);
+            let weights = StackWeights::random(config, 7, 1.0).unwrap();
+            let out = layer.output_size();
+            let x = random_vec(&mut rng, t * b * i, 1.0);
+            let h0 = random_vec(&mut rng, b * out, 1.0);
+            let c0 = random_vec(&mut rng, b * h, 1.0);
+            let g_out = random_vec(&mut rng, t * b * out, 1.0);
+            let g_c = random_vec(&mut rng, b * h, 1.0);
+            let run = |g: &Gpu| {
+                let seeds = HostSeeds {
+                    output: Some(&g_out),
+                    h_n: None,
+                    c_n: Some(&g_c),
+                };
+                RnnStack::new(g, &weights)
+                    .unwrap()
+                    .train_step_host(
+                        &x,
+                        t,
+                        b,
+                        Some(&h0),
+                        Some(&c0),
+                        lengths.as_deref(),
+                        seeds,
+                        TrainOptions::default(),
+                    )
+                    .unwrap()
+            };
+            assert_eq!(
+                run(per_step_gpu()),
+                run(plain_gpu()),
+                "{} I={i} H={h} proj={proj} T={t} B={b}",
+                cell.name()
+            );
+        }
     }
 }

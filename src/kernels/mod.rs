@@ -38,11 +38,11 @@ macro_rules! step_source {
 /// A backward step kernel's source: `common.wgsl`, `backward_common.wgsl`,
 /// then the kernel's file.
 macro_rules! backward_source {
-    ($file:literal) => {
+    ($($file:literal),+) => {
         concat!(
             include_str!("../../shaders/common.wgsl"),
             include_str!("../../shaders/backward_common.wgsl"),
-            include_str!($file)
+            $(include_str!($file)),+
         )
     };
 }
@@ -79,6 +79,7 @@ pub enum Kernel {
     ScatterOutput,
     ColumnSums,
     LstmBackwardStep,
+    LstmBackwardSubgroup,
     LstmBackwardCell,
     GruBackwardStep,
     GruBackwardReset,
@@ -96,7 +97,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 28] = [
+    pub const ALL: [Kernel; 29] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -113,6 +114,7 @@ impl Kernel {
         Kernel::ScatterOutput,
         Kernel::ColumnSums,
         Kernel::LstmBackwardStep,
+        Kernel::LstmBackwardSubgroup,
         Kernel::LstmBackwardCell,
         Kernel::GruBackwardStep,
         Kernel::GruBackwardReset,
@@ -160,9 +162,15 @@ impl Kernel {
                 include_str!("../../shaders/sequence.wgsl")
             }
             Kernel::ColumnSums => include_str!("../../shaders/reduce.wgsl"),
-            Kernel::LstmBackwardStep | Kernel::LstmBackwardCell => {
-                backward_source!("../../shaders/lstm_backward.wgsl")
-            }
+            Kernel::LstmBackwardStep | Kernel::LstmBackwardCell => backward_source!(
+                "../../shaders/lstm_backward_common.wgsl",
+                "../../shaders/lstm_backward.wgsl"
+            ),
+            Kernel::LstmBackwardSubgroup => backward_source!(
+                "../../shaders/lstm_backward_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/lstm_backward_subgroup.wgsl"
+            ),
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => {
                 backward_source!("../../shaders/gru_backward.wgsl")
             }
@@ -194,6 +202,7 @@ impl Kernel {
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
             Kernel::LstmBackwardStep => "lstm_backward_step",
+            Kernel::LstmBackwardSubgroup => "lstm_backward_subgroup",
             Kernel::LstmBackwardCell => "lstm_backward_cell",
             Kernel::GruBackwardStep => "gru_backward_step",
             Kernel::GruBackwardReset => "gru_backward_reset",
@@ -228,7 +237,9 @@ impl Kernel {
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
             Kernel::ColumnSums => &[U, R, R, RW],
-            Kernel::LstmBackwardStep | Kernel::LstmBackwardCell => &[UD, R, R, RW, RW, R, R, RW, R],
+            Kernel::LstmBackwardStep | Kernel::LstmBackwardSubgroup | Kernel::LstmBackwardCell => {
+                &[UD, R, R, RW, RW, R, R, RW, R]
+            }
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => &[UD, R, R, RW, RW, R, R, RW, RW],
             Kernel::RnnBackwardStep => &[UD, R, R, RW, RW, R],
             Kernel::Dropout => &[U, RW],

@@ -17,8 +17,8 @@ use crate::error::Result;
 
 /// Hidden units per workgroup (`WG` in `common.wgsl`).
 pub const UNITS_PER_GROUP: u32 = 64;
-/// Units and batch rows of one `lstm_step_subgroup` workgroup (`LANES` in
-/// `subgroup.wgsl`).
+/// Lanes of the subgroups the subgroup kernels assume, and batch rows of
+/// one of their workgroups (`LANES` in `subgroup.wgsl`).
 const SUBGROUP_LANES: u32 = 8;
 /// Batch rows per workgroup (`BT` in `common.wgsl`).
 pub const ROWS_PER_GROUP: u32 = 4;
@@ -163,6 +163,39 @@ pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
     ]
 }
 
+/// The kernel and grid that run per-step `kernel` over `units` x `batch`:
+/// on CPU adapters with 8-lane subgroups, its subgroup twin where it has
+/// one (8 batch rows per workgroup, each row's state shared across lanes
+/// by subgroup broadcasts; `LANE_ROWS` is added to `constants`), else
+/// `kernel` itself on [`step_groups`].
+pub fn per_step_variant(
+    gpu: &Gpu,
+    kernel: Kernel,
+    units: u32,
+    batch: u32,
+    constants: &mut Vec<(&'static str, f64)>,
+) -> (Kernel, [u32; 3]) {
+    let twin = match kernel {
+        // 8 units per workgroup: one per lane.
+        Kernel::LstmStep => Some((Kernel::LstmStepSubgroup, SUBGROUP_LANES)),
+        // 32 state elements per workgroup: four per lane.
+        Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
+        _ => None,
+    };
+    match twin {
+        Some((twin, units_per_group)) if gpu.subgroup_kernels() && !gpu.step_tiles() => {
+            constants.push(("LANE_ROWS", batch.min(SUBGROUP_LANES) as f64));
+            let groups = [
+                units.div_ceil(units_per_group),
+                batch.div_ceil(SUBGROUP_LANES),
+                1,
+            ];
+            (twin, groups)
+        }
+        _ => (kernel, step_groups(units, batch)),
+    }
+}
+
 /// The `ROWS` override of `common.wgsl`: how many of a workgroup's
 /// `ROWS_PER_GROUP` rows can hold data, so that small batches skip the
 /// products of rows that only repeat the last one.
@@ -231,22 +264,8 @@ impl Steps {
                 constants.push(("TILED", flag(gpu.step_tiles())));
                 constants.push(("TRAIN", flag(train)));
                 constants.push(rows_constant(batch as usize));
-                // CPU adapters with 8-lane subgroups: 8 units x 8 rows per
-                // workgroup, h shared by subgroup broadcasts.
-                let (kernel, groups) = if stage.kernel == Kernel::LstmStep
-                    && gpu.subgroup_kernels()
-                    && !gpu.step_tiles()
-                {
-                    constants.push(("LANE_ROWS", batch.min(SUBGROUP_LANES) as f64));
-                    let groups = [
-                        stage.units.div_ceil(SUBGROUP_LANES),
-                        batch.div_ceil(SUBGROUP_LANES),
-                        1,
-                    ];
-                    (Kernel::LstmStepSubgroup, groups)
-                } else {
-                    (stage.kernel, step_groups(stage.units, batch))
-                };
+                let (kernel, groups) =
+                    per_step_variant(gpu, stage.kernel, stage.units, batch, &mut constants);
                 PerStepDispatch::new(gpu, kernel, &constants, &params, &stage.buffers, groups)
             })
             .collect::<Result<Vec<_>>>()?;

@@ -1,0 +1,64 @@
+// lstm_backward_step for CPU adapters with 8-lane subgroups
+// (lstm_backward_common.wgsl and subgroup.wgsl come first). A workgroup is
+// one subgroup owning 32 elements of the state (lane l: k0 + l + 8u, u < 4)
+// x 8 batch rows: lane l loads row b0 + l of da_i, four gate rows at a
+// time, and the broadcasts give every lane all 8 rows, so each loaded
+// gradient feeds 8 lanes x 4 elements and each loaded weight 8 rows. The
+// same sums in the same order as lstm_backward_step, so the same results to
+// the bit.
+
+// The end of the step for the 8 rows x 4 elements of this lane; acc is
+// passed by value so that indexing it here keeps the caller's accumulators
+// in registers.
+fn finish_rows(acc: array<vec4<f32>, 8>, b0: u32, ks: vec4<u32>) {
+    for (var bb = 0u; bb < LANE_ROWS; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        for (var u = 0u; u < 4u; u++) {
+            if (ks[u] < p.out_size) {
+                finish_state_gradient(b, ks[u], acc[bb][u]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(8)
+fn lstm_backward_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let K = p.out_size;
+    let R = 4u * p.hidden;
+    let i = p.step;
+    let ks = vec4<u32>(wg.x * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
+    // Elements past K and rows past the batch re-read the last one and are
+    // not written.
+    let kr = min(ks, vec4<u32>(K - 1u));
+    let b0 = wg.y * LANES;
+    var acc: array<vec4<f32>, 8>;
+    // Dispatch T has no step T: its sums stay zero.
+    if (i < p.seq) {
+        let row = at_step(i, read_row(b0, lane), R);
+        let r4_end = R & ~3u;
+        var r = 0u;
+        for (; r < r4_end; r += 4u) {
+            let dv = vec4<f32>(da[row + r], da[row + r + 1u], da[row + r + 2u], da[row + r + 3u]);
+            fma_rows(&acc, dv.x, weights_at(r, kr));
+            fma_rows(&acc, dv.y, weights_at(r + 1u, kr));
+            fma_rows(&acc, dv.z, weights_at(r + 2u, kr));
+            fma_rows(&acc, dv.w, weights_at(r + 3u, kr));
+        }
+        for (; r < R; r++) {
+            fma_rows(&acc, da[row + r], weights_at(r, kr));
+        }
+    }
+    finish_rows(acc, b0, ks);
+}
+
+// weight_hh[r, ks] for this lane's four elements.
+fn weights_at(r: u32, ks: vec4<u32>) -> vec4<f32> {
+    let K = p.out_size;
+    return vec4<f32>(w[r * K + ks.x], w[r * K + ks.y], w[r * K + ks.z], w[r * K + ks.w]);
+}
