@@ -1,6 +1,6 @@
 // The LSTM (and peephole LSTM) backward pass, one dispatch per step (two
 // with a projection): what its kernels share (lstm_backward.wgsl,
-// lstm_backward_subgroup.wgsl; common.wgsl and backward_common.wgsl come
+// backward_subgroup.wgsl; common.wgsl and backward_common.wgsl come
 // first). See backward_common.wgsl for the step scheme. With
 // i, f, g, o the saved activations, c_{s-1} and c_s the saved cell states,
 // dm the gradient of o*tanh(c_s) and dc the carried cell-state gradient:
@@ -70,6 +70,16 @@ fn cell_backward(b: u32, j: u32, s: u32, dm: f32) {
     da[at + H] = da_f;
     da[at + 2u * H] = da_g;
     da[at + 3u * H] = da_o;
+}
+
+// For backward_subgroup.wgsl: element `at` of da, and the gate rows per
+// step (the stride of da) with how many of them weight_hh multiplies.
+fn gate_grad(at: u32) -> f32 {
+    return da[at];
+}
+
+fn gate_rows() -> vec2<u32> {
+    return vec2<u32>(4u * p.hidden);
 }
 
 // Finishes dS_i for row b and element k of the state from the product

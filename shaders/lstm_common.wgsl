@@ -1,4 +1,4 @@
-// What the LSTM step kernels share (lstm_step.wgsl, lstm_step_subgroup.wgsl):
+// What the LSTM step kernels share (lstm_step.wgsl, step_subgroup.wgsl):
 // the bindings, the cell and the end of a step for one (row, unit). The host
 // prepends common.wgsl, then this file, to each. Gate order i, f, g, o.
 
@@ -59,7 +59,7 @@ fn lstm_cell(pre: vec4<f32>, c_prev: f32, j: u32, H: u32) -> LstmGates {
 // Ends step p.step for row b and unit j from the recurrent products `rec`
 // (i, f, g, o) of the previous state: the cell update, the state writes,
 // and for a row past its length, keeping its state.
-fn lstm_finish(b: u32, j: u32, rec: vec4<f32>) {
+fn finish_unit(b: u32, j: u32, rec: vec4<f32>) {
     let H = p.units;
     let K = p.rec;
     let c_at = history(p.step, H) + b * H + j;

@@ -63,7 +63,7 @@ fn lstm_step(
         if (b >= p.batch) {
             break;
         }
-        lstm_finish(b, j, acc[bb]);
+        finish_unit(b, j, acc[bb]);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The kernels for CPU adapters with 8-lane subgroups (`gemm_subgroup`,
-//! `lstm_step_subgroup`, `lstm_backward_subgroup`): on where they should
-//! be, and the LSTM steps bit-identical to the kernels they replace (the GEMM is checked against its
+//! `step_subgroup` and `backward_subgroup` for LSTMs and GRUs): on where
+//! they should be, and the steps bit-identical to the kernels they replace (the GEMM is checked against its
 //! twin in `gemm_reduce.rs` on both devices).
 
 mod common;
@@ -9,7 +9,17 @@ use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, Ca
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
-use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights};
+use wgpu_rnn::{
+    CellKind, Gpu, GruReset, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights,
+};
+
+/// The cells with subgroup step kernels (reset-before GRUs only backward).
+const CELLS: [CellKind; 4] = [
+    CellKind::Lstm,
+    CellKind::PeepholeLstm,
+    CellKind::Gru(GruReset::After),
+    CellKind::Gru(GruReset::Before),
+];
 
 /// lavapipe on a 256-bit (AVX2) host has 8-lane subgroups: the kernels must
 /// be on there, or the other tests here compare a kernel with itself.
@@ -32,12 +42,12 @@ fn lavapipe_with_8_lanes_runs_the_subgroup_kernels() {
 }
 
 #[test]
-fn subgroup_lstm_step_is_bit_identical_to_lstm_step() {
+fn subgroup_steps_are_bit_identical_to_the_per_step_kernels() {
     // The same fused multiply-adds in the same order, the same activations.
     // Batches below, at and past the 8 rows of a lane group; units below,
     // at and past 8; a projection (the state read is narrower than H).
     let mut rng = SmallRng::seed_from_u64(17);
-    for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
+    for cell in CELLS {
         for (i, h, proj, t, b, scale) in [
             (1, 1, 0, 3, 1, 1.0),
             (3, 67, 0, 5, 3, 1.0),
@@ -48,6 +58,9 @@ fn subgroup_lstm_step_is_bit_identical_to_lstm_step() {
         ] {
             let mut config = RnnConfig::new(cell, i, h).unwrap();
             if proj > 0 {
+                if !cell.has_cell_state() {
+                    continue;
+                }
                 config = config.with_projection(proj).unwrap();
             }
             let weights = RnnWeights::random(config, 6, 1.0).unwrap();
@@ -58,7 +71,13 @@ fn subgroup_lstm_step_is_bit_identical_to_lstm_step() {
             let run = |g: &Gpu| {
                 Rnn::new(g, &weights)
                     .unwrap()
-                    .forward_host(&x, t, b, Some(&h0), Some(&c0))
+                    .forward_host(
+                        &x,
+                        t,
+                        b,
+                        Some(&h0),
+                        cell.has_cell_state().then_some(&c0[..]),
+                    )
                     .unwrap()
             };
             assert_eq!(
@@ -72,10 +91,14 @@ fn subgroup_lstm_step_is_bit_identical_to_lstm_step() {
 }
 
 #[test]
-fn subgroup_lstm_step_matches_the_reference() {
-    for (i, h, t, b, scale) in [(3, 67, 6, 11, 1.0), (67, 3, 4, 2, 1e4), (8, 40, 5, 16, 1.0)] {
-        let weights =
-            RnnWeights::random(RnnConfig::new(CellKind::Lstm, i, h).unwrap(), 8, 1.0).unwrap();
+fn subgroup_steps_match_the_reference() {
+    for (cell, (i, h, t, b, scale)) in CELLS.into_iter().zip([
+        (3, 67, 6, 11, 1.0),
+        (67, 3, 4, 2, 1e4),
+        (8, 40, 5, 16, 1.0),
+        (5, 9, 7, 9, 1e4),
+    ]) {
+        let weights = RnnWeights::random(RnnConfig::new(cell, i, h).unwrap(), 8, 1.0).unwrap();
         let case = Case {
             input_scale: scale,
             with_h0: true,
@@ -87,13 +110,13 @@ fn subgroup_lstm_step_matches_the_reference() {
 }
 
 #[test]
-fn subgroup_lstm_backward_is_bit_identical_to_lstm_backward_step() {
+fn subgroup_backward_steps_are_bit_identical_to_the_per_step_kernels() {
     // Every gradient of a training step: the backward step kernels sum in
     // the same order, and these products are too small for split-K, so the
     // GEMMs agree to the bit as well. Lengths exercise finished rows; the
     // projection has its own cell kernel after lstm_backward_subgroup.
     let mut rng = SmallRng::seed_from_u64(23);
-    for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
+    for cell in CELLS {
         for (i, h, proj, t, b, lengths) in [
             (1, 1, 0, 2, 1, None),
             (3, 67, 0, 4, 3, Some(vec![4, 1, 3])),
@@ -103,6 +126,9 @@ fn subgroup_lstm_backward_is_bit_identical_to_lstm_backward_step() {
         ] {
             let mut layer = RnnConfig::new(cell, i, h).unwrap();
             if proj > 0 {
+                if !cell.has_cell_state() {
+                    continue;
+                }
                 layer = layer.with_projection(proj).unwrap();
             }
             let config = StackConfig::new(layer);
@@ -113,11 +139,12 @@ fn subgroup_lstm_backward_is_bit_identical_to_lstm_backward_step() {
             let c0 = random_vec(&mut rng, b * h, 1.0);
             let g_out = random_vec(&mut rng, t * b * out, 1.0);
             let g_c = random_vec(&mut rng, b * h, 1.0);
+            let lstm = cell.has_cell_state();
             let run = |g: &Gpu| {
                 let seeds = HostSeeds {
                     output: Some(&g_out),
                     h_n: None,
-                    c_n: Some(&g_c),
+                    c_n: lstm.then_some(&g_c[..]),
                 };
                 RnnStack::new(g, &weights)
                     .unwrap()
@@ -126,7 +153,7 @@ fn subgroup_lstm_backward_is_bit_identical_to_lstm_backward_step() {
                         t,
                         b,
                         Some(&h0),
-                        Some(&c0),
+                        lstm.then_some(&c0[..]),
                         lengths.as_deref(),
                         seeds,
                         TrainOptions::default(),

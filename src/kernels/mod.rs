@@ -71,6 +71,7 @@ pub enum Kernel {
     LstmStepSubgroup,
     LstmSequence,
     GruStep,
+    GruStepSubgroup,
     GruGates,
     GruCandidate,
     RnnStep,
@@ -82,6 +83,7 @@ pub enum Kernel {
     LstmBackwardSubgroup,
     LstmBackwardCell,
     GruBackwardStep,
+    GruBackwardSubgroup,
     GruBackwardReset,
     RnnBackwardStep,
     Dropout,
@@ -97,7 +99,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 29] = [
+    pub const ALL: [Kernel; 31] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -106,6 +108,7 @@ impl Kernel {
         Kernel::LstmStepSubgroup,
         Kernel::LstmSequence,
         Kernel::GruStep,
+        Kernel::GruStepSubgroup,
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::RnnStep,
@@ -117,6 +120,7 @@ impl Kernel {
         Kernel::LstmBackwardSubgroup,
         Kernel::LstmBackwardCell,
         Kernel::GruBackwardStep,
+        Kernel::GruBackwardSubgroup,
         Kernel::GruBackwardReset,
         Kernel::RnnBackwardStep,
         Kernel::Dropout,
@@ -150,9 +154,17 @@ impl Kernel {
             Kernel::LstmStepSubgroup => step_source!(
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/lstm_step_subgroup.wgsl"
+                "../../shaders/step_subgroup.wgsl"
             ),
-            Kernel::GruStep => step_source!("../../shaders/gru_step.wgsl"),
+            Kernel::GruStep => step_source!(
+                "../../shaders/gru_common.wgsl",
+                "../../shaders/gru_step.wgsl"
+            ),
+            Kernel::GruStepSubgroup => step_source!(
+                "../../shaders/gru_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/step_subgroup.wgsl"
+            ),
             Kernel::GruGates | Kernel::GruCandidate => {
                 step_source!("../../shaders/gru_reset_before_step.wgsl")
             }
@@ -169,11 +181,17 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/lstm_backward_subgroup.wgsl"
+                "../../shaders/backward_subgroup.wgsl"
             ),
-            Kernel::GruBackwardStep | Kernel::GruBackwardReset => {
-                backward_source!("../../shaders/gru_backward.wgsl")
-            }
+            Kernel::GruBackwardStep | Kernel::GruBackwardReset => backward_source!(
+                "../../shaders/gru_backward_common.wgsl",
+                "../../shaders/gru_backward.wgsl"
+            ),
+            Kernel::GruBackwardSubgroup => backward_source!(
+                "../../shaders/gru_backward_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/backward_subgroup.wgsl"
+            ),
             Kernel::RnnBackwardStep => backward_source!("../../shaders/rnn_backward.wgsl"),
             Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),
             Kernel::InterleaveGates | Kernel::AddRows => include_str!("../../shaders/repack.wgsl"),
@@ -191,7 +209,7 @@ impl Kernel {
             Kernel::GemmDot8 => "gemm_dot8",
             Kernel::GemmSubgroup => "gemm_subgroup",
             Kernel::LstmStep => "lstm_step",
-            Kernel::LstmStepSubgroup => "lstm_step_subgroup",
+            Kernel::LstmStepSubgroup | Kernel::GruStepSubgroup => "step_subgroup",
             Kernel::LstmSequence => "lstm_sequence",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
@@ -202,7 +220,7 @@ impl Kernel {
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
             Kernel::LstmBackwardStep => "lstm_backward_step",
-            Kernel::LstmBackwardSubgroup => "lstm_backward_subgroup",
+            Kernel::LstmBackwardSubgroup | Kernel::GruBackwardSubgroup => "backward_subgroup",
             Kernel::LstmBackwardCell => "lstm_backward_cell",
             Kernel::GruBackwardStep => "gru_backward_step",
             Kernel::GruBackwardReset => "gru_backward_reset",
@@ -218,8 +236,16 @@ impl Kernel {
         }
     }
 
+    /// The entry point, or for the subgroup step kernels (one entry point
+    /// compiled per cell) the cell and the entry point.
     pub fn label(self) -> &'static str {
-        self.entry_point()
+        match self {
+            Kernel::LstmStepSubgroup => "lstm_step_subgroup",
+            Kernel::GruStepSubgroup => "gru_step_subgroup",
+            Kernel::LstmBackwardSubgroup => "lstm_backward_subgroup",
+            Kernel::GruBackwardSubgroup => "gru_backward_subgroup",
+            other => other.entry_point(),
+        }
     }
 
     /// The bindings of group 0, in binding order, as the WGSL declares them.
@@ -231,7 +257,7 @@ impl Kernel {
             Kernel::LstmStep | Kernel::LstmStepSubgroup | Kernel::LstmSequence => {
                 &[UD, RW, R, R, R, RW, RW, RW]
             }
-            Kernel::GruStep => &[UD, RW, R, R, R, RW, RW],
+            Kernel::GruStep | Kernel::GruStepSubgroup => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep => &[UD, R, R, R, RW],
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
@@ -240,7 +266,9 @@ impl Kernel {
             Kernel::LstmBackwardStep | Kernel::LstmBackwardSubgroup | Kernel::LstmBackwardCell => {
                 &[UD, R, R, RW, RW, R, R, RW, R]
             }
-            Kernel::GruBackwardStep | Kernel::GruBackwardReset => &[UD, R, R, RW, RW, R, R, RW, RW],
+            Kernel::GruBackwardStep | Kernel::GruBackwardSubgroup | Kernel::GruBackwardReset => {
+                &[UD, R, R, RW, RW, R, R, RW, RW]
+            }
             Kernel::RnnBackwardStep => &[UD, R, R, RW, RW, R],
             Kernel::Dropout => &[U, RW],
             Kernel::InterleaveGates | Kernel::AddRows => &[U, R, R, RW],

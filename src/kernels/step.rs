@@ -178,8 +178,10 @@ pub fn per_step_variant(
     let twin = match kernel {
         // 8 units per workgroup: one per lane.
         Kernel::LstmStep => Some((Kernel::LstmStepSubgroup, SUBGROUP_LANES)),
+        Kernel::GruStep => Some((Kernel::GruStepSubgroup, SUBGROUP_LANES)),
         // 32 state elements per workgroup: four per lane.
         Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
+        Kernel::GruBackwardStep => Some((Kernel::GruBackwardSubgroup, 4 * SUBGROUP_LANES)),
         _ => None,
     };
     match twin {

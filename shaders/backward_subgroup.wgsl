@@ -1,11 +1,14 @@
-// lstm_backward_step for CPU adapters with 8-lane subgroups
-// (lstm_backward_common.wgsl and subgroup.wgsl come first). A workgroup is
+// The backward step's product dS_i = weight_hhᵀ da_i for CPU adapters with
+// 8-lane subgroups, for every cell with a one-dispatch backward step (LSTM,
+// GRU). common.wgsl, backward_common.wgsl, the cell's file (the binding
+// `w`, `gate_grad`, `gate_rows`, `finish_state_gradient`) and subgroup.wgsl
+// come first. A workgroup is
 // one subgroup owning 32 elements of the state (lane l: k0 + l + 8u, u < 4)
 // x 8 batch rows: lane l loads row b0 + l of da_i, four gate rows at a
 // time, and the broadcasts give every lane all 8 rows, so each loaded
 // gradient feeds 8 lanes x 4 elements and each loaded weight 8 rows. The
-// same sums in the same order as lstm_backward_step, so the same results to
-// the bit.
+// same sums in the same order as the cell's backward step kernel, so the
+// same results to the bit.
 
 // The end of the step for the 8 rows x 4 elements of this lane; acc is
 // passed by value so that indexing it here keeps the caller's accumulators
@@ -25,12 +28,14 @@ fn finish_rows(acc: array<vec4<f32>, 8>, b0: u32, ks: vec4<u32>) {
 }
 
 @compute @workgroup_size(8)
-fn lstm_backward_subgroup(
+fn backward_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let K = p.out_size;
-    let R = 4u * p.hidden;
+    // Gate rows per step (the stride of da_i) and how many of them weight_hh
+    // multiplies.
+    let rows = gate_rows();
     let i = p.step;
     let ks = vec4<u32>(wg.x * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
     // Elements past K and rows past the batch re-read the last one and are
@@ -40,18 +45,24 @@ fn lstm_backward_subgroup(
     var acc: array<vec4<f32>, 8>;
     // Dispatch T has no step T: its sums stay zero.
     if (i < p.seq) {
-        let row = at_step(i, read_row(b0, lane), R);
+        let row = at_step(i, read_row(b0, lane), rows.x);
+        let R = rows.y;
         let r4_end = R & ~3u;
         var r = 0u;
         for (; r < r4_end; r += 4u) {
-            let dv = vec4<f32>(da[row + r], da[row + r + 1u], da[row + r + 2u], da[row + r + 3u]);
+            let dv = vec4<f32>(
+                gate_grad(row + r),
+                gate_grad(row + r + 1u),
+                gate_grad(row + r + 2u),
+                gate_grad(row + r + 3u),
+            );
             fma_rows(&acc, dv.x, weights_at(r, kr));
             fma_rows(&acc, dv.y, weights_at(r + 1u, kr));
             fma_rows(&acc, dv.z, weights_at(r + 2u, kr));
             fma_rows(&acc, dv.w, weights_at(r + 3u, kr));
         }
         for (; r < R; r++) {
-            fma_rows(&acc, da[row + r], weights_at(r, kr));
+            fma_rows(&acc, gate_grad(row + r), weights_at(r, kr));
         }
     }
     finish_rows(acc, b0, ks);

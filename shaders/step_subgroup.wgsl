@@ -1,10 +1,13 @@
-// lstm_step for CPU adapters with 8-lane subgroups (common.wgsl,
-// lstm_common.wgsl and subgroup.wgsl come first). A workgroup is one
-// subgroup owning 8 hidden units (one per lane) x 8 batch rows: lane l
-// loads row b0 + l of h_{t-1}, four values at a time, and the broadcasts
-// give every lane all 8 rows, so each loaded h value feeds 8 units x 4
-// gates and each loaded weight vec4 8 rows. The same sums in the same order
-// as lstm_step without tiles, so the same results to the bit.
+// The forward step for CPU adapters with 8-lane subgroups, for the cells
+// whose recurrent weights are vec4s of a unit's gates (LSTM: i, f, g, o;
+// GRU: r, z, n, 0). common.wgsl, the cell's file (lstm_common.wgsl or
+// gru_common.wgsl: the bindings `w_hh` and `hs` and `finish_unit`) and
+// subgroup.wgsl come first. A workgroup is one subgroup owning 8 hidden
+// units (one per lane) x 8 batch rows: lane l loads row b0 + l of h_{t-1},
+// four values at a time, and the broadcasts give every lane all 8 rows, so
+// each loaded h value feeds 8 units x 4 gates and each loaded weight vec4 8
+// rows. The same sums in the same order as the cell's step kernel without
+// tiles, so the same results to the bit.
 
 // Sums of 8 rows -> the end of the step for each row this group owns.
 // acc is passed by value: indexing it with a loop counter here keeps the
@@ -15,12 +18,12 @@ fn finish_rows(acc: array<vec4<f32>, 8>, b0: u32, j: u32) {
         if (b >= p.batch) {
             break;
         }
-        lstm_finish(b, j, acc[i]);
+        finish_unit(b, j, acc[i]);
     }
 }
 
 @compute @workgroup_size(8)
-fn lstm_step_subgroup(
+fn step_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
