@@ -1,8 +1,8 @@
 // The backward step's product dS_i = weight_hhᵀ da_i for CPU adapters with
 // 8-lane subgroups, for every cell with a one-dispatch backward step (LSTM,
-// GRU). common.wgsl, backward_common.wgsl, the cell's file (the binding
-// `w`, `gate_grad`, `gate_rows`, `finish_state_gradient`) and subgroup.wgsl
-// come first. A workgroup is
+// GRU, RNN). common.wgsl, backward_common.wgsl, the cell's file (the
+// binding `w`, `gate_grad`, `gate_rows`, `finish_state_gradient`),
+// subgroup.wgsl and subgroup_columns.wgsl come first. A workgroup is
 // one subgroup owning 32 elements of the state (lane l: k0 + l + 8u, u < 4)
 // x 8 batch rows: lane l loads row b0 + l of da_i, four gate rows at a
 // time, and the broadcasts give every lane all 8 rows, so each loaded
@@ -45,31 +45,18 @@ fn backward_subgroup(
     var acc: array<vec4<f32>, 8>;
     // Dispatch T has no step T: its sums stay zero.
     if (i < p.seq) {
-        let row = at_step(i, read_row(b0, lane), rows.x);
-        let R = rows.y;
-        let r4_end = R & ~3u;
-        var r = 0u;
-        for (; r < r4_end; r += 4u) {
-            let dv = vec4<f32>(
-                gate_grad(row + r),
-                gate_grad(row + r + 1u),
-                gate_grad(row + r + 2u),
-                gate_grad(row + r + 3u),
-            );
-            fma_rows(&acc, dv.x, weights_at(r, kr));
-            fma_rows(&acc, dv.y, weights_at(r + 1u, kr));
-            fma_rows(&acc, dv.z, weights_at(r + 2u, kr));
-            fma_rows(&acc, dv.w, weights_at(r + 3u, kr));
-        }
-        for (; r < R; r++) {
-            fma_rows(&acc, gate_grad(row + r), weights_at(r, kr));
-        }
+        acc = column_products(at_step(i, read_row(b0, lane), rows.x), rows.y, kr);
     }
     finish_rows(acc, b0, ks);
 }
 
-// weight_hh[r, ks] for this lane's four elements.
-fn weights_at(r: u32, ks: vec4<u32>) -> vec4<f32> {
+// For subgroup_columns.wgsl: the gate gradients are the rows, weight_hh's
+// columns the columns.
+fn row_value(at: u32) -> f32 {
+    return gate_grad(at);
+}
+
+fn column_weights(r: u32, ks: vec4<u32>) -> vec4<f32> {
     let K = p.out_size;
     return vec4<f32>(w[r * K + ks.x], w[r * K + ks.y], w[r * K + ks.z], w[r * K + ks.w]);
 }

@@ -1,19 +1,4 @@
-// The Elman RNN backward pass, one dispatch per step (see
-// backward_common.wgsl): da = dh * act'(a), with act' read off the saved
-// state h' = act(a): 1 - h'² for tanh, [h' > 0] for relu.
-
-@group(0) @binding(0) var<uniform> p: BackParams;
-// weight_hh [H, H] (PyTorch layout).
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> lengths: array<u32>;
-// [T+2, B, H]: see lstm_backward.wgsl.
-@group(0) @binding(3) var<storage, read_write> ds: array<f32>;
-// [T, B, H]: gradients of the pre-activations.
-@group(0) @binding(4) var<storage, read_write> da: array<f32>;
-// [T+1, B, H]: the states.
-@group(0) @binding(5) var<storage, read> hs: array<f32>;
-
-override RELU: bool = false;
+// rnn_backward_step (rnn_backward_common.wgsl comes first).
 
 @compute @workgroup_size(64)
 fn rnn_backward_step(
@@ -46,24 +31,6 @@ fn rnn_backward_step(
         if (b >= p.batch) {
             break;
         }
-        let at = at_step(i, b, H) + k;
-        var g = ds[at] + acc[bb];
-        if (i >= lengths[b]) {
-            g += ds[at_step(i + 1u, b, H) + k];
-        }
-        ds[at] = g;
-        if (i > 0u) {
-            let s = i - 1u;
-            var d = 0.0;
-            if (s < lengths[b]) {
-                let h = hs[at];
-                if (RELU) {
-                    d = select(0.0, g, h > 0.0);
-                } else {
-                    d = g * (1.0 - h * h);
-                }
-            }
-            da[at_step(s, b, H) + k] = d;
-        }
+        finish_state_gradient(b, k, acc[bb]);
     }
 }

@@ -311,13 +311,14 @@ impl Gpu {
     /// chunk of steps) instead of one dispatch per step. Forced by the
     /// selector, else:
     /// - CPU adapters: where it measured faster on lavapipe (BENCHMARKS.md):
-    ///   H <= 32, or H <= 64 with B <= 4 (the per-step grid is then one
-    ///   workgroup as well; with more units it spreads over more cores).
+    ///   H <= 32; without the subgroup kernels also H <= 64 with B <= 4 (the
+    ///   per-step grid is then one workgroup as well; with more units it
+    ///   spreads over more cores). `lstm_step_subgroup` beats it at H = 64.
     /// - GPUs: batches up to 16, where a launch per step is most of the
     ///   time (not yet measured on a GPU).
     pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
         let default = if self.inner.cpu {
-            hidden <= 32 || (hidden <= 64 && batch <= 4)
+            hidden <= 32 || (hidden <= 64 && batch <= 4 && !self.inner.subgroup_kernels)
         } else {
             batch <= 16
         };

@@ -1,7 +1,7 @@
 //! The kernels for CPU adapters with 8-lane subgroups (`gemm_subgroup`,
-//! `step_subgroup` and `backward_subgroup` for LSTMs and GRUs): on where
-//! they should be, and the steps bit-identical to the kernels they replace (the GEMM is checked against its
-//! twin in `gemm_reduce.rs` on both devices).
+//! `step_subgroup`, `rnn_step_subgroup` and `backward_subgroup`): on where
+//! they should be, and the steps bit-identical to the kernels they replace
+//! (the GEMM is checked against its twin in `gemm_reduce.rs`).
 
 mod common;
 
@@ -10,15 +10,18 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{
-    CellKind, Gpu, GruReset, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights,
+    CellKind, Gpu, GruReset, Nonlinearity, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
+    StackWeights,
 };
 
 /// The cells with subgroup step kernels (reset-before GRUs only backward).
-const CELLS: [CellKind; 4] = [
+const CELLS: [CellKind; 6] = [
     CellKind::Lstm,
     CellKind::PeepholeLstm,
     CellKind::Gru(GruReset::After),
     CellKind::Gru(GruReset::Before),
+    CellKind::Rnn(Nonlinearity::Tanh),
+    CellKind::Rnn(Nonlinearity::Relu),
 ];
 
 /// lavapipe on a 256-bit (AVX2) host has 8-lane subgroups: the kernels must
@@ -50,6 +53,7 @@ fn subgroup_steps_are_bit_identical_to_the_per_step_kernels() {
     for cell in CELLS {
         for (i, h, proj, t, b, scale) in [
             (1, 1, 0, 3, 1, 1.0),
+            (8, 33, 0, 3, 1, 1.0),
             (3, 67, 0, 5, 3, 1.0),
             (5, 3, 0, 4, 8, 1.0),
             (2, 9, 0, 3, 9, 1.0),
@@ -97,6 +101,8 @@ fn subgroup_steps_match_the_reference() {
         (67, 3, 4, 2, 1e4),
         (8, 40, 5, 16, 1.0),
         (5, 9, 7, 9, 1e4),
+        (6, 33, 4, 9, 1.0),
+        (2, 70, 3, 3, 1e4),
     ]) {
         let weights = RnnWeights::random(RnnConfig::new(cell, i, h).unwrap(), 8, 1.0).unwrap();
         let case = Case {

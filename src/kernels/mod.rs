@@ -75,6 +75,7 @@ pub enum Kernel {
     GruGates,
     GruCandidate,
     RnnStep,
+    RnnStepSubgroup,
     ProjectionStep,
     GatherSteps,
     ScatterOutput,
@@ -86,6 +87,7 @@ pub enum Kernel {
     GruBackwardSubgroup,
     GruBackwardReset,
     RnnBackwardStep,
+    RnnBackwardSubgroup,
     Dropout,
     InterleaveGates,
     AddRows,
@@ -99,7 +101,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 31] = [
+    pub const ALL: [Kernel; 33] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -112,6 +114,7 @@ impl Kernel {
         Kernel::GruGates,
         Kernel::GruCandidate,
         Kernel::RnnStep,
+        Kernel::RnnStepSubgroup,
         Kernel::ProjectionStep,
         Kernel::GatherSteps,
         Kernel::ScatterOutput,
@@ -123,6 +126,7 @@ impl Kernel {
         Kernel::GruBackwardSubgroup,
         Kernel::GruBackwardReset,
         Kernel::RnnBackwardStep,
+        Kernel::RnnBackwardSubgroup,
         Kernel::Dropout,
         Kernel::InterleaveGates,
         Kernel::AddRows,
@@ -168,7 +172,16 @@ impl Kernel {
             Kernel::GruGates | Kernel::GruCandidate => {
                 step_source!("../../shaders/gru_reset_before_step.wgsl")
             }
-            Kernel::RnnStep => step_source!("../../shaders/rnn_step.wgsl"),
+            Kernel::RnnStep => step_source!(
+                "../../shaders/rnn_common.wgsl",
+                "../../shaders/rnn_step.wgsl"
+            ),
+            Kernel::RnnStepSubgroup => step_source!(
+                "../../shaders/rnn_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/rnn_step_subgroup.wgsl"
+            ),
             Kernel::ProjectionStep => step_source!("../../shaders/projection_step.wgsl"),
             Kernel::GatherSteps | Kernel::ScatterOutput => {
                 include_str!("../../shaders/sequence.wgsl")
@@ -181,6 +194,7 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_columns.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => backward_source!(
@@ -190,9 +204,19 @@ impl Kernel {
             Kernel::GruBackwardSubgroup => backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_columns.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
-            Kernel::RnnBackwardStep => backward_source!("../../shaders/rnn_backward.wgsl"),
+            Kernel::RnnBackwardStep => backward_source!(
+                "../../shaders/rnn_backward_common.wgsl",
+                "../../shaders/rnn_backward.wgsl"
+            ),
+            Kernel::RnnBackwardSubgroup => backward_source!(
+                "../../shaders/rnn_backward_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/backward_subgroup.wgsl"
+            ),
             Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),
             Kernel::InterleaveGates | Kernel::AddRows => include_str!("../../shaders/repack.wgsl"),
             Kernel::PartialSums | Kernel::FinishSum => include_str!("../../shaders/sum.wgsl"),
@@ -215,12 +239,15 @@ impl Kernel {
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
             Kernel::RnnStep => "rnn_step",
+            Kernel::RnnStepSubgroup => "rnn_step_subgroup",
             Kernel::ProjectionStep => "projection_step",
             Kernel::GatherSteps => "gather_steps",
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
             Kernel::LstmBackwardStep => "lstm_backward_step",
-            Kernel::LstmBackwardSubgroup | Kernel::GruBackwardSubgroup => "backward_subgroup",
+            Kernel::LstmBackwardSubgroup
+            | Kernel::GruBackwardSubgroup
+            | Kernel::RnnBackwardSubgroup => "backward_subgroup",
             Kernel::LstmBackwardCell => "lstm_backward_cell",
             Kernel::GruBackwardStep => "gru_backward_step",
             Kernel::GruBackwardReset => "gru_backward_reset",
@@ -244,6 +271,7 @@ impl Kernel {
             Kernel::GruStepSubgroup => "gru_step_subgroup",
             Kernel::LstmBackwardSubgroup => "lstm_backward_subgroup",
             Kernel::GruBackwardSubgroup => "gru_backward_subgroup",
+            Kernel::RnnBackwardSubgroup => "rnn_backward_subgroup",
             other => other.entry_point(),
         }
     }
@@ -259,7 +287,7 @@ impl Kernel {
             }
             Kernel::GruStep | Kernel::GruStepSubgroup => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
-            Kernel::RnnStep => &[UD, R, R, R, RW],
+            Kernel::RnnStep | Kernel::RnnStepSubgroup => &[UD, R, R, R, RW],
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
             Kernel::ColumnSums => &[U, R, R, RW],
@@ -269,7 +297,7 @@ impl Kernel {
             Kernel::GruBackwardStep | Kernel::GruBackwardSubgroup | Kernel::GruBackwardReset => {
                 &[UD, R, R, RW, RW, R, R, RW, RW]
             }
-            Kernel::RnnBackwardStep => &[UD, R, R, RW, RW, R],
+            Kernel::RnnBackwardStep | Kernel::RnnBackwardSubgroup => &[UD, R, R, RW, RW, R],
             Kernel::Dropout => &[U, RW],
             Kernel::InterleaveGates | Kernel::AddRows => &[U, R, R, RW],
             Kernel::PartialSums | Kernel::FinishSum => &[U, R, RW],

@@ -179,9 +179,11 @@ pub fn per_step_variant(
         // 8 units per workgroup: one per lane.
         Kernel::LstmStep => Some((Kernel::LstmStepSubgroup, SUBGROUP_LANES)),
         Kernel::GruStep => Some((Kernel::GruStepSubgroup, SUBGROUP_LANES)),
-        // 32 state elements per workgroup: four per lane.
+        // 32 units or state elements per workgroup: four per lane.
+        Kernel::RnnStep => Some((Kernel::RnnStepSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::GruBackwardStep => Some((Kernel::GruBackwardSubgroup, 4 * SUBGROUP_LANES)),
+        Kernel::RnnBackwardStep => Some((Kernel::RnnBackwardSubgroup, 4 * SUBGROUP_LANES)),
         _ => None,
     };
     match twin {
