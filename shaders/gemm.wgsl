@@ -38,11 +38,11 @@ fn gemm_nt(
             for (var e = 0u; e < 4u; e++) {
                 let r = row0 + load_q * 4u + e;
                 if (r < p.m) {
-                    av[e] = a[p.a_offset + select(r * p.lda + k, k * p.lda + r, TRANS_A)];
+                    av[e] = a[p.a_offset + select(r * p.lda + k, k * p.lda + r, trans_a())];
                 }
                 let col = col0 + load_q * 4u + e;
                 if (col < p.n) {
-                    bv[e] = b[select(col * p.k + k, k * p.n + col, TRANS_B)];
+                    bv[e] = b[select(col * p.k + k, k * p.n + col, trans_b())];
                 }
             }
         }
@@ -97,8 +97,8 @@ fn gemm_dot(@builtin(global_invocation_id) gid: vec3<u32>) {
         var av = vec4<f32>();
         var bv = vec4<f32>();
         for (var i = 0u; i < 4u; i++) {
-            av[i] = a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], TRANS_A)];
-            bv[i] = b[select(cols[i] * p.k + k, k * p.n + cols[i], TRANS_B)];
+            av[i] = a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], trans_a())];
+            bv[i] = b[select(cols[i] * p.k + k, k * p.n + cols[i], trans_b())];
         }
         acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
         acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
@@ -141,11 +141,11 @@ fn gemm_dot8(@builtin(global_invocation_id) gid: vec3<u32>) {
         var b_lo = vec4<f32>();
         var b_hi = vec4<f32>();
         for (var j = 0u; j < 4u; j++) {
-            b_lo[j] = b[select(cols[j] * p.k + k, k * p.n + cols[j], TRANS_B)];
-            b_hi[j] = b[select(cols[j + 4u] * p.k + k, k * p.n + cols[j + 4u], TRANS_B)];
+            b_lo[j] = b[select(cols[j] * p.k + k, k * p.n + cols[j], trans_b())];
+            b_hi[j] = b[select(cols[j + 4u] * p.k + k, k * p.n + cols[j + 4u], trans_b())];
         }
         for (var i = 0u; i < 8u; i++) {
-            let av = vec4<f32>(a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], TRANS_A)]);
+            let av = vec4<f32>(a[p.a_offset + select(rows[i] * p.lda + k, k * p.lda + rows[i], trans_a())]);
             acc[2u * i] = fma(av, b_lo, acc[2u * i]);
             acc[2u * i + 1u] = fma(av, b_hi, acc[2u * i + 1u]);
         }

@@ -1,9 +1,9 @@
 // C[M, N] = A[M, K] . B[N, K]^T + bias[N]  (all row-major f32), or with
-// TRANS_A / TRANS_B the operands stored transposed (A as [K, M], B as
-// [K, N]), and with ACCUMULATE added to what C holds.
+// trans_a / trans_b the operands stored transposed (A as [K, M], B as
+// [K, N]), and with accumulate added to what C holds.
 // Forward: the input projection of all steps at once (A the input [T*B, I],
 // B weight_ih [G*H, I] in PyTorch's layout, C xg [T*B, G*H]). Backward:
-// dW = dgates^T X (TRANS_A, TRANS_B), dX = dgates W (TRANS_B).
+// dW = dgates^T X (trans_a, trans_b), dX = dgates W (trans_b).
 // This file holds what the GEMM kernels share: the params, the bindings, the
 // layout constants and the store epilogue. The kernels are in gemm.wgsl
 // (workgroup tiles and register blocks) and gemm_subgroup.wgsl (CPU
@@ -16,7 +16,7 @@ struct GemmParams {
     // Element offset of A's first element (a chunk of time steps of a longer
     // input, or a block of gate columns).
     a_offset: u32,
-    // Distance between A's stored rows (k, or m with TRANS_A, for a dense A;
+    // Distance between A's stored rows (k, or m with trans_a, for a dense A;
     // more when A is a column block of a wider matrix).
     lda: u32,
     // Element offset of C's first element (a block of rows of a gradient).
@@ -27,6 +27,13 @@ struct GemmParams {
     // (slices a reduction then adds).
     k_split: u32,
     split_stride: u32,
+    // The layout, 0 or 1 each: uniforms rather than override constants, so
+    // that one pipeline serves every layout (on lavapipe a gemm_subgroup
+    // pipeline takes seconds to compile).
+    trans_a: u32,
+    trans_b: u32,
+    accumulate: u32,
+    _pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: GemmParams;
@@ -35,19 +42,23 @@ struct GemmParams {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override ACCUMULATE: bool = false;
+fn trans_a() -> bool {
+    return p.trans_a != 0u;
+}
+
+fn trans_b() -> bool {
+    return p.trans_b != 0u;
+}
 
 // Stores one result of split z at (r, col): the bias once (split 0), added
-// to what C holds with ACCUMULATE. The epilogue of every kernel here.
+// to what C holds with accumulate. The epilogue of every kernel here.
 fn store(r: u32, col: u32, z: u32, sum: f32) {
     var v = sum;
     if (z == 0u) {
         v += bias[col];
     }
     let at = p.c_offset + z * p.split_stride + r * p.n + col;
-    if (ACCUMULATE) {
+    if (p.accumulate != 0u) {
         v += c[at];
     }
     c[at] = v;

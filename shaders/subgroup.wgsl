@@ -9,8 +9,8 @@
 // lane with subgroupBroadcast, instead of each lane loading it again.
 
 const LANES: u32 = 8u;
-// Rows of a lane group that can hold data (min(rows, 8)): with a batch
-// below 8 the step kernel skips the products of rows that do not exist.
+// Rows of a lane group that hold data: 1 for a batch of 1 (the step
+// kernels then skip the products of rows that do not exist), else 8.
 override LANE_ROWS: u32 = 8u;
 
 // acc[i] += (v of lane i) * w for the 8 rows of a group: lane i loaded row
@@ -26,4 +26,13 @@ fn fma_rows(acc: ptr<function, array<vec4<f32>, 8>>, v: f32, w: vec4<f32>) {
     if (LANE_ROWS > 5u) { (*acc)[5] = fma(vec4<f32>(subgroupBroadcast(v, 5u)), w, (*acc)[5]); }
     if (LANE_ROWS > 6u) { (*acc)[6] = fma(vec4<f32>(subgroupBroadcast(v, 6u)), w, (*acc)[6]); }
     if (LANE_ROWS > 7u) { (*acc)[7] = fma(vec4<f32>(subgroupBroadcast(v, 7u)), w, (*acc)[7]); }
+}
+
+// Four consecutive k: av holds this lane's row at k..k+3, w's column kk
+// this lane's operand at k+kk.
+fn fma_rows_k4(acc: ptr<function, array<vec4<f32>, 8>>, av: vec4<f32>, w: mat4x4<f32>) {
+    fma_rows(acc, av.x, w[0]);
+    fma_rows(acc, av.y, w[1]);
+    fma_rows(acc, av.z, w[2]);
+    fma_rows(acc, av.w, w[3]);
 }

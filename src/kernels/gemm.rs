@@ -30,6 +30,11 @@ pub struct GemmParams {
     /// `gemm_dot` split-K (filled in by [`gemm`]).
     pub k_split: u32,
     pub split_stride: u32,
+    /// The [`GemmLayout`], 0 or 1 each (filled in by [`gemm`]).
+    pub trans_a: u32,
+    pub trans_b: u32,
+    pub accumulate: u32,
+    pub _pad0: u32,
 }
 
 impl GemmParams {
@@ -56,6 +61,10 @@ impl WgslTwin for GemmParams {
             ("c_offset", offset_of!(Self, c_offset)),
             ("k_split", offset_of!(Self, k_split)),
             ("split_stride", offset_of!(Self, split_stride)),
+            ("trans_a", offset_of!(Self, trans_a)),
+            ("trans_b", offset_of!(Self, trans_b)),
+            ("accumulate", offset_of!(Self, accumulate)),
+            ("_pad0", offset_of!(Self, _pad0)),
         ]
     }
 }
@@ -72,13 +81,14 @@ pub struct GemmLayout {
 }
 
 impl GemmLayout {
-    fn constants(self) -> Vec<(&'static str, f64)> {
-        let f = |b: bool| f64::from(u8::from(b));
-        vec![
-            ("TRANS_A", f(self.trans_a)),
-            ("TRANS_B", f(self.trans_b)),
-            ("ACCUMULATE", f(self.accumulate)),
-        ]
+    /// `params` with this layout's flags.
+    fn apply(self, params: GemmParams) -> GemmParams {
+        GemmParams {
+            trans_a: self.trans_a.into(),
+            trans_b: self.trans_b.into(),
+            accumulate: self.accumulate.into(),
+            ..params
+        }
     }
 }
 
@@ -193,8 +203,8 @@ pub fn gemm(
         return Dispatch::new(
             gpu,
             kernel,
-            &layout.constants(),
-            &params,
+            &[],
+            &layout.apply(params),
             &[a, b, bias, c],
             grid(1),
         );
@@ -215,8 +225,8 @@ pub fn gemm(
     let product = Dispatch::new(
         gpu,
         kernel,
-        &unsplit.constants(),
-        &slices,
+        &[],
+        &unsplit.apply(slices),
         &[a, b, bias, &scratch],
         grid(splits),
     )?;

@@ -158,6 +158,7 @@ impl Kernel {
             Kernel::LstmStepSubgroup => step_source!(
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
             Kernel::GruStep => step_source!(
@@ -167,6 +168,7 @@ impl Kernel {
             Kernel::GruStepSubgroup => step_source!(
                 "../../shaders/gru_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
             Kernel::GruGates | Kernel::GruCandidate => {
@@ -179,7 +181,7 @@ impl Kernel {
             Kernel::RnnStepSubgroup => step_source!(
                 "../../shaders/rnn_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/rnn_step_subgroup.wgsl"
             ),
             Kernel::ProjectionStep => step_source!("../../shaders/projection_step.wgsl"),
@@ -194,7 +196,7 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => backward_source!(
@@ -204,7 +206,7 @@ impl Kernel {
             Kernel::GruBackwardSubgroup => backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::RnnBackwardStep => backward_source!(
@@ -214,7 +216,7 @@ impl Kernel {
             Kernel::RnnBackwardSubgroup => backward_source!(
                 "../../shaders/rnn_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
-                "../../shaders/subgroup_columns.wgsl",
+                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),

@@ -20,6 +20,9 @@ pub const UNITS_PER_GROUP: u32 = 64;
 /// Lanes of the subgroups the subgroup kernels assume, and batch rows of
 /// one of their workgroups (`LANES` in `subgroup.wgsl`).
 const SUBGROUP_LANES: u32 = 8;
+/// Most groups of 8 batch rows one subgroup step workgroup takes
+/// (`ROW_GROUPS` in `subgroup_products.wgsl`).
+const MAX_ROW_GROUPS: u32 = 8;
 /// Batch rows per workgroup (`BT` in `common.wgsl`).
 pub const ROWS_PER_GROUP: u32 = 4;
 
@@ -165,9 +168,9 @@ pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
 
 /// The kernel and grid that run per-step `kernel` over `units` x `batch`:
 /// on CPU adapters with 8-lane subgroups, its subgroup twin where it has
-/// one (8 batch rows per workgroup, each row's state shared across lanes
-/// by subgroup broadcasts; `LANE_ROWS` is added to `constants`), else
-/// `kernel` itself on [`step_groups`].
+/// one (groups of 8 batch rows per workgroup, each row's state shared
+/// across lanes by subgroup broadcasts; `LANE_ROWS` and `ROW_GROUPS` are
+/// added to `constants`), else `kernel` itself on [`step_groups`].
 pub fn per_step_variant(
     gpu: &Gpu,
     kernel: Kernel,
@@ -188,10 +191,22 @@ pub fn per_step_variant(
     };
     match twin {
         Some((twin, units_per_group)) if gpu.subgroup_kernels() && !gpu.step_tiles() => {
-            constants.push(("LANE_ROWS", batch.min(SUBGROUP_LANES) as f64));
+            // A pipeline of these takes seconds to compile on lavapipe, so
+            // the constants take few values: one row (B = 1, the latency
+            // case) or 8 per group; 1, 2, 4 or 8 groups of 8 rows per
+            // workgroup. More groups reuse each loaded weight for more rows
+            // (L infer 2036 -> 1097 ms, M 268 -> 201 ms against one group;
+            // BENCHMARKS.md).
+            let lane_rows = if batch == 1 { 1 } else { SUBGROUP_LANES };
+            constants.push(("LANE_ROWS", f64::from(lane_rows)));
+            let row_groups = batch
+                .div_ceil(SUBGROUP_LANES)
+                .next_power_of_two()
+                .min(MAX_ROW_GROUPS);
+            constants.push(("ROW_GROUPS", f64::from(row_groups)));
             let groups = [
                 units.div_ceil(units_per_group),
-                batch.div_ceil(SUBGROUP_LANES),
+                batch.div_ceil(SUBGROUP_LANES * row_groups),
                 1,
             ];
             (twin, groups)
