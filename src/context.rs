@@ -39,9 +39,10 @@ pub struct AdapterSelector {
     /// `WGPU_RNN_PERSISTENT=1|0`).
     pub persistent: Option<bool>,
     /// Turn off the subgroup kernels that CPU adapters with 8-lane
-    /// subgroups use for big GEMMs and LSTM steps (`Some(false)`, or
-    /// `WGPU_RNN_SUBGROUP_KERNELS=0`); they cannot be forced on where the
-    /// adapter lacks such subgroups.
+    /// subgroups use for big GEMMs and the per-step kernels (`Some(false)`,
+    /// or `WGPU_RNN_SUBGROUP_KERNELS=0`); they cannot be forced on where the
+    /// adapter lacks such subgroups, and forced workgroup tiles
+    /// (`step_tiles`) turn them off.
     pub subgroup_kernels: Option<bool>,
 }
 
@@ -240,20 +241,23 @@ impl Gpu {
             subgroup: features.contains(wgpu::Features::SUBGROUP),
             immediates: features.contains(wgpu::Features::IMMEDIATES),
         };
+        // Measured on lavapipe: workgroup barriers cost more than the cache
+        // misses they save (BENCHMARKS.md).
+        let step_tiles = sel
+            .step_tiles
+            .unwrap_or(info.device_type != wgpu::DeviceType::Cpu);
         Ok(Self {
             inner: Arc::new(Inner {
                 limits: device.limits(),
-                // Measured on lavapipe: workgroup barriers cost more than
-                // the cache misses they save (BENCHMARKS.md).
-                step_tiles: sel
-                    .step_tiles
-                    .unwrap_or(info.device_type != wgpu::DeviceType::Cpu),
+                step_tiles,
                 persistent: sel.persistent,
                 // The kernels hard-code 8 lanes, the width llvmpipe uses
                 // with AVX2; they are written for (and measured on) CPU
-                // adapters only.
+                // adapters only, and give way to forced workgroup tiles
+                // (which then test the GPU kernels on a CPU adapter).
                 subgroup_kernels: sel.subgroup_kernels != Some(false)
                     && info.device_type == wgpu::DeviceType::Cpu
+                    && !step_tiles
                     && caps.subgroup
                     && info.subgroup_min_size == 8
                     && info.subgroup_max_size == 8,

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, Case};
+use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, tiled_gpu, Case};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
@@ -42,6 +42,8 @@ fn lavapipe_with_8_lanes_runs_the_subgroup_kernels() {
         assert!(gpu.subgroup_kernels());
     }
     assert!(!plain_gpu().subgroup_kernels());
+    // Forced workgroup tiles test the GPU kernels (gemm_nt, tiled steps).
+    assert!(!tiled_gpu().subgroup_kernels());
 }
 
 #[test]

@@ -190,7 +190,7 @@ pub fn per_step_variant(
         _ => None,
     };
     match twin {
-        Some((twin, units_per_group)) if gpu.subgroup_kernels() && !gpu.step_tiles() => {
+        Some((twin, units_per_group)) if gpu.subgroup_kernels() => {
             // A pipeline of these takes seconds to compile on lavapipe, so
             // the constants take few values: one row (B = 1, the latency
             // case) or 8 per group; 1, 2, 4 or 8 groups of 8 rows per
