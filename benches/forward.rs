@@ -1,5 +1,7 @@
-//! Criterion: one forward pass over a whole sequence per cell, GPU work waited
-//! for. Each layer is validated against the f64 reference before it is timed.
+//! Criterion: one forward pass over a whole sequence per cell, and one time
+//! step per cell (the step kernel: a sequence of length 1 with one input
+//! feature, so the input projection is negligible), GPU work waited for.
+//! Each layer is validated against the f64 reference before it is timed.
 //! Sized for lavapipe (a few GFLOP/s); `wgpu-rnn bench` takes any size.
 //!
 //!     cargo bench --bench forward
@@ -20,31 +22,71 @@ fn forward(c: &mut Criterion) {
     for cell in CellKind::ALL {
         let config = RnnConfig::new(cell, input_size, hidden).unwrap();
         let weights = RnnWeights::random(config, 1, 1.0).unwrap();
-        let layer = Rnn::new(&gpu, &weights).unwrap();
-
-        let got = layer
-            .forward(&input, None, None)
-            .unwrap()
-            .output
-            .to_vec()
-            .unwrap();
-        let truth = reference::forward(&weights, &x, seq, batch, None, None).unwrap();
-        let tol = Tolerance::recurrent(input_size + hidden, seq, truth.preactivation_scale);
-        compare(cell.name(), &truth.output, &got, &[seq, batch, hidden], tol)
-            .unwrap_or_else(|m| panic!("not timing a wrong kernel: {m}"));
-
-        group.bench_function(cell.name(), |b| {
-            b.iter(|| {
-                let out = layer.forward(&input, None, None).unwrap();
-                gpu.device()
-                    .poll(wgpu::PollType::wait_indefinitely())
-                    .unwrap();
-                out
-            })
-        });
+        bench_forward(&mut group, &gpu, &weights, (&x, &input), (seq, batch));
     }
     group.finish();
 }
 
-criterion_group!(benches, forward);
+/// Validates `layer` on `input` against the reference, then times its
+/// forward (GPU work waited for) as `group/name`.
+fn bench_forward(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    gpu: &Gpu,
+    weights: &RnnWeights,
+    (x, input): (&[f32], &GpuTensor),
+    (seq, batch): (usize, usize),
+) {
+    let config = *weights.config();
+    let layer = Rnn::new(gpu, weights).unwrap();
+    let got = layer
+        .forward(input, None, None)
+        .unwrap()
+        .output
+        .to_vec()
+        .unwrap();
+    let truth = reference::forward(weights, x, seq, batch, None, None).unwrap();
+    let tol = Tolerance::recurrent(
+        config.input_size + config.hidden_size,
+        seq,
+        truth.preactivation_scale,
+    );
+    let name = config.cell.name();
+    compare(
+        name,
+        &truth.output,
+        &got,
+        &[seq, batch, config.hidden_size],
+        tol,
+    )
+    .unwrap_or_else(|m| panic!("not timing a wrong kernel: {m}"));
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let out = layer.forward(input, None, None).unwrap();
+            gpu.device()
+                .poll(wgpu::PollType::wait_indefinitely())
+                .unwrap();
+            out
+        })
+    });
+}
+
+/// One step at B=16, H=256 per cell; "Gelem/s" counts the step's FLOPs
+/// (2 * G * H * H * B, the recurrent product).
+fn one_step(c: &mut Criterion) {
+    let gpu = Gpu::new().expect("benchmarks need a wgpu adapter");
+    let (batch, hidden) = (16, 256);
+    let x: Vec<f32> = (0..batch).map(|i| (i as f32 / 8.0) - 1.0).collect();
+    let input = GpuTensor::from_slice(&gpu, "input", &x, &[1, batch, 1]).unwrap();
+    let mut group = c.benchmark_group("step");
+    for cell in CellKind::ALL {
+        let config = RnnConfig::new(cell, 1, hidden).unwrap();
+        let flops = 2 * config.gate_rows() * hidden * batch;
+        group.throughput(Throughput::Elements(flops as u64));
+        let weights = RnnWeights::random(config, 2, 1.0).unwrap();
+        bench_forward(&mut group, &gpu, &weights, (&x, &input), (1, batch));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, forward, one_step);
 criterion_main!(benches);
