@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    check_against_reference_on, check_stack_on, persistent_gpu, random_vec, Case, StackCase,
+    check_against_reference_on, check_stack_on, per_step_gpu, persistent_gpu, random_vec, Case,
+    StackCase,
 };
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -36,17 +37,6 @@ fn persistent_lstm_matches_the_reference() {
             check_against_reference_on(persistent_gpu(), &weights, case);
         }
     }
-}
-
-fn per_step_gpu() -> &'static Gpu {
-    static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| {
-        Gpu::with_selector(&AdapterSelector {
-            persistent: Some(false),
-            ..AdapterSelector::from_env()
-        })
-        .unwrap()
-    })
 }
 
 #[test]
