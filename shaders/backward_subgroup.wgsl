@@ -1,9 +1,10 @@
 // The backward step's product dS_i = weight_hhᵀ da_i for CPU adapters with
 // 8-lane subgroups, for every cell with a one-dispatch backward step (LSTM,
-// GRU, RNN). common.wgsl, backward_common.wgsl, the cell's file (the
-// binding `w`, `gate_grad`, `gate_rows`, `finish_state_gradient`),
-// subgroup.wgsl and subgroup_products.wgsl come first. A workgroup is
-// one subgroup owning 32 elements of the state (lane l: k0 + l + 8u, u < 4)
+// GRU, RNN). common.wgsl, backward_common.wgsl, the cell's file
+// (`gate_grad`, `gate_rows`, `finish_state_gradient`), subgroup.wgsl,
+// texels.wgsl (weight_hh [G*H, Ho] as texels) and subgroup_products.wgsl
+// come first. A workgroup is one subgroup owning 32 elements of the state
+// (lane l: k0 + 4l + u, u < 4, one texel)
 // x ROW_GROUPS groups of 8 batch rows: each loaded gradient feeds 8 lanes x
 // 4 elements and each loaded weight 8 x ROW_GROUPS rows. The
 // same sums in the same order as the cell's backward step kernel, so the
@@ -26,7 +27,7 @@ fn backward_subgroup(
     // multiplies.
     let gates = gate_rows();
     let i = p.step;
-    let ks = vec4<u32>(wg.x * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
+    let ks = vec4<u32>(wg.x * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let b0 = wg.y * LANES * ROW_GROUPS;
     var a0: array<vec4<f32>, 8>;
     var a1: array<vec4<f32>, 8>;
@@ -51,7 +52,6 @@ fn row_value(at: u32) -> f32 {
 }
 
 fn column_weights(r: u32, ks: vec4<u32>) -> vec4<f32> {
-    let K = p.out_size;
-    let k = min(ks, vec4<u32>(K - 1u));
-    return vec4<f32>(w[r * K + k.x], w[r * K + k.y], w[r * K + k.z], w[r * K + k.w]);
+    let per_row = (p.out_size + 3u) / 4u;
+    return texel(r, min(ks.x / 4u, per_row - 1u), per_row);
 }

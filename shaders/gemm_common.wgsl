@@ -6,7 +6,7 @@
 // dW = dgates^T X (trans_a, trans_b), dX = dgates W (trans_b).
 // This file holds what the GEMM kernels share: the params, the bindings, the
 // layout constants and the store epilogue. The kernels are in gemm.wgsl
-// (workgroup tiles and register blocks) and gemm_subgroup.wgsl (CPU
+// (workgroup tiles and register blocks) and gemm_texels.wgsl (CPU
 // adapters with 8-lane subgroups); the host prepends this file to each.
 
 struct GemmParams {
@@ -22,13 +22,13 @@ struct GemmParams {
     // Element offset of C's first element (a block of rows of a gradient).
     c_offset: u32,
     // Split-K: the K range of split z (workgroup z in gemm_nt and
-    // gemm_subgroup, global y in the dot kernels) is
+    // gemm_texels, global y in the dot kernels) is
     // [z*k_split, (z+1)*k_split), its result at c_offset + z*split_stride
     // (slices a reduction then adds).
     k_split: u32,
     split_stride: u32,
     // The layout, 0 or 1 each: uniforms rather than override constants, so
-    // that one pipeline serves every layout (on lavapipe a gemm_subgroup
+    // that one pipeline serves every layout (on lavapipe a gemm_texels
     // pipeline takes seconds to compile).
     trans_a: u32,
     trans_b: u32,

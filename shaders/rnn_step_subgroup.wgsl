@@ -1,7 +1,8 @@
 // rnn_step for CPU adapters with 8-lane subgroups (common.wgsl,
-// rnn_common.wgsl, subgroup.wgsl and subgroup_products.wgsl come first).
-// A workgroup is one subgroup owning 32 units (lane l: j0 + l + 8u, u < 4)
-// x ROW_GROUPS groups of 8 batch rows. The same sums in the same order as rnn_step
+// rnn_common.wgsl, subgroup.wgsl, texels.wgsl (W_hh^T [K, H] as texels)
+// and subgroup_products.wgsl come first). A workgroup is one subgroup
+// owning 32 units (lane l: j0 + 4l + u, u < 4, one texel) x ROW_GROUPS
+// groups of 8 batch rows. The same sums in the same order as rnn_step
 // without tiles, so the same results to the bit.
 
 // For subgroup_products.wgsl: h_{t-1} is the rows, W_hh's units the columns.
@@ -10,9 +11,8 @@ fn row_value(at: u32) -> f32 {
 }
 
 fn column_weights(k: u32, js: vec4<u32>) -> vec4<f32> {
-    let H = p.units;
-    let j = min(js, vec4<u32>(H - 1u));
-    return vec4<f32>(w_hh[k * H + j.x], w_hh[k * H + j.y], w_hh[k * H + j.z], w_hh[k * H + j.w]);
+    let per_row = (p.units + 3u) / 4u;
+    return texel(k, min(js.x / 4u, per_row - 1u), per_row);
 }
 
 // The end of the step for row b of this lane's four units.
@@ -28,7 +28,7 @@ fn rnn_step_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let js = vec4<u32>(wg.x * 32u + lane) + vec4<u32>(0u, 8u, 16u, 24u);
+    let js = vec4<u32>(wg.x * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let b0 = wg.y * LANES * ROW_GROUPS;
     let rows = group_rows(p.h_prev_offset, b0, lane, p.batch - 1u, p.rec);
     var a0: array<vec4<f32>, 8>;

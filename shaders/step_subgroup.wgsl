@@ -1,8 +1,9 @@
 // The forward step for CPU adapters with 8-lane subgroups, for the cells
 // whose recurrent weights are vec4s of a unit's gates (LSTM: i, f, g, o;
 // GRU: r, z, n, 0). common.wgsl, the cell's file (lstm_common.wgsl or
-// gru_common.wgsl: the bindings `w_hh` and `hs` and `finish_unit`),
-// subgroup.wgsl and subgroup_products.wgsl come first. A workgroup is one
+// gru_common.wgsl: the binding `hs` and `finish_unit`), subgroup.wgsl,
+// texels.wgsl (the weights: w_hh as texels, one per unit and k) and
+// subgroup_products.wgsl come first. A workgroup is one
 // subgroup owning 8 hidden units (one per lane) x ROW_GROUPS groups of 8
 // batch rows: each loaded h value feeds 8 units x 4 gates and each loaded
 // weight vec4 8 x ROW_GROUPS rows. The same sums in the same order as the
@@ -15,7 +16,7 @@ fn row_value(at: u32) -> f32 {
 }
 
 fn column_weights(k: u32, cols: vec4<u32>) -> vec4<f32> {
-    return w_hh[k * p.units + min(cols.x, p.units - 1u)];
+    return texel(k, min(cols.x, p.units - 1u), p.units);
 }
 
 // The end of the step for row b of unit cols.x (v holds its four gates).

@@ -1,5 +1,5 @@
 // Shared by the kernels for CPU adapters with 8-lane subgroups
-// (gemm_subgroup.wgsl, step_subgroup.wgsl, backward_subgroup.wgsl); the
+// (gemm_texels.wgsl, step_subgroup.wgsl, backward_subgroup.wgsl); the
 // host prepends it.
 //
 // llvmpipe runs 8 invocations as the lanes of one SIMD vector and turns

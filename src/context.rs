@@ -108,6 +108,8 @@ struct Inner {
 pub struct CachedPipeline {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
+    /// Group 1 of a kernel that [`Kernel::reads_texels`].
+    pub texels_layout: Option<wgpu::BindGroupLayout>,
 }
 
 /// A GPU device ready to run the crate's kernels.
@@ -365,9 +367,14 @@ impl Gpu {
             source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
         });
         let layout = kernel.bind_group_layout(device);
+        let texels_layout = kernel
+            .reads_texels()
+            .then(|| kernel.texels_group_layout(device));
+        let mut groups = vec![Some(&layout)];
+        groups.extend(texels_layout.as_ref().map(Some));
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(kernel.label()),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &groups,
             immediate_size: 0,
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -391,7 +398,11 @@ impl Gpu {
         self.inner
             .compiled
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let entry = Arc::new(CachedPipeline { pipeline, layout });
+        let entry = Arc::new(CachedPipeline {
+            pipeline,
+            layout,
+            texels_layout,
+        });
         cache.insert(key, entry.clone());
         Ok(entry)
     }

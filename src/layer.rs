@@ -15,6 +15,7 @@ use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::kernels::step::{
     persistent_pieces, step_kernels, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
 };
+use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
 use crate::packing;
 use crate::params::LayerTensors;
@@ -42,7 +43,44 @@ pub struct Rnn {
     pub(crate) extra: Option<wgpu::Buffer>,
     /// `weight_hr` transposed, `[H, Ho]` (projected LSTM).
     projection: Option<wgpu::Buffer>,
+    /// The weights of the subgroup step kernels as texels (see
+    /// [`LayerTexels`]).
+    pub(crate) texels: LayerTexels,
     repack: Arc<Vec<Dispatch>>,
+}
+
+/// What the subgroup step kernels (CPU adapters with 8-lane subgroups) read
+/// their weights from; `None` elsewhere, and where a matrix passes the
+/// texture size limit (its steps then run the plain kernels).
+#[derive(Clone, Default)]
+pub(crate) struct LayerTexels {
+    /// The forward step's recurrent weights, `[Ho, width*H]` as
+    /// [`packing::recurrent_layout`] interleaves them (cells with a
+    /// subgroup forward step: not the reset-before GRU).
+    pub forward: Option<TexelMatrix>,
+    /// `weight_hh` `[G*H, Ho]`, for the backward step.
+    pub backward: Option<TexelMatrix>,
+}
+
+impl LayerTexels {
+    fn new(gpu: &Gpu, config: &RnnConfig) -> Result<Self> {
+        if !gpu.subgroup_kernels() {
+            return Ok(Self::default());
+        }
+        let (h, ho) = (config.hidden_size, config.output_size());
+        let texels = |what: &str, rows: usize, cols: usize| {
+            TexelMatrix::fits(gpu, rows, cols)
+                .then(|| TexelMatrix::new(gpu, what, rows, cols))
+                .transpose()
+        };
+        let forward = match (config.cell, packing::recurrent_layout(config.cell)) {
+            (CellKind::Gru(GruReset::Before), _) => None,
+            (_, [(_, width)]) => texels("recurrent weights", ho, width * h)?,
+            _ => None,
+        };
+        let backward = texels("weight_hh", config.gate_rows(), ho)?;
+        Ok(Self { forward, backward })
+    }
 }
 
 /// Device results of a forward pass.
@@ -143,6 +181,7 @@ impl Rnn {
             .map(|_| storage_buffer(gpu, "weight_hr transposed", h * ho))
             .transpose()?;
         let bias = storage_buffer(gpu, "folded bias", config.gate_rows())?;
+        let texels = LayerTexels::new(gpu, &config)?;
         let repack = Arc::new(repack_dispatches(
             gpu,
             &config,
@@ -151,6 +190,7 @@ impl Rnn {
             &recurrent,
             extra.as_ref(),
             projection.as_ref(),
+            &texels,
         )?);
         let layer = Self {
             gpu: gpu.clone(),
@@ -160,6 +200,7 @@ impl Rnn {
             recurrent,
             extra,
             projection,
+            texels,
             repack,
         };
         layer.repack()?;
@@ -329,6 +370,7 @@ impl Rnn {
                 units: h as u32,
                 rec: ho as u32,
                 buffers: buffers.clone(),
+                texels: self.texels.forward.as_ref(),
             })
             .collect();
         if let (Some(w_hr), Some(m)) = (&self.projection, &history) {
@@ -338,6 +380,7 @@ impl Rnn {
                 units: ho as u32,
                 rec: h as u32,
                 buffers: vec![w_hr, lengths, &hs, m],
+                texels: None,
             });
         }
         let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
@@ -400,8 +443,9 @@ impl Rnn {
 
 /// The dispatches that rebuild a layer's kernel layouts from `params`: the
 /// interleaved recurrent weights, the folded bias, the reset-after GRU's
-/// `b_hn` and the transposed projection. Plain LSTM peepholes stay zero and a
-/// peephole LSTM binds its parameter directly.
+/// `b_hn`, the transposed projection and the texels. Plain LSTM peepholes
+/// stay zero and a peephole LSTM binds its parameter directly.
+#[allow(clippy::too_many_arguments)]
 fn repack_dispatches(
     gpu: &Gpu,
     config: &RnnConfig,
@@ -410,6 +454,7 @@ fn repack_dispatches(
     recurrent: &[wgpu::Buffer],
     extra: Option<&wgpu::Buffer>,
     projection: Option<&wgpu::Buffer>,
+    texels: &LayerTexels,
 ) -> Result<Vec<Dispatch>> {
     let (rows, h, ho) = (config.gate_rows(), config.hidden_size, config.output_size());
     let w_hh = params.weight_hh.buffer();
@@ -430,6 +475,13 @@ fn repack_dispatches(
     if let (Some(w_hr), Some(dst)) = (&params.weight_hr, projection) {
         // weight_hr [Ho, H] transposed: one slot per "unit" of Ho.
         out.push(interleave_gates(gpu, w_hr.buffer(), (ho, h), &[0], 1, dst)?);
+    }
+    // After the interleaving they copy (dispatches run in order).
+    if let (Some(t), [recurrent]) = (&texels.forward, recurrent) {
+        out.push(t.pack(gpu, recurrent)?);
+    }
+    if let Some(t) = &texels.backward {
+        out.push(t.pack(gpu, w_hh)?);
     }
     Ok(out)
 }

@@ -435,6 +435,8 @@ impl LayerBackward {
         let mut da_in = None;
         let mut kernels = vec![];
         let mut steps = vec![];
+        // Every product with weight_hh may read it as texels.
+        let texels = layer.texels.backward.as_ref();
         let dispatch = |kernel: Kernel,
                         constants: &[(&'static str, f64)],
                         buffers: &[&wgpu::Buffer],
@@ -442,9 +444,15 @@ impl LayerBackward {
          -> Result<PerStepDispatch> {
             let mut constants = constants.to_vec();
             constants.push(rows_constant(batch));
-            let (kernel, groups) =
-                per_step_variant(gpu, kernel, units as u32, batch as u32, &mut constants);
-            PerStepDispatch::new(gpu, kernel, &constants, &params, buffers, groups)
+            let (kernel, groups, texels) = per_step_variant(
+                gpu,
+                kernel,
+                units as u32,
+                batch as u32,
+                &mut constants,
+                texels,
+            );
+            PerStepDispatch::new(gpu, kernel, &constants, &params, buffers, texels, groups)
         };
         match cfg.cell {
             CellKind::Lstm | CellKind::PeepholeLstm => {

@@ -70,13 +70,14 @@ fn gemm_matches_twin_for_every_layout() {
         // on the tiled path: split-K in both kernels.
         (5, 3, 70_000),
         (256, 256, 16_400),
-        // gemm_subgroup's edges: K of 1 and not a multiple of 4, rows past
-        // a 64-row block, columns past a 32-column block; split-K past the
-        // loop limit.
+        // gemm_texels' edges: K of 1 and not a multiple of 4 (a part
+        // texel), rows past a 64-row block, columns past a 32-column block;
+        // split-K past the loop limit (splits of whole texels).
         (16, 16, 1),
         (65, 33, 7),
         (129, 31, 6),
         (70, 40, 70_000),
+        (70, 40, 1027),
     ];
     let mut n_cases = 0;
     for (i, &(m, n, k)) in shapes.iter().enumerate() {

@@ -1,7 +1,8 @@
-//! The kernels for CPU adapters with 8-lane subgroups (`gemm_subgroup`,
-//! `step_subgroup`, `rnn_step_subgroup` and `backward_subgroup`): on where
-//! they should be, and the steps bit-identical to the kernels they replace
-//! (the GEMM is checked against its twin in `gemm_reduce.rs`).
+//! The kernels for CPU adapters with 8-lane subgroups (`gemm_texels`,
+//! `step_subgroup`, `rnn_step_subgroup` and `backward_subgroup`, which read
+//! their weights as texels): on where they should be, and the steps
+//! bit-identical to the kernels they replace (the GEMM is checked against
+//! its twin in `gemm_reduce.rs`, the texel packing in `texels.rs`).
 
 mod common;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
+use super::texels::{texels_bind_group, TexelMatrix};
 use super::Kernel;
 use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
@@ -32,20 +33,15 @@ pub(crate) fn elementwise_grid(gpu: &Gpu, len: u64) -> ([u32; 3], u32) {
 pub struct Dispatch {
     stages: Vec<Stage>,
     _scratch: Vec<wgpu::Buffer>,
+    _texels: Vec<TexelMatrix>,
 }
 
 struct Stage {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
+    /// Group 1 of a kernel that reads texels.
+    texels_group: Option<wgpu::BindGroup>,
     groups: [u32; 3],
-}
-
-/// A whole-buffer binding.
-pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
-    wgpu::BindGroupEntry {
-        binding,
-        resource: buffer.as_entire_binding(),
-    }
 }
 
 /// The bind group of `kernel`: `uniform` at binding 0, `buffers` at 1.. in
@@ -57,16 +53,26 @@ pub(crate) fn bind_group(
     uniform: wgpu::BindingResource<'_>,
     buffers: &[&wgpu::Buffer],
 ) -> wgpu::BindGroup {
-    let mut entries = vec![wgpu::BindGroupEntry {
-        binding: 0,
-        resource: uniform,
-    }];
-    entries.extend(
-        buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| entry(i as u32 + 1, b)),
-    );
+    let resources: Vec<_> = buffers.iter().map(|b| b.as_entire_binding()).collect();
+    bind_resources(gpu, kernel, pipeline, uniform, resources)
+}
+
+/// [`bind_group`] for any resources (textures too) at bindings 1...
+pub(crate) fn bind_resources<'a>(
+    gpu: &Gpu,
+    kernel: Kernel,
+    pipeline: &CachedPipeline,
+    uniform: wgpu::BindingResource<'a>,
+    resources: Vec<wgpu::BindingResource<'a>>,
+) -> wgpu::BindGroup {
+    let entries: Vec<_> = std::iter::once(uniform)
+        .chain(resources)
+        .enumerate()
+        .map(|(i, resource)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource,
+        })
+        .collect();
     gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(kernel.label()),
         layout: &pipeline.layout,
@@ -85,6 +91,19 @@ impl Dispatch {
         buffers: &[&wgpu::Buffer],
         groups: [u32; 3],
     ) -> Result<Self> {
+        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        Self::with_resources(gpu, kernel, constants, params, resources, groups)
+    }
+
+    /// [`Dispatch::new`] for any resources (textures too) at bindings 1...
+    pub(crate) fn with_resources<P: Pod>(
+        gpu: &Gpu,
+        kernel: Kernel,
+        constants: &[(&'static str, f64)],
+        params: &P,
+        resources: Vec<wgpu::BindingResource<'_>>,
+        groups: [u32; 3],
+    ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
         let pipeline = gpu.pipeline(kernel, constants)?;
         let uniform = gpu
@@ -94,21 +113,45 @@ impl Dispatch {
                 contents: bytemuck::bytes_of(params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-        let bind_group = bind_group(gpu, kernel, &pipeline, uniform.as_entire_binding(), buffers);
+        let bind_group = bind_resources(
+            gpu,
+            kernel,
+            &pipeline,
+            uniform.as_entire_binding(),
+            resources,
+        );
         Ok(Self {
             stages: vec![Stage {
                 pipeline,
                 bind_group,
+                texels_group: None,
                 groups,
             }],
             _scratch: Vec::new(),
+            _texels: Vec::new(),
         })
+    }
+
+    /// Binds `matrices` as group 1 of this (one-stage) dispatch, whose
+    /// kernel reads them as texels, and keeps them alive with it.
+    pub(crate) fn reading_texels(mut self, gpu: &Gpu, matrices: Vec<TexelMatrix>) -> Self {
+        let stage = &mut self.stages[0];
+        let layout = stage
+            .pipeline
+            .texels_layout
+            .as_ref()
+            .expect("a kernel that reads texels");
+        let refs: Vec<&TexelMatrix> = matrices.iter().collect();
+        stage.texels_group = Some(texels_bind_group(gpu, layout, &refs));
+        self._texels.extend(matrices);
+        self
     }
 
     /// This dispatch, then `next` (which may read what this one wrote).
     pub(crate) fn then(mut self, next: Dispatch) -> Self {
         self.stages.extend(next.stages);
         self._scratch.extend(next._scratch);
+        self._texels.extend(next._texels);
         self
     }
 
@@ -122,6 +165,9 @@ impl Dispatch {
         for stage in &self.stages {
             pass.set_pipeline(&stage.pipeline.pipeline);
             pass.set_bind_group(0, &stage.bind_group, &[]);
+            if let Some(texels) = &stage.texels_group {
+                pass.set_bind_group(1, texels, &[]);
+            }
             let [x, y, z] = stage.groups;
             pass.dispatch_workgroups(x, y, z);
         }

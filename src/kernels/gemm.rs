@@ -6,6 +6,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
 use super::reduce::{column_sums, Columns};
+use super::texels::{SourceLayout, TexelMatrix};
 use super::{Kernel, WgslTwin, LOOP_BUDGET};
 use crate::context::Gpu;
 use crate::error::Result;
@@ -97,7 +98,7 @@ pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
     [n.div_ceil(TILE), m.div_ceil(TILE), 1]
 }
 
-/// The output block of one `gemm_subgroup` workgroup (`BLOCK_ROWS` and
+/// The output block of one `gemm_texels` workgroup (`BLOCK_ROWS` and
 /// `BLOCK_COLS` in the shader).
 const SUBGROUP_BLOCK_ROWS: u32 = 64;
 const SUBGROUP_BLOCK_COLS: u32 = 32;
@@ -136,7 +137,7 @@ pub fn gemm(
     let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
     // No invocation loops over more K than its loop budget allows:
     // gemm_nt runs about 21 iterations per 16 values of K, the dot kernels up
-    // to 5 per value (if their inner loops are not unrolled), gemm_subgroup
+    // to 5 per value (if their inner loops are not unrolled), gemm_texels
     // one per 4 values.
     let budget_splits = |k_per_invocation: usize| params.k.div_ceil(k_per_invocation as u32);
     // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
@@ -151,63 +152,96 @@ pub fn gemm(
         params.n.div_ceil(SUBGROUP_BLOCK_COLS),
         params.m.div_ceil(SUBGROUP_BLOCK_ROWS),
     ];
-    // On CPU adapters with 8-lane subgroups: gemm_subgroup for all but thin
-    // products, 4x faster than gemm_dot8 there (BENCHMARKS.md). Elsewhere:
-    // workgroup tiles on GPUs; on CPU adapters register blocks with direct
-    // loads, 8x8 per invocation, measured 1.8x faster on lavapipe. Thin or
-    // few-tile products take 4x4 blocks anywhere.
-    let (kernel, groups_xy, splits) =
-        if gpu.subgroup_kernels() && !thin && subgroup_grid.iter().all(|&g| g <= max_groups) {
-            let groups = subgroup_grid[0] * subgroup_grid[1];
-            (
-                Kernel::GemmSubgroup,
-                subgroup_grid,
-                busy_splits(groups, LOOP_BUDGET),
-            )
+    // On CPU adapters with 8-lane subgroups: gemm_texels for all but thin
+    // products whose operands fit a texture (on lavapipe any operand that
+    // fits a storage binding does), 9x faster than gemm_dot8 there
+    // (BENCHMARKS.md). Elsewhere: workgroup tiles on GPUs; on CPU adapters
+    // register blocks with direct loads, 8x8 per invocation, measured 1.8x
+    // faster on lavapipe. Thin or few-tile products take 4x4 blocks
+    // anywhere.
+    let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
+    let texels = TexelMatrix::fits(gpu, m, k) && TexelMatrix::fits(gpu, n, k);
+    let (kernel, groups_xy, splits) = if gpu.subgroup_kernels()
+        && texels
+        && !thin
+        && subgroup_grid.iter().all(|&g| g <= max_groups)
+    {
+        let groups = subgroup_grid[0] * subgroup_grid[1];
+        (
+            Kernel::GemmTexels,
+            subgroup_grid,
+            busy_splits(groups, LOOP_BUDGET),
+        )
+    } else {
+        let dot = if thin || few_tiles {
+            Some((Kernel::GemmDot, 4))
+        } else if !gpu.step_tiles() {
+            Some((Kernel::GemmDot8, 8))
         } else {
-            let dot = if thin || few_tiles {
-                Some((Kernel::GemmDot, 4))
-            } else if !gpu.step_tiles() {
-                Some((Kernel::GemmDot8, 8))
-            } else {
-                None
-            };
-            match dot {
-                Some((kernel, edge))
-                    if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
-                        <= u64::from(max_groups) * 256 =>
-                {
-                    let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
-                    let groups_x = blocks.div_ceil(256);
-                    (
-                        kernel,
-                        [groups_x, 1],
-                        busy_splits(groups_x, LOOP_BUDGET / 4),
-                    )
-                }
-                _ => (
-                    Kernel::GemmNt,
-                    [tiles[0], tiles[1]],
-                    budget_splits(LOOP_BUDGET).max(1),
-                ),
-            }
+            None
         };
-    // The split index is workgroup z in gemm_nt and gemm_subgroup, global y
+        match dot {
+            Some((kernel, edge))
+                if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
+                    <= u64::from(max_groups) * 256 =>
+            {
+                let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
+                let groups_x = blocks.div_ceil(256);
+                (
+                    kernel,
+                    [groups_x, 1],
+                    busy_splits(groups_x, LOOP_BUDGET / 4),
+                )
+            }
+            _ => (
+                Kernel::GemmNt,
+                [tiles[0], tiles[1]],
+                budget_splits(LOOP_BUDGET).max(1),
+            ),
+        }
+    };
+    // The split index is workgroup z in gemm_nt and gemm_texels, global y
     // in the dot kernels.
     let grid = |splits: u32| match kernel {
-        Kernel::GemmNt | Kernel::GemmSubgroup => [groups_xy[0], groups_xy[1], splits],
+        Kernel::GemmNt | Kernel::GemmTexels => [groups_xy[0], groups_xy[1], splits],
         _ => [groups_xy[0], splits, 1],
     };
     params.k_split = params.k.div_ceil(splits);
+    // The operands as texels, packed just before the product.
+    let mut packs: Option<(Dispatch, Vec<TexelMatrix>)> = None;
+    if kernel == Kernel::GemmTexels {
+        // gemm_texels sums whole texels of four k per split.
+        params.k_split = params.k_split.next_multiple_of(4);
+        let a_texels = TexelMatrix::new(gpu, "GEMM A", m, k)?;
+        let b_texels = TexelMatrix::new(gpu, "GEMM B", n, k)?;
+        let a_layout = SourceLayout {
+            offset: params.a_offset as usize,
+            ld: params.lda as usize,
+            transposed: layout.trans_a,
+        };
+        let b_layout = SourceLayout {
+            offset: 0,
+            ld: if layout.trans_b { n } else { k },
+            transposed: layout.trans_b,
+        };
+        let pack = a_texels
+            .pack_from(gpu, a, a_layout)?
+            .then(b_texels.pack_from(gpu, b, b_layout)?);
+        packs = Some((pack, vec![a_texels, b_texels]));
+    }
+    let with_texels = |product: Dispatch| match packs {
+        Some((pack, matrices)) => pack.then(product.reading_texels(gpu, matrices)),
+        None => product,
+    };
     if splits == 1 {
-        return Dispatch::new(
+        return Ok(with_texels(Dispatch::new(
             gpu,
             kernel,
             &[],
             &layout.apply(params),
             &[a, b, bias, c],
             grid(1),
-        );
+        )?));
     }
     // Each split writes its own slice of a scratch; the column sums of the
     // [splits, m*n] slices give C (and add to it when accumulating).
@@ -222,14 +256,14 @@ pub fn gemm(
         accumulate: false,
         ..layout
     };
-    let product = Dispatch::new(
+    let product = with_texels(Dispatch::new(
         gpu,
         kernel,
         &[],
         &unsplit.apply(slices),
         &[a, b, bias, &scratch],
         grid(splits),
-    )?;
+    )?);
     let sum = column_sums(
         gpu,
         (splits as usize, len),

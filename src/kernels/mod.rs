@@ -13,6 +13,7 @@ pub mod repack;
 pub mod sequence;
 pub mod step;
 pub mod sum;
+pub mod texels;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -58,6 +59,10 @@ pub enum BindingKind {
     StorageRead,
     /// `var<storage, read_write>`.
     StorageReadWrite,
+    /// `texture_2d<f32>` read with `textureLoad` (see `texels.wgsl`).
+    Texels,
+    /// `texture_storage_2d<rgba32float, write>`.
+    TexelsWrite,
 }
 
 /// Every compute entry point of the crate.
@@ -66,7 +71,7 @@ pub enum Kernel {
     GemmNt,
     GemmDot,
     GemmDot8,
-    GemmSubgroup,
+    GemmTexels,
     LstmStep,
     LstmStepSubgroup,
     LstmSequence,
@@ -96,16 +101,17 @@ pub enum Kernel {
     MseLoss,
     CrossEntropy,
     OptimizerStep,
+    PackTexels,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 33] = [
+    pub const ALL: [Kernel; 34] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
-        Kernel::GemmSubgroup,
+        Kernel::GemmTexels,
         Kernel::LstmStep,
         Kernel::LstmStepSubgroup,
         Kernel::LstmSequence,
@@ -135,6 +141,7 @@ impl Kernel {
         Kernel::MseLoss,
         Kernel::CrossEntropy,
         Kernel::OptimizerStep,
+        Kernel::PackTexels,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -146,10 +153,10 @@ impl Kernel {
             ),
             // Its own module: it needs the SUBGROUP feature, which many
             // devices lack.
-            Kernel::GemmSubgroup => concat!(
+            Kernel::GemmTexels => concat!(
                 include_str!("../../shaders/gemm_common.wgsl"),
                 include_str!("../../shaders/subgroup.wgsl"),
-                include_str!("../../shaders/gemm_subgroup.wgsl")
+                include_str!("../../shaders/gemm_texels.wgsl")
             ),
             Kernel::LstmStep | Kernel::LstmSequence => step_source!(
                 "../../shaders/lstm_common.wgsl",
@@ -158,6 +165,7 @@ impl Kernel {
             Kernel::LstmStepSubgroup => step_source!(
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
@@ -168,6 +176,7 @@ impl Kernel {
             Kernel::GruStepSubgroup => step_source!(
                 "../../shaders/gru_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
@@ -181,6 +190,7 @@ impl Kernel {
             Kernel::RnnStepSubgroup => step_source!(
                 "../../shaders/rnn_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/rnn_step_subgroup.wgsl"
             ),
@@ -196,6 +206,7 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -206,6 +217,7 @@ impl Kernel {
             Kernel::GruBackwardSubgroup => backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -216,6 +228,7 @@ impl Kernel {
             Kernel::RnnBackwardSubgroup => backward_source!(
                 "../../shaders/rnn_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -225,6 +238,7 @@ impl Kernel {
             Kernel::MseLoss => include_str!("../../shaders/mse_loss.wgsl"),
             Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
             Kernel::OptimizerStep => include_str!("../../shaders/optimizer.wgsl"),
+            Kernel::PackTexels => include_str!("../../shaders/pack_texels.wgsl"),
         }
     }
 
@@ -233,7 +247,7 @@ impl Kernel {
             Kernel::GemmNt => "gemm_nt",
             Kernel::GemmDot => "gemm_dot",
             Kernel::GemmDot8 => "gemm_dot8",
-            Kernel::GemmSubgroup => "gemm_subgroup",
+            Kernel::GemmTexels => "gemm_texels",
             Kernel::LstmStep => "lstm_step",
             Kernel::LstmStepSubgroup | Kernel::GruStepSubgroup => "step_subgroup",
             Kernel::LstmSequence => "lstm_sequence",
@@ -262,6 +276,7 @@ impl Kernel {
             Kernel::MseLoss => "mse_loss",
             Kernel::CrossEntropy => "cross_entropy",
             Kernel::OptimizerStep => "optimizer_step",
+            Kernel::PackTexels => "pack_texels",
         }
     }
 
@@ -281,7 +296,7 @@ impl Kernel {
     /// The bindings of group 0, in binding order, as the WGSL declares them.
     pub fn bindings(self) -> &'static [BindingKind] {
         match self {
-            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 | Kernel::GemmSubgroup => {
+            Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 | Kernel::GemmTexels => {
                 &[U, R, R, R, RW]
             }
             Kernel::LstmStep | Kernel::LstmStepSubgroup | Kernel::LstmSequence => {
@@ -305,7 +320,40 @@ impl Kernel {
             Kernel::PartialSums | Kernel::FinishSum => &[U, R, RW],
             Kernel::MseLoss | Kernel::CrossEntropy => &[U, R, R, RW, RW],
             Kernel::OptimizerStep => &[U, U, RW, R, RW, RW, R],
+            Kernel::PackTexels => &[U, R, BindingKind::TexelsWrite],
         }
+    }
+
+    /// How many matrices the kernel reads as texels from group 1
+    /// (`texels.wgsl`): the subgroup step kernels' weights, both operands
+    /// of `gemm_texels`.
+    pub fn texel_matrices(self) -> u32 {
+        match self {
+            Kernel::LstmStepSubgroup
+            | Kernel::GruStepSubgroup
+            | Kernel::RnnStepSubgroup
+            | Kernel::LstmBackwardSubgroup
+            | Kernel::GruBackwardSubgroup
+            | Kernel::RnnBackwardSubgroup => 1,
+            Kernel::GemmTexels => 2,
+            _ => 0,
+        }
+    }
+
+    /// Whether the kernel has a group 1 (see [`Kernel::texel_matrices`]).
+    pub fn reads_texels(self) -> bool {
+        self.texel_matrices() > 0
+    }
+
+    /// The layout of group 1 of a kernel that [`Kernel::reads_texels`].
+    pub(crate) fn texels_group_layout(self, device: &wgpu::Device) -> wgpu::BindGroupLayout {
+        let entries: Vec<_> = (0..self.texel_matrices())
+            .map(|i| binding_layout(i, BindingKind::Texels))
+            .collect();
+        device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("texels"),
+            entries: &entries,
+        })
     }
 
     pub(crate) fn bind_group_layout(self, device: &wgpu::Device) -> wgpu::BindGroupLayout {
@@ -313,30 +361,44 @@ impl Kernel {
             .bindings()
             .iter()
             .enumerate()
-            .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
-                binding: i as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: match kind {
-                    UD | U => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: *kind == UD,
-                        min_binding_size: None,
-                    },
-                    R | RW => wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Storage {
-                            read_only: *kind == R,
-                        },
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                },
-                count: None,
-            })
+            .map(|(i, &kind)| binding_layout(i as u32, kind))
             .collect();
         device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(self.label()),
             entries: &entries,
         })
+    }
+}
+
+fn binding_layout(binding: u32, kind: BindingKind) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: match kind {
+            UD | U => wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: kind == UD,
+                min_binding_size: None,
+            },
+            R | RW => wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage {
+                    read_only: kind == R,
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            BindingKind::Texels => wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            BindingKind::TexelsWrite => wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::WriteOnly,
+                format: texels::TEXEL_FORMAT,
+                view_dimension: wgpu::TextureViewDimension::D2,
+            },
+        },
+        count: None,
     }
 }
 

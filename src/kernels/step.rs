@@ -10,6 +10,7 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 use super::dispatch::bind_group;
+use super::texels::{texels_bind_group, TexelMatrix};
 use super::{Kernel, WgslTwin};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::{CachedPipeline, Gpu};
@@ -97,6 +98,9 @@ pub struct StepStage<'a> {
     /// Length of the vector its dot products run over.
     pub rec: u32,
     pub buffers: Vec<&'a wgpu::Buffer>,
+    /// The kernel's weights as texels, for its subgroup twin (see
+    /// [`per_step_variant`]).
+    pub texels: Option<&'a TexelMatrix>,
 }
 
 /// One kernel dispatched once per step, with each step's params at a
@@ -105,18 +109,22 @@ pub struct StepStage<'a> {
 pub struct PerStepDispatch {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
+    /// Group 1, for a kernel that reads texels.
+    texels_group: Option<wgpu::BindGroup>,
     groups: [u32; 3],
     stride: u32,
 }
 
 impl PerStepDispatch {
-    /// `params[s]` is step `s`'s uniform; `buffers` are bindings 1.. in order.
+    /// `params[s]` is step `s`'s uniform; `buffers` are bindings 1.. in
+    /// order; `texels` is group 1 of a kernel that reads texels.
     pub fn new<P: Pod>(
         gpu: &Gpu,
         kernel: Kernel,
         constants: &[(&'static str, f64)],
         params: &[P],
         buffers: &[&wgpu::Buffer],
+        texels: Option<&TexelMatrix>,
         groups: [u32; 3],
     ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
@@ -140,9 +148,15 @@ impl PerStepDispatch {
             size: NonZeroU64::new(size_of::<P>() as u64),
         });
         let bind_group = bind_group(gpu, kernel, &pipeline, uniform_binding, buffers);
+        let texels_group = match (&pipeline.texels_layout, texels) {
+            (Some(layout), Some(t)) => Some(texels_bind_group(gpu, layout, &[t])),
+            (None, None) => None,
+            _ => unreachable!("{} reads texels: {}", kernel.label(), kernel.reads_texels()),
+        };
         Ok(Self {
             pipeline,
             bind_group,
+            texels_group,
             groups,
             stride,
         })
@@ -153,6 +167,9 @@ impl PerStepDispatch {
         let [x, y, z] = self.groups;
         pass.set_pipeline(&self.pipeline.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[s as u32 * self.stride]);
+        if let Some(texels) = &self.texels_group {
+            pass.set_bind_group(1, texels, &[]);
+        }
         pass.dispatch_workgroups(x, y, z);
     }
 }
@@ -166,18 +183,20 @@ pub fn step_groups(units: u32, batch: u32) -> [u32; 3] {
     ]
 }
 
-/// The kernel and grid that run per-step `kernel` over `units` x `batch`:
-/// on CPU adapters with 8-lane subgroups, its subgroup twin where it has
-/// one (groups of 8 batch rows per workgroup, each row's state shared
-/// across lanes by subgroup broadcasts; `LANE_ROWS` and `ROW_GROUPS` are
-/// added to `constants`), else `kernel` itself on [`step_groups`].
-pub fn per_step_variant(
+/// The kernel and grid that run per-step `kernel` over `units` x `batch`,
+/// and the texels it reads: on CPU adapters with 8-lane subgroups, its
+/// subgroup twin where it has one and its weights are given as `texels`
+/// (groups of 8 batch rows per workgroup, each row's state shared across
+/// lanes by subgroup broadcasts; `LANE_ROWS` and `ROW_GROUPS` are added to
+/// `constants`), else `kernel` itself on [`step_groups`].
+pub fn per_step_variant<'t>(
     gpu: &Gpu,
     kernel: Kernel,
     units: u32,
     batch: u32,
     constants: &mut Vec<(&'static str, f64)>,
-) -> (Kernel, [u32; 3]) {
+    texels: Option<&'t TexelMatrix>,
+) -> (Kernel, [u32; 3], Option<&'t TexelMatrix>) {
     let twin = match kernel {
         // 8 units per workgroup: one per lane.
         Kernel::LstmStep => Some((Kernel::LstmStepSubgroup, SUBGROUP_LANES)),
@@ -189,8 +208,8 @@ pub fn per_step_variant(
         Kernel::RnnBackwardStep => Some((Kernel::RnnBackwardSubgroup, 4 * SUBGROUP_LANES)),
         _ => None,
     };
-    match twin {
-        Some((twin, units_per_group)) if gpu.subgroup_kernels() => {
+    match (twin, texels) {
+        (Some((twin, units_per_group)), Some(texels)) if gpu.subgroup_kernels() => {
             // A pipeline of these takes seconds to compile on lavapipe, so
             // the constants take few values: one row (B = 1, the latency
             // case) or 8 per group; 1, 2, 4 or 8 groups of 8 rows per
@@ -209,9 +228,9 @@ pub fn per_step_variant(
                 batch.div_ceil(SUBGROUP_LANES * row_groups),
                 1,
             ];
-            (twin, groups)
+            (twin, groups, Some(texels))
         }
-        _ => (kernel, step_groups(units, batch)),
+        _ => (kernel, step_groups(units, batch), None),
     }
 }
 
@@ -283,9 +302,23 @@ impl Steps {
                 constants.push(("TILED", flag(gpu.step_tiles())));
                 constants.push(("TRAIN", flag(train)));
                 constants.push(rows_constant(batch as usize));
-                let (kernel, groups) =
-                    per_step_variant(gpu, stage.kernel, stage.units, batch, &mut constants);
-                PerStepDispatch::new(gpu, kernel, &constants, &params, &stage.buffers, groups)
+                let (kernel, groups, texels) = per_step_variant(
+                    gpu,
+                    stage.kernel,
+                    stage.units,
+                    batch,
+                    &mut constants,
+                    stage.texels,
+                );
+                PerStepDispatch::new(
+                    gpu,
+                    kernel,
+                    &constants,
+                    &params,
+                    &stage.buffers,
+                    texels,
+                    groups,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
@@ -338,6 +371,7 @@ impl Steps {
             &constants,
             &params,
             buffers,
+            None,
             groups,
         )?;
         Ok(Self {

@@ -14,6 +14,7 @@ use super::repack::RepackParams;
 use super::sequence::SeqParams;
 use super::step::StepParams;
 use super::sum::SumParams;
+use super::texels::PackParams;
 use super::{BindingKind, Kernel, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {
@@ -53,30 +54,59 @@ fn every_shader_parses_and_validates() {
     }
 }
 
+/// The binding kind of a global the shader declares.
+fn binding_kind(kernel: Kernel, m: &naga::Module, var: &naga::GlobalVariable) -> BindingKind {
+    match var.space {
+        naga::AddressSpace::Uniform => BindingKind::Uniform,
+        naga::AddressSpace::Storage { access } => {
+            if access.contains(naga::StorageAccess::STORE) {
+                BindingKind::StorageReadWrite
+            } else {
+                BindingKind::StorageRead
+            }
+        }
+        naga::AddressSpace::Handle => match m.types[var.ty].inner {
+            naga::TypeInner::Image {
+                dim: naga::ImageDimension::D2,
+                arrayed: false,
+                class:
+                    naga::ImageClass::Sampled {
+                        kind: naga::ScalarKind::Float,
+                        multi: false,
+                    },
+            } => BindingKind::Texels,
+            naga::TypeInner::Image {
+                dim: naga::ImageDimension::D2,
+                arrayed: false,
+                class:
+                    naga::ImageClass::Storage {
+                        format: naga::StorageFormat::Rgba32Float,
+                        access,
+                    },
+            } if access == naga::StorageAccess::STORE => BindingKind::TexelsWrite,
+            ref other => panic!("{}: unexpected handle {other:?}", kernel.label()),
+        },
+        other => panic!("{}: unexpected address space {other:?}", kernel.label()),
+    }
+}
+
 #[test]
 fn declared_bindings_match_the_shaders() {
     for kernel in Kernel::ALL {
         let m = module(kernel);
-        let mut found: Vec<(u32, BindingKind)> = m
-            .global_variables
-            .iter()
-            .filter_map(|(_, var)| {
-                let binding = var.binding.as_ref()?;
-                assert_eq!(binding.group, 0, "{}: only group 0 is used", kernel.label());
-                let kind = match var.space {
-                    naga::AddressSpace::Uniform => BindingKind::Uniform,
-                    naga::AddressSpace::Storage { access } => {
-                        if access.contains(naga::StorageAccess::STORE) {
-                            BindingKind::StorageReadWrite
-                        } else {
-                            BindingKind::StorageRead
-                        }
-                    }
-                    other => panic!("{}: unexpected address space {other:?}", kernel.label()),
-                };
-                Some((binding.binding, kind))
-            })
-            .collect();
+        let mut found: Vec<(u32, BindingKind)> = Vec::new();
+        let mut texels = Vec::new();
+        for (_, var) in m.global_variables.iter() {
+            let Some(binding) = var.binding.as_ref() else {
+                continue;
+            };
+            let kind = binding_kind(kernel, &m, var);
+            match binding.group {
+                0 => found.push((binding.binding, kind)),
+                1 => texels.push((binding.binding, kind)),
+                g => panic!("{}: group {g} is not used", kernel.label()),
+            }
+        }
         found.sort_by_key(|&(b, _)| b);
         let declared: Vec<(u32, BindingKind)> = kernel
             .bindings()
@@ -98,6 +128,11 @@ fn declared_bindings_match_the_shaders() {
             "{}: bindings differ from Kernel::bindings",
             kernel.label()
         );
+        texels.sort_by_key(|&(b, _)| b);
+        let expected_texels: Vec<_> = (0..kernel.texel_matrices())
+            .map(|i| (i, BindingKind::Texels))
+            .collect();
+        assert_eq!(texels, expected_texels, "{}: group 1", kernel.label());
     }
 }
 
@@ -164,4 +199,21 @@ fn params_structs_match_their_rust_twins() {
     check_twin::<LossParams>(Kernel::CrossEntropy);
     check_twin::<OptimizerTensor>(Kernel::OptimizerStep);
     check_twin::<OptimizerStep>(Kernel::OptimizerStep);
+    check_twin::<PackParams>(Kernel::PackTexels);
+}
+
+#[test]
+fn texel_kernels_agree_on_the_texture_width() {
+    let want = format!(
+        "const TEXEL_ROW_SHIFT: u32 = {}u;",
+        super::texels::TEXEL_ROW_SHIFT
+    );
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.reads_texels()) {
+        assert_eq!(
+            kernel.source().matches(&want).count(),
+            1,
+            "{}: {want}",
+            kernel.label()
+        );
+    }
 }

@@ -1,38 +1,46 @@
-// gemm_subgroup: the GEMM for CPU adapters whose subgroups have 8 lanes
-// (lavapipe on AVX2). gemm_common.wgsl and subgroup.wgsl come first.
+// gemm_texels: the GEMM for CPU adapters whose subgroups have 8 lanes
+// (lavapipe on AVX2). gemm_common.wgsl and subgroup.wgsl come first;
+// src/kernels/gemm.rs packs both operands into texels just before the
+// product.
 //
 // Why a kernel of its own: llvmpipe runs 8 invocations as the lanes of one
-// SIMD vector, and turns every storage-buffer load into a loop over the
+// SIMD vector and turns every storage-buffer load into a loop over the
 // lanes with a branch per lane, so a load costs tens of instructions where
-// an FMA costs one. The kernels in gemm.wgsl reuse each loaded value only
-// within one invocation's register block. Here each lane loads a different
-// row of A and subgroupBroadcast hands that value to all 8 lanes, so every
-// loaded element of A feeds 8 lanes x 4 columns and every element of B 64
-// rows. Measured on lavapipe (BENCHMARKS.md): about 4x gemm_dot8.
+// an FMA costs one. Here each lane fetches a different row of A and
+// subgroupBroadcast hands each value to all 8 lanes, so every fetched
+// element of A feeds 8 lanes x 4 columns and every element of B 64 rows.
+// And the operands are texels: a texel fetch has no per-lane branch and
+// brings four k at once. Measured on lavapipe (BENCHMARKS.md): about 10x
+// gemm_dot8; the same blocks from storage buffers ran at less than half
+// the speed.
 //
 // A workgroup is one subgroup; it owns a block of 64 rows (8 groups of 8)
-// by 32 columns: lane l owns columns c0 + l + 8j (j < 4) and loads rows
+// by 32 columns: lane l owns columns c0 + l + 8j (j < 4) and fetches rows
 // r0 + 8g + l (g < 8). Rows and columns past the edge re-read the last one
-// and are not written.
+// and are not written. The texels run past K with zeros, so every split
+// sums whole texels.
 
+// A [M, K] and B [N, K] (each as texels of four consecutive k; see
+// texels.wgsl for the layout).
+@group(1) @binding(0) var a_texels: texture_2d<f32>;
+@group(1) @binding(1) var b_texels: texture_2d<f32>;
+
+const TEXEL_ROW_SHIFT: u32 = 12u;
 const ROW_GROUPS: u32 = 8u;
 const BLOCK_ROWS: u32 = 64u; // LANES * ROW_GROUPS
 const BLOCK_COLS: u32 = 32u; // LANES * 4
 
-fn a_at(r: u32, k: u32) -> f32 {
-    return a[p.a_offset + select(r * p.lda + k, k * p.lda + r, trans_a())];
+fn at(n: u32) -> vec2<u32> {
+    return vec2<u32>(n & ((1u << TEXEL_ROW_SHIFT) - 1u), n >> TEXEL_ROW_SHIFT);
 }
 
-fn b_at(col: u32, k: u32) -> f32 {
-    return b[select(col * p.k + k, k * p.n + col, trans_b())];
+// k = 4q..4q+3 of row r of A, of column col of B.
+fn a_k4(r: u32, q: u32, per_row: u32) -> vec4<f32> {
+    return textureLoad(a_texels, at(r * per_row + q), 0);
 }
 
-fn a_k4(r: u32, k: u32) -> vec4<f32> {
-    return vec4<f32>(a_at(r, k), a_at(r, k + 1u), a_at(r, k + 2u), a_at(r, k + 3u));
-}
-
-fn b_k4(col: u32, k: u32) -> vec4<f32> {
-    return vec4<f32>(b_at(col, k), b_at(col, k + 1u), b_at(col, k + 2u), b_at(col, k + 3u));
+fn b_k4(col: u32, q: u32, per_row: u32) -> vec4<f32> {
+    return textureLoad(b_texels, at(col * per_row + q), 0);
 }
 
 // Row r of this lane's four columns (nothing past the last row or column).
@@ -62,7 +70,7 @@ fn store_rows(acc: ptr<function, array<vec4<f32>, 8>>, r0: u32, c0: u32, lane: u
 }
 
 @compute @workgroup_size(8)
-fn gemm_subgroup(
+fn gemm_texels(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
@@ -86,37 +94,26 @@ fn gemm_subgroup(
     var acc5: array<vec4<f32>, 8>;
     var acc6: array<vec4<f32>, 8>;
     var acc7: array<vec4<f32>, 8>;
-    // Split z sums K range [k_begin, k_end): four k at a time, then the rest.
-    let k_begin = wg.z * p.k_split;
-    let k_end = min(p.k, k_begin + p.k_split);
-    let k4_end = k_begin + ((k_end - k_begin) & ~3u);
-    var k = k_begin;
-    for (; k < k4_end; k += 4u) {
+    // Split z sums the texels of K range [k_begin, k_end); k_split is a
+    // multiple of 4.
+    let per_row = (p.k + 3u) / 4u;
+    let q_begin = wg.z * p.k_split / 4u;
+    let q_end = min(per_row, q_begin + p.k_split / 4u);
+    for (var q = q_begin; q < q_end; q++) {
         let bk = transpose(mat4x4<f32>(
-            b_k4(cols[0], k),
-            b_k4(cols[1], k),
-            b_k4(cols[2], k),
-            b_k4(cols[3], k),
+            b_k4(cols[0], q, per_row),
+            b_k4(cols[1], q, per_row),
+            b_k4(cols[2], q, per_row),
+            b_k4(cols[3], q, per_row),
         ));
-        fma_rows_k4(&acc0, a_k4(row0, k), bk);
-        fma_rows_k4(&acc1, a_k4(row1, k), bk);
-        fma_rows_k4(&acc2, a_k4(row2, k), bk);
-        fma_rows_k4(&acc3, a_k4(row3, k), bk);
-        fma_rows_k4(&acc4, a_k4(row4, k), bk);
-        fma_rows_k4(&acc5, a_k4(row5, k), bk);
-        fma_rows_k4(&acc6, a_k4(row6, k), bk);
-        fma_rows_k4(&acc7, a_k4(row7, k), bk);
-    }
-    for (; k < k_end; k++) {
-        let bk = vec4<f32>(b_at(cols[0], k), b_at(cols[1], k), b_at(cols[2], k), b_at(cols[3], k));
-        fma_rows(&acc0, a_at(row0, k), bk);
-        fma_rows(&acc1, a_at(row1, k), bk);
-        fma_rows(&acc2, a_at(row2, k), bk);
-        fma_rows(&acc3, a_at(row3, k), bk);
-        fma_rows(&acc4, a_at(row4, k), bk);
-        fma_rows(&acc5, a_at(row5, k), bk);
-        fma_rows(&acc6, a_at(row6, k), bk);
-        fma_rows(&acc7, a_at(row7, k), bk);
+        fma_rows_k4(&acc0, a_k4(row0, q, per_row), bk);
+        fma_rows_k4(&acc1, a_k4(row1, q, per_row), bk);
+        fma_rows_k4(&acc2, a_k4(row2, q, per_row), bk);
+        fma_rows_k4(&acc3, a_k4(row3, q, per_row), bk);
+        fma_rows_k4(&acc4, a_k4(row4, q, per_row), bk);
+        fma_rows_k4(&acc5, a_k4(row5, q, per_row), bk);
+        fma_rows_k4(&acc6, a_k4(row6, q, per_row), bk);
+        fma_rows_k4(&acc7, a_k4(row7, q, per_row), bk);
     }
     store_rows(&acc0, r0, c0, lane, wg.z);
     store_rows(&acc1, r0 + 8u, c0, lane, wg.z);

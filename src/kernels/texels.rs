@@ -1,0 +1,213 @@
+//! A matrix kept as texels (`texels.wgsl`, `pack_texels.wgsl`): what the
+//! subgroup step kernels read their weights from. On llvmpipe a texel
+//! fetch has no per-lane branch, where a storage-buffer load does; the
+//! weights of one step's products load about twice as fast
+//! (BENCHMARKS.md, "Weights as texels").
+
+use std::mem::offset_of;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::dispatch::{elementwise_grid, Dispatch};
+use super::{Kernel, WgslTwin};
+use crate::context::Gpu;
+use crate::error::{Error, Result};
+
+/// Four f32 columns per texel.
+pub const TEXEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+/// log2 of the texture's width (`TEXEL_ROW_SHIFT` in `texels.wgsl`): a power
+/// of two, so the kernels find a texel with a shift and a mask.
+pub const TEXEL_ROW_SHIFT: u32 = 12;
+/// The texture's width in texels.
+pub const TEXEL_ROW: u32 = 1 << TEXEL_ROW_SHIFT;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
+pub struct PackParams {
+    pub rows: u32,
+    pub cols: u32,
+    pub per_row: u32,
+    pub grid_width: u32,
+    pub width: u32,
+    pub offset: u32,
+    pub ld: u32,
+    pub transposed: u32,
+}
+
+impl WgslTwin for PackParams {
+    const WGSL_NAME: &'static str = "PackParams";
+    fn fields() -> Vec<(&'static str, usize)> {
+        vec![
+            ("rows", offset_of!(Self, rows)),
+            ("cols", offset_of!(Self, cols)),
+            ("per_row", offset_of!(Self, per_row)),
+            ("grid_width", offset_of!(Self, grid_width)),
+            ("width", offset_of!(Self, width)),
+            ("offset", offset_of!(Self, offset)),
+            ("ld", offset_of!(Self, ld)),
+            ("transposed", offset_of!(Self, transposed)),
+        ]
+    }
+}
+
+/// Where element `(r, c)` of a matrix sits in its buffer:
+/// `offset + r * ld + c`, or `offset + c * ld + r` when `transposed`.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceLayout {
+    pub offset: usize,
+    pub ld: usize,
+    pub transposed: bool,
+}
+
+impl SourceLayout {
+    /// Row-major with `cols` columns.
+    pub fn dense(cols: usize) -> Self {
+        Self {
+            offset: 0,
+            ld: cols,
+            transposed: false,
+        }
+    }
+}
+
+/// A row-major `[rows, cols]` f32 matrix as texels: texel `n = r *
+/// per_row + q` holds columns `4q..4q+3` of row `r` (zeros past `cols`) at
+/// `(n mod TEXEL_ROW, n / TEXEL_ROW)`.
+#[derive(Clone)]
+pub struct TexelMatrix {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    rows: usize,
+    cols: usize,
+}
+
+impl TexelMatrix {
+    /// Texels per row of a matrix with `cols` columns.
+    pub fn per_row(cols: usize) -> usize {
+        cols.div_ceil(4)
+    }
+
+    /// The texture's height in texels for `[rows, cols]`.
+    fn height(rows: usize, cols: usize) -> u64 {
+        let texels = (rows.max(1) * Self::per_row(cols.max(1))) as u64;
+        texels.div_ceil(u64::from(TEXEL_ROW))
+    }
+
+    /// Whether `[rows, cols]` fits the device's texture size limit.
+    pub fn fits(gpu: &Gpu, rows: usize, cols: usize) -> bool {
+        let limit = gpu.limits().max_texture_dimension_2d;
+        TEXEL_ROW <= limit && Self::height(rows, cols) <= u64::from(limit)
+    }
+
+    /// A texture for `[rows, cols]`, or an error when it would pass the
+    /// device's texture size limit (see [`TexelMatrix::fits`]).
+    pub fn new(gpu: &Gpu, what: &str, rows: usize, cols: usize) -> Result<Self> {
+        let height = Self::height(rows, cols);
+        let limit = u64::from(gpu.limits().max_texture_dimension_2d);
+        if !Self::fits(gpu, rows, cols) {
+            return Err(Error::OverLimit {
+                what: format!("{what} as texels ({TEXEL_ROW} wide, {height} high)"),
+                requested: height,
+                limit_name: "max_texture_dimension_2d",
+                limit,
+            });
+        }
+        let texture = gpu.scoped(&format!("allocating {what} as texels"), || {
+            gpu.device().create_texture(&wgpu::TextureDescriptor {
+                label: Some(what),
+                size: wgpu::Extent3d {
+                    width: TEXEL_ROW,
+                    height: height as u32,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: TEXEL_FORMAT,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::STORAGE_BINDING
+                    | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            })
+        })?;
+        let view = texture.create_view(&Default::default());
+        Ok(Self {
+            texture,
+            view,
+            rows,
+            cols,
+        })
+    }
+
+    pub fn view(&self) -> &wgpu::TextureView {
+        &self.view
+    }
+
+    pub fn texture(&self) -> &wgpu::Texture {
+        &self.texture
+    }
+
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The dispatch that packs `src` (row-major `[rows, cols]` f32) into
+    /// these texels.
+    pub fn pack(&self, gpu: &Gpu, src: &wgpu::Buffer) -> Result<Dispatch> {
+        self.pack_from(gpu, src, SourceLayout::dense(self.cols))
+    }
+
+    /// [`TexelMatrix::pack`] from any strided layout of `src`.
+    pub fn pack_from(
+        &self,
+        gpu: &Gpu,
+        src: &wgpu::Buffer,
+        layout: SourceLayout,
+    ) -> Result<Dispatch> {
+        let per_row = Self::per_row(self.cols);
+        let (groups, grid_width) = elementwise_grid(gpu, (self.rows * per_row) as u64);
+        let params = PackParams {
+            rows: self.rows as u32,
+            cols: self.cols as u32,
+            per_row: per_row as u32,
+            grid_width,
+            width: TEXEL_ROW,
+            offset: layout.offset as u32,
+            ld: layout.ld as u32,
+            transposed: layout.transposed.into(),
+        };
+        Dispatch::with_resources(
+            gpu,
+            Kernel::PackTexels,
+            &[],
+            &params,
+            vec![
+                src.as_entire_binding(),
+                wgpu::BindingResource::TextureView(&self.view),
+            ],
+            groups,
+        )
+    }
+}
+
+/// The group-1 bind group of a kernel that [`Kernel::reads_texels`]:
+/// `matrices` at bindings 0.. in order.
+pub(crate) fn texels_bind_group(
+    gpu: &Gpu,
+    layout: &wgpu::BindGroupLayout,
+    matrices: &[&TexelMatrix],
+) -> wgpu::BindGroup {
+    let entries: Vec<_> = matrices
+        .iter()
+        .enumerate()
+        .map(|(i, m)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: wgpu::BindingResource::TextureView(&m.view),
+        })
+        .collect();
+    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("texels"),
+        layout,
+        entries: &entries,
+    })
+}
