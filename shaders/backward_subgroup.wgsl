@@ -1,9 +1,9 @@
 // The backward step's product dS_i = weight_hhᵀ da_i for CPU adapters with
 // 8-lane subgroups, for every cell with a one-dispatch backward step (LSTM,
 // GRU, RNN). common.wgsl, backward_common.wgsl, the cell's file
-// (`gate_grad`, `gate_rows`, `finish_state_gradient`), subgroup.wgsl,
-// texels.wgsl (weight_hh [G*H, Ho] as texels) and subgroup_products.wgsl
-// come first. A workgroup is one subgroup owning 32 elements of the state
+// (`gate_rows`, `finish_state_gradient`), subgroup.wgsl, texels.wgsl
+// (weight_hh [G*H, Ho] as texels), state_texels.wgsl (da_i as texels) and
+// subgroup_products.wgsl come first. A workgroup is one subgroup owning 32 elements of the state
 // (lane l: k0 + 4l + u, u < 4, one texel)
 // x ROW_GROUPS groups of 8 batch rows: each loaded gradient feeds 8 lanes x
 // 4 elements and each loaded weight 8 x ROW_GROUPS rows. The
@@ -39,16 +39,18 @@ fn backward_subgroup(
     var a7: array<vec4<f32>, 8>;
     // Dispatch T has no step T: its sums stay zero.
     if (i < p.seq) {
-        let rows = group_rows(at_step(i, 0u, gates.x), b0, lane, p.batch - 1u, gates.x);
+        let rows = group_rows(0u, b0, lane, p.batch - 1u, 1u);
         grouped_products(rows, gates.y, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
     }
     finish_groups(b0, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
 }
 
-// For subgroup_products.wgsl: the gate gradients are the rows, weight_hh's
-// columns (the state elements ks, clamped to the last) the columns.
-fn row_value(at: u32) -> f32 {
-    return gate_grad(at);
+// For subgroup_products.wgsl: the gate gradients are the rows
+// (state_texels.wgsl: the first gate_rows().y of each row of da_i),
+// weight_hh's columns (the state elements ks, clamped to the last) the
+// columns.
+fn row_length() -> u32 {
+    return gate_rows().y;
 }
 
 fn column_weights(r: u32, ks: vec4<u32>) -> vec4<f32> {

@@ -1,13 +1,15 @@
 // rnn_step for CPU adapters with 8-lane subgroups (common.wgsl,
-// rnn_common.wgsl, subgroup.wgsl, texels.wgsl (W_hh^T [K, H] as texels)
-// and subgroup_products.wgsl come first). A workgroup is one subgroup
+// rnn_common.wgsl, subgroup.wgsl, texels.wgsl (W_hh^T [K, H] as texels),
+// state_texels.wgsl and subgroup_products.wgsl come first). A workgroup is one subgroup
 // owning 32 units (lane l: j0 + 4l + u, u < 4, one texel) x ROW_GROUPS
 // groups of 8 batch rows. The same sums in the same order as rnn_step
 // without tiles, so the same results to the bit.
 
-// For subgroup_products.wgsl: h_{t-1} is the rows, W_hh's units the columns.
-fn row_value(at: u32) -> f32 {
-    return hs[at];
+// For subgroup_products.wgsl: h_{t-1} is the rows (state_texels.wgsl),
+// W_hh's units the columns.
+// For state_texels.wgsl: h_{t-1} has Ho elements.
+fn row_length() -> u32 {
+    return p.rec;
 }
 
 fn column_weights(k: u32, js: vec4<u32>) -> vec4<f32> {
@@ -30,7 +32,7 @@ fn rnn_step_subgroup(
 ) {
     let js = vec4<u32>(wg.x * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let b0 = wg.y * LANES * ROW_GROUPS;
-    let rows = group_rows(p.h_prev_offset, b0, lane, p.batch - 1u, p.rec);
+    let rows = group_rows(0u, b0, lane, p.batch - 1u, 1u);
     var a0: array<vec4<f32>, 8>;
     var a1: array<vec4<f32>, 8>;
     var a2: array<vec4<f32>, 8>;

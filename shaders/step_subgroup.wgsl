@@ -1,18 +1,21 @@
 // The forward step for CPU adapters with 8-lane subgroups, for the cells
 // whose recurrent weights are vec4s of a unit's gates (LSTM: i, f, g, o;
 // GRU: r, z, n, 0). common.wgsl, the cell's file (lstm_common.wgsl or
-// gru_common.wgsl: the binding `hs` and `finish_unit`), subgroup.wgsl,
-// texels.wgsl (the weights: w_hh as texels, one per unit and k) and
-// subgroup_products.wgsl come first. A workgroup is one
+// gru_common.wgsl: the bindings and `finish_unit`), subgroup.wgsl,
+// texels.wgsl (the weights: w_hh as texels, one per unit and k),
+// state_texels.wgsl (h_{t-1} as texels) and subgroup_products.wgsl come
+// first. A workgroup is one
 // subgroup owning 8 hidden units (one per lane) x ROW_GROUPS groups of 8
 // batch rows: each loaded h value feeds 8 units x 4 gates and each loaded
 // weight vec4 8 x ROW_GROUPS rows. The same sums in the same order as the
 // cell's step kernel without tiles, so the same results to the bit.
 
-// For subgroup_products.wgsl: h_{t-1} is the rows; the four columns of a
-// lane are the gates of its unit cols.x (clamped to the last unit).
-fn row_value(at: u32) -> f32 {
-    return hs[at];
+// For subgroup_products.wgsl: h_{t-1} is the rows (state_texels.wgsl);
+// the four columns of a lane are the gates of its unit cols.x (clamped to
+// the last unit).
+// For state_texels.wgsl: h_{t-1} has Ho elements.
+fn row_length() -> u32 {
+    return p.rec;
 }
 
 fn column_weights(k: u32, cols: vec4<u32>) -> vec4<f32> {
@@ -33,7 +36,7 @@ fn step_subgroup(
 ) {
     let cols = vec4<u32>(wg.x * LANES + lane, 0u, 0u, 0u);
     let b0 = wg.y * LANES * ROW_GROUPS;
-    let rows = group_rows(p.h_prev_offset, b0, lane, p.batch - 1u, p.rec);
+    let rows = group_rows(0u, b0, lane, p.batch - 1u, 1u);
     var a0: array<vec4<f32>, 8>;
     var a1: array<vec4<f32>, 8>;
     var a2: array<vec4<f32>, 8>;

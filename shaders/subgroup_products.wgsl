@@ -3,7 +3,9 @@
 // include this file). A workgroup owns ROW_GROUPS groups of 8 rows; lane l
 // loads row l of each group and the broadcasts hand it to every lane, whose
 // four columns are its own. The including file defines:
-// - `row_value(at)`: element `at` of the row operand (h_{t-1}, or da_i);
+// - `row_k4(row, r)`: elements r..r+3 of row `row` of the row operand
+//   (h_{t-1}, or da_i; `row` is what group_rows gave this lane), and
+//   `row_value(row, r)` element r alone;
 // - `column_weights(r, cols)`: this lane's four columns at position r of
 //   the sum (a unit's gates, or four units); `cols` names them and may run
 //   past the last column, which column_weights clamps;
@@ -14,10 +16,6 @@
 // weight for more rows; fewer keep more workgroups for small batches.
 override ROW_GROUPS: u32 = 1u;
 
-fn row_k4(row: u32, r: u32) -> vec4<f32> {
-    return vec4<f32>(row_value(row + r), row_value(row + r + 1u), row_value(row + r + 2u), row_value(row + r + 3u));
-}
-
 fn weights_k4(r: u32, cols: vec4<u32>) -> mat4x4<f32> {
     return mat4x4<f32>(
         column_weights(r, cols),
@@ -27,7 +25,7 @@ fn weights_k4(r: u32, cols: vec4<u32>) -> mat4x4<f32> {
     );
 }
 
-// acc_g[i][u] = sum over r < count, in order, of row_value(rows[g] + r) of
+// acc_g[i][u] = sum over r < count, in order, of row_value(rows[g], r) of
 // lane i times column_weights(r, cols)[u]; rows[g] is this lane's row of
 // group g. The weights are loaded once for all groups. Pointers to eight
 // separate arrays (not one array of them): constant indices keep every
@@ -60,14 +58,14 @@ fn grouped_products(
     }
     for (; r < count; r++) {
         let w = column_weights(r, cols);
-        fma_rows(a0, row_value(rows[0] + r), w);
-        if (ROW_GROUPS > 1u) { fma_rows(a1, row_value(rows[1] + r), w); }
-        if (ROW_GROUPS > 2u) { fma_rows(a2, row_value(rows[2] + r), w); }
-        if (ROW_GROUPS > 3u) { fma_rows(a3, row_value(rows[3] + r), w); }
-        if (ROW_GROUPS > 4u) { fma_rows(a4, row_value(rows[4] + r), w); }
-        if (ROW_GROUPS > 5u) { fma_rows(a5, row_value(rows[5] + r), w); }
-        if (ROW_GROUPS > 6u) { fma_rows(a6, row_value(rows[6] + r), w); }
-        if (ROW_GROUPS > 7u) { fma_rows(a7, row_value(rows[7] + r), w); }
+        fma_rows(a0, row_value(rows[0], r), w);
+        if (ROW_GROUPS > 1u) { fma_rows(a1, row_value(rows[1], r), w); }
+        if (ROW_GROUPS > 2u) { fma_rows(a2, row_value(rows[2], r), w); }
+        if (ROW_GROUPS > 3u) { fma_rows(a3, row_value(rows[3], r), w); }
+        if (ROW_GROUPS > 4u) { fma_rows(a4, row_value(rows[4], r), w); }
+        if (ROW_GROUPS > 5u) { fma_rows(a5, row_value(rows[5], r), w); }
+        if (ROW_GROUPS > 6u) { fma_rows(a6, row_value(rows[6], r), w); }
+        if (ROW_GROUPS > 7u) { fma_rows(a7, row_value(rows[7], r), w); }
     }
 }
 

@@ -15,9 +15,12 @@
 // log2 of the texture's width in texels (TEXEL_ROW_SHIFT in texels.rs).
 const TEXEL_ROW_SHIFT: u32 = 12u;
 
+// Where texel n of a matrix sits in its texture.
+fn texel_at(n: u32) -> vec2<u32> {
+    return vec2<u32>(n & ((1u << TEXEL_ROW_SHIFT) - 1u), n >> TEXEL_ROW_SHIFT);
+}
+
 // Columns 4q..4q+3 of row r of a matrix with `per_row` texels per row.
 fn texel(r: u32, q: u32, per_row: u32) -> vec4<f32> {
-    let n = r * per_row + q;
-    let x = n & ((1u << TEXEL_ROW_SHIFT) - 1u);
-    return textureLoad(texels, vec2<u32>(x, n >> TEXEL_ROW_SHIFT), 0);
+    return textureLoad(texels, texel_at(r * per_row + q), 0);
 }

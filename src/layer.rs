@@ -371,6 +371,7 @@ impl Rnn {
                 rec: ho as u32,
                 buffers: buffers.clone(),
                 texels: self.texels.forward.as_ref(),
+                states: Some(&hs),
             })
             .collect();
         if let (Some(w_hr), Some(m)) = (&self.projection, &history) {
@@ -381,6 +382,7 @@ impl Rnn {
                 rec: h as u32,
                 buffers: vec![w_hr, lengths, &hs, m],
                 texels: None,
+                states: None,
             });
         }
         let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);

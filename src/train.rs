@@ -20,7 +20,9 @@ use crate::kernels::dropout::DropoutMask;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
 use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
-use crate::kernels::step::{per_step_variant, rows_constant, PerStepDispatch};
+use crate::kernels::step::{
+    per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
+};
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
@@ -435,8 +437,21 @@ impl LayerBackward {
         let mut da_in = None;
         let mut kernels = vec![];
         let mut steps = vec![];
-        // Every product with weight_hh may read it as texels.
+        // Every product with weight_hh may read it as texels, and then its
+        // row operand da_i too: the first `multiplied` of each step's gate
+        // rows (reset before: r and z only), nothing at dispatch T.
         let texels = layer.texels.backward.as_ref();
+        let multiplied = if reset_before { 2 * h } else { g };
+        let rows = RowOperand {
+            src: &da,
+            what: "da_i",
+            batch: batch as u32,
+            cols: multiplied as u32,
+            ld: g as u32,
+            offsets: (0..=seq)
+                .map(|i| (i < seq).then_some((i * batch * g) as u32))
+                .collect(),
+        };
         let dispatch = |kernel: Kernel,
                         constants: &[(&'static str, f64)],
                         buffers: &[&wgpu::Buffer],
@@ -452,7 +467,16 @@ impl LayerBackward {
                 &mut constants,
                 texels,
             );
-            PerStepDispatch::new(gpu, kernel, &constants, &params, buffers, texels, groups)
+            step_dispatch(
+                gpu,
+                kernel,
+                &constants,
+                &params,
+                buffers,
+                texels,
+                Some(&rows),
+                groups,
+            )
         };
         match cfg.cell {
             CellKind::Lstm | CellKind::PeepholeLstm => {

@@ -44,20 +44,8 @@ struct Stage {
     groups: [u32; 3],
 }
 
-/// The bind group of `kernel`: `uniform` at binding 0, `buffers` at 1.. in
-/// order.
-pub(crate) fn bind_group(
-    gpu: &Gpu,
-    kernel: Kernel,
-    pipeline: &CachedPipeline,
-    uniform: wgpu::BindingResource<'_>,
-    buffers: &[&wgpu::Buffer],
-) -> wgpu::BindGroup {
-    let resources: Vec<_> = buffers.iter().map(|b| b.as_entire_binding()).collect();
-    bind_resources(gpu, kernel, pipeline, uniform, resources)
-}
-
-/// [`bind_group`] for any resources (textures too) at bindings 1...
+/// The bind group of `kernel`: `uniform` at binding 0, `resources`
+/// (buffers, texture views) at 1.. in order.
 pub(crate) fn bind_resources<'a>(
     gpu: &Gpu,
     kernel: Kernel,

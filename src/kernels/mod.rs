@@ -102,12 +102,13 @@ pub enum Kernel {
     CrossEntropy,
     OptimizerStep,
     PackTexels,
+    PackStateTexels,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 34] = [
+    pub const ALL: [Kernel; 35] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -142,6 +143,7 @@ impl Kernel {
         Kernel::CrossEntropy,
         Kernel::OptimizerStep,
         Kernel::PackTexels,
+        Kernel::PackStateTexels,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -166,6 +168,7 @@ impl Kernel {
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
@@ -177,6 +180,7 @@ impl Kernel {
                 "../../shaders/gru_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
@@ -191,6 +195,7 @@ impl Kernel {
                 "../../shaders/rnn_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/rnn_step_subgroup.wgsl"
             ),
@@ -207,6 +212,7 @@ impl Kernel {
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -218,6 +224,7 @@ impl Kernel {
                 "../../shaders/gru_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -229,6 +236,7 @@ impl Kernel {
                 "../../shaders/rnn_backward_common.wgsl",
                 "../../shaders/subgroup.wgsl",
                 "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
@@ -238,7 +246,9 @@ impl Kernel {
             Kernel::MseLoss => include_str!("../../shaders/mse_loss.wgsl"),
             Kernel::CrossEntropy => include_str!("../../shaders/cross_entropy.wgsl"),
             Kernel::OptimizerStep => include_str!("../../shaders/optimizer.wgsl"),
-            Kernel::PackTexels => include_str!("../../shaders/pack_texels.wgsl"),
+            Kernel::PackTexels | Kernel::PackStateTexels => {
+                include_str!("../../shaders/pack_texels.wgsl")
+            }
         }
     }
 
@@ -276,7 +286,7 @@ impl Kernel {
             Kernel::MseLoss => "mse_loss",
             Kernel::CrossEntropy => "cross_entropy",
             Kernel::OptimizerStep => "optimizer_step",
-            Kernel::PackTexels => "pack_texels",
+            Kernel::PackTexels | Kernel::PackStateTexels => "pack_texels",
         }
     }
 
@@ -289,6 +299,7 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => "lstm_backward_subgroup",
             Kernel::GruBackwardSubgroup => "gru_backward_subgroup",
             Kernel::RnnBackwardSubgroup => "rnn_backward_subgroup",
+            Kernel::PackStateTexels => "pack_state_texels",
             other => other.entry_point(),
         }
     }
@@ -321,12 +332,14 @@ impl Kernel {
             Kernel::MseLoss | Kernel::CrossEntropy => &[U, R, R, RW, RW],
             Kernel::OptimizerStep => &[U, U, RW, R, RW, RW, R],
             Kernel::PackTexels => &[U, R, BindingKind::TexelsWrite],
+            // Once per step, its params at a dynamic offset.
+            Kernel::PackStateTexels => &[UD, R, BindingKind::TexelsWrite],
         }
     }
 
     /// How many matrices the kernel reads as texels from group 1
-    /// (`texels.wgsl`): the subgroup step kernels' weights, both operands
-    /// of `gemm_texels`.
+    /// (`texels.wgsl`): the subgroup step kernels' weights and row operand
+    /// (`state_texels.wgsl`), both operands of `gemm_texels`.
     pub fn texel_matrices(self) -> u32 {
         match self {
             Kernel::LstmStepSubgroup
@@ -334,8 +347,8 @@ impl Kernel {
             | Kernel::RnnStepSubgroup
             | Kernel::LstmBackwardSubgroup
             | Kernel::GruBackwardSubgroup
-            | Kernel::RnnBackwardSubgroup => 1,
-            Kernel::GemmTexels => 2,
+            | Kernel::RnnBackwardSubgroup
+            | Kernel::GemmTexels => 2,
             _ => 0,
         }
     }

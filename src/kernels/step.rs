@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::dispatch::bind_group;
-use super::texels::{texels_bind_group, TexelMatrix};
+use super::dispatch::{bind_resources, elementwise_grid};
+use super::texels::{texels_bind_group, PackParams, TexelMatrix, TEXEL_ROW};
 use super::{Kernel, WgslTwin};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::{CachedPipeline, Gpu};
@@ -101,6 +101,9 @@ pub struct StepStage<'a> {
     /// The kernel's weights as texels, for its subgroup twin (see
     /// [`per_step_variant`]).
     pub texels: Option<&'a TexelMatrix>,
+    /// `hs`, where the forward subgroup twins' state texels are packed
+    /// from.
+    pub states: Option<&'a wgpu::Buffer>,
 }
 
 /// One kernel dispatched once per step, with each step's params at a
@@ -113,18 +116,36 @@ pub struct PerStepDispatch {
     texels_group: Option<wgpu::BindGroup>,
     groups: [u32; 3],
     stride: u32,
+    /// Recorded before this dispatch at every step: the packing of its row
+    /// operand into the texels it reads (see [`step_dispatch`]).
+    packing: Option<(Box<PerStepDispatch>, TexelMatrix)>,
 }
 
 impl PerStepDispatch {
     /// `params[s]` is step `s`'s uniform; `buffers` are bindings 1.. in
-    /// order; `texels` is group 1 of a kernel that reads texels.
+    /// order; `texels` are group 1 of a kernel that reads texels.
     pub fn new<P: Pod>(
         gpu: &Gpu,
         kernel: Kernel,
         constants: &[(&'static str, f64)],
         params: &[P],
         buffers: &[&wgpu::Buffer],
-        texels: Option<&TexelMatrix>,
+        texels: &[&TexelMatrix],
+        groups: [u32; 3],
+    ) -> Result<Self> {
+        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        Self::with_resources(gpu, kernel, constants, params, resources, texels, groups)
+    }
+
+    /// [`PerStepDispatch::new`] for any resources (textures too) at
+    /// bindings 1...
+    pub fn with_resources<P: Pod>(
+        gpu: &Gpu,
+        kernel: Kernel,
+        constants: &[(&'static str, f64)],
+        params: &[P],
+        resources: Vec<wgpu::BindingResource<'_>>,
+        texels: &[&TexelMatrix],
         groups: [u32; 3],
     ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
@@ -147,23 +168,27 @@ impl PerStepDispatch {
             offset: 0,
             size: NonZeroU64::new(size_of::<P>() as u64),
         });
-        let bind_group = bind_group(gpu, kernel, &pipeline, uniform_binding, buffers);
-        let texels_group = match (&pipeline.texels_layout, texels) {
-            (Some(layout), Some(t)) => Some(texels_bind_group(gpu, layout, &[t])),
-            (None, None) => None,
-            _ => unreachable!("{} reads texels: {}", kernel.label(), kernel.reads_texels()),
-        };
+        let bind_group = bind_resources(gpu, kernel, &pipeline, uniform_binding, resources);
+        debug_assert_eq!(texels.len(), kernel.texel_matrices() as usize);
+        let texels_group = pipeline
+            .texels_layout
+            .as_ref()
+            .map(|layout| texels_bind_group(gpu, layout, texels));
         Ok(Self {
             pipeline,
             bind_group,
             texels_group,
             groups,
             stride,
+            packing: None,
         })
     }
 
     /// Records the dispatch of step `s`.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, s: usize) {
+        if let Some((pack, _)) = &self.packing {
+            pack.record(pass, s);
+        }
         let [x, y, z] = self.groups;
         pass.set_pipeline(&self.pipeline.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[s as u32 * self.stride]);
@@ -281,48 +306,56 @@ impl Steps {
         train: bool,
     ) -> Result<Self> {
         let flag = |b: bool| f64::from(u8::from(b));
-        let stages = stages
-            .into_iter()
-            .map(|stage| {
-                let params: Vec<StepParams> = offsets
-                    .iter()
-                    .enumerate()
-                    .map(|(s, o)| StepParams {
-                        batch,
-                        units: stage.units,
-                        rec: stage.rec,
-                        step: s as u32,
-                        xg_offset: o.xg_offset,
-                        h_prev_offset: o.h_prev_offset,
-                        h_out_offset: o.h_out_offset,
-                        steps: 1,
-                    })
-                    .collect();
-                let mut constants = stage.constants;
-                constants.push(("TILED", flag(gpu.step_tiles())));
-                constants.push(("TRAIN", flag(train)));
-                constants.push(rows_constant(batch as usize));
-                let (kernel, groups, texels) = per_step_variant(
-                    gpu,
-                    stage.kernel,
-                    stage.units,
+        let mut dispatches = Vec::new();
+        for stage in stages {
+            let params: Vec<StepParams> = offsets
+                .iter()
+                .enumerate()
+                .map(|(s, o)| StepParams {
                     batch,
-                    &mut constants,
-                    stage.texels,
-                );
-                PerStepDispatch::new(
-                    gpu,
-                    kernel,
-                    &constants,
-                    &params,
-                    &stage.buffers,
-                    texels,
-                    groups,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
+                    units: stage.units,
+                    rec: stage.rec,
+                    step: s as u32,
+                    xg_offset: o.xg_offset,
+                    h_prev_offset: o.h_prev_offset,
+                    h_out_offset: o.h_out_offset,
+                    steps: 1,
+                })
+                .collect();
+            let mut constants = stage.constants;
+            constants.push(("TILED", flag(gpu.step_tiles())));
+            constants.push(("TRAIN", flag(train)));
+            constants.push(rows_constant(batch as usize));
+            let (kernel, groups, weights) = per_step_variant(
+                gpu,
+                stage.kernel,
+                stage.units,
+                batch,
+                &mut constants,
+                stage.texels,
+            );
+            // The forward twins read h_{t-1} as texels.
+            let rows = stage.states.map(|hs| RowOperand {
+                src: hs,
+                what: "h_{t-1}",
+                batch,
+                cols: stage.rec,
+                ld: stage.rec,
+                offsets: offsets.iter().map(|o| Some(o.h_prev_offset)).collect(),
+            });
+            dispatches.push(step_dispatch(
+                gpu,
+                kernel,
+                &constants,
+                &params,
+                &stage.buffers,
+                weights,
+                rows.as_ref(),
+                groups,
+            )?);
+        }
         Ok(Self {
-            stages,
+            stages: dispatches,
             chunk_starts: None,
         })
     }
@@ -371,7 +404,7 @@ impl Steps {
             &constants,
             &params,
             buffers,
-            None,
+            &[],
             groups,
         )?;
         Ok(Self {
@@ -400,4 +433,81 @@ impl Steps {
             }
         }
     }
+}
+
+/// The row operand of a step kernel's products (h_{t-1} forward, the gate
+/// gradients da_i backward): `[batch, cols]` at each step's offset of
+/// `src`, rows `ld` apart; a step without one (`None`) packs nothing.
+pub struct RowOperand<'a> {
+    pub src: &'a wgpu::Buffer,
+    pub what: &'static str,
+    pub batch: u32,
+    pub cols: u32,
+    pub ld: u32,
+    pub offsets: Vec<Option<u32>>,
+}
+
+/// The per-step dispatch of `kernel`; a subgroup twin that reads its row
+/// operand as texels (two texel matrices: its weights, then `rows`) gets
+/// the matrix and the dispatch that packs it before every step.
+#[allow(clippy::too_many_arguments)]
+pub fn step_dispatch<P: Pod>(
+    gpu: &Gpu,
+    kernel: Kernel,
+    constants: &[(&'static str, f64)],
+    params: &[P],
+    buffers: &[&wgpu::Buffer],
+    weights: Option<&TexelMatrix>,
+    rows: Option<&RowOperand<'_>>,
+    groups: [u32; 3],
+) -> Result<PerStepDispatch> {
+    let mut texels: Vec<&TexelMatrix> = weights.into_iter().collect();
+    if kernel.texel_matrices() as usize == texels.len() {
+        return PerStepDispatch::new(gpu, kernel, constants, params, buffers, &texels, groups);
+    }
+    let rows = rows.expect("a kernel reading its rows as texels is given them");
+    let matrix = TexelMatrix::new(gpu, rows.what, rows.batch as usize, rows.cols as usize)?;
+    let pack = pack_per_step(gpu, rows, &matrix)?;
+    texels.push(&matrix);
+    let mut dispatch =
+        PerStepDispatch::new(gpu, kernel, constants, params, buffers, &texels, groups)?;
+    dispatch.packing = Some((Box::new(pack), matrix));
+    Ok(dispatch)
+}
+
+/// The dispatch, once per step, that packs `rows` into `matrix`.
+fn pack_per_step(
+    gpu: &Gpu,
+    rows: &RowOperand<'_>,
+    matrix: &TexelMatrix,
+) -> Result<PerStepDispatch> {
+    let per_row = TexelMatrix::per_row(rows.cols as usize);
+    let (groups, grid_width) = elementwise_grid(gpu, (rows.batch as usize * per_row) as u64);
+    let params: Vec<PackParams> = rows
+        .offsets
+        .iter()
+        .map(|offset| PackParams {
+            // Nothing to pack: no texel is written.
+            rows: if offset.is_some() { rows.batch } else { 0 },
+            cols: rows.cols,
+            per_row: per_row as u32,
+            grid_width,
+            width: TEXEL_ROW,
+            offset: offset.unwrap_or(0),
+            ld: rows.ld,
+            transposed: 0,
+        })
+        .collect();
+    PerStepDispatch::with_resources(
+        gpu,
+        Kernel::PackStateTexels,
+        &[],
+        &params,
+        vec![
+            rows.src.as_entire_binding(),
+            wgpu::BindingResource::TextureView(matrix.view()),
+        ],
+        &[],
+        groups,
+    )
 }
