@@ -39,7 +39,8 @@ fn backward_subgroup(
     var a7: array<vec4<f32>, 8>;
     // Dispatch T has no step T: its sums stay zero.
     if (i < p.seq) {
-        let rows = group_rows(0u, b0, lane, p.batch - 1u, 1u);
+        let start = select(at_step(i, 0u, gates.x), 0u, ROW_TEXELS);
+        let rows = group_rows(start, b0, lane, p.batch - 1u, select(gates.x, 1u, ROW_TEXELS));
         grouped_products(rows, gates.y, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
     }
     finish_groups(b0, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
@@ -51,6 +52,10 @@ fn backward_subgroup(
 // columns.
 fn row_length() -> u32 {
     return gate_rows().y;
+}
+
+fn stored_row(at: u32) -> f32 {
+    return gate_grad(at);
 }
 
 fn column_weights(r: u32, ks: vec4<u32>) -> vec4<f32> {

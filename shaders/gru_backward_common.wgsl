@@ -65,9 +65,13 @@ fn cell_backward(b: u32, j: u32, s: u32, dh: f32) {
     }
 }
 
-// For backward_subgroup.wgsl: the gate rows per step of the hidden-side
-// gate gradients (the stride) with how many of them weight_hh multiplies
-// (reset before: r and z; gru_backward_reset does n).
+// For backward_subgroup.wgsl: element `at` of the hidden-side gate
+// gradients, and the gate rows per step (the stride) with how many of them
+// weight_hh multiplies (reset before: r and z; gru_backward_reset does n).
+fn gate_grad(at: u32) -> f32 {
+    return da_hid[at];
+}
+
 fn gate_rows() -> vec2<u32> {
     return vec2<u32>(3u * p.hidden, select(3u * p.hidden, 2u * p.hidden, RESET_BEFORE));
 }

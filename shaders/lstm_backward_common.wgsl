@@ -72,8 +72,12 @@ fn cell_backward(b: u32, j: u32, s: u32, dm: f32) {
     da[at + 3u * H] = da_o;
 }
 
-// For backward_subgroup.wgsl: the gate rows per step (the stride of da)
-// with how many of them weight_hh multiplies.
+// For backward_subgroup.wgsl: element `at` of da, and the gate rows per
+// step (the stride of da) with how many of them weight_hh multiplies.
+fn gate_grad(at: u32) -> f32 {
+    return da[at];
+}
+
 fn gate_rows() -> vec2<u32> {
     return vec2<u32>(4u * p.hidden);
 }

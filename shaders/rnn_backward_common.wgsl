@@ -17,8 +17,12 @@
 
 override RELU: bool = false;
 
-// For backward_subgroup.wgsl: the gate rows per step with how many of them
-// weight_hh multiplies (one gate: H and H).
+// For backward_subgroup.wgsl: element `at` of da, and the gate rows per
+// step with how many of them weight_hh multiplies (one gate: H and H).
+fn gate_grad(at: u32) -> f32 {
+    return da[at];
+}
+
 fn gate_rows() -> vec2<u32> {
     return vec2<u32>(p.hidden);
 }

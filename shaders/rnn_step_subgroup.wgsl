@@ -7,9 +7,13 @@
 
 // For subgroup_products.wgsl: h_{t-1} is the rows (state_texels.wgsl),
 // W_hh's units the columns.
-// For state_texels.wgsl: h_{t-1} has Ho elements.
+// For state_texels.wgsl: h_{t-1} has Ho elements, rows of hs.
 fn row_length() -> u32 {
     return p.rec;
+}
+
+fn stored_row(at: u32) -> f32 {
+    return hs[at];
 }
 
 fn column_weights(k: u32, js: vec4<u32>) -> vec4<f32> {
@@ -32,7 +36,8 @@ fn rnn_step_subgroup(
 ) {
     let js = vec4<u32>(wg.x * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let b0 = wg.y * LANES * ROW_GROUPS;
-    let rows = group_rows(0u, b0, lane, p.batch - 1u, 1u);
+    let start = select(p.h_prev_offset, 0u, ROW_TEXELS);
+    let rows = group_rows(start, b0, lane, p.batch - 1u, select(p.rec, 1u, ROW_TEXELS));
     var a0: array<vec4<f32>, 8>;
     var a1: array<vec4<f32>, 8>;
     var a2: array<vec4<f32>, 8>;

@@ -20,6 +20,14 @@ pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
 pub const ENV_PERSISTENT: &str = "WGPU_RNN_PERSISTENT";
 /// Environment variable turning the subgroup kernels of CPU adapters off (0).
 pub const ENV_SUBGROUP_KERNELS: &str = "WGPU_RNN_SUBGROUP_KERNELS";
+/// Environment variable forcing the subgroup step kernels' row operands
+/// into texels (1) or not (0).
+pub const ENV_ROW_TEXELS: &str = "WGPU_RNN_ROW_TEXELS";
+
+/// The shortest row operand (h_{t-1}, da_i) whose packing into texels
+/// before every step pays for its dispatch (BENCHMARKS.md: a loss at
+/// K = 64, even at K = 128, a gain from 256).
+pub const ROW_TEXELS_MIN_LENGTH: usize = 128;
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
 /// GPUs are preferred over CPU/software ones, and Vulkan over GL.
@@ -44,6 +52,11 @@ pub struct AdapterSelector {
     /// adapter lacks such subgroups, and forced workgroup tiles
     /// (`step_tiles`) turn them off.
     pub subgroup_kernels: Option<bool>,
+    /// Force the subgroup step kernels to read their row operand (h_{t-1}
+    /// forward, da_i backward) as texels packed before every step, or from
+    /// its buffer (default: see [`Gpu::row_texels`];
+    /// `WGPU_RNN_ROW_TEXELS=1|0`).
+    pub row_texels: Option<bool>,
 }
 
 impl AdapterSelector {
@@ -57,6 +70,7 @@ impl AdapterSelector {
             step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
             persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
             subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
+            row_texels: get(ENV_ROW_TEXELS).map(|v| v != "0"),
         }
     }
 
@@ -98,6 +112,7 @@ struct Inner {
     step_tiles: bool,
     persistent: Option<bool>,
     subgroup_kernels: bool,
+    row_texels: Option<bool>,
     cpu: bool,
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     /// How many pipelines were compiled (for the cache test).
@@ -263,6 +278,7 @@ impl Gpu {
                     && caps.subgroup
                     && info.subgroup_min_size == 8
                     && info.subgroup_max_size == 8,
+                row_texels: sel.row_texels,
                 cpu: info.device_type == wgpu::DeviceType::Cpu,
                 instance,
                 adapter,
@@ -310,6 +326,15 @@ impl Gpu {
     /// `shaders/subgroup.wgsl`).
     pub fn subgroup_kernels(&self) -> bool {
         self.inner.subgroup_kernels
+    }
+
+    /// Whether a subgroup step kernel whose row operand has `len` elements
+    /// per row reads it as texels packed before every step (forced by the
+    /// selector, else from [`ROW_TEXELS_MIN_LENGTH`]).
+    pub fn row_texels(&self, len: usize) -> bool {
+        self.inner
+            .row_texels
+            .unwrap_or(len >= ROW_TEXELS_MIN_LENGTH)
     }
 
     /// Whether an inference LSTM layer (no projection, H <= 256) of this

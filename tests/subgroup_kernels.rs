@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{check_against_reference_on, per_step_gpu, plain_gpu, random_vec, tiled_gpu, Case};
+use common::{
+    check_against_reference_on, per_step_gpu, plain_gpu, random_vec, row_texels_gpu, tiled_gpu,
+    Case,
+};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
@@ -45,6 +48,20 @@ fn lavapipe_with_8_lanes_runs_the_subgroup_kernels() {
     assert!(!plain_gpu().subgroup_kernels());
     // Forced workgroup tiles test the GPU kernels (gemm_nt, tiled steps).
     assert!(!tiled_gpu().subgroup_kernels());
+    // The cases below alternate between rows read from their buffers (the
+    // default at these lengths) and rows read as texels (forced).
+    assert!(!per_step_gpu().row_texels(70));
+    assert!(row_texels_gpu().row_texels(1));
+}
+
+/// The subgroup device of case `n`: rows from their buffers for even
+/// cases, as texels for odd ones (each cell has both).
+fn subgroup_gpu(n: usize) -> &'static Gpu {
+    if n.is_multiple_of(2) {
+        per_step_gpu()
+    } else {
+        row_texels_gpu()
+    }
 }
 
 #[test]
@@ -73,7 +90,7 @@ fn subgroup_steps_are_bit_identical_to_the_per_step_kernels() {
         } else {
             &[(8, 33, 0, 3, 1, 1.0), (4, 35, 0, 3, 17, 1e4)]
         };
-        for &(i, h, proj, t, b, scale) in cases {
+        for (n, &(i, h, proj, t, b, scale)) in cases.iter().enumerate() {
             let mut config = RnnConfig::new(cell, i, h).unwrap();
             if proj > 0 {
                 if !cell.has_cell_state() {
@@ -99,10 +116,11 @@ fn subgroup_steps_are_bit_identical_to_the_per_step_kernels() {
                     .unwrap()
             };
             assert_eq!(
-                run(per_step_gpu()),
+                run(subgroup_gpu(n)),
                 run(plain_gpu()),
-                "{} I={i} H={h} proj={proj} T={t} B={b}",
-                cell.name()
+                "{} I={i} H={h} proj={proj} T={t} B={b} row texels {}",
+                cell.name(),
+                n % 2
             );
         }
     }
@@ -110,14 +128,18 @@ fn subgroup_steps_are_bit_identical_to_the_per_step_kernels() {
 
 #[test]
 fn subgroup_steps_match_the_reference() {
-    for (cell, (i, h, t, b, scale)) in CELLS.into_iter().zip([
-        (3, 67, 6, 11, 1.0),
-        (67, 3, 4, 2, 1e4),
-        (8, 40, 5, 16, 1.0),
-        (5, 9, 7, 9, 1e4),
-        (6, 33, 4, 9, 1.0),
-        (2, 70, 3, 3, 1e4),
-    ]) {
+    for (n, (cell, (i, h, t, b, scale))) in CELLS
+        .into_iter()
+        .zip([
+            (3, 67, 6, 11, 1.0),
+            (67, 3, 4, 2, 1e4),
+            (8, 40, 5, 16, 1.0),
+            (5, 9, 7, 9, 1e4),
+            (6, 33, 4, 9, 1.0),
+            (2, 70, 3, 3, 1e4),
+        ])
+        .enumerate()
+    {
         let weights = RnnWeights::random(RnnConfig::new(cell, i, h).unwrap(), 8, 1.0).unwrap();
         let case = Case {
             input_scale: scale,
@@ -125,7 +147,7 @@ fn subgroup_steps_match_the_reference() {
             with_c0: true,
             ..Case::new(t, b)
         };
-        check_against_reference_on(per_step_gpu(), &weights, case);
+        check_against_reference_on(subgroup_gpu(n), &weights, case);
     }
 }
 
@@ -156,7 +178,7 @@ fn subgroup_backward_steps_are_bit_identical_to_the_per_step_kernels() {
                 (4, 40, 0, 3, 17, None),
             ]
         };
-        for (i, h, proj, t, b, lengths) in cases {
+        for (n, (i, h, proj, t, b, lengths)) in cases.into_iter().enumerate() {
             let mut layer = RnnConfig::new(cell, i, h).unwrap();
             if proj > 0 {
                 if !cell.has_cell_state() {
@@ -194,10 +216,11 @@ fn subgroup_backward_steps_are_bit_identical_to_the_per_step_kernels() {
                     .unwrap()
             };
             assert_eq!(
-                run(per_step_gpu()),
+                run(subgroup_gpu(n)),
                 run(plain_gpu()),
-                "{} I={i} H={h} proj={proj} T={t} B={b}",
-                cell.name()
+                "{} I={i} H={h} proj={proj} T={t} B={b} row texels {}",
+                cell.name(),
+                n % 2
             );
         }
     }

@@ -447,9 +447,11 @@ pub struct RowOperand<'a> {
     pub offsets: Vec<Option<u32>>,
 }
 
-/// The per-step dispatch of `kernel`; a subgroup twin that reads its row
-/// operand as texels (two texel matrices: its weights, then `rows`) gets
-/// the matrix and the dispatch that packs it before every step.
+/// The per-step dispatch of `kernel`. A subgroup twin (two texel
+/// matrices: its weights, then its row operand) reads `rows` as texels,
+/// packed by a dispatch before every step, where [`Gpu::row_texels`] says
+/// so; else from their buffer (`ROW_TEXELS` off, the weights bound again as
+/// the placeholder).
 #[allow(clippy::too_many_arguments)]
 pub fn step_dispatch<P: Pod>(
     gpu: &Gpu,
@@ -461,16 +463,23 @@ pub fn step_dispatch<P: Pod>(
     rows: Option<&RowOperand<'_>>,
     groups: [u32; 3],
 ) -> Result<PerStepDispatch> {
-    let mut texels: Vec<&TexelMatrix> = weights.into_iter().collect();
-    if kernel.texel_matrices() as usize == texels.len() {
+    let texels: Vec<&TexelMatrix> = weights.into_iter().collect();
+    let (Some(weights), 2) = (weights, kernel.texel_matrices()) else {
         return PerStepDispatch::new(gpu, kernel, constants, params, buffers, &texels, groups);
+    };
+    let rows = rows.expect("a subgroup step kernel is given its row operand");
+    let mut constants = constants.to_vec();
+    if !gpu.row_texels(rows.cols as usize) {
+        constants.push(("ROW_TEXELS", 0.0));
+        let texels = [weights, weights];
+        return PerStepDispatch::new(gpu, kernel, &constants, params, buffers, &texels, groups);
     }
-    let rows = rows.expect("a kernel reading its rows as texels is given them");
+    constants.push(("ROW_TEXELS", 1.0));
     let matrix = TexelMatrix::new(gpu, rows.what, rows.batch as usize, rows.cols as usize)?;
     let pack = pack_per_step(gpu, rows, &matrix)?;
-    texels.push(&matrix);
+    let texels = [weights, &matrix];
     let mut dispatch =
-        PerStepDispatch::new(gpu, kernel, constants, params, buffers, &texels, groups)?;
+        PerStepDispatch::new(gpu, kernel, &constants, params, buffers, &texels, groups)?;
     dispatch.packing = Some((Box::new(pack), matrix));
     Ok(dispatch)
 }

@@ -255,3 +255,18 @@ pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackC
     );
     a
 }
+
+/// [`per_step_gpu`] with the subgroup step kernels reading their row
+/// operand as texels at any length (by default only long rows do, so small
+/// tests would never run that path).
+pub fn row_texels_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            persistent: Some(false),
+            row_texels: Some(true),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
