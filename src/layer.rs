@@ -13,7 +13,7 @@ use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::kernels::step::{
-    persistent_pieces, step_kernels, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
+    persistent_pieces, step_kernels, StageRows, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
@@ -54,10 +54,9 @@ pub struct Rnn {
 /// texture size limit (its steps then run the plain kernels).
 #[derive(Clone, Default)]
 pub(crate) struct LayerTexels {
-    /// The forward step's recurrent weights, `[Ho, width*H]` as
-    /// [`packing::recurrent_layout`] interleaves them (cells with a
-    /// subgroup forward step: not the reset-before GRU).
-    pub forward: Option<TexelMatrix>,
+    /// The forward step's recurrent weights, `[Ho, width*H]` for each
+    /// buffer of [`packing::recurrent_layout`] (one per step stage).
+    pub forward: Vec<TexelMatrix>,
     /// `weight_hh` `[G*H, Ho]`, for the backward step.
     pub backward: Option<TexelMatrix>,
 }
@@ -73,11 +72,13 @@ impl LayerTexels {
                 .then(|| TexelMatrix::new(gpu, what, rows, cols))
                 .transpose()
         };
-        let forward = match (config.cell, packing::recurrent_layout(config.cell)) {
-            (CellKind::Gru(GruReset::Before), _) => None,
-            (_, [(_, width)]) => texels("recurrent weights", ho, width * h)?,
-            _ => None,
-        };
+        // All of them or none: a stage without its texels runs the plain
+        // kernel.
+        let forward = packing::recurrent_layout(config.cell)
+            .iter()
+            .map(|(_, width)| texels("recurrent weights", ho, width * h))
+            .collect::<Result<Option<Vec<_>>>>()?
+            .unwrap_or_default();
         let backward = texels("weight_hh", config.gate_rows(), ho)?;
         Ok(Self { forward, backward })
     }
@@ -362,16 +363,22 @@ impl Rnn {
         buffers.extend(&c);
         buffers.extend(&bound_history);
         buffers.extend(&z);
+        // Stage i's weights are recurrent[i]; the reset-before GRU's second
+        // stage reads the r*h the first wrote.
         let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
             .into_iter()
-            .map(|(kernel, constants)| StepStage {
+            .enumerate()
+            .map(|(i, (kernel, constants))| StepStage {
                 kernel,
                 constants,
                 units: h as u32,
                 rec: ho as u32,
                 buffers: buffers.clone(),
-                texels: self.texels.forward.as_ref(),
-                states: Some(&hs),
+                texels: self.texels.forward.get(i),
+                rows: Some(match (i, &history) {
+                    (1, Some(rh)) => StageRows::History(rh),
+                    _ => StageRows::PreviousState(&hs),
+                }),
             })
             .collect();
         if let (Some(w_hr), Some(m)) = (&self.projection, &history) {
@@ -382,7 +389,7 @@ impl Rnn {
                 rec: h as u32,
                 buffers: vec![w_hr, lengths, &hs, m],
                 texels: None,
-                states: None,
+                rows: None,
             });
         }
         let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
@@ -479,7 +486,7 @@ fn repack_dispatches(
         out.push(interleave_gates(gpu, w_hr.buffer(), (ho, h), &[0], 1, dst)?);
     }
     // After the interleaving they copy (dispatches run in order).
-    if let (Some(t), [recurrent]) = (&texels.forward, recurrent) {
+    for (t, recurrent) in texels.forward.iter().zip(recurrent) {
         out.push(t.pack(gpu, recurrent)?);
     }
     if let Some(t) = &texels.backward {

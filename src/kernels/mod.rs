@@ -78,7 +78,9 @@ pub enum Kernel {
     GruStep,
     GruStepSubgroup,
     GruGates,
+    GruGatesSubgroup,
     GruCandidate,
+    GruCandidateSubgroup,
     RnnStep,
     RnnStepSubgroup,
     ProjectionStep,
@@ -108,7 +110,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 35] = [
+    pub const ALL: [Kernel; 37] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -119,7 +121,9 @@ impl Kernel {
         Kernel::GruStep,
         Kernel::GruStepSubgroup,
         Kernel::GruGates,
+        Kernel::GruGatesSubgroup,
         Kernel::GruCandidate,
+        Kernel::GruCandidateSubgroup,
         Kernel::RnnStep,
         Kernel::RnnStepSubgroup,
         Kernel::ProjectionStep,
@@ -184,9 +188,26 @@ impl Kernel {
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
-            Kernel::GruGates | Kernel::GruCandidate => {
-                step_source!("../../shaders/gru_reset_before_step.wgsl")
-            }
+            Kernel::GruGates | Kernel::GruCandidate => step_source!(
+                "../../shaders/gru_reset_before_common.wgsl",
+                "../../shaders/gru_reset_before_step.wgsl"
+            ),
+            Kernel::GruGatesSubgroup => step_source!(
+                "../../shaders/gru_reset_before_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
+                "../../shaders/subgroup_products.wgsl",
+                "../../shaders/gru_gates_subgroup.wgsl"
+            ),
+            Kernel::GruCandidateSubgroup => step_source!(
+                "../../shaders/gru_reset_before_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
+                "../../shaders/subgroup_products.wgsl",
+                "../../shaders/gru_candidate_subgroup.wgsl"
+            ),
             Kernel::RnnStep => step_source!(
                 "../../shaders/rnn_common.wgsl",
                 "../../shaders/rnn_step.wgsl"
@@ -264,6 +285,8 @@ impl Kernel {
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
+            Kernel::GruGatesSubgroup => "gru_gates_subgroup",
+            Kernel::GruCandidateSubgroup => "gru_candidate_subgroup",
             Kernel::RnnStep => "rnn_step",
             Kernel::RnnStepSubgroup => "rnn_step_subgroup",
             Kernel::ProjectionStep => "projection_step",
@@ -314,7 +337,10 @@ impl Kernel {
                 &[UD, RW, R, R, R, RW, RW, RW]
             }
             Kernel::GruStep | Kernel::GruStepSubgroup => &[UD, RW, R, R, R, RW, RW],
-            Kernel::GruGates | Kernel::GruCandidate => &[UD, RW, R, R, R, RW, RW, RW],
+            Kernel::GruGates
+            | Kernel::GruGatesSubgroup
+            | Kernel::GruCandidate
+            | Kernel::GruCandidateSubgroup => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep | Kernel::RnnStepSubgroup => &[UD, R, R, R, RW],
             Kernel::ProjectionStep => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
@@ -344,6 +370,8 @@ impl Kernel {
         match self {
             Kernel::LstmStepSubgroup
             | Kernel::GruStepSubgroup
+            | Kernel::GruGatesSubgroup
+            | Kernel::GruCandidateSubgroup
             | Kernel::RnnStepSubgroup
             | Kernel::LstmBackwardSubgroup
             | Kernel::GruBackwardSubgroup

@@ -101,9 +101,19 @@ pub struct StepStage<'a> {
     /// The kernel's weights as texels, for its subgroup twin (see
     /// [`per_step_variant`]).
     pub texels: Option<&'a TexelMatrix>,
-    /// `hs`, where the forward subgroup twins' state texels are packed
-    /// from.
-    pub states: Option<&'a wgpu::Buffer>,
+    /// The row operand of the products, which the subgroup twins may read
+    /// as texels.
+    pub rows: Option<StageRows<'a>>,
+}
+
+/// Where a step stage's products read their rows.
+#[derive(Clone, Copy)]
+pub enum StageRows<'a> {
+    /// h_{t-1}: `hs` `[T+1, B, rec]` at each step's `h_prev_offset`.
+    PreviousState(&'a wgpu::Buffer),
+    /// A `[B, rec]` block the previous stage wrote (the reset-before GRU's
+    /// r*h): one block, or in training the history `[T, B, rec]`.
+    History(&'a wgpu::Buffer),
 }
 
 /// One kernel dispatched once per step, with each step's params at a
@@ -226,6 +236,9 @@ pub fn per_step_variant<'t>(
         // 8 units per workgroup: one per lane.
         Kernel::LstmStep => Some((Kernel::LstmStepSubgroup, SUBGROUP_LANES)),
         Kernel::GruStep => Some((Kernel::GruStepSubgroup, SUBGROUP_LANES)),
+        // 16 units per workgroup: two per lane (a texel of r, z, r, z).
+        Kernel::GruGates => Some((Kernel::GruGatesSubgroup, 2 * SUBGROUP_LANES)),
+        Kernel::GruCandidate => Some((Kernel::GruCandidateSubgroup, 4 * SUBGROUP_LANES)),
         // 32 units or state elements per workgroup: four per lane.
         Kernel::RnnStep => Some((Kernel::RnnStepSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
@@ -334,14 +347,30 @@ impl Steps {
                 &mut constants,
                 stage.texels,
             );
-            // The forward twins read h_{t-1} as texels.
-            let rows = stage.states.map(|hs| RowOperand {
-                src: hs,
-                what: "h_{t-1}",
-                batch,
-                cols: stage.rec,
-                ld: stage.rec,
-                offsets: offsets.iter().map(|o| Some(o.h_prev_offset)).collect(),
+            let block = batch * stage.rec;
+            let rows = stage.rows.map(|rows| {
+                let (src, what, offsets) = match rows {
+                    StageRows::PreviousState(hs) => (
+                        hs,
+                        "h_{t-1}",
+                        offsets.iter().map(|o| Some(o.h_prev_offset)).collect(),
+                    ),
+                    StageRows::History(history) => (
+                        history,
+                        "r*h",
+                        (0..offsets.len() as u32)
+                            .map(|s| Some(if train { s * block } else { 0 }))
+                            .collect(),
+                    ),
+                };
+                RowOperand {
+                    src,
+                    what,
+                    batch,
+                    cols: stage.rec,
+                    ld: stage.rec,
+                    offsets,
+                }
             });
             dispatches.push(step_dispatch(
                 gpu,
