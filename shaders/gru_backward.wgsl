@@ -71,15 +71,6 @@ fn gru_backward_reset(
         if (b >= p.batch) {
             break;
         }
-        let gates = at_step(i, b, G) + k;
-        var drh = 0.0;
-        var da_r = 0.0;
-        if (i < lengths[b]) {
-            let r = acts[gates];
-            drh = acc[bb];
-            da_r = drh * hs[at_step(i, b, H) + k] * r * (1.0 - r);
-        }
-        aux[b * H + k] = drh;
-        da_hid[gates] = da_r;
+        finish_reset(b, k, acc[bb]);
     }
 }

@@ -1,6 +1,8 @@
 // The GRU backward pass (both reset placements), one dispatch per step (two
 // for reset-before): what its kernels share (gru_backward.wgsl,
-// backward_subgroup.wgsl; common.wgsl and backward_common.wgsl come first). See backward_common.wgsl for the step scheme. With r, z,
+// backward_subgroup.wgsl, gru_backward_reset_subgroup.wgsl; common.wgsl
+// and backward_common.wgsl come first). See backward_common.wgsl for the
+// step scheme. With r, z,
 // n the saved activations, h the state before the step and dh the gradient
 // of the state after it (h' = (1-z) n + z h):
 //   da_z = dh (h - n) z(1-z),  da_n = dh (1-z) (1-n²),  pass = z
@@ -100,4 +102,23 @@ fn finish_state_gradient(b: u32, k: u32, rec: f32) {
     if (i > 0u) {
         cell_backward(b, k, i - 1u, g);
     }
+}
+
+// Reset before, the end of gru_backward_reset for row b and unit k of step
+// p.step from the product `rec` = (W_hnᵀ da_n)[b, k] = d(rh): da_r, and
+// d(rh) for the next dispatch. Zero for finished rows (their da_n is zero
+// too).
+fn finish_reset(b: u32, k: u32, rec: f32) {
+    let H = p.hidden;
+    let i = p.step;
+    let gates = at_step(i, b, 3u * H) + k;
+    var drh = 0.0;
+    var da_r = 0.0;
+    if (i < lengths[b]) {
+        let r = acts[gates];
+        drh = rec;
+        da_r = drh * hs[at_step(i, b, H) + k] * r * (1.0 - r);
+    }
+    aux[b * H + k] = drh;
+    da_hid[gates] = da_r;
 }

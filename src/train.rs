@@ -452,10 +452,20 @@ impl LayerBackward {
                 .map(|i| (i < seq).then_some((i * batch * g) as u32))
                 .collect(),
         };
+        // The reset-before GRU's gru_backward_reset multiplies the n part.
+        let n_rows = RowOperand {
+            what: "da_n",
+            cols: h as u32,
+            offsets: (0..=seq)
+                .map(|i| (i < seq).then_some((i * batch * g + 2 * h) as u32))
+                .collect(),
+            ..rows
+        };
         let dispatch = |kernel: Kernel,
                         constants: &[(&'static str, f64)],
                         buffers: &[&wgpu::Buffer],
-                        units: usize|
+                        units: usize,
+                        rows: &RowOperand|
          -> Result<PerStepDispatch> {
             let mut constants = constants.to_vec();
             constants.push(rows_constant(batch));
@@ -474,7 +484,7 @@ impl LayerBackward {
                 &params,
                 buffers,
                 texels,
-                Some(&rows),
+                Some(rows),
                 groups,
             )
         };
@@ -494,6 +504,7 @@ impl LayerBackward {
                     &constants,
                     &[w_hh, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
                     ho,
+                    &rows,
                 )?);
                 if let Some(w_hr) = &layer.params.weight_hr {
                     kernels.push(dispatch(
@@ -510,6 +521,8 @@ impl LayerBackward {
                             peephole,
                         ],
                         h,
+                        // No subgroup twin: never read.
+                        &rows,
                     )?);
                 }
                 for i in (0..=seq).rev() {
@@ -541,9 +554,21 @@ impl LayerBackward {
                     &aux,
                 ];
                 let constants = [("RESET_BEFORE", flag(reset_before))];
-                kernels.push(dispatch(Kernel::GruBackwardStep, &constants, &buffers, h)?);
+                kernels.push(dispatch(
+                    Kernel::GruBackwardStep,
+                    &constants,
+                    &buffers,
+                    h,
+                    &rows,
+                )?);
                 if reset_before {
-                    kernels.push(dispatch(Kernel::GruBackwardReset, &constants, &buffers, h)?);
+                    kernels.push(dispatch(
+                        Kernel::GruBackwardReset,
+                        &constants,
+                        &buffers,
+                        h,
+                        &n_rows,
+                    )?);
                 }
                 for i in (0..=seq).rev() {
                     if reset_before && i < seq {
@@ -565,6 +590,7 @@ impl LayerBackward {
                     &constants,
                     &[layer.params.weight_hh.buffer(), lengths, &ds, &da, &pass.hs],
                     h,
+                    &rows,
                 )?);
                 steps.extend((0..=seq).rev().map(|i| (i, 0)));
             }

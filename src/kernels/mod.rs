@@ -93,6 +93,7 @@ pub enum Kernel {
     GruBackwardStep,
     GruBackwardSubgroup,
     GruBackwardReset,
+    GruBackwardResetSubgroup,
     RnnBackwardStep,
     RnnBackwardSubgroup,
     Dropout,
@@ -110,7 +111,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 37] = [
+    pub const ALL: [Kernel; 38] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -136,6 +137,7 @@ impl Kernel {
         Kernel::GruBackwardStep,
         Kernel::GruBackwardSubgroup,
         Kernel::GruBackwardReset,
+        Kernel::GruBackwardResetSubgroup,
         Kernel::RnnBackwardStep,
         Kernel::RnnBackwardSubgroup,
         Kernel::Dropout,
@@ -249,6 +251,14 @@ impl Kernel {
                 "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
+            Kernel::GruBackwardResetSubgroup => backward_source!(
+                "../../shaders/gru_backward_common.wgsl",
+                "../../shaders/subgroup.wgsl",
+                "../../shaders/texels.wgsl",
+                "../../shaders/state_texels.wgsl",
+                "../../shaders/subgroup_products.wgsl",
+                "../../shaders/gru_backward_reset_subgroup.wgsl"
+            ),
             Kernel::RnnBackwardStep => backward_source!(
                 "../../shaders/rnn_backward_common.wgsl",
                 "../../shaders/rnn_backward.wgsl"
@@ -300,6 +310,7 @@ impl Kernel {
             Kernel::LstmBackwardCell => "lstm_backward_cell",
             Kernel::GruBackwardStep => "gru_backward_step",
             Kernel::GruBackwardReset => "gru_backward_reset",
+            Kernel::GruBackwardResetSubgroup => "gru_backward_reset_subgroup",
             Kernel::RnnBackwardStep => "rnn_backward_step",
             Kernel::Dropout => "dropout",
             Kernel::InterleaveGates => "interleave_gates",
@@ -348,9 +359,10 @@ impl Kernel {
             Kernel::LstmBackwardStep | Kernel::LstmBackwardSubgroup | Kernel::LstmBackwardCell => {
                 &[UD, R, R, RW, RW, R, R, RW, R]
             }
-            Kernel::GruBackwardStep | Kernel::GruBackwardSubgroup | Kernel::GruBackwardReset => {
-                &[UD, R, R, RW, RW, R, R, RW, RW]
-            }
+            Kernel::GruBackwardStep
+            | Kernel::GruBackwardSubgroup
+            | Kernel::GruBackwardReset
+            | Kernel::GruBackwardResetSubgroup => &[UD, R, R, RW, RW, R, R, RW, RW],
             Kernel::RnnBackwardStep | Kernel::RnnBackwardSubgroup => &[UD, R, R, RW, RW, R],
             Kernel::Dropout => &[U, RW],
             Kernel::InterleaveGates | Kernel::AddRows => &[U, R, R, RW],
@@ -375,6 +387,7 @@ impl Kernel {
             | Kernel::RnnStepSubgroup
             | Kernel::LstmBackwardSubgroup
             | Kernel::GruBackwardSubgroup
+            | Kernel::GruBackwardResetSubgroup
             | Kernel::RnnBackwardSubgroup
             | Kernel::GemmTexels => 2,
             _ => 0,

@@ -243,6 +243,7 @@ pub fn per_step_variant<'t>(
         Kernel::RnnStep => Some((Kernel::RnnStepSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::GruBackwardStep => Some((Kernel::GruBackwardSubgroup, 4 * SUBGROUP_LANES)),
+        Kernel::GruBackwardReset => Some((Kernel::GruBackwardResetSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::RnnBackwardStep => Some((Kernel::RnnBackwardSubgroup, 4 * SUBGROUP_LANES)),
         _ => None,
     };
