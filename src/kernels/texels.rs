@@ -147,10 +147,6 @@ impl TexelMatrix {
         &self.texture
     }
 
-    pub fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
-    }
-
     /// The dispatch that packs `src` (row-major `[rows, cols]` f32) into
     /// these texels.
     pub fn pack(&self, gpu: &Gpu, src: &wgpu::Buffer) -> Result<Dispatch> {
