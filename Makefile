@@ -1,7 +1,7 @@
 # wgpu-rnn: the two commands of the README, plus what they need.
 #   make bench  - adapter info, then every cell validated against the f64 reference and timed
 #   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU)
-#   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 10 min on lavapipe)
+#   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 4 min on lavapipe)
 .PHONY: bench test demo lint vulkan-driver
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
