@@ -29,21 +29,11 @@ fn backward_subgroup(
     let i = p.step;
     let ks = vec4<u32>(wg.x * 32u + 4u * lane) + vec4<u32>(0u, 1u, 2u, 3u);
     let b0 = wg.y * LANES * ROW_GROUPS;
-    var a0: array<vec4<f32>, 8>;
-    var a1: array<vec4<f32>, 8>;
-    var a2: array<vec4<f32>, 8>;
-    var a3: array<vec4<f32>, 8>;
-    var a4: array<vec4<f32>, 8>;
-    var a5: array<vec4<f32>, 8>;
-    var a6: array<vec4<f32>, 8>;
-    var a7: array<vec4<f32>, 8>;
-    // Dispatch T has no step T: its sums stay zero.
-    if (i < p.seq) {
-        let start = select(at_step(i, 0u, gates.x), 0u, ROW_TEXELS);
-        let rows = group_rows(start, b0, lane, p.batch - 1u, select(gates.x, 1u, ROW_TEXELS));
-        grouped_products(rows, gates.y, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
-    }
-    finish_groups(b0, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+    // Dispatch T has no step T: no products, its sums stay zero (its rows
+    // are never read).
+    let start = select(at_step(i, 0u, gates.x), 0u, ROW_TEXELS);
+    let rows = group_rows(start, b0, lane, p.batch - 1u, select(gates.x, 1u, ROW_TEXELS));
+    step_products(rows, select(0u, gates.y, i < p.seq), ks, b0);
 }
 
 // For subgroup_products.wgsl: the gate gradients are the rows

@@ -41,14 +41,5 @@ fn gru_backward_reset_subgroup(
     let b0 = wg.y * LANES * ROW_GROUPS;
     let start = select(at_step(p.step, 0u, 3u * H) + 2u * H, 0u, ROW_TEXELS);
     let rows = group_rows(start, b0, lane, p.batch - 1u, select(3u * H, 1u, ROW_TEXELS));
-    var a0: array<vec4<f32>, 8>;
-    var a1: array<vec4<f32>, 8>;
-    var a2: array<vec4<f32>, 8>;
-    var a3: array<vec4<f32>, 8>;
-    var a4: array<vec4<f32>, 8>;
-    var a5: array<vec4<f32>, 8>;
-    var a6: array<vec4<f32>, 8>;
-    var a7: array<vec4<f32>, 8>;
-    grouped_products(rows, H, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
-    finish_groups(b0, ks, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+    step_products(rows, H, ks, b0);
 }

@@ -120,3 +120,20 @@ fn finish_groups(
         finish_row(b, cols, sums[i / LANES][i % LANES]);
     }
 }
+
+// What every subgroup step kernel runs once it knows this lane's rows
+// (group_rows) and columns: the products over `count` and the end of the
+// step for every row of the workgroup from b0. The accumulators live here,
+// eight separate arrays passed by pointer (see grouped_products).
+fn step_products(rows: array<u32, 8>, count: u32, cols: vec4<u32>, b0: u32) {
+    var a0: array<vec4<f32>, 8>;
+    var a1: array<vec4<f32>, 8>;
+    var a2: array<vec4<f32>, 8>;
+    var a3: array<vec4<f32>, 8>;
+    var a4: array<vec4<f32>, 8>;
+    var a5: array<vec4<f32>, 8>;
+    var a6: array<vec4<f32>, 8>;
+    var a7: array<vec4<f32>, 8>;
+    grouped_products(rows, count, cols, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+    finish_groups(b0, cols, &a0, &a1, &a2, &a3, &a4, &a5, &a6, &a7);
+}
