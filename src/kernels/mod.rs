@@ -36,6 +36,21 @@ macro_rules! step_source {
     };
 }
 
+/// A subgroup step kernel's source: `step_source` with the cell's file,
+/// the shared subgroup files, then the kernel's file.
+macro_rules! subgroup_step_source {
+    ($cell:literal, $kernel:literal) => {
+        step_source!(
+            $cell,
+            "../../shaders/subgroup.wgsl",
+            "../../shaders/texels.wgsl",
+            "../../shaders/state_texels.wgsl",
+            "../../shaders/subgroup_products.wgsl",
+            $kernel
+        )
+    };
+}
+
 /// A backward step kernel's source: `common.wgsl`, `backward_common.wgsl`,
 /// then the kernel's file.
 macro_rules! backward_source {
@@ -44,6 +59,21 @@ macro_rules! backward_source {
             include_str!("../../shaders/common.wgsl"),
             include_str!("../../shaders/backward_common.wgsl"),
             $(include_str!($file)),+
+        )
+    };
+}
+
+/// A subgroup backward step kernel's source, like
+/// `subgroup_step_source`.
+macro_rules! subgroup_backward_source {
+    ($cell:literal, $kernel:literal) => {
+        backward_source!(
+            $cell,
+            "../../shaders/subgroup.wgsl",
+            "../../shaders/texels.wgsl",
+            "../../shaders/state_texels.wgsl",
+            "../../shaders/subgroup_products.wgsl",
+            $kernel
         )
     };
 }
@@ -170,56 +200,36 @@ impl Kernel {
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/lstm_step.wgsl"
             ),
-            Kernel::LstmStepSubgroup => step_source!(
+            Kernel::LstmStepSubgroup => subgroup_step_source!(
                 "../../shaders/lstm_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
             Kernel::GruStep => step_source!(
                 "../../shaders/gru_common.wgsl",
                 "../../shaders/gru_step.wgsl"
             ),
-            Kernel::GruStepSubgroup => step_source!(
+            Kernel::GruStepSubgroup => subgroup_step_source!(
                 "../../shaders/gru_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
             Kernel::GruGates | Kernel::GruCandidate => step_source!(
                 "../../shaders/gru_reset_before_common.wgsl",
                 "../../shaders/gru_reset_before_step.wgsl"
             ),
-            Kernel::GruGatesSubgroup => step_source!(
+            Kernel::GruGatesSubgroup => subgroup_step_source!(
                 "../../shaders/gru_reset_before_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/gru_gates_subgroup.wgsl"
             ),
-            Kernel::GruCandidateSubgroup => step_source!(
+            Kernel::GruCandidateSubgroup => subgroup_step_source!(
                 "../../shaders/gru_reset_before_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/gru_candidate_subgroup.wgsl"
             ),
             Kernel::RnnStep => step_source!(
                 "../../shaders/rnn_common.wgsl",
                 "../../shaders/rnn_step.wgsl"
             ),
-            Kernel::RnnStepSubgroup => step_source!(
+            Kernel::RnnStepSubgroup => subgroup_step_source!(
                 "../../shaders/rnn_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/rnn_step_subgroup.wgsl"
             ),
             Kernel::ProjectionStep => step_source!("../../shaders/projection_step.wgsl"),
@@ -231,44 +241,28 @@ impl Kernel {
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/lstm_backward.wgsl"
             ),
-            Kernel::LstmBackwardSubgroup => backward_source!(
+            Kernel::LstmBackwardSubgroup => subgroup_backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
                 "../../shaders/gru_backward.wgsl"
             ),
-            Kernel::GruBackwardSubgroup => backward_source!(
+            Kernel::GruBackwardSubgroup => subgroup_backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
-            Kernel::GruBackwardResetSubgroup => backward_source!(
+            Kernel::GruBackwardResetSubgroup => subgroup_backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/gru_backward_reset_subgroup.wgsl"
             ),
             Kernel::RnnBackwardStep => backward_source!(
                 "../../shaders/rnn_backward_common.wgsl",
                 "../../shaders/rnn_backward.wgsl"
             ),
-            Kernel::RnnBackwardSubgroup => backward_source!(
+            Kernel::RnnBackwardSubgroup => subgroup_backward_source!(
                 "../../shaders/rnn_backward_common.wgsl",
-                "../../shaders/subgroup.wgsl",
-                "../../shaders/texels.wgsl",
-                "../../shaders/state_texels.wgsl",
-                "../../shaders/subgroup_products.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
             ),
             Kernel::Dropout => include_str!("../../shaders/dropout.wgsl"),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::dispatch::{bind_resources, elementwise_grid};
-use super::texels::{texels_bind_group, PackParams, TexelMatrix, TEXEL_ROW};
+use super::dispatch::bind_resources;
+use super::texels::{pack_grid, texels_bind_group, PackParams, SourceLayout, TexelMatrix};
 use super::{Kernel, WgslTwin};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::{CachedPipeline, Gpu};
@@ -520,21 +520,20 @@ fn pack_per_step(
     rows: &RowOperand<'_>,
     matrix: &TexelMatrix,
 ) -> Result<PerStepDispatch> {
-    let per_row = TexelMatrix::per_row(rows.cols as usize);
-    let (groups, grid_width) = elementwise_grid(gpu, (rows.batch as usize * per_row) as u64);
+    let (batch, cols) = (rows.batch as usize, rows.cols as usize);
+    let (groups, grid_width) = pack_grid(gpu, batch, cols);
     let params: Vec<PackParams> = rows
         .offsets
         .iter()
-        .map(|offset| PackParams {
+        .map(|offset| {
+            let layout = SourceLayout {
+                offset: offset.unwrap_or(0) as usize,
+                ld: rows.ld as usize,
+                transposed: false,
+            };
             // Nothing to pack: no texel is written.
-            rows: if offset.is_some() { rows.batch } else { 0 },
-            cols: rows.cols,
-            per_row: per_row as u32,
-            grid_width,
-            width: TEXEL_ROW,
-            offset: offset.unwrap_or(0),
-            ld: rows.ld,
-            transposed: 0,
+            let packed = if offset.is_some() { batch } else { 0 };
+            PackParams::new(packed, cols, layout, grid_width)
         })
         .collect();
     PerStepDispatch::with_resources(

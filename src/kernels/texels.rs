@@ -50,6 +50,30 @@ impl WgslTwin for PackParams {
     }
 }
 
+impl PackParams {
+    /// Packs `rows` rows of a `cols`-column matrix stored as `layout` (0
+    /// rows packs nothing), on a grid `grid_width` invocations wide (see
+    /// [`pack_grid`]).
+    pub fn new(rows: usize, cols: usize, layout: SourceLayout, grid_width: u32) -> Self {
+        Self {
+            rows: rows as u32,
+            cols: cols as u32,
+            per_row: TexelMatrix::per_row(cols) as u32,
+            grid_width,
+            width: TEXEL_ROW,
+            offset: layout.offset as u32,
+            ld: layout.ld as u32,
+            transposed: layout.transposed.into(),
+        }
+    }
+}
+
+/// The grid, and its width, of a packing of `[rows, cols]`: one
+/// invocation per texel.
+pub(crate) fn pack_grid(gpu: &Gpu, rows: usize, cols: usize) -> ([u32; 3], u32) {
+    elementwise_grid(gpu, (rows * TexelMatrix::per_row(cols)) as u64)
+}
+
 /// Where element `(r, c)` of a matrix sits in its buffer:
 /// `offset + r * ld + c`, or `offset + c * ld + r` when `transposed`.
 #[derive(Debug, Clone, Copy)]
@@ -160,18 +184,8 @@ impl TexelMatrix {
         src: &wgpu::Buffer,
         layout: SourceLayout,
     ) -> Result<Dispatch> {
-        let per_row = Self::per_row(self.cols);
-        let (groups, grid_width) = elementwise_grid(gpu, (self.rows * per_row) as u64);
-        let params = PackParams {
-            rows: self.rows as u32,
-            cols: self.cols as u32,
-            per_row: per_row as u32,
-            grid_width,
-            width: TEXEL_ROW,
-            offset: layout.offset as u32,
-            ld: layout.ld as u32,
-            transposed: layout.transposed.into(),
-        };
+        let (groups, grid_width) = pack_grid(gpu, self.rows, self.cols);
+        let params = PackParams::new(self.rows, self.cols, layout, grid_width);
         Dispatch::with_resources(
             gpu,
             Kernel::PackTexels,
