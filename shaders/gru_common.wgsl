@@ -12,7 +12,7 @@
 // TRAIN replaces them with the activations r, z, n.
 @group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [H (k), H (j)]: (r, z, n, 0) weights of unit j for input k.
-@group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w_hh: array<vec4<Weight>>;
 // [H]: the n-gate recurrent bias.
 @group(0) @binding(3) var<storage, read> b_hn: array<f32>;
 // [B]: valid steps of each row.

@@ -15,9 +15,9 @@
 // TRAIN replaces them with the activations r, z, n.
 @group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [H (k), H (j)]: (r, z) weights of unit j for input k.
-@group(0) @binding(2) var<storage, read> w_rz: array<vec2<f32>>;
+@group(0) @binding(2) var<storage, read> w_rz: array<vec2<Weight>>;
 // [H (k), H (j)]: n weights of unit j for input k.
-@group(0) @binding(3) var<storage, read> w_n: array<f32>;
+@group(0) @binding(3) var<storage, read> w_n: array<Weight>;
 // [B]: valid steps of each row.
 @group(0) @binding(4) var<storage, read> lengths: array<u32>;
 // [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.

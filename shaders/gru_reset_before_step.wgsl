@@ -29,7 +29,7 @@ fn gru_gates(
             if (j < H) {
                 let kn = min(KT, K - k0);
                 for (var kk = 0u; kk < kn; kk++) {
-                    let w = w_rz[(k0 + kk) * H + j];
+                    let w = vec2<f32>(w_rz[(k0 + kk) * H + j]);
                     for (var bb = 0u; bb < BT; bb++) {
                         acc[bb] = fma(vec2<f32>(h_tile[bb * KT + kk]), w, acc[bb]);
                     }
@@ -46,7 +46,7 @@ fn gru_gates(
         let r2 = p.h_prev_offset + min(b0 + 2u, p.batch - 1u) * K;
         let r3 = p.h_prev_offset + min(b0 + 3u, p.batch - 1u) * K;
         for (var k = 0u; k < K; k++) {
-            let w = w_rz[k * H + j];
+            let w = vec2<f32>(w_rz[k * H + j]);
             acc[0] = fma(vec2<f32>(hs[r0 + k]), w, acc[0]);
             if (ROWS > 1u) { acc[1] = fma(vec2<f32>(hs[r1 + k]), w, acc[1]); }
             if (ROWS > 2u) { acc[2] = fma(vec2<f32>(hs[r2 + k]), w, acc[2]); }
@@ -90,7 +90,7 @@ fn gru_candidate(
             if (j < H) {
                 let kn = min(KT, K - k0);
                 for (var kk = 0u; kk < kn; kk++) {
-                    let w = w_n[(k0 + kk) * H + j];
+                    let w = f32(w_n[(k0 + kk) * H + j]);
                     for (var bb = 0u; bb < BT; bb++) {
                         acc[bb] = fma(h_tile[bb * KT + kk], w, acc[bb]);
                     }
@@ -108,7 +108,7 @@ fn gru_candidate(
         let r2 = rh0 + min(b0 + 2u, p.batch - 1u) * H;
         let r3 = rh0 + min(b0 + 3u, p.batch - 1u) * H;
         for (var k = 0u; k < K; k++) {
-            let w = w_n[k * H + j];
+            let w = f32(w_n[k * H + j]);
             acc[0] = fma(rh[r0 + k], w, acc[0]);
             if (ROWS > 1u) { acc[1] = fma(rh[r1 + k], w, acc[1]); }
             if (ROWS > 2u) { acc[2] = fma(rh[r2 + k], w, acc[2]); }

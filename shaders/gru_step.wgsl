@@ -27,7 +27,7 @@ fn gru_step(
             if (j < H) {
                 let kn = min(KT, K - k0);
                 for (var kk = 0u; kk < kn; kk++) {
-                    let w = w_hh[(k0 + kk) * H + j];
+                    let w = vec4<f32>(w_hh[(k0 + kk) * H + j]);
                     for (var bb = 0u; bb < BT; bb++) {
                         acc[bb] = fma(vec4<f32>(h_tile[bb * KT + kk]), w, acc[bb]);
                     }
@@ -44,7 +44,7 @@ fn gru_step(
         let r2 = p.h_prev_offset + min(b0 + 2u, p.batch - 1u) * K;
         let r3 = p.h_prev_offset + min(b0 + 3u, p.batch - 1u) * K;
         for (var k = 0u; k < K; k++) {
-            let w = w_hh[k * H + j];
+            let w = vec4<f32>(w_hh[k * H + j]);
             acc[0] = fma(vec4<f32>(hs[r0 + k]), w, acc[0]);
             if (ROWS > 1u) { acc[1] = fma(vec4<f32>(hs[r1 + k]), w, acc[1]); }
             if (ROWS > 2u) { acc[2] = fma(vec4<f32>(hs[r2 + k]), w, acc[2]); }

@@ -9,7 +9,7 @@
 // [Ho (k), H (j)]: (i, f, g, o) weights of unit j for state element k, so
 // one vec4 load brings all four gates and neighbouring invocations read
 // neighbouring addresses.
-@group(0) @binding(2) var<storage, read> w_hh: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w_hh: array<vec4<Weight>>;
 // [3, H] rows p_i, p_f, p_o (unused unless PEEPHOLE).
 @group(0) @binding(3) var<storage, read> peephole: array<f32>;
 // [B]: valid steps of each row.

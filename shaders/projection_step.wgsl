@@ -4,7 +4,7 @@
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [H (k), Ho (j)]: W_hr transposed, neighbouring units at neighbouring addresses.
-@group(0) @binding(1) var<storage, read> w_hr: array<f32>;
+@group(0) @binding(1) var<storage, read> w_hr: array<Weight>;
 // [B]: valid steps of each row.
 @group(0) @binding(2) var<storage, read> lengths: array<u32>;
 // [T+1, B, Ho]: slot 0 is h0, slot s+1 is h after step s.
@@ -40,7 +40,7 @@ fn projection_step(
             if (j < H) {
                 let kn = min(KT, K - k0);
                 for (var kk = 0u; kk < kn; kk++) {
-                    let w = w_hr[(k0 + kk) * H + j];
+                    let w = f32(w_hr[(k0 + kk) * H + j]);
                     for (var bb = 0u; bb < BT; bb++) {
                         acc[bb] = fma(h_tile[bb * KT + kk], w, acc[bb]);
                     }
@@ -58,7 +58,7 @@ fn projection_step(
         let r2 = m0 + min(b0 + 2u, p.batch - 1u) * K;
         let r3 = m0 + min(b0 + 3u, p.batch - 1u) * K;
         for (var k = 0u; k < K; k++) {
-            let w = w_hr[k * H + j];
+            let w = f32(w_hr[k * H + j]);
             acc[0] = fma(m[r0 + k], w, acc[0]);
             if (ROWS > 1u) { acc[1] = fma(m[r1 + k], w, acc[1]); }
             if (ROWS > 2u) { acc[2] = fma(m[r2 + k], w, acc[2]); }

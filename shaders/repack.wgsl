@@ -28,7 +28,9 @@ const NONE: u32 = 0xffffffffu;
 @group(0) @binding(0) var<uniform> p: RepackParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+// f32, or f16 for the weights of an f16 layer (already rounded to f16
+// values on the host, so the conversion is exact).
+@group(0) @binding(3) var<storage, read_write> dst: array<Weight>;
 
 // dst[(k*H + j)*width + s] = a[(gates[s]*H + j)*K + k]: the gate rows of a
 // unit adjacent, neighbouring units at neighbouring addresses. With width 1
@@ -48,7 +50,7 @@ fn interleave_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gate != NONE) {
         v = a[(gate * p.hidden + j) * p.k_len + k];
     }
-    dst[n] = v;
+    dst[n] = Weight(v);
 }
 
 // dst[r] = a[a_offset + r] + b[r] for r < b_rows, a[a_offset + r] after:
@@ -64,5 +66,5 @@ fn add_rows(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (r < p.b_rows) {
         v += b[r];
     }
-    dst[r] = v;
+    dst[r] = Weight(v);
 }

@@ -6,7 +6,7 @@
 // [steps, B, H]: x W_ih^T + b_ih + b_hh.
 @group(0) @binding(1) var<storage, read> xg: array<f32>;
 // [H (k), H (j)]: weight of unit j for input k.
-@group(0) @binding(2) var<storage, read> w_hh: array<f32>;
+@group(0) @binding(2) var<storage, read> w_hh: array<Weight>;
 // [B]: valid steps of each row.
 @group(0) @binding(3) var<storage, read> lengths: array<u32>;
 // [T+1, B, H]: slot 0 is h0, slot s+1 is h after step s.

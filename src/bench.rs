@@ -7,7 +7,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::check::{compare, Tolerance};
-use crate::config::{CellKind, RnnConfig};
+use crate::config::{CellKind, Precision, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::profile::KernelProfile;
@@ -33,6 +33,8 @@ pub struct BenchConfig {
     /// Time a training step (forward keeping the tape, then backward)
     /// instead of an inference forward.
     pub train: bool,
+    /// How the layers store their recurrent weights (f16: inference only).
+    pub precision: Precision,
 }
 
 /// What a benchmark measured.
@@ -97,8 +99,16 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
             what: "batch, seq and reps".into(),
         });
     }
-    let weights = StackWeights::random(config, 42, 1.0)?;
-    let layer = RnnStack::new(gpu, &weights)?;
+    if cfg.train && cfg.precision != Precision::F32 {
+        return Err(Error::config(
+            "bench precision",
+            "f16 layers are for inference: time f16 with --mode infer",
+        ));
+    }
+    // The reference runs on the weights the layers hold (rounded for f16),
+    // so an f16 run is held to the same tolerance as an f32 one.
+    let weights = StackWeights::random(config, 42, 1.0)?.rounded_for(cfg.precision)?;
+    let layer = RnnStack::with_precision(gpu, &weights, cfg.precision)?;
     let width = config.output_size();
     let mut rng = SmallRng::seed_from_u64(7);
     let x: Vec<f32> = (0..cfg.seq * cfg.batch * cfg.input)

@@ -176,3 +176,27 @@ impl RnnConfig {
         self.gates() * self.hidden_size
     }
 }
+
+/// How the forward step kernels store a layer's recurrent weights
+/// (`weight_hh`, and `weight_hr` of a projected LSTM): the matrices every
+/// time step reads again. Sums, states and activations are f32 either way;
+/// the input projection is one large GEMM per sequence and stays f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Half the bytes per step; needs the adapter's `SHADER_F16`. The layer
+    /// holds its recurrent weights rounded to f16 (see
+    /// [`crate::RnnWeights::rounded_for`]) and is for inference: training
+    /// refuses it.
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::kernels::{Kernel, PipelineKey};
+use crate::kernels::{wants_f16_weights, Kernel, PipelineKey, F16_WEIGHTS};
 
 /// Environment variable naming the backend (`vulkan|metal|dx12|gl`).
 pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
@@ -387,9 +387,21 @@ impl Gpu {
         }
         let device = &self.inner.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let f16_weights = wants_f16_weights(constants);
+        if f16_weights && !self.capabilities().shader_f16 {
+            return Err(Error::config(
+                "precision f16",
+                format!("the adapter {} has no SHADER_F16", self.describe()),
+            ));
+        }
+        let overrides: Vec<_> = constants
+            .iter()
+            .copied()
+            .filter(|&(k, _)| k != F16_WEIGHTS)
+            .collect();
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.label()),
-            source: wgpu::ShaderSource::Wgsl(kernel.source().into()),
+            source: wgpu::ShaderSource::Wgsl(kernel.module_source(f16_weights).into()),
         });
         let layout = kernel.bind_group_layout(device);
         let texels_layout = kernel
@@ -408,7 +420,7 @@ impl Gpu {
             module: &module,
             entry_point: Some(kernel.entry_point()),
             compilation_options: wgpu::PipelineCompilationOptions {
-                constants,
+                constants: &overrides,
                 // Every kernel writes its workgroup tiles before reading them.
                 zero_initialize_workgroup_memory: false,
             },

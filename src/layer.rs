@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::config::{CellKind, GruReset, RnnConfig};
+use crate::config::{CellKind, GruReset, Precision, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::dispatch::{submit_all, Dispatch};
@@ -16,7 +16,7 @@ use crate::kernels::step::{
     persistent_pieces, step_kernels, StageRows, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
-use crate::kernels::Kernel;
+use crate::kernels::{precision_constants, Kernel};
 use crate::packing;
 use crate::params::LayerTensors;
 use crate::stack::{RnnStack, StackConfig};
@@ -29,6 +29,8 @@ use crate::weights::RnnWeights;
 pub struct Rnn {
     gpu: Gpu,
     config: RnnConfig,
+    /// How `recurrent` and `projection` hold their values.
+    precision: Precision,
     /// The parameters in PyTorch's layout: what gradients, optimizers and
     /// checkpoints use, and what the backward kernels read (row-major, so
     /// that `Wᵀ v` reads neighbouring addresses in neighbouring invocations).
@@ -162,12 +164,30 @@ impl LayerPass {
 impl Rnn {
     /// Uploads `weights` and arranges them for the kernels.
     pub fn new(gpu: &Gpu, weights: &RnnWeights) -> Result<Self> {
+        Self::with_precision(gpu, weights, Precision::F32)
+    }
+
+    /// [`Rnn::new`] with the recurrent weights stored at `precision`; the
+    /// layer holds `weights.rounded_for(precision)`.
+    pub fn with_precision(gpu: &Gpu, weights: &RnnWeights, precision: Precision) -> Result<Self> {
+        if precision == Precision::F16 && !gpu.capabilities().shader_f16 {
+            return Err(Error::config(
+                "precision f16",
+                format!("the adapter {} has no SHADER_F16", gpu.describe()),
+            ));
+        }
+        let weights = &weights.clone().rounded_for(precision)?;
         let config = *weights.config();
         let params = LayerTensors::upload(gpu, weights)?;
         let (h, ho) = (config.hidden_size, config.output_size());
+        let weight_buffer = |what: &str, n: usize| match precision {
+            Precision::F32 => storage_buffer(gpu, what, n),
+            // Two f16 per 4-byte word.
+            Precision::F16 => storage_buffer(gpu, what, n.div_ceil(2)),
+        };
         let recurrent = packing::recurrent_layout(config.cell)
             .iter()
-            .map(|(_, width)| storage_buffer(gpu, "recurrent weights", ho * h * width))
+            .map(|(_, width)| weight_buffer("recurrent weights", ho * h * width))
             .collect::<Result<Vec<_>>>()?;
         let extra = match config.cell {
             CellKind::PeepholeLstm => params.peephole.as_ref().map(|p| p.buffer().clone()),
@@ -179,13 +199,18 @@ impl Rnn {
         let projection = params
             .weight_hr
             .as_ref()
-            .map(|_| storage_buffer(gpu, "weight_hr transposed", h * ho))
+            .map(|_| weight_buffer("weight_hr transposed", h * ho))
             .transpose()?;
         let bias = storage_buffer(gpu, "folded bias", config.gate_rows())?;
-        let texels = LayerTexels::new(gpu, &config)?;
+        // The texel kernels read f32 texels packed from f32 buffers: an f16
+        // layer runs the plain kernels.
+        let texels = match precision {
+            Precision::F32 => LayerTexels::new(gpu, &config)?,
+            Precision::F16 => LayerTexels::default(),
+        };
         let repack = Arc::new(repack_dispatches(
             gpu,
-            &config,
+            (&config, precision),
             &params,
             &bias,
             &recurrent,
@@ -196,6 +221,7 @@ impl Rnn {
         let layer = Self {
             gpu: gpu.clone(),
             config,
+            precision,
             params,
             bias,
             recurrent,
@@ -231,6 +257,11 @@ impl Rnn {
 
     pub fn config(&self) -> &RnnConfig {
         &self.config
+    }
+
+    /// How the layer stores its recurrent weights.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -281,6 +312,14 @@ impl Rnn {
         lengths: &wgpu::Buffer,
         train: bool,
     ) -> Result<LayerPass> {
+        if train && self.precision != Precision::F32 {
+            // The backward kernels and the optimizer work on f32 weights; a
+            // tape of f16 forward steps would not match their gradients.
+            return Err(Error::config(
+                "precision f16",
+                "an f16 layer is for inference; train with an f32 layer (Precision::F32)",
+            ));
+        }
         let cfg = self.config;
         let gpu = &self.gpu;
         let (g, h, ho) = (cfg.gates(), cfg.hidden_size, cfg.output_size());
@@ -368,9 +407,12 @@ impl Rnn {
         let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
             .into_iter()
             .enumerate()
-            .map(|(i, (kernel, constants))| StepStage {
+            .map(|(i, (kernel, mut constants))| StepStage {
                 kernel,
-                constants,
+                constants: {
+                    constants.extend(precision_constants(self.precision));
+                    constants
+                },
                 units: h as u32,
                 rec: ho as u32,
                 buffers: buffers.clone(),
@@ -384,7 +426,7 @@ impl Rnn {
         if let (Some(w_hr), Some(m)) = (&self.projection, &history) {
             stages.push(StepStage {
                 kernel: Kernel::ProjectionStep,
-                constants: vec![],
+                constants: precision_constants(self.precision),
                 units: ho as u32,
                 rec: h as u32,
                 buffers: vec![w_hr, lengths, &hs, m],
@@ -408,7 +450,15 @@ impl Rnn {
                 })
                 .collect();
             let peephole = cfg.cell == CellKind::PeepholeLstm;
-            Steps::persistent(gpu, batch as u32, h as u32, peephole, &chunks, &buffers)?
+            Steps::persistent(
+                gpu,
+                batch as u32,
+                h as u32,
+                peephole,
+                &chunks,
+                &buffers,
+                self.precision,
+            )?
         } else {
             Steps::new(gpu, batch as u32, &offsets, stages, train)?
         };
@@ -457,7 +507,7 @@ impl Rnn {
 #[allow(clippy::too_many_arguments)]
 fn repack_dispatches(
     gpu: &Gpu,
-    config: &RnnConfig,
+    (config, precision): (&RnnConfig, Precision),
     params: &LayerTensors,
     bias: &wgpu::Buffer,
     recurrent: &[wgpu::Buffer],
@@ -469,6 +519,7 @@ fn repack_dispatches(
     let w_hh = params.weight_hh.buffer();
     let mut out = Vec::new();
     for ((gates, width), dst) in packing::recurrent_layout(config.cell).iter().zip(recurrent) {
+        let dst = (dst, precision);
         out.push(interleave_gates(gpu, w_hh, (h, ho), gates, *width, dst)?);
     }
     if let (Some(b_ih), Some(b_hh)) = (&params.bias_ih, &params.bias_hh) {
@@ -483,6 +534,7 @@ fn repack_dispatches(
     }
     if let (Some(w_hr), Some(dst)) = (&params.weight_hr, projection) {
         // weight_hr [Ho, H] transposed: one slot per "unit" of Ho.
+        let dst = (dst, precision);
         out.push(interleave_gates(gpu, w_hr.buffer(), (ho, h), &[0], 1, dst)?);
     }
     // After the interleaving they copy (dispatches run in order).

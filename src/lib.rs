@@ -67,7 +67,7 @@ pub mod tensor;
 pub mod train;
 pub mod weights;
 
-pub use config::{CellKind, GruReset, Nonlinearity, RnnConfig};
+pub use config::{CellKind, GruReset, Nonlinearity, Precision, RnnConfig};
 pub use context::{AdapterSelector, Capabilities, Gpu};
 pub use error::{Error, Result};
 pub use layer::{HostOutput, Rnn, RnnOutput};

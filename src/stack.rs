@@ -3,7 +3,7 @@
 //! variable-length batches and time- or batch-major tensors. Every layer and
 //! direction is recorded into one encoder and submitted once.
 
-use crate::config::RnnConfig;
+use crate::config::{Precision, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::dispatch::Dispatch;
@@ -185,6 +185,16 @@ impl StackWeights {
         Self::new(config, layers)
     }
 
+    /// Every layer's [`RnnWeights::rounded_for`] `precision`.
+    pub fn rounded_for(self, precision: Precision) -> Result<Self> {
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|w| w.rounded_for(precision))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers, ..self })
+    }
+
     pub fn config(&self) -> &StackConfig {
         &self.config
     }
@@ -222,10 +232,16 @@ pub struct RnnStack {
 impl RnnStack {
     /// Uploads every layer's weights.
     pub fn new(gpu: &Gpu, weights: &StackWeights) -> Result<Self> {
+        Self::with_precision(gpu, weights, Precision::F32)
+    }
+
+    /// [`RnnStack::new`] with every layer's recurrent weights stored at
+    /// `precision` (see [`Rnn::with_precision`]).
+    pub fn with_precision(gpu: &Gpu, weights: &StackWeights, precision: Precision) -> Result<Self> {
         let layers = weights
             .layers
             .iter()
-            .map(|w| Rnn::new(gpu, w))
+            .map(|w| Rnn::with_precision(gpu, w, precision))
             .collect::<Result<Vec<_>>>()?;
         Self::from_layers(gpu, weights.config, layers)
     }

@@ -9,7 +9,7 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::{CellKind, GruReset, RnnConfig};
+use crate::config::{CellKind, GruReset, Precision, RnnConfig};
 use crate::error::{check_finite, Error, Result};
 
 /// The parameters of one recurrent layer.
@@ -266,6 +266,36 @@ impl RnnWeights {
     /// `[Ho, H]`, for an LSTM with a projection.
     pub fn weight_hr(&self) -> Option<&[f32]> {
         self.weight_hr.as_deref()
+    }
+
+    /// The weights a layer of `precision` computes with: for
+    /// [`Precision::F16`], `weight_hh` and `weight_hr` rounded to the nearest
+    /// f16 (ties to even); the rest unchanged. A weight outside f16's range
+    /// (|w| > 65504) is an error, not an infinity.
+    pub fn rounded_for(mut self, precision: Precision) -> Result<Self> {
+        if precision == Precision::F32 {
+            return Ok(self);
+        }
+        for (what, t) in [
+            ("weight_hh", Some(&mut self.weight_hh)),
+            ("weight_hr", self.weight_hr.as_mut()),
+        ] {
+            let Some(t) = t else { continue };
+            for (i, v) in t.iter_mut().enumerate() {
+                let half = half::f16::from_f32(*v);
+                if !half.is_finite() {
+                    return Err(Error::config(
+                        what,
+                        format!(
+                            "element {i} is {v}, outside the range of f16 (|w| <= 65504): \
+                             the layer cannot store it at precision f16"
+                        ),
+                    ));
+                }
+                *v = half.to_f32();
+            }
+        }
+        Ok(self)
     }
 
     /// Scales every parameter by `factor` (used to drive cells into saturation).

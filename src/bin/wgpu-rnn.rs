@@ -296,20 +296,16 @@ fn info(args: &AdapterArgs) -> Result<(), String> {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), String> {
-    let refuse = |what: &str| {
-        Err(format!(
-            "{what} is not implemented yet (see the open issues); refusing to time something else"
-        ))
-    };
     if args.mode == Mode::Train && args.profile {
         return Err(
             "--profile times the inference forward's kernel families; it is not available with --mode train"
                 .into(),
         );
     }
-    if args.precision == Precision::F16 {
-        return refuse("--precision f16");
-    }
+    let precision = match args.precision {
+        Precision::F32 => wgpu_rnn::Precision::F32,
+        Precision::F16 => wgpu_rnn::Precision::F16,
+    };
     let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
     let cells: Vec<CellKind> = match &args.cell {
         Some(name) => vec![CellKind::parse(name).map_err(|e| e.to_string())?],
@@ -317,6 +313,9 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
     };
     if !args.json {
         println!("adapter: {}", gpu.describe());
+        if precision == wgpu_rnn::Precision::F16 {
+            println!("precision: recurrent weights in f16, f32 sums and states");
+        }
         println!(
             "{:<18} {:>4} {:>5} {:>5} {:>5} {:>10} {:>10} {:>12} {:>8} {:>10}",
             "cell", "B", "T", "I", "H", "median ms", "min ms", "tokens/s", "GFLOP/s", "max |err|"
@@ -347,6 +346,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             reps: args.reps,
             profile: args.profile,
             train: args.mode == Mode::Train,
+            precision,
         };
         let r = bench::run(&gpu, &cfg).map_err(|e| e.to_string())?;
         if let Some(bar) = &progress {
@@ -357,7 +357,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             let line = serde_json::json!({
                 "cell": args.cell.clone().unwrap_or_else(|| cell.name().to_string()),
                 "B": cfg.batch, "T": cfg.seq, "I": cfg.input, "H": cfg.hidden, "L": args.layers,
-                "bidirectional": args.bidirectional, "mode": if cfg.train { "train" } else { "infer" }, "precision": "f32",
+                "bidirectional": args.bidirectional, "mode": if cfg.train { "train" } else { "infer" }, "precision": precision.name(),
                 "median_s": r.median_s, "min_s": r.min_s, "reps": r.reps,
                 "tokens_per_s": tokens, "gflops": r.gflops(), "max_abs_err": r.max_abs_err,
                 "device": gpu.describe(),

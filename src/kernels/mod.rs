@@ -25,6 +25,27 @@ use bytemuck::{Pod, Zeroable};
 /// work so that no invocation comes near it.
 pub const LOOP_BUDGET: usize = 16384;
 
+/// Not a WGSL override: set to 1 among a kernel's constants, it compiles
+/// the module with `Weight` = f16 (`enable f16`), the element type of the
+/// step kernels' weight bindings and of what `repack.wgsl` writes; without
+/// it `Weight` is f32. [`crate::context::Gpu::pipeline`] takes it out of the
+/// overrides it passes on. See [`crate::Precision`].
+pub const F16_WEIGHTS: &str = "F16_WEIGHTS";
+
+/// Whether `constants` ask for f16 weights (see [`F16_WEIGHTS`]).
+pub(crate) fn wants_f16_weights(constants: &[(&'static str, f64)]) -> bool {
+    constants.iter().any(|&(k, v)| k == F16_WEIGHTS && v != 0.0)
+}
+
+/// [`F16_WEIGHTS`] for a layer of `precision`: what its weight-reading
+/// kernels add to their constants.
+pub(crate) fn precision_constants(precision: crate::Precision) -> Vec<(&'static str, f64)> {
+    match precision {
+        crate::Precision::F32 => vec![],
+        crate::Precision::F16 => vec![(F16_WEIGHTS, 1.0)],
+    }
+}
+
 /// Step kernels share `common.wgsl` (activations, tile sizes, `StepParams`);
 /// it is prepended at compile time. WGSL has no `#include`.
 macro_rules! step_source {
@@ -275,6 +296,17 @@ impl Kernel {
                 include_str!("../../shaders/pack_texels.wgsl")
             }
         }
+    }
+
+    /// The module as compiled: the `Weight` alias (f16 weights need the
+    /// `f16` extension, enabled before anything else), then [`Kernel::source`].
+    pub fn module_source(self, f16_weights: bool) -> String {
+        let prelude = if f16_weights {
+            "enable f16;\nalias Weight = f16;\n"
+        } else {
+            "alias Weight = f32;\n"
+        };
+        format!("{prelude}{}", self.source())
     }
 
     pub fn entry_point(self) -> &'static str {

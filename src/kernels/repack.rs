@@ -7,7 +7,8 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
-use super::{Kernel, WgslTwin};
+use super::{precision_constants, Kernel, WgslTwin};
+use crate::config::Precision;
 use crate::context::Gpu;
 use crate::error::Result;
 
@@ -51,29 +52,33 @@ impl WgslTwin for RepackParams {
     }
 }
 
+/// `dst` holds f32, or f16 with `precision` f16.
 fn dispatch(
     gpu: &Gpu,
     kernel: Kernel,
     mut params: RepackParams,
     a: &wgpu::Buffer,
     b: &wgpu::Buffer,
-    dst: &wgpu::Buffer,
+    (dst, precision): (&wgpu::Buffer, Precision),
 ) -> Result<Dispatch> {
     let (groups, grid_width) = elementwise_grid(gpu, u64::from(params.len));
     params.grid_width = grid_width;
-    Dispatch::new(gpu, kernel, &[], &params, &[a, b, dst], groups)
+    let constants = precision_constants(precision);
+    Dispatch::new(gpu, kernel, &constants, &params, &[a, b, dst], groups)
 }
 
 /// `dst` `[K, H, width]` from `src` `[gates*H, K]`: slot `s` of unit `j` at
 /// column `k` is `src[(gates[s]*H + j), k]`, zero past `gates.len()`
-/// ([`crate::packing::interleave_recurrent`]).
+/// ([`crate::packing::interleave_recurrent`]). `dst` holds `precision`
+/// values (the weights of an f16 layer are f16 already, see
+/// [`crate::RnnWeights::rounded_for`]).
 pub fn interleave_gates(
     gpu: &Gpu,
     src: &wgpu::Buffer,
     (hidden, k_len): (usize, usize),
     gates: &[usize],
     width: usize,
-    dst: &wgpu::Buffer,
+    dst: (&wgpu::Buffer, Precision),
 ) -> Result<Dispatch> {
     debug_assert!(gates.len() <= width && width <= 4);
     let mut slots = [NONE; 4];
@@ -108,5 +113,5 @@ pub fn add_rows(
         b_rows: b_rows as u32,
         ..Default::default()
     };
-    dispatch(gpu, Kernel::AddRows, params, a, b, dst)
+    dispatch(gpu, Kernel::AddRows, params, a, b, (dst, Precision::F32))
 }

@@ -11,8 +11,8 @@ use wgpu::util::DeviceExt;
 
 use super::dispatch::bind_resources;
 use super::texels::{pack_grid, texels_bind_group, PackParams, SourceLayout, TexelMatrix};
-use super::{Kernel, WgslTwin};
-use crate::config::{CellKind, GruReset, Nonlinearity};
+use super::{precision_constants, Kernel, WgslTwin};
+use crate::config::{CellKind, GruReset, Nonlinearity, Precision};
 use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
 
@@ -401,6 +401,7 @@ impl Steps {
         peephole: bool,
         chunks: &[(std::ops::Range<usize>, StepOffsets)],
         buffers: &[&wgpu::Buffer],
+        precision: Precision,
     ) -> Result<Self> {
         debug_assert!(units as usize <= PERSISTENT_MAX_UNITS);
         let flag = |b: bool| f64::from(u8::from(b));
@@ -419,7 +420,7 @@ impl Steps {
             .collect();
         // One invocation per unit, in whole subgroup-sized groups of 32.
         let workgroup = units.next_multiple_of(32);
-        let constants = [
+        let mut constants = vec![
             ("PEEPHOLE", flag(peephole)),
             ("PROJ", 0.0),
             ("TILED", 0.0),
@@ -427,6 +428,7 @@ impl Steps {
             ("SEQ_WG", f64::from(workgroup)),
             rows_constant(batch as usize),
         ];
+        constants.extend(precision_constants(precision));
         let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
         let stage = PerStepDispatch::new(
             gpu,

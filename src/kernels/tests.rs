@@ -18,11 +18,16 @@ use super::texels::PackParams;
 use super::{BindingKind, Kernel, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {
-    let module = naga::front::wgsl::parse_str(kernel.source()).unwrap_or_else(|e| {
+    module_with(kernel, false)
+}
+
+fn module_with(kernel: Kernel, f16_weights: bool) -> naga::Module {
+    let source = kernel.module_source(f16_weights);
+    let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
         panic!(
             "{} does not parse:\n{}",
             kernel.label(),
-            e.emit_to_string(kernel.source())
+            e.emit_to_string(&source)
         )
     });
     let mut validator = naga::valid::Validator::new(
@@ -33,7 +38,7 @@ fn module(kernel: Kernel) -> naga::Module {
         panic!(
             "{} does not validate:\n{}",
             kernel.label(),
-            e.emit_to_string(kernel.source())
+            e.emit_to_string(&source)
         )
     });
     module
@@ -51,6 +56,16 @@ fn every_shader_parses_and_validates() {
             kernel.label(),
             kernel.entry_point()
         );
+    }
+}
+
+/// Every module also compiles with f16 weights (the `Weight` alias), the
+/// form [`super::F16_WEIGHTS`] asks for; f16 layers use the weight-reading
+/// ones.
+#[test]
+fn every_shader_validates_with_f16_weights() {
+    for kernel in Kernel::ALL {
+        module_with(kernel, true);
     }
 }
 

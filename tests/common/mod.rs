@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use wgpu_rnn::check::{compare, Agreement, Tolerance};
-use wgpu_rnn::{reference, Gpu, Rnn, RnnWeights};
+use wgpu_rnn::{reference, Gpu, Precision, Rnn, RnnWeights};
 
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
@@ -112,6 +112,18 @@ pub fn check_against_reference(weights: &RnnWeights, case: Case) -> Agreement {
 
 /// [`check_against_reference`] on a given device.
 pub fn check_against_reference_on(gpu: &Gpu, weights: &RnnWeights, case: Case) -> Agreement {
+    check_against_reference_at(gpu, weights, case, Precision::F32)
+}
+
+/// [`check_against_reference_on`] with a layer of `precision`, against the
+/// reference on the weights that layer holds (`rounded_for(precision)`).
+pub fn check_against_reference_at(
+    gpu: &Gpu,
+    weights: &RnnWeights,
+    case: Case,
+    precision: Precision,
+) -> Agreement {
+    let weights = &weights.clone().rounded_for(precision).expect("weights in range");
     let cfg = *weights.config();
     let (t, b, h) = (case.seq, case.batch, cfg.hidden_size);
     let mut rng = SmallRng::seed_from_u64(case.seed);
@@ -119,7 +131,7 @@ pub fn check_against_reference_on(gpu: &Gpu, weights: &RnnWeights, case: Case) -
     let h0 = case.with_h0.then(|| random_vec(&mut rng, b * h, 1.0));
     let c0 = (case.with_c0 && cfg.cell.has_cell_state()).then(|| random_vec(&mut rng, b * h, 1.0));
 
-    let layer = Rnn::new(gpu, weights).expect("upload weights");
+    let layer = Rnn::with_precision(gpu, weights, precision).expect("upload weights");
     let got = layer
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref())
         .expect("GPU forward");
@@ -128,8 +140,9 @@ pub fn check_against_reference_on(gpu: &Gpu, weights: &RnnWeights, case: Case) -
 
     let tol = Tolerance::recurrent(cfg.input_size + h, t, want.preactivation_scale);
     let label = format!(
-        "{} {:?} I={} H={}",
+        "{} {} {:?} I={} H={}",
         cfg.cell.name(),
+        precision.name(),
         case,
         cfg.input_size,
         h
@@ -182,6 +195,18 @@ pub fn check_stack(weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreem
 
 /// [`check_stack`] on a given device.
 pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackCase) -> Agreement {
+    check_stack_at(gpu, weights, case, Precision::F32)
+}
+
+/// [`check_stack_on`] with layers of `precision` (see
+/// [`check_against_reference_at`]).
+pub fn check_stack_at(
+    gpu: &Gpu,
+    weights: &wgpu_rnn::StackWeights,
+    case: &StackCase,
+    precision: Precision,
+) -> Agreement {
+    let weights = &weights.clone().rounded_for(precision).expect("weights in range");
     let cfg = *weights.config();
     let (t, b) = (case.seq, case.batch);
     let (h, ho, slots) = (
@@ -198,7 +223,8 @@ pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackC
         .then(|| random_vec(&mut rng, slots * b * h, 1.0));
     let lengths = case.lengths.as_deref();
 
-    let stack = wgpu_rnn::RnnStack::new(gpu, weights).expect("upload weights");
+    let stack =
+        wgpu_rnn::RnnStack::with_precision(gpu, weights, precision).expect("upload weights");
     let got = stack
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref(), lengths)
         .expect("GPU forward");
@@ -208,8 +234,9 @@ pub fn check_stack_on(gpu: &Gpu, weights: &wgpu_rnn::StackWeights, case: &StackC
 
     let tol = Tolerance::stack(&cfg, t, want.preactivation_scale);
     let label = format!(
-        "{} {:?} {case:?} tiles={}",
+        "{} {} {:?} {case:?} tiles={}",
         cfg.layer.cell.name(),
+        precision.name(),
         cfg,
         gpu.step_tiles()
     );
