@@ -23,7 +23,9 @@ struct PackParams {
 }
 
 @group(0) @binding(0) var<uniform> p: PackParams;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+// f32, or the f16 weights of an f16 layer (then the host compiles dst as
+// rgba16float: see Kernel::module_source).
+@group(0) @binding(1) var<storage, read> src: array<Weight>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 
 @compute @workgroup_size(256)
@@ -38,7 +40,7 @@ fn pack_texels(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var u = 0u; u < 4u; u++) {
         let col = c + u;
         if (col < p.cols) {
-            v[u] = src[p.offset + select(r * p.ld + col, col * p.ld + r, p.transposed != 0u)];
+            v[u] = f32(src[p.offset + select(r * p.ld + col, col * p.ld + r, p.transposed != 0u)]);
         }
     }
     textureStore(dst, vec2<u32>(n % p.width, n / p.width), v);

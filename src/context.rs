@@ -403,7 +403,7 @@ impl Gpu {
             label: Some(kernel.label()),
             source: wgpu::ShaderSource::Wgsl(kernel.module_source(f16_weights).into()),
         });
-        let layout = kernel.bind_group_layout(device);
+        let layout = kernel.bind_group_layout(device, f16_weights);
         let texels_layout = kernel
             .reads_texels()
             .then(|| kernel.texels_group_layout(device));

@@ -64,24 +64,29 @@ pub(crate) struct LayerTexels {
 }
 
 impl LayerTexels {
-    fn new(gpu: &Gpu, config: &RnnConfig) -> Result<Self> {
+    /// The texels of a layer whose recurrent weights are `precision`; an
+    /// f16 layer (inference only) has no backward texels.
+    fn new(gpu: &Gpu, config: &RnnConfig, precision: Precision) -> Result<Self> {
         if !gpu.subgroup_kernels() {
             return Ok(Self::default());
         }
         let (h, ho) = (config.hidden_size, config.output_size());
-        let texels = |what: &str, rows: usize, cols: usize| {
+        let texels = |what: &str, rows: usize, cols: usize, precision| {
             TexelMatrix::fits(gpu, rows, cols)
-                .then(|| TexelMatrix::new(gpu, what, rows, cols))
+                .then(|| TexelMatrix::with_precision(gpu, what, rows, cols, precision))
                 .transpose()
         };
         // All of them or none: a stage without its texels runs the plain
         // kernel.
         let forward = packing::recurrent_layout(config.cell)
             .iter()
-            .map(|(_, width)| texels("recurrent weights", ho, width * h))
+            .map(|(_, width)| texels("recurrent weights", ho, width * h, precision))
             .collect::<Result<Option<Vec<_>>>>()?
             .unwrap_or_default();
-        let backward = texels("weight_hh", config.gate_rows(), ho)?;
+        let backward = match precision {
+            Precision::F32 => texels("weight_hh", config.gate_rows(), ho, precision)?,
+            Precision::F16 => None,
+        };
         Ok(Self { forward, backward })
     }
 }
@@ -202,12 +207,7 @@ impl Rnn {
             .map(|_| weight_buffer("weight_hr transposed", h * ho))
             .transpose()?;
         let bias = storage_buffer(gpu, "folded bias", config.gate_rows())?;
-        // The texel kernels read f32 texels packed from f32 buffers: an f16
-        // layer runs the plain kernels.
-        let texels = match precision {
-            Precision::F32 => LayerTexels::new(gpu, &config)?,
-            Precision::F16 => LayerTexels::default(),
-        };
+        let texels = LayerTexels::new(gpu, &config, precision)?;
         let repack = Arc::new(repack_dispatches(
             gpu,
             (&config, precision),

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{
-    check_against_reference_at, check_stack_at, gpu, persistent_gpu, random_vec, tiled_gpu, Case,
-    StackCase,
+    check_against_reference_at, check_stack_at, gpu, persistent_gpu, plain_gpu, random_vec,
+    row_texels_gpu, tiled_gpu, Case, StackCase,
 };
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -36,9 +36,14 @@ fn every_cell_matches_the_reference_on_its_f16_weights() {
             };
             check_against_reference_at(gpu(), &weights, case, F16);
         }
-        // The workgroup-tile path GPUs take.
+        // The other step kernels: workgroup tiles (what GPUs run), direct
+        // reads (CPU adapters without 8-lane subgroups), and the subgroup
+        // twins with the row operand as texels too (gpu() above runs the
+        // twins with f16 weight texels and rows from buffers).
         let weights = RnnWeights::random(RnnConfig::new(cell, 4, 67).unwrap(), 6, 1.0).unwrap();
-        check_against_reference_at(tiled_gpu(), &weights, Case::new(5, 3), F16);
+        for device in [tiled_gpu(), plain_gpu(), row_texels_gpu()] {
+            check_against_reference_at(device, &weights, Case::new(5, 3), F16);
+        }
     }
 }
 

@@ -300,13 +300,19 @@ impl Kernel {
 
     /// The module as compiled: the `Weight` alias (f16 weights need the
     /// `f16` extension, enabled before anything else), then [`Kernel::source`].
+    /// With f16 weights the texels a kernel writes are f16 too
+    /// ([`texels::texel_format`]); WGSL cannot name a storage format by
+    /// alias, so the format is substituted.
     pub fn module_source(self, f16_weights: bool) -> String {
-        let prelude = if f16_weights {
-            "enable f16;\nalias Weight = f16;\n"
+        if f16_weights {
+            let source = self.source().replace(
+                "texture_storage_2d<rgba32float, write>",
+                "texture_storage_2d<rgba16float, write>",
+            );
+            format!("enable f16;\nalias Weight = f16;\n{source}")
         } else {
-            "alias Weight = f32;\n"
-        };
-        format!("{prelude}{}", self.source())
+            format!("alias Weight = f32;\n{}", self.source())
+        }
     }
 
     pub fn entry_point(self) -> &'static str {
@@ -428,7 +434,8 @@ impl Kernel {
     /// The layout of group 1 of a kernel that [`Kernel::reads_texels`].
     pub(crate) fn texels_group_layout(self, device: &wgpu::Device) -> wgpu::BindGroupLayout {
         let entries: Vec<_> = (0..self.texel_matrices())
-            .map(|i| binding_layout(i, BindingKind::Texels))
+            // The sample type takes f32 and f16 texels alike.
+            .map(|i| binding_layout(i, BindingKind::Texels, crate::Precision::F32))
             .collect();
         device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("texels"),
@@ -436,12 +443,22 @@ impl Kernel {
         })
     }
 
-    pub(crate) fn bind_group_layout(self, device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    /// The layout of group 0; `f16_weights` as in [`Kernel::module_source`].
+    pub(crate) fn bind_group_layout(
+        self,
+        device: &wgpu::Device,
+        f16_weights: bool,
+    ) -> wgpu::BindGroupLayout {
+        let precision = if f16_weights {
+            crate::Precision::F16
+        } else {
+            crate::Precision::F32
+        };
         let entries: Vec<_> = self
             .bindings()
             .iter()
             .enumerate()
-            .map(|(i, &kind)| binding_layout(i as u32, kind))
+            .map(|(i, &kind)| binding_layout(i as u32, kind, precision))
             .collect();
         device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(self.label()),
@@ -450,7 +467,11 @@ impl Kernel {
     }
 }
 
-fn binding_layout(binding: u32, kind: BindingKind) -> wgpu::BindGroupLayoutEntry {
+fn binding_layout(
+    binding: u32,
+    kind: BindingKind,
+    precision: crate::Precision,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
@@ -474,7 +495,7 @@ fn binding_layout(binding: u32, kind: BindingKind) -> wgpu::BindGroupLayoutEntry
             },
             BindingKind::TexelsWrite => wgpu::BindingType::StorageTexture {
                 access: wgpu::StorageTextureAccess::WriteOnly,
-                format: texels::TEXEL_FORMAT,
+                format: texels::texel_format(precision),
                 view_dimension: wgpu::TextureViewDimension::D2,
             },
         },

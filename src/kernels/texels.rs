@@ -9,12 +9,19 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
-use super::{Kernel, WgslTwin};
+use super::{precision_constants, Kernel, WgslTwin};
+use crate::config::Precision;
 use crate::context::Gpu;
 use crate::error::{Error, Result};
 
-/// Four f32 columns per texel.
-pub const TEXEL_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+/// Four columns per texel: f32, or f16 for the weights of an f16 layer
+/// (the kernels read either as f32).
+pub fn texel_format(precision: Precision) -> wgpu::TextureFormat {
+    match precision {
+        Precision::F32 => wgpu::TextureFormat::Rgba32Float,
+        Precision::F16 => wgpu::TextureFormat::Rgba16Float,
+    }
+}
 /// log2 of the texture's width (`TEXEL_ROW_SHIFT` in `texels.wgsl`): a power
 /// of two, so the kernels find a texel with a shift and a mask.
 pub const TEXEL_ROW_SHIFT: u32 = 12;
@@ -103,6 +110,8 @@ pub struct TexelMatrix {
     view: wgpu::TextureView,
     rows: usize,
     cols: usize,
+    /// What the texels and the buffers packed into them hold.
+    precision: Precision,
 }
 
 impl TexelMatrix {
@@ -126,6 +135,18 @@ impl TexelMatrix {
     /// A texture for `[rows, cols]`, or an error when it would pass the
     /// device's texture size limit (see [`TexelMatrix::fits`]).
     pub fn new(gpu: &Gpu, what: &str, rows: usize, cols: usize) -> Result<Self> {
+        Self::with_precision(gpu, what, rows, cols, Precision::F32)
+    }
+
+    /// [`TexelMatrix::new`] holding `precision` values, packed from a
+    /// buffer of `precision` values.
+    pub fn with_precision(
+        gpu: &Gpu,
+        what: &str,
+        rows: usize,
+        cols: usize,
+        precision: Precision,
+    ) -> Result<Self> {
         let height = Self::height(rows, cols);
         let limit = u64::from(gpu.limits().max_texture_dimension_2d);
         if !Self::fits(gpu, rows, cols) {
@@ -147,7 +168,7 @@ impl TexelMatrix {
                 mip_level_count: 1,
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
-                format: TEXEL_FORMAT,
+                format: texel_format(precision),
                 usage: wgpu::TextureUsages::TEXTURE_BINDING
                     | wgpu::TextureUsages::STORAGE_BINDING
                     | wgpu::TextureUsages::COPY_SRC,
@@ -160,6 +181,7 @@ impl TexelMatrix {
             view,
             rows,
             cols,
+            precision,
         })
     }
 
@@ -171,8 +193,8 @@ impl TexelMatrix {
         &self.texture
     }
 
-    /// The dispatch that packs `src` (row-major `[rows, cols]` f32) into
-    /// these texels.
+    /// The dispatch that packs `src` (row-major `[rows, cols]`, f32 or
+    /// f16 as the matrix's precision) into these texels.
     pub fn pack(&self, gpu: &Gpu, src: &wgpu::Buffer) -> Result<Dispatch> {
         self.pack_from(gpu, src, SourceLayout::dense(self.cols))
     }
@@ -189,7 +211,7 @@ impl TexelMatrix {
         Dispatch::with_resources(
             gpu,
             Kernel::PackTexels,
-            &[],
+            &precision_constants(self.precision),
             &params,
             vec![
                 src.as_entire_binding(),
