@@ -22,11 +22,7 @@ const F16: Precision = Precision::F16;
 #[test]
 fn every_cell_matches_the_reference_on_its_f16_weights() {
     for cell in CellKind::ALL {
-        for (i, h, t, b, scale) in [
-            (1, 1, 1, 1, 1.0),
-            (3, 67, 7, 5, 1.0),
-            (5, 33, 6, 3, 1e4),
-        ] {
+        for (i, h, t, b, scale) in [(1, 1, 1, 1, 1.0), (3, 67, 7, 5, 1.0), (5, 33, 6, 3, 1e4)] {
             let weights = RnnWeights::random(RnnConfig::new(cell, i, h).unwrap(), 5, 1.0).unwrap();
             let case = Case {
                 input_scale: scale,
@@ -137,7 +133,10 @@ fn f16_accuracy_against_the_f32_weights_over_a_long_sequence() {
     for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::After)] {
         let weights = RnnWeights::random(RnnConfig::new(cell, 16, 64).unwrap(), 13, 1.0).unwrap();
         let err = f16_output_error(&weights, 256, 2, 14);
-        eprintln!("{}: f16 vs f32 weights, T=256: max |err| {err:.2e}", cell.name());
+        eprintln!(
+            "{}: f16 vs f32 weights, T=256: max |err| {err:.2e}",
+            cell.name()
+        );
         assert!(err < 2e-4, "{}: f16 error {err:.2e}", cell.name());
     }
 }
@@ -154,7 +153,10 @@ fn bad_f16_uses_are_errors() {
     let weights = weights.unwrap();
     match Rnn::with_precision(gpu(), &weights, F16) {
         Err(Error::Config { what, reason }) => {
-            assert!(what.contains("weight_hh") && reason.contains("f16"), "{what}: {reason}")
+            assert!(
+                what.contains("weight_hh") && reason.contains("f16"),
+                "{what}: {reason}"
+            )
         }
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a weight of 1e5 was accepted at f16"),

@@ -123,7 +123,10 @@ pub fn check_against_reference_at(
     case: Case,
     precision: Precision,
 ) -> Agreement {
-    let weights = &weights.clone().rounded_for(precision).expect("weights in range");
+    let weights = &weights
+        .clone()
+        .rounded_for(precision)
+        .expect("weights in range");
     let cfg = *weights.config();
     let (t, b, h) = (case.seq, case.batch, cfg.hidden_size);
     let mut rng = SmallRng::seed_from_u64(case.seed);
@@ -206,7 +209,10 @@ pub fn check_stack_at(
     case: &StackCase,
     precision: Precision,
 ) -> Agreement {
-    let weights = &weights.clone().rounded_for(precision).expect("weights in range");
+    let weights = &weights
+        .clone()
+        .rounded_for(precision)
+        .expect("weights in range");
     let cfg = *weights.config();
     let (t, b) = (case.seq, case.batch);
     let (h, ho, slots) = (
