@@ -19,7 +19,7 @@ use crate::kernels::texels::TexelMatrix;
 use crate::kernels::{precision_constants, Kernel};
 use crate::packing;
 use crate::params::LayerTensors;
-use crate::stack::{RnnStack, StackConfig};
+use crate::stack::{PlanCache, RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 use crate::weights::RnnWeights;
 
@@ -49,6 +49,8 @@ pub struct Rnn {
     /// [`LayerTexels`]).
     pub(crate) texels: LayerTexels,
     repack: Arc<Vec<Dispatch>>,
+    /// [`Rnn::forward`]'s reused buffers (see [`crate::stack::ForwardPlan`]).
+    plan: PlanCache,
 }
 
 /// What the subgroup step kernels (CPU adapters with 8-lane subgroups) read
@@ -229,6 +231,7 @@ impl Rnn {
             projection,
             texels,
             repack,
+            plan: PlanCache::default(),
         };
         layer.repack()?;
         Ok(layer)
@@ -297,7 +300,7 @@ impl Rnn {
 
     fn as_stack(&self) -> Result<RnnStack> {
         let config = StackConfig::new(self.config);
-        RnnStack::from_layers(&self.gpu, config, vec![self.clone()])
+        RnnStack::with_plan_cache(&self.gpu, config, vec![self.clone()], self.plan.clone())
     }
 
     /// Builds the dispatches of one forward pass over `steps_input`

@@ -3,6 +3,8 @@
 //! variable-length batches and time- or batch-major tensors. Every layer and
 //! direction is recorded into one encoder and submitted once.
 
+use std::sync::{Arc, Mutex};
+
 use crate::config::{Precision, RnnConfig};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
@@ -227,6 +229,58 @@ pub struct RnnStack {
     gpu: Gpu,
     pub(crate) config: StackConfig,
     pub(crate) layers: Vec<Rnn>,
+    /// The last inference forward's buffers and dispatches.
+    plan: PlanCache,
+}
+
+/// Where one inference forward's [`ForwardPlan`] is kept for the next.
+pub(crate) type PlanCache = Arc<Mutex<Option<ForwardPlan>>>;
+
+/// What a forward's buffers and bind groups are made for: the sizes, and
+/// the input tensor the first layer's bind groups refer to.
+#[derive(PartialEq)]
+struct PlanKey {
+    seq: usize,
+    batch: usize,
+    input: wgpu::Buffer,
+}
+
+/// Every buffer, bind group and per-step uniform of an inference forward,
+/// kept so that the next call with the same [`PlanKey`] only writes the
+/// lengths and records (allocating nothing but its outputs). Holds the
+/// memory of one forward between calls; a call of another shape replaces
+/// it.
+pub(crate) struct ForwardPlan {
+    key: PlanKey,
+    lengths: wgpu::Buffer,
+    /// What the last layer writes; copied into each call's own output
+    /// tensor, so that an earlier call's result is never overwritten.
+    output: wgpu::Buffer,
+    layers: Vec<PlannedLayer>,
+}
+
+/// One layer-direction of a planned forward.
+struct PlannedLayer {
+    slot: usize,
+    seq: usize,
+    batch: usize,
+    /// Whether `pass` keeps the training tape (then `c` holds every step).
+    training: bool,
+    gather: Option<(Dispatch, wgpu::Buffer)>,
+    steps_in: wgpu::Buffer,
+    pass: crate::layer::LayerPass,
+    scatter: Dispatch,
+    /// Dropout on the layer's output, after its last direction.
+    dropout: Option<Dispatch>,
+}
+
+/// The final states a forward returns, written by
+/// [`RnnStack::record_layers`] (the output is written by the last layer's
+/// scatter).
+#[derive(Clone, Copy)]
+struct Outputs<'a> {
+    h_n: &'a GpuTensor,
+    c_n: Option<&'a GpuTensor>,
 }
 
 impl RnnStack {
@@ -247,12 +301,24 @@ impl RnnStack {
     }
 
     pub(crate) fn from_layers(gpu: &Gpu, config: StackConfig, layers: Vec<Rnn>) -> Result<Self> {
+        Self::with_plan_cache(gpu, config, layers, PlanCache::default())
+    }
+
+    /// [`RnnStack::from_layers`] keeping its forward plans in `plan` (a
+    /// layer's own, so that [`Rnn::forward`] reuses them too).
+    pub(crate) fn with_plan_cache(
+        gpu: &Gpu,
+        config: StackConfig,
+        layers: Vec<Rnn>,
+        plan: PlanCache,
+    ) -> Result<Self> {
         let config = config.validated()?;
         debug_assert_eq!(layers.len(), config.state_slots());
         Ok(Self {
             gpu: gpu.clone(),
             config,
             layers,
+            plan,
         })
     }
 
@@ -319,6 +385,10 @@ impl RnnStack {
 
     /// The forward pass; `profile` times kernel families, `train` keeps what
     /// [`RnnStack::backward`] needs and applies dropout between layers.
+    /// A plain inference forward reuses the buffers and bind groups of the
+    /// previous one when the shape and the input tensor are the same
+    /// ([`ForwardPlan`]); profiled and training forwards plan afresh (a
+    /// tape owns its buffers).
     pub(crate) fn run_forward(
         &self,
         input: &GpuTensor,
@@ -347,7 +417,7 @@ impl RnnStack {
         };
         let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
         self.check_tensor("input", input, &[a, b, layer0.input_size])?;
-        let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
+        let (h, ho) = (layer0.hidden_size, layer0.output_size());
         let slots = cfg.state_slots();
         if let Some(h0) = h0 {
             self.check_tensor("h0", h0, &[slots, batch, ho])?;
@@ -363,8 +433,6 @@ impl RnnStack {
             None => vec![seq as u32; batch],
         };
         let gpu = &self.gpu;
-        let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
-        let training = train.is_some();
         let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
         let output = GpuTensor::zeros(gpu, "output", &out_shape)?;
         let h_n = GpuTensor::zeros(gpu, "h_n", &[slots, batch, ho])?;
@@ -373,17 +441,124 @@ impl RnnStack {
             .has_cell_state()
             .then(|| GpuTensor::zeros(gpu, "c_n", &[slots, batch, h]))
             .transpose()?;
+        let outputs = Outputs {
+            h_n: &h_n,
+            c_n: c_n.as_ref(),
+        };
 
-        // Build every dispatch first (all checks happen here), then record.
-        struct Planned {
-            slot: usize,
-            gather: Option<(Dispatch, wgpu::Buffer)>,
-            steps_in: wgpu::Buffer,
-            pass: crate::layer::LayerPass,
-            scatter: Dispatch,
-            // Dropout on the layer's output, after its last direction.
-            dropout: Option<Dispatch>,
+        if !profile && train.is_none() {
+            let key = PlanKey {
+                seq,
+                batch,
+                input: input.buffer().clone(),
+            };
+            let mut cache = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.as_ref().is_none_or(|plan| plan.key != key) {
+                // Drop the old plan's buffers before allocating the new ones.
+                *cache = None;
+                let lengths_buffer = storage_buffer_of(gpu, "lengths", &lengths)?;
+                let result = storage_buffer(gpu, "output [T, B, D*Ho]", output.len())?;
+                let layers = self.plan_layers(seq, batch, input, &lengths_buffer, &result, None)?;
+                *cache = Some(ForwardPlan {
+                    key,
+                    lengths: lengths_buffer,
+                    output: result,
+                    layers,
+                });
+            }
+            let plan = cache.as_ref().expect("planned above");
+            gpu.queue()
+                .write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
+            gpu.scoped("forward", || {
+                let mut encoder =
+                    gpu.device()
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("rnn forward"),
+                        });
+                self.record_layers(&mut encoder, &plan.layers, (h0, c0), outputs, None, true);
+                encoder.copy_buffer_to_buffer(
+                    &plan.output,
+                    0,
+                    output.buffer(),
+                    0,
+                    plan.output.size(),
+                );
+                gpu.queue().submit([encoder.finish()]);
+            })?;
+            return Ok((RnnOutput { output, h_n, c_n }, None, None));
         }
+
+        let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
+        let planned = self.plan_layers(seq, batch, input, &lengths, output.buffer(), train)?;
+        let mut timer = if profile {
+            let passes: usize = planned
+                .iter()
+                .map(|p| {
+                    usize::from(p.gather.is_some())
+                        + 2 * p.pass.chunks().len()
+                        + 1
+                        + usize::from(p.dropout.is_some())
+                })
+                .sum();
+            Some(PassTimer::new(gpu, passes)?)
+        } else {
+            None
+        };
+        let readable = gpu.scoped("forward", || {
+            let mut encoder =
+                gpu.device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("rnn forward"),
+                    });
+            self.record_layers(
+                &mut encoder,
+                &planned,
+                (h0, c0),
+                outputs,
+                timer.as_mut(),
+                false,
+            );
+            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
+            gpu.queue().submit([encoder.finish()]);
+            readable
+        })?;
+        let profile = match (&timer, readable) {
+            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
+            _ => None,
+        };
+        let tape = train.map(|options| TrainTape {
+            gpu: gpu.clone(),
+            config: cfg,
+            seq,
+            batch,
+            lengths,
+            options,
+            layers: planned
+                .into_iter()
+                .map(|p| TapedLayer {
+                    steps_in: p.steps_in,
+                    pass: p.pass,
+                })
+                .collect(),
+        });
+        Ok((RnnOutput { output, h_n, c_n }, profile, tape))
+    }
+
+    /// Builds every dispatch of a forward over `input` (all checks happen
+    /// here), the last layer writing `output`.
+    fn plan_layers(
+        &self,
+        seq: usize,
+        batch: usize,
+        input: &GpuTensor,
+        lengths: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+        train: Option<TrainOptions>,
+    ) -> Result<Vec<PlannedLayer>> {
+        let cfg = self.config;
+        let gpu = &self.gpu;
+        let training = train.is_some();
+        let (ho, dirs) = (cfg.layer.output_size(), cfg.directions());
         let mut planned = Vec::new();
         let mut between: Vec<wgpu::Buffer> = Vec::new();
         for l in 0..cfg.num_layers {
@@ -392,7 +567,7 @@ impl RnnStack {
             let in_batch_first = l == 0 && cfg.batch_first;
             let out_batch_first = last && cfg.batch_first;
             let out_buffer = if last {
-                output.buffer().clone()
+                output.clone()
             } else {
                 storage_buffer(
                     gpu,
@@ -424,7 +599,7 @@ impl RnnStack {
                         Kernel::GatherSteps,
                         false,
                         params,
-                        &lengths,
+                        lengths,
                         &layer_in,
                         &steps_in,
                     )?;
@@ -434,7 +609,7 @@ impl RnnStack {
                 };
                 let steps_in = gather.as_ref().map_or(&layer_in, |(_, b)| b).clone();
                 let slot = l * dirs + d;
-                let pass = self.layers[slot].prepare(seq, batch, &steps_in, &lengths, training)?;
+                let pass = self.layers[slot].prepare(seq, batch, &steps_in, lengths, training)?;
                 let params = SeqParams {
                     seq: seq as u32,
                     batch: batch as u32,
@@ -451,7 +626,7 @@ impl RnnStack {
                     Kernel::ScatterOutput,
                     false,
                     params,
-                    &lengths,
+                    lengths,
                     &pass.hs,
                     &out_buffer,
                 )?;
@@ -462,8 +637,11 @@ impl RnnStack {
                     }
                     _ => None,
                 };
-                planned.push(Planned {
+                planned.push(PlannedLayer {
                     slot,
+                    seq,
+                    batch,
+                    training,
                     gather,
                     steps_in,
                     pass,
@@ -475,120 +653,110 @@ impl RnnStack {
                 between.push(out_buffer);
             }
         }
+        Ok(planned)
+    }
 
-        let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
-        let mut timer = if profile {
-            let passes: usize = planned
-                .iter()
-                .map(|p| {
-                    usize::from(p.gather.is_some())
-                        + 2 * p.pass.chunks().len()
-                        + 1
-                        + usize::from(p.dropout.is_some())
-                })
-                .sum();
-            Some(PassTimer::new(gpu, passes)?)
-        } else {
-            None
-        };
-        let readable = gpu.scoped("forward", || {
-            let mut encoder =
-                gpu.device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("rnn forward"),
-                    });
-            for p in &planned {
-                let slot = p.slot as u64;
-                if let Some(h0) = h0 {
-                    encoder.copy_buffer_to_buffer(
-                        h0.buffer(),
-                        slot * h_bytes,
-                        &p.pass.hs,
-                        0,
-                        h_bytes,
-                    );
-                }
-                if let (Some(c0), Some(c)) = (c0, &p.pass.c) {
-                    encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes);
-                }
-                match &mut timer {
-                    None => {
-                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                            label: Some("rnn layer"),
-                            timestamp_writes: None,
-                        });
-                        if let Some((gather, _)) = &p.gather {
-                            gather.record(&mut pass);
-                        }
-                        p.pass.record(&mut pass);
-                        p.scatter.record(&mut pass);
-                        if let Some(dropout) = &p.dropout {
-                            dropout.record(&mut pass);
-                        }
-                    }
-                    Some(timer) => {
-                        // The same dispatches in the same order, one pass per family run.
-                        let mut timed =
-                            |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
-                                let mut pass =
-                                    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                                        label: Some(family),
-                                        timestamp_writes: Some(timer.writes(family)),
-                                    });
-                                f(&mut pass);
-                            };
-                        if let Some((gather, _)) = &p.gather {
-                            timed("gather (step order)", &|pass| gather.record(pass));
-                        }
-                        for (range, gemm) in p.pass.chunks() {
-                            timed("input GEMM", &|pass| gemm.record(pass));
-                            timed("step kernels", &|pass| {
-                                p.pass.record_steps(pass, range.clone())
-                            });
-                        }
-                        timed("scatter (time order)", &|pass| p.scatter.record(pass));
-                        if let Some(dropout) = &p.dropout {
-                            timed("dropout", &|pass| dropout.record(pass));
-                        }
-                    }
-                }
-                encoder.copy_buffer_to_buffer(
-                    &p.pass.hs,
-                    seq as u64 * h_bytes,
-                    h_n.buffer(),
+    /// Records `planned` into `encoder`: each layer-direction's initial
+    /// state (`h0`/`c0`, or zeros where `reused` buffers may hold the last
+    /// call's), its dispatches (one pass, or one timed pass per kernel
+    /// family), and its final state into `h_n`/`c_n`.
+    fn record_layers(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        planned: &[PlannedLayer],
+        (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
+        out: Outputs<'_>,
+        mut timer: Option<&mut PassTimer>,
+        reused: bool,
+    ) {
+        let layer0 = self.config.layer;
+        for p in planned {
+            let batch = p.batch;
+            let (h_bytes, c_bytes) = (
+                (batch * layer0.output_size() * 4) as u64,
+                (batch * layer0.hidden_size * 4) as u64,
+            );
+            let slot = p.slot as u64;
+            match h0 {
+                Some(h0) => encoder.copy_buffer_to_buffer(
+                    h0.buffer(),
                     slot * h_bytes,
+                    &p.pass.hs,
+                    0,
                     h_bytes,
-                );
-                if let (Some(c_n), Some(c)) = (&c_n, &p.pass.c) {
-                    // Training keeps every step's cell state; the last is slot T.
-                    let last = if training { seq as u64 * c_bytes } else { 0 };
-                    encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
+                ),
+                None if reused => encoder.clear_buffer(&p.pass.hs, 0, Some(h_bytes)),
+                None => {}
+            }
+            if let Some(c) = &p.pass.c {
+                match c0 {
+                    Some(c0) => {
+                        encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes)
+                    }
+                    // The inference cell state is updated in place: it ends
+                    // the last call holding that call's c_T.
+                    None if reused => encoder.clear_buffer(c, 0, Some(c_bytes)),
+                    None => {}
                 }
             }
-            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
-            gpu.queue().submit([encoder.finish()]);
-            readable
-        })?;
-        let profile = match (&timer, readable) {
-            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
-            _ => None,
-        };
-        let tape = train.map(|options| TrainTape {
-            gpu: gpu.clone(),
-            config: cfg,
-            seq,
-            batch,
-            lengths,
-            options,
-            layers: planned
-                .into_iter()
-                .map(|p| TapedLayer {
-                    steps_in: p.steps_in,
-                    pass: p.pass,
-                })
-                .collect(),
-        });
-        Ok((RnnOutput { output, h_n, c_n }, profile, tape))
+            match timer.as_deref_mut() {
+                None => {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("rnn layer"),
+                        timestamp_writes: None,
+                    });
+                    if let Some((gather, _)) = &p.gather {
+                        gather.record(&mut pass);
+                    }
+                    p.pass.record(&mut pass);
+                    p.scatter.record(&mut pass);
+                    if let Some(dropout) = &p.dropout {
+                        dropout.record(&mut pass);
+                    }
+                }
+                Some(timer) => {
+                    // The same dispatches in the same order, one pass per family run.
+                    let mut timed =
+                        |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
+                            let mut pass =
+                                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                    label: Some(family),
+                                    timestamp_writes: Some(timer.writes(family)),
+                                });
+                            f(&mut pass);
+                        };
+                    if let Some((gather, _)) = &p.gather {
+                        timed("gather (step order)", &|pass| gather.record(pass));
+                    }
+                    for (range, gemm) in p.pass.chunks() {
+                        timed("input GEMM", &|pass| gemm.record(pass));
+                        timed("step kernels", &|pass| {
+                            p.pass.record_steps(pass, range.clone())
+                        });
+                    }
+                    timed("scatter (time order)", &|pass| p.scatter.record(pass));
+                    if let Some(dropout) = &p.dropout {
+                        timed("dropout", &|pass| dropout.record(pass));
+                    }
+                }
+            }
+            encoder.copy_buffer_to_buffer(
+                &p.pass.hs,
+                p.seq as u64 * h_bytes,
+                out.h_n.buffer(),
+                slot * h_bytes,
+                h_bytes,
+            );
+            if let (Some(c_n), Some(c)) = (out.c_n, &p.pass.c) {
+                // Training keeps every step's cell state; the last is slot T.
+                let last = if p.training {
+                    p.seq as u64 * c_bytes
+                } else {
+                    0
+                };
+                encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
+            }
+        }
     }
 
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything

@@ -1,0 +1,131 @@
+//! Inference forwards reuse the previous call's buffers and bind groups when
+//! the shape and the input tensor are the same. A reused forward must give
+//! the bits a freshly planned one gives, whatever the last call left behind
+//! (its h0, its final cell state, its lengths), and must never overwrite
+//! the tensors an earlier call returned.
+
+mod common;
+
+use common::{gpu, per_step_gpu, random_vec};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::{
+    CellKind, Direction, Gpu, GpuTensor, GruReset, HostOutput, Rnn, RnnConfig, RnnStack,
+    RnnWeights, StackConfig, StackWeights,
+};
+
+/// One call's arguments.
+struct Call<'a> {
+    h0: Option<&'a GpuTensor>,
+    c0: Option<&'a GpuTensor>,
+    lengths: Option<&'a [usize]>,
+}
+
+fn fresh(gpu: &Gpu, weights: &StackWeights, input: &GpuTensor, call: &Call) -> HostOutput {
+    RnnStack::new(gpu, weights)
+        .unwrap()
+        .forward(input, call.h0, call.c0, call.lengths)
+        .unwrap()
+        .to_host()
+        .unwrap()
+}
+
+#[test]
+fn reused_forwards_match_fresh_ones_bit_for_bit() {
+    let (t, b, i, h) = (7, 3, 5, 33);
+    let mut rng = SmallRng::seed_from_u64(1);
+    for (device, cell) in [
+        (gpu(), CellKind::Lstm),
+        (per_step_gpu(), CellKind::PeepholeLstm),
+        (gpu(), CellKind::Gru(GruReset::Before)),
+    ] {
+        let config = StackConfig::new(RnnConfig::new(cell, i, h).unwrap())
+            .with_layers(2)
+            .with_direction(Direction::Bidirectional);
+        let slots = config.state_slots();
+        let weights = StackWeights::random(config, 2, 1.0).unwrap();
+        let stack = RnnStack::new(device, &weights).unwrap();
+        let tensor = |rng: &mut SmallRng, shape: &[usize]| {
+            let n = shape.iter().product();
+            GpuTensor::from_slice(device, "t", &random_vec(rng, n, 1.0), shape).unwrap()
+        };
+        let input = tensor(&mut rng, &[t, b, i]);
+        let h0 = tensor(&mut rng, &[slots, b, h]);
+        let c0 = tensor(&mut rng, &[slots, b, h]);
+        let with_states = Call {
+            h0: Some(&h0),
+            c0: cell.has_cell_state().then_some(&c0),
+            lengths: Some(&[7, 2, 5]),
+        };
+        let plain = Call {
+            h0: None,
+            c0: None,
+            lengths: None,
+        };
+        let run = |call: &Call, input: &GpuTensor| {
+            stack
+                .forward(input, call.h0, call.c0, call.lengths)
+                .unwrap()
+        };
+        // First call plans; the second reuses and must not see the first's
+        // h0, c_T or lengths.
+        let first = run(&with_states, &input);
+        let first_host = first.to_host().unwrap();
+        assert_eq!(first_host, fresh(device, &weights, &input, &with_states));
+        let second = run(&plain, &input).to_host().unwrap();
+        assert_eq!(second, fresh(device, &weights, &input, &plain), "{cell:?}");
+        assert_eq!(
+            first.to_host().unwrap(),
+            first_host,
+            "an earlier output changed"
+        );
+        // New data in the same tensor: reused again.
+        input.write(&random_vec(&mut rng, t * b * i, 1.0)).unwrap();
+        let third = run(&with_states, &input).to_host().unwrap();
+        assert_eq!(third, fresh(device, &weights, &input, &with_states));
+        // Another shape replans; then back.
+        let short = tensor(&mut rng, &[4, b, i]);
+        let fourth = run(&plain, &short).to_host().unwrap();
+        assert_eq!(fourth, fresh(device, &weights, &short, &plain));
+        let fifth = run(&plain, &input).to_host().unwrap();
+        assert_eq!(fifth, fresh(device, &weights, &input, &plain));
+    }
+}
+
+#[test]
+fn a_single_layer_reuses_its_plan_too() {
+    let weights =
+        RnnWeights::random(RnnConfig::new(CellKind::Lstm, 3, 67).unwrap(), 4, 1.0).unwrap();
+    let layer = Rnn::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(5);
+    let input = GpuTensor::from_slice(
+        gpu(),
+        "x",
+        &random_vec(&mut rng, 6 * 2 * 3, 1.0),
+        &[6, 2, 3],
+    )
+    .unwrap();
+    let c0 = GpuTensor::from_slice(gpu(), "c0", &random_vec(&mut rng, 2 * 67, 1.0), &[1, 2, 67])
+        .unwrap();
+    let with_c0 = layer
+        .forward(&input, None, Some(&c0))
+        .unwrap()
+        .to_host()
+        .unwrap();
+    let without = layer
+        .forward(&input, None, None)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    let fresh = Rnn::new(gpu(), &weights)
+        .unwrap()
+        .forward(&input, None, None)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    assert_eq!(without, fresh);
+    assert_ne!(
+        with_c0, without,
+        "c0 made no difference: the test is not testing"
+    );
+}
