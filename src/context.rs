@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::kernels::{wants_f16_weights, Kernel, PipelineKey, F16_WEIGHTS};
+use crate::kernels::{Kernel, ModuleOptions, PipelineKey};
 
 /// Environment variable naming the backend (`vulkan|metal|dx12|gl`).
 pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
@@ -23,6 +23,8 @@ pub const ENV_SUBGROUP_KERNELS: &str = "WGPU_RNN_SUBGROUP_KERNELS";
 /// Environment variable forcing the subgroup step kernels' row operands
 /// into texels (1) or not (0).
 pub const ENV_ROW_TEXELS: &str = "WGPU_RNN_ROW_TEXELS";
+/// Environment variable turning the per-step params as immediates off (0).
+pub const ENV_IMMEDIATES: &str = "WGPU_RNN_IMMEDIATES";
 
 /// The shortest row operand (h_{t-1}, da_i) whose packing into texels
 /// before every step pays for its dispatch (BENCHMARKS.md: a loss at
@@ -57,6 +59,11 @@ pub struct AdapterSelector {
     /// its buffer (default: see [`Gpu::row_texels`];
     /// `WGPU_RNN_ROW_TEXELS=1|0`).
     pub row_texels: Option<bool>,
+    /// Turn off the per-step kernels' params as immediates (`Some(false)`,
+    /// or `WGPU_RNN_IMMEDIATES=0`): they then read them from one uniform
+    /// array at a dynamic offset per step. They cannot be forced on where
+    /// the device lacks the `IMMEDIATES` feature.
+    pub immediates: Option<bool>,
 }
 
 impl AdapterSelector {
@@ -71,6 +78,7 @@ impl AdapterSelector {
             persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
             subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
             row_texels: get(ENV_ROW_TEXELS).map(|v| v != "0"),
+            immediates: get(ENV_IMMEDIATES).map(|v| v != "0"),
         }
     }
 
@@ -113,6 +121,7 @@ struct Inner {
     persistent: Option<bool>,
     subgroup_kernels: bool,
     row_texels: Option<bool>,
+    immediates: bool,
     cpu: bool,
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     /// How many pipelines were compiled (for the cache test).
@@ -279,6 +288,7 @@ impl Gpu {
                     && info.subgroup_min_size == 8
                     && info.subgroup_max_size == 8,
                 row_texels: sel.row_texels,
+                immediates: sel.immediates != Some(false) && caps.immediates,
                 cpu: info.device_type == wgpu::DeviceType::Cpu,
                 instance,
                 adapter,
@@ -326,6 +336,15 @@ impl Gpu {
     /// `shaders/subgroup.wgsl`).
     pub fn subgroup_kernels(&self) -> bool {
         self.inner.subgroup_kernels
+    }
+
+    /// Whether the per-step kernels take their params as immediates
+    /// (`var<immediate>`, one `set_immediates` per dispatch) rather than
+    /// from one uniform array at a dynamic offset per step: where the
+    /// device has `IMMEDIATES` (Vulkan push constants) and the selector does
+    /// not turn it off.
+    pub fn immediate_params(&self) -> bool {
+        self.inner.immediates
     }
 
     /// Whether a subgroup step kernel whose row operand has `len` elements
@@ -387,23 +406,33 @@ impl Gpu {
         }
         let device = &self.inner.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let f16_weights = wants_f16_weights(constants);
-        if f16_weights && !self.capabilities().shader_f16 {
+        let options = ModuleOptions::from_constants(constants);
+        if options.f16_weights && !self.capabilities().shader_f16 {
             return Err(Error::config(
                 "precision f16",
                 format!("the adapter {} has no SHADER_F16", self.describe()),
             ));
         }
-        let overrides: Vec<_> = constants
-            .iter()
-            .copied()
-            .filter(|&(k, _)| k != F16_WEIGHTS)
-            .collect();
+        if options.immediates()
+            && !(self.capabilities().immediates
+                && options.immediate_bytes <= self.limits().max_immediate_size)
+        {
+            return Err(Error::config(
+                "immediate params",
+                format!(
+                    "{} bytes asked for; the device has immediates: {}, max_immediate_size {}",
+                    options.immediate_bytes,
+                    self.capabilities().immediates,
+                    self.limits().max_immediate_size
+                ),
+            ));
+        }
+        let overrides = ModuleOptions::overrides(constants);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(kernel.label()),
-            source: wgpu::ShaderSource::Wgsl(kernel.module_source(f16_weights).into()),
+            source: wgpu::ShaderSource::Wgsl(kernel.module_source(options).into()),
         });
-        let layout = kernel.bind_group_layout(device, f16_weights);
+        let layout = kernel.bind_group_layout(device, options);
         let texels_layout = kernel
             .reads_texels()
             .then(|| kernel.texels_group_layout(device));
@@ -412,7 +441,7 @@ impl Gpu {
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(kernel.label()),
             bind_group_layouts: &groups,
-            immediate_size: 0,
+            immediate_size: options.immediate_bytes,
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(kernel.label()),

@@ -44,21 +44,24 @@ struct Stage {
     groups: [u32; 3],
 }
 
-/// The bind group of `kernel`: `uniform` at binding 0, `resources`
-/// (buffers, texture views) at 1.. in order.
+/// The bind group of `kernel`: `uniform` at binding 0 (none where the
+/// params are immediates), `resources` (buffers, texture views) at 1.. in
+/// order.
 pub(crate) fn bind_resources<'a>(
     gpu: &Gpu,
     kernel: Kernel,
     pipeline: &CachedPipeline,
-    uniform: wgpu::BindingResource<'a>,
+    uniform: Option<wgpu::BindingResource<'a>>,
     resources: Vec<wgpu::BindingResource<'a>>,
 ) -> wgpu::BindGroup {
     let entries: Vec<_> = std::iter::once(uniform)
-        .chain(resources)
+        .chain(resources.into_iter().map(Some))
         .enumerate()
-        .map(|(i, resource)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource,
+        .filter_map(|(i, resource)| {
+            resource.map(|resource| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource,
+            })
         })
         .collect();
     gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
@@ -105,7 +108,7 @@ impl Dispatch {
             gpu,
             kernel,
             &pipeline,
-            uniform.as_entire_binding(),
+            Some(uniform.as_entire_binding()),
             resources,
         );
         Ok(Self {

@@ -28,13 +28,52 @@ pub const LOOP_BUDGET: usize = 16384;
 /// Not a WGSL override: set to 1 among a kernel's constants, it compiles
 /// the module with `Weight` = f16 (`enable f16`), the element type of the
 /// step kernels' weight bindings and of what `repack.wgsl` writes; without
-/// it `Weight` is f32. [`crate::context::Gpu::pipeline`] takes it out of the
-/// overrides it passes on. See [`crate::Precision`].
+/// it `Weight` is f32. See [`crate::Precision`].
 pub const F16_WEIGHTS: &str = "F16_WEIGHTS";
 
-/// Whether `constants` ask for f16 weights (see [`F16_WEIGHTS`]).
-pub(crate) fn wants_f16_weights(constants: &[(&'static str, f64)]) -> bool {
-    constants.iter().any(|&(k, v)| k == F16_WEIGHTS && v != 0.0)
+/// Not a WGSL override: set to the params struct's size in bytes among a
+/// kernel's constants, it compiles the module with its params `p` as
+/// immediates (`var<immediate>`, set per dispatch by
+/// `set_immediates`) instead of the uniform at group 0 binding 0, which
+/// the bind group then lacks. For the per-step kernels on devices with
+/// the `IMMEDIATES` feature (see [`crate::context::Gpu::immediate_params`]).
+pub const IMMEDIATE_PARAMS: &str = "IMMEDIATE_PARAMS";
+
+/// How a module is compiled beyond its override constants: what the
+/// pseudo-constants [`F16_WEIGHTS`] and [`IMMEDIATE_PARAMS`] ask for.
+/// [`crate::context::Gpu::pipeline`] reads them and passes the rest on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModuleOptions {
+    pub f16_weights: bool,
+    /// Size of the params struct read as immediates; 0: a uniform.
+    pub immediate_bytes: u32,
+}
+
+impl ModuleOptions {
+    pub(crate) fn from_constants(constants: &[(&'static str, f64)]) -> Self {
+        let mut options = Self::default();
+        for &(k, v) in constants {
+            match k {
+                F16_WEIGHTS => options.f16_weights = v != 0.0,
+                IMMEDIATE_PARAMS => options.immediate_bytes = v as u32,
+                _ => {}
+            }
+        }
+        options
+    }
+
+    /// `constants` without the pseudo-constants: the WGSL overrides.
+    pub(crate) fn overrides(constants: &[(&'static str, f64)]) -> Vec<(&'static str, f64)> {
+        constants
+            .iter()
+            .copied()
+            .filter(|&(k, _)| k != F16_WEIGHTS && k != IMMEDIATE_PARAMS)
+            .collect()
+    }
+
+    pub fn immediates(self) -> bool {
+        self.immediate_bytes > 0
+    }
 }
 
 /// [`F16_WEIGHTS`] for a layer of `precision`: what its weight-reading
@@ -98,6 +137,10 @@ macro_rules! subgroup_backward_source {
         )
     };
 }
+
+/// How every kernel declares its params (the text
+/// [`Kernel::module_source`] replaces for immediates).
+pub(crate) const PARAMS_UNIFORM: &str = "@group(0) @binding(0) var<uniform> p:";
 
 /// How a binding is declared in a kernel's bind group layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,16 +345,21 @@ impl Kernel {
     /// `f16` extension, enabled before anything else), then [`Kernel::source`].
     /// With f16 weights the texels a kernel writes are f16 too
     /// ([`texels::texel_format`]); WGSL cannot name a storage format by
-    /// alias, so the format is substituted.
-    pub fn module_source(self, f16_weights: bool) -> String {
-        if f16_weights {
-            let source = self.source().replace(
+    /// alias, so the format is substituted. With immediates the params
+    /// declaration (every kernel's `p` at group 0 binding 0) is.
+    pub fn module_source(self, options: ModuleOptions) -> String {
+        let mut source = self.source().to_string();
+        if options.immediates() {
+            source = source.replace(PARAMS_UNIFORM, "var<immediate> p:");
+        }
+        if options.f16_weights {
+            source = source.replace(
                 "texture_storage_2d<rgba32float, write>",
                 "texture_storage_2d<rgba16float, write>",
             );
             format!("enable f16;\nalias Weight = f16;\n{source}")
         } else {
-            format!("alias Weight = f32;\n{}", self.source())
+            format!("alias Weight = f32;\n{source}")
         }
     }
 
@@ -443,21 +491,24 @@ impl Kernel {
         })
     }
 
-    /// The layout of group 0; `f16_weights` as in [`Kernel::module_source`].
+    /// The layout of group 0 of the module [`Kernel::module_source`]
+    /// builds with `options` (no binding 0 with immediates).
     pub(crate) fn bind_group_layout(
         self,
         device: &wgpu::Device,
-        f16_weights: bool,
+        options: ModuleOptions,
     ) -> wgpu::BindGroupLayout {
-        let precision = if f16_weights {
+        let precision = if options.f16_weights {
             crate::Precision::F16
         } else {
             crate::Precision::F32
         };
+        let first = usize::from(options.immediates());
         let entries: Vec<_> = self
             .bindings()
             .iter()
             .enumerate()
+            .skip(first)
             .map(|(i, &kind)| binding_layout(i as u32, kind, precision))
             .collect();
         device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {

@@ -11,7 +11,7 @@ use wgpu::util::DeviceExt;
 
 use super::dispatch::bind_resources;
 use super::texels::{pack_grid, texels_bind_group, PackParams, SourceLayout, TexelMatrix};
-use super::{precision_constants, Kernel, WgslTwin};
+use super::{precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
 use crate::config::{CellKind, GruReset, Nonlinearity, Precision};
 use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
@@ -116,16 +116,17 @@ pub enum StageRows<'a> {
     History(&'a wgpu::Buffer),
 }
 
-/// One kernel dispatched once per step, with each step's params at a
-/// dynamic offset of one uniform array, so that one bind group serves the
-/// whole sequence.
+/// One kernel dispatched once per step, with each step's params set as
+/// immediates before its dispatch, or (devices without them) at a dynamic
+/// offset of one uniform array: either way one bind group serves the whole
+/// sequence.
 pub struct PerStepDispatch {
     pipeline: Arc<CachedPipeline>,
     bind_group: wgpu::BindGroup,
     /// Group 1, for a kernel that reads texels.
     texels_group: Option<wgpu::BindGroup>,
     groups: [u32; 3],
-    stride: u32,
+    params: StepParamsSource,
     /// Recorded before this dispatch at every step: the packing of its row
     /// operand into the texels it reads (see [`step_dispatch`]).
     packing: Option<(Box<PerStepDispatch>, TexelMatrix)>,
@@ -159,25 +160,46 @@ impl PerStepDispatch {
         groups: [u32; 3],
     ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
-        let align = gpu.limits().min_uniform_buffer_offset_alignment;
-        let stride = (size_of::<P>() as u32).next_multiple_of(align);
-        let mut bytes = vec![0u8; stride as usize * params.len().max(1)];
-        for (chunk, p) in bytes.chunks_exact_mut(stride as usize).zip(params) {
-            chunk[..size_of::<P>()].copy_from_slice(bytemuck::bytes_of(p));
+        let size = size_of::<P>();
+        let immediates = gpu.immediate_params();
+        let (stride, usage) = if immediates {
+            (size, wgpu::BufferUsages::empty())
+        } else {
+            let align = gpu.limits().min_uniform_buffer_offset_alignment as usize;
+            (size.next_multiple_of(align), wgpu::BufferUsages::UNIFORM)
+        };
+        let mut bytes = vec![0u8; stride * params.len().max(1)];
+        for (chunk, p) in bytes.chunks_exact_mut(stride).zip(params) {
+            chunk[..size].copy_from_slice(bytemuck::bytes_of(p));
         }
-        let uniform = gpu
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("per-step params"),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
-        let pipeline = gpu.pipeline(kernel, constants)?;
-        let uniform_binding = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: &uniform,
-            offset: 0,
-            size: NonZeroU64::new(size_of::<P>() as u64),
-        });
+        let mut constants = constants.to_vec();
+        let params = if immediates {
+            constants.push((IMMEDIATE_PARAMS, size as f64));
+            StepParamsSource::Immediates { bytes, size }
+        } else {
+            let uniform = gpu
+                .device()
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("per-step params"),
+                    contents: &bytes,
+                    usage,
+                });
+            StepParamsSource::Uniform {
+                buffer: uniform,
+                stride: stride as u32,
+            }
+        };
+        let pipeline = gpu.pipeline(kernel, &constants)?;
+        let uniform_binding = match &params {
+            StepParamsSource::Uniform { buffer, .. } => {
+                Some(wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: 0,
+                    size: NonZeroU64::new(size as u64),
+                }))
+            }
+            StepParamsSource::Immediates { .. } => None,
+        };
         let bind_group = bind_resources(gpu, kernel, &pipeline, uniform_binding, resources);
         debug_assert_eq!(texels.len(), kernel.texel_matrices() as usize);
         let texels_group = pipeline
@@ -189,7 +211,7 @@ impl PerStepDispatch {
             bind_group,
             texels_group,
             groups,
-            stride,
+            params,
             packing: None,
         })
     }
@@ -201,12 +223,28 @@ impl PerStepDispatch {
         }
         let [x, y, z] = self.groups;
         pass.set_pipeline(&self.pipeline.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[s as u32 * self.stride]);
+        match &self.params {
+            StepParamsSource::Immediates { bytes, size } => {
+                pass.set_bind_group(0, &self.bind_group, &[]);
+                pass.set_immediates(0, &bytes[s * size..(s + 1) * size]);
+            }
+            StepParamsSource::Uniform { stride, .. } => {
+                pass.set_bind_group(0, &self.bind_group, &[s as u32 * stride]);
+            }
+        }
         if let Some(texels) = &self.texels_group {
             pass.set_bind_group(1, texels, &[]);
         }
         pass.dispatch_workgroups(x, y, z);
     }
+}
+
+/// Where a [`PerStepDispatch`]'s kernel finds step `s`'s params.
+enum StepParamsSource {
+    /// `bytes[s*size..(s+1)*size]`, set as immediates before the dispatch.
+    Immediates { bytes: Vec<u8>, size: usize },
+    /// One uniform array, step `s` at dynamic offset `s * stride`.
+    Uniform { buffer: wgpu::Buffer, stride: u32 },
 }
 
 /// The workgroup grid of a step kernel computing `units` units of `batch` rows.

@@ -15,14 +15,14 @@ use super::sequence::SeqParams;
 use super::step::StepParams;
 use super::sum::SumParams;
 use super::texels::PackParams;
-use super::{BindingKind, Kernel, WgslTwin};
+use super::{BindingKind, Kernel, ModuleOptions, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {
-    module_with(kernel, false)
+    module_with(kernel, ModuleOptions::default())
 }
 
-fn module_with(kernel: Kernel, f16_weights: bool) -> naga::Module {
-    let source = kernel.module_source(f16_weights);
+fn module_with(kernel: Kernel, options: ModuleOptions) -> naga::Module {
+    let source = kernel.module_source(options);
     let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
         panic!(
             "{} does not parse:\n{}",
@@ -64,8 +64,54 @@ fn every_shader_parses_and_validates() {
 /// ones.
 #[test]
 fn every_shader_validates_with_f16_weights() {
+    let options = ModuleOptions {
+        f16_weights: true,
+        ..Default::default()
+    };
     for kernel in Kernel::ALL {
-        module_with(kernel, true);
+        module_with(kernel, options);
+    }
+}
+
+/// Every kernel declares its params where the immediates variant expects
+/// them, and the per-step ones (a dynamic uniform offset otherwise)
+/// compile with them as immediates, with no global left at binding 0.
+#[test]
+fn params_become_immediates() {
+    let options = ModuleOptions {
+        immediate_bytes: 32,
+        ..Default::default()
+    };
+    for kernel in Kernel::ALL {
+        assert_eq!(
+            kernel.source().matches(super::PARAMS_UNIFORM).count(),
+            1,
+            "{}",
+            kernel.label()
+        );
+        if kernel.bindings()[0] != BindingKind::UniformDynamic {
+            continue;
+        }
+        let m = module_with(kernel, options);
+        let immediate = m
+            .global_variables
+            .iter()
+            .find(|(_, v)| v.name.as_deref() == Some("p"))
+            .map(|(_, v)| v.space);
+        assert_eq!(
+            immediate,
+            Some(naga::AddressSpace::Immediate),
+            "{}",
+            kernel.label()
+        );
+        assert!(
+            m.global_variables.iter().all(|(_, v)| v
+                .binding
+                .as_ref()
+                .is_none_or(|b| b.binding != 0 || b.group != 0)),
+            "{}: still binds group 0 binding 0",
+            kernel.label()
+        );
     }
 }
 

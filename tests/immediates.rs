@@ -1,0 +1,98 @@
+//! The per-step kernels take their params as immediates where the device
+//! has them (lavapipe does) and from one uniform array at dynamic offsets
+//! elsewhere. Both must give the same bits: every other test runs the
+//! default (immediates here), this one the uniform path against it, on a
+//! forward (the persistent kernel too) and on whole training steps.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{gpu, random_vec};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::train::{HostSeeds, TrainOptions};
+use wgpu_rnn::{
+    AdapterSelector, CellKind, Gpu, GruReset, Nonlinearity, Rnn, RnnConfig, RnnStack, RnnWeights,
+    StackConfig, StackWeights,
+};
+
+/// The default device with the params as uniforms.
+fn uniform_params_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = AdapterSelector {
+            immediates: Some(false),
+            ..AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
+#[test]
+fn immediates_are_on_where_the_device_has_them() {
+    assert!(!uniform_params_gpu().immediate_params());
+    let caps = gpu().capabilities();
+    assert_eq!(gpu().immediate_params(), caps.immediates);
+    if gpu().info().name.contains("llvmpipe") {
+        assert!(caps.immediates, "lavapipe has push constants: the tests below would compare the uniform path with itself");
+    }
+}
+
+#[test]
+fn immediate_and_uniform_params_give_the_same_bits() {
+    let mut rng = SmallRng::seed_from_u64(3);
+    // Forward: H = 32 runs the persistent LSTM on CPU adapters, H = 67 one
+    // dispatch per step.
+    for h in [32, 67] {
+        let weights =
+            RnnWeights::random(RnnConfig::new(CellKind::Lstm, 3, h).unwrap(), 1, 1.0).unwrap();
+        let x = random_vec(&mut rng, 5 * 4 * 3, 1.0);
+        let run = |g: &Gpu| {
+            Rnn::new(g, &weights)
+                .unwrap()
+                .forward_host(&x, 5, 4, None, None)
+                .unwrap()
+        };
+        assert_eq!(run(gpu()), run(uniform_params_gpu()), "lstm H={h}");
+    }
+    // Training steps: the forward and backward step kernels, the
+    // projection, the reset-before GRU's two stages.
+    for (cell, proj) in [
+        (CellKind::Lstm, 7),
+        (CellKind::Gru(GruReset::Before), 0),
+        (CellKind::Rnn(Nonlinearity::Relu), 0),
+    ] {
+        let (i, h, t, b) = (4, 19, 4, 5);
+        let mut layer = RnnConfig::new(cell, i, h).unwrap();
+        if proj > 0 {
+            layer = layer.with_projection(proj).unwrap();
+        }
+        let weights = StackWeights::random(StackConfig::new(layer), 2, 1.0).unwrap();
+        let out = layer.output_size();
+        let x = random_vec(&mut rng, t * b * i, 1.0);
+        let g_out = random_vec(&mut rng, t * b * out, 1.0);
+        let lengths = [4, 2, 4, 1, 3];
+        let run = |g: &Gpu| {
+            let seeds = HostSeeds {
+                output: Some(&g_out),
+                h_n: None,
+                c_n: None,
+            };
+            RnnStack::new(g, &weights)
+                .unwrap()
+                .train_step_host(
+                    &x,
+                    t,
+                    b,
+                    None,
+                    None,
+                    Some(&lengths),
+                    seeds,
+                    TrainOptions::default(),
+                )
+                .unwrap()
+        };
+        assert_eq!(run(gpu()), run(uniform_params_gpu()), "{}", cell.name());
+    }
+}
