@@ -2,13 +2,21 @@
 //! step per cell (the step kernel: a sequence of length 1 with one input
 //! feature, so the input projection is negligible), GPU work waited for.
 //! Each layer is validated against the f64 reference before it is timed.
+//! Where the adapter has timestamp queries, each is also timed on the GPU
+//! (`CELL/gpu`: the sum of the kernel families' timestamped passes of
+//! `forward_profiled`, without the host's recording and submitting).
 //! Sized for lavapipe (a few GFLOP/s); `wgpu-rnn bench` takes any size.
 //!
 //!     cargo bench --bench forward
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use wgpu_rnn::check::{compare, Tolerance};
-use wgpu_rnn::{reference, CellKind, Gpu, GpuTensor, Rnn, RnnConfig, RnnWeights};
+use std::time::Duration;
+
+use wgpu_rnn::{
+    reference, CellKind, Gpu, GpuTensor, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
+    StackWeights,
+};
 
 fn forward(c: &mut Criterion) {
     let gpu = Gpu::new().expect("benchmarks need a wgpu adapter");
@@ -68,6 +76,23 @@ fn bench_forward(
             out
         })
     });
+    if gpu.capabilities().timestamp_query {
+        let stack = RnnStack::new(
+            gpu,
+            &StackWeights::new(StackConfig::new(config), vec![weights.clone()]).unwrap(),
+        )
+        .unwrap();
+        group.bench_function(format!("{name}/gpu"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (_, profile) = stack.forward_profiled(input, None, None, None).unwrap();
+                        Duration::from_secs_f64(profile.total())
+                    })
+                    .sum()
+            })
+        });
+    }
 }
 
 /// One step at B=16, H=256 per cell; "Gelem/s" counts the step's FLOPs
