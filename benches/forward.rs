@@ -10,8 +10,8 @@
 //!     cargo bench --bench forward
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wgpu_rnn::check::{compare, Tolerance};
 use std::time::Duration;
+use wgpu_rnn::check::{compare, Tolerance};
 
 use wgpu_rnn::{
     reference, CellKind, Gpu, GpuTensor, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
