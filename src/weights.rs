@@ -298,7 +298,9 @@ impl RnnWeights {
         Ok(self)
     }
 
-    /// Scales every parameter by `factor` (used to drive cells into saturation).
+    /// Scales every parameter by `factor` (used to drive cells into
+    /// saturation), the projection too; a product past f32's range is an
+    /// error.
     pub fn scaled(mut self, factor: f32) -> Result<Self> {
         let all = [
             Some(&mut self.weight_ih),
@@ -306,18 +308,58 @@ impl RnnWeights {
             self.bias_ih.as_mut(),
             self.bias_hh.as_mut(),
             self.peephole.as_mut(),
+            self.weight_hr.as_mut(),
         ];
         for t in all.into_iter().flatten() {
             t.iter_mut().for_each(|v| *v *= factor);
         }
-        let c = self.config;
-        Self::new(
-            c,
-            self.weight_ih,
-            self.weight_hh,
-            self.bias_ih,
-            self.bias_hh,
-            self.peephole,
-        )
+        self.validated()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn projected() -> RnnWeights {
+        let config = RnnConfig::new(CellKind::PeepholeLstm, 3, 5)
+            .unwrap()
+            .with_projection(2)
+            .unwrap();
+        RnnWeights::random(config, 1, 1.0).unwrap()
+    }
+
+    #[test]
+    fn scaling_keeps_and_scales_the_projection() {
+        let w = projected();
+        let scaled = w.clone().scaled(3.0).unwrap();
+        let want: Vec<f32> = w.weight_hr().unwrap().iter().map(|v| v * 3.0).collect();
+        assert_eq!(scaled.weight_hr().unwrap(), &want[..]);
+        assert_eq!(
+            scaled.peephole().unwrap()[0],
+            w.peephole().unwrap()[0] * 3.0
+        );
+        assert!(matches!(
+            w.scaled(f32::INFINITY),
+            Err(Error::NonFinite { .. })
+        ));
+    }
+
+    #[test]
+    fn rounding_for_f16_touches_only_the_recurrent_weights() {
+        let w = projected();
+        let rounded = w.clone().rounded_for(Precision::F16).unwrap();
+        assert_eq!(rounded.weight_ih(), w.weight_ih());
+        assert_eq!(rounded.bias_hh(), w.bias_hh());
+        for (got, was) in [
+            (rounded.weight_hh(), w.weight_hh()),
+            (rounded.weight_hr().unwrap(), w.weight_hr().unwrap()),
+        ] {
+            for (&g, &v) in got.iter().zip(was) {
+                assert_eq!(g, half::f16::from_f32(v).to_f32());
+                assert!((g - v).abs() <= v.abs() * 2f32.powi(-11));
+            }
+        }
+        assert_eq!(w.clone().rounded_for(Precision::F32).unwrap(), w);
     }
 }
