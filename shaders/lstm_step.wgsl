@@ -71,7 +71,8 @@ fn lstm_step(
 // of SEQ_WG >= H invocations owns BT batch rows and runs `p.steps` steps
 // from `p.step`, h_{t-1} of its rows double-buffered in workgroup memory and
 // c in registers: one dispatch per chunk of steps instead of one per step,
-// one barrier per step. Rows are independent, so workgroups never wait for
+// one barrier per step (weights from sequence_weights: the buffer, or
+// texels on CPU adapters). Rows are independent, so workgroups never wait for
 // each other. Same sums in the same order as lstm_step without tiles. Loops
 // over rows have the constant bound BT (rows past the batch compute on
 // zeros and are not written) so that the compiler keeps acc and c_reg in
@@ -106,7 +107,7 @@ fn lstm_sequence(
         if (j < H) {
             var acc = array<vec4<f32>, 4>();
             for (var k = 0u; k < H; k++) {
-                let w = vec4<f32>(w_hh[k * H + j]);
+                let w = sequence_weights(k, j, H);
                 acc[0] = fma(vec4<f32>(h_seq[cur + k]), w, acc[0]);
                 if (ROWS > 1u) { acc[1] = fma(vec4<f32>(h_seq[cur + SEQ_MAX_UNITS + k]), w, acc[1]); }
                 if (ROWS > 2u) { acc[2] = fma(vec4<f32>(h_seq[cur + 2u * SEQ_MAX_UNITS + k]), w, acc[2]); }

@@ -361,14 +361,23 @@ impl Gpu {
     /// chunk of steps) instead of one dispatch per step. Forced by the
     /// selector, else:
     /// - CPU adapters: where it measured faster on lavapipe (BENCHMARKS.md):
-    ///   H <= 32; without the subgroup kernels also H <= 64 with B <= 4 (the
+    ///   with the subgroup kernels (its weights then as texels) B = 1 and
+    ///   H <= 64; without them H <= 32, or H <= 64 with B <= 4 (the
     ///   per-step grid is then one workgroup as well; with more units it
-    ///   spreads over more cores). `lstm_step_subgroup` beats it at H = 64.
+    ///   spreads over more cores).
     /// - GPUs: batches up to 16, where a launch per step is most of the
     ///   time (not yet measured on a GPU).
     pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
         let default = if self.inner.cpu {
-            hidden <= 32 || (hidden <= 64 && batch <= 4 && !self.inner.subgroup_kernels)
+            if self.inner.subgroup_kernels {
+                // Weights as texels: one row of up to 64 units. With more
+                // rows (one workgroup per 4) or units the subgroup step
+                // kernels spread better over the cores (BENCHMARKS.md,
+                // "The persistent LSTM reads texels").
+                batch == 1 && hidden <= 64
+            } else {
+                hidden <= 32 || (hidden <= 64 && batch <= 4)
+            }
         } else {
             batch <= 16
         };

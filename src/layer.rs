@@ -460,7 +460,7 @@ impl Rnn {
                 peephole,
                 &chunks,
                 &buffers,
-                self.precision,
+                (self.precision, self.texels.forward.first()),
             )?
         } else {
             Steps::new(gpu, batch as u32, &offsets, stages, train)?

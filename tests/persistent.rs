@@ -1,5 +1,7 @@
 //! The persistent LSTM kernel (one dispatch per chunk of steps, h in
-//! workgroup memory, c in registers) against the f64 reference and against
+//! workgroup memory, c in registers; weights as texels on CPU adapters with
+//! 8-lane subgroups, from their buffer elsewhere: both run here) against
+//! the f64 reference and against
 //! the one-dispatch-per-step kernels: awkward sizes, the widest hidden size
 //! it takes, saturating inputs, h0/c0, variable lengths, bidirectional
 //! stacks and chunked sequences.
@@ -7,8 +9,8 @@
 mod common;
 
 use common::{
-    check_against_reference_on, check_stack_on, per_step_gpu, persistent_gpu, random_vec, Case,
-    StackCase,
+    check_against_reference_on, check_stack_on, per_step_gpu, persistent_gpu, persistent_plain_gpu,
+    random_vec, Case, StackCase,
 };
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -35,6 +37,7 @@ fn persistent_lstm_matches_the_reference() {
                 ..Case::new(t, b)
             };
             check_against_reference_on(persistent_gpu(), &weights, case);
+            check_against_reference_on(persistent_plain_gpu(), &weights, case);
         }
     }
 }
@@ -67,10 +70,14 @@ fn persistent_lstm_is_bit_identical_to_per_step_dispatches() {
                 .unwrap()
         };
         assert!(persistent_gpu().persistent_steps(b, h));
+        let per_step = run(per_step_gpu());
+        // Weights as texels (CPU adapters with 8-lane subgroups) and from
+        // their buffer (GPUs, other CPU adapters).
+        assert_eq!(run(persistent_gpu()), per_step, "I={i} H={h} T={t} B={b}");
         assert_eq!(
-            run(persistent_gpu()),
-            run(per_step_gpu()),
-            "I={i} H={h} T={t} B={b}"
+            run(persistent_plain_gpu()),
+            per_step,
+            "buffer weights: I={i} H={h} T={t} B={b}"
         );
     }
 }

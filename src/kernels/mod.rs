@@ -169,6 +169,7 @@ pub enum Kernel {
     LstmStep,
     LstmStepSubgroup,
     LstmSequence,
+    LstmSequenceTexels,
     GruStep,
     GruStepSubgroup,
     GruGates,
@@ -205,7 +206,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 38] = [
+    pub const ALL: [Kernel; 39] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -213,6 +214,7 @@ impl Kernel {
         Kernel::LstmStep,
         Kernel::LstmStepSubgroup,
         Kernel::LstmSequence,
+        Kernel::LstmSequenceTexels,
         Kernel::GruStep,
         Kernel::GruStepSubgroup,
         Kernel::GruGates,
@@ -262,6 +264,15 @@ impl Kernel {
             ),
             Kernel::LstmStep | Kernel::LstmSequence => step_source!(
                 "../../shaders/lstm_common.wgsl",
+                "../../shaders/lstm_sequence_buffer.wgsl",
+                "../../shaders/lstm_step.wgsl"
+            ),
+            // The persistent kernel reading its weights as texels (CPU
+            // adapters with the subgroup kernels' texels).
+            Kernel::LstmSequenceTexels => step_source!(
+                "../../shaders/lstm_common.wgsl",
+                "../../shaders/texels.wgsl",
+                "../../shaders/lstm_sequence_texels.wgsl",
                 "../../shaders/lstm_step.wgsl"
             ),
             Kernel::LstmStepSubgroup => subgroup_step_source!(
@@ -372,6 +383,7 @@ impl Kernel {
             Kernel::LstmStep => "lstm_step",
             Kernel::LstmStepSubgroup | Kernel::GruStepSubgroup => "step_subgroup",
             Kernel::LstmSequence => "lstm_sequence",
+            Kernel::LstmSequenceTexels => "lstm_sequence",
             Kernel::GruStep => "gru_step",
             Kernel::GruGates => "gru_gates",
             Kernel::GruCandidate => "gru_candidate",
@@ -414,6 +426,7 @@ impl Kernel {
             Kernel::GruBackwardSubgroup => "gru_backward_subgroup",
             Kernel::RnnBackwardSubgroup => "rnn_backward_subgroup",
             Kernel::PackStateTexels => "pack_state_texels",
+            Kernel::LstmSequenceTexels => "lstm_sequence_texels",
             other => other.entry_point(),
         }
     }
@@ -424,9 +437,10 @@ impl Kernel {
             Kernel::GemmNt | Kernel::GemmDot | Kernel::GemmDot8 | Kernel::GemmTexels => {
                 &[U, R, R, R, RW]
             }
-            Kernel::LstmStep | Kernel::LstmStepSubgroup | Kernel::LstmSequence => {
-                &[UD, RW, R, R, R, RW, RW, RW]
-            }
+            Kernel::LstmStep
+            | Kernel::LstmStepSubgroup
+            | Kernel::LstmSequence
+            | Kernel::LstmSequenceTexels => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::GruStep | Kernel::GruStepSubgroup => &[UD, RW, R, R, R, RW, RW],
             Kernel::GruGates
             | Kernel::GruGatesSubgroup
@@ -470,6 +484,7 @@ impl Kernel {
             | Kernel::GruBackwardResetSubgroup
             | Kernel::RnnBackwardSubgroup
             | Kernel::GemmTexels => 2,
+            Kernel::LstmSequenceTexels => 1,
             _ => 0,
         }
     }

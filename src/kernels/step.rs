@@ -431,7 +431,8 @@ impl Steps {
     /// The persistent LSTM kernel (`lstm_sequence`, inference, no
     /// projection, `units <= PERSISTENT_MAX_UNITS`): one dispatch per piece
     /// `(steps, offsets of its first step)` of a chunk; see
-    /// [`persistent_pieces`].
+    /// [`persistent_pieces`]. Its weights are `buffers[1]`, or on CPU
+    /// adapters with the subgroup kernels the layer's `weights` texels.
     pub fn persistent(
         gpu: &Gpu,
         batch: u32,
@@ -439,7 +440,7 @@ impl Steps {
         peephole: bool,
         chunks: &[(std::ops::Range<usize>, StepOffsets)],
         buffers: &[&wgpu::Buffer],
-        precision: Precision,
+        (precision, weights): (Precision, Option<&TexelMatrix>),
     ) -> Result<Self> {
         debug_assert!(units as usize <= PERSISTENT_MAX_UNITS);
         let flag = |b: bool| f64::from(u8::from(b));
@@ -468,15 +469,13 @@ impl Steps {
         ];
         constants.extend(precision_constants(precision));
         let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
-        let stage = PerStepDispatch::new(
-            gpu,
-            Kernel::LstmSequence,
-            &constants,
-            &params,
-            buffers,
-            &[],
-            groups,
-        )?;
+        // CPU adapters with the texel kernels read the weights as texels.
+        let (kernel, texels) = match weights {
+            Some(w) if gpu.subgroup_kernels() => (Kernel::LstmSequenceTexels, vec![w]),
+            _ => (Kernel::LstmSequence, vec![]),
+        };
+        let stage =
+            PerStepDispatch::new(gpu, kernel, &constants, &params, buffers, &texels, groups)?;
         Ok(Self {
             stages: vec![stage],
             chunk_starts: Some(chunks.iter().map(|(r, _)| r.start).collect()),

@@ -48,6 +48,22 @@ pub fn persistent_gpu() -> &'static Gpu {
     })
 }
 
+/// The persistent LSTM kernel forced on with the subgroup kernels off: the
+/// kernel reading its weights from a storage buffer, as GPUs run it
+/// (`persistent_gpu` reads them as texels on CPU adapters with 8-lane
+/// subgroups).
+pub fn persistent_plain_gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let sel = wgpu_rnn::AdapterSelector {
+            persistent: Some(true),
+            subgroup_kernels: Some(false),
+            ..wgpu_rnn::AdapterSelector::from_env()
+        };
+        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+    })
+}
+
 /// One dispatch per step with the default kernels: on CPU adapters with
 /// 8-lane subgroups, `lstm_step_subgroup` (small LSTMs would otherwise run
 /// the persistent kernel).
