@@ -6,28 +6,14 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
-use common::{gpu, random_vec};
+use common::{gpu, random_vec, uniform_params_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{
-    AdapterSelector, CellKind, Gpu, GruReset, Nonlinearity, Rnn, RnnConfig, RnnStack, RnnWeights,
-    StackConfig, StackWeights,
+    CellKind, Gpu, GruReset, Nonlinearity, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
+    StackWeights,
 };
-
-/// The default device with the params as uniforms.
-fn uniform_params_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = AdapterSelector {
-            immediates: Some(false),
-            ..AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
-}
 
 #[test]
 fn immediates_are_on_where_the_device_has_them() {

@@ -10,6 +10,25 @@ use rand::{Rng, SeedableRng};
 use wgpu_rnn::check::{compare, Agreement, Tolerance};
 use wgpu_rnn::{reference, Gpu, Precision, Rnn, RnnWeights};
 
+/// A device of the default adapter with some [`wgpu_rnn::AdapterSelector`]
+/// fields set (the rest from the environment), made once per test binary.
+macro_rules! device {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $value:expr,)* }) => {
+        $(#[$doc])*
+        pub fn $name() -> &'static Gpu {
+            static GPU: OnceLock<Gpu> = OnceLock::new();
+            GPU.get_or_init(|| {
+                let sel = wgpu_rnn::AdapterSelector {
+                    $($field: $value,)*
+                    ..wgpu_rnn::AdapterSelector::from_env()
+                };
+                Gpu::with_selector(&sel)
+                    .unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+            })
+        }
+    };
+}
+
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
@@ -19,77 +38,52 @@ pub fn gpu() -> &'static Gpu {
     })
 }
 
-/// A second device with the step kernels' workgroup tiles forced on, so the
-/// GPU code path is tested on CPU adapters too (they default to direct
-/// reads), and one dispatch per step (small LSTMs default to the persistent
-/// kernel there).
-pub fn tiled_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            step_tiles: Some(true),
-            persistent: Some(false),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// A second device with the step kernels' workgroup tiles forced on, so the
+    /// GPU code path is tested on CPU adapters too (they default to direct
+    /// reads), and one dispatch per step (small LSTMs default to the persistent
+    /// kernel there).
+    tiled_gpu {
+        step_tiles: Some(true),
+        persistent: Some(false),
+    }
 }
 
-/// A device with the persistent LSTM kernel forced on (CPU adapters default
-/// to one dispatch per step), so that path is tested here too.
-pub fn persistent_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            persistent: Some(true),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// A device with the persistent LSTM kernel forced on (CPU adapters default
+    /// to one dispatch per step), so that path is tested here too.
+    persistent_gpu {
+        persistent: Some(true),
+    }
 }
 
-/// The persistent LSTM kernel forced on with the subgroup kernels off: the
-/// kernel reading its weights from a storage buffer, as GPUs run it
-/// (`persistent_gpu` reads them as texels on CPU adapters with 8-lane
-/// subgroups).
-pub fn persistent_plain_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            persistent: Some(true),
-            subgroup_kernels: Some(false),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// The persistent LSTM kernel forced on with the subgroup kernels off: the
+    /// kernel reading its weights from a storage buffer, as GPUs run it
+    /// (`persistent_gpu` reads them as texels on CPU adapters with 8-lane
+    /// subgroups).
+    persistent_plain_gpu {
+        persistent: Some(true),
+        subgroup_kernels: Some(false),
+    }
 }
 
-/// One dispatch per step with the default kernels: on CPU adapters with
-/// 8-lane subgroups, `lstm_step_subgroup` (small LSTMs would otherwise run
-/// the persistent kernel).
-pub fn per_step_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            persistent: Some(false),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// One dispatch per step with the default kernels: on CPU adapters with
+    /// 8-lane subgroups, `lstm_step_subgroup` (small LSTMs would otherwise run
+    /// the persistent kernel).
+    per_step_gpu {
+        persistent: Some(false),
+    }
 }
 
-/// One dispatch per step with the subgroup kernels off: what CPU adapters
-/// without 8-lane subgroups run (`lstm_step` with direct reads, `gemm_dot8`).
-pub fn plain_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            persistent: Some(false),
-            subgroup_kernels: Some(false),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// One dispatch per step with the subgroup kernels off: what CPU adapters
+    /// without 8-lane subgroups run (`lstm_step` with direct reads, `gemm_dot8`).
+    plain_gpu {
+        persistent: Some(false),
+        subgroup_kernels: Some(false),
+    }
 }
 
 pub fn random_vec(rng: &mut SmallRng, n: usize, scale: f32) -> Vec<f32> {
@@ -305,17 +299,20 @@ pub fn check_stack_at(
     a
 }
 
-/// [`per_step_gpu`] with the subgroup step kernels reading their row
-/// operand as texels at any length (by default only long rows do, so small
-/// tests would never run that path).
-pub fn row_texels_gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let sel = wgpu_rnn::AdapterSelector {
-            persistent: Some(false),
-            row_texels: Some(true),
-            ..wgpu_rnn::AdapterSelector::from_env()
-        };
-        Gpu::with_selector(&sel).unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
-    })
+device! {
+    /// [`per_step_gpu`] with the subgroup step kernels reading their row
+    /// operand as texels at any length (by default only long rows do, so small
+    /// tests would never run that path).
+    row_texels_gpu {
+        persistent: Some(false),
+        row_texels: Some(true),
+    }
+}
+
+device! {
+    /// The default device with the per-step params as uniforms at dynamic
+    /// offsets instead of immediates.
+    uniform_params_gpu {
+        immediates: Some(false),
+    }
 }
