@@ -63,6 +63,10 @@ pub(crate) struct LayerTexels {
     pub forward: Vec<TexelMatrix>,
     /// `weight_hh` `[G*H, Ho]`, for the backward step.
     pub backward: Option<TexelMatrix>,
+    /// `weight_hr` transposed, `[H, Ho]`, for the projection step.
+    pub projection: Option<TexelMatrix>,
+    /// `weight_hr` `[Ho, H]`, for the projection's backward step.
+    pub projection_backward: Option<TexelMatrix>,
 }
 
 impl LayerTexels {
@@ -89,7 +93,20 @@ impl LayerTexels {
             Precision::F32 => texels("weight_hh", config.gate_rows(), ho, precision)?,
             Precision::F16 => None,
         };
-        Ok(Self { forward, backward })
+        let projection = match config.proj_size {
+            Some(_) => texels("weight_hr transposed", h, ho, precision)?,
+            None => None,
+        };
+        let projection_backward = match (config.proj_size, precision) {
+            (Some(_), Precision::F32) => texels("weight_hr", ho, h, precision)?,
+            _ => None,
+        };
+        Ok(Self {
+            forward,
+            backward,
+            projection,
+            projection_backward,
+        })
     }
 }
 
@@ -433,8 +450,8 @@ impl Rnn {
                 units: ho as u32,
                 rec: h as u32,
                 buffers: vec![w_hr, lengths, &hs, m],
-                texels: None,
-                rows: None,
+                texels: self.texels.projection.as_ref(),
+                rows: Some(StageRows::History(m)),
             });
         }
         let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
@@ -546,6 +563,12 @@ fn repack_dispatches(
     }
     if let Some(t) = &texels.backward {
         out.push(t.pack(gpu, w_hh)?);
+    }
+    if let (Some(t), Some(w_hr_t)) = (&texels.projection, projection) {
+        out.push(t.pack(gpu, w_hr_t)?);
+    }
+    if let (Some(t), Some(w_hr)) = (&texels.projection_backward, &params.weight_hr) {
+        out.push(t.pack(gpu, w_hr.buffer())?);
     }
     Ok(out)
 }

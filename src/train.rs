@@ -23,6 +23,7 @@ use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{
     per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
 };
+use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
@@ -461,11 +462,20 @@ impl LayerBackward {
                 .collect(),
             ..rows
         };
+        // The projection's backward step multiplies dS_i, Ho per row.
+        let ds_rows = RowOperand {
+            src: &ds,
+            what: "dS_i",
+            cols: ho as u32,
+            ld: ho as u32,
+            offsets: (0..=seq).map(|i| Some((i * batch * ho) as u32)).collect(),
+            ..rows
+        };
         let dispatch = |kernel: Kernel,
                         constants: &[(&'static str, f64)],
                         buffers: &[&wgpu::Buffer],
                         units: usize,
-                        rows: &RowOperand|
+                        (rows, texels): (&RowOperand, Option<&TexelMatrix>)|
          -> Result<PerStepDispatch> {
             let mut constants = constants.to_vec();
             constants.push(rows_constant(batch));
@@ -504,7 +514,7 @@ impl LayerBackward {
                     &constants,
                     &[w_hh, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
                     ho,
-                    &rows,
+                    (&rows, texels),
                 )?);
                 if let Some(w_hr) = &layer.params.weight_hr {
                     kernels.push(dispatch(
@@ -521,8 +531,7 @@ impl LayerBackward {
                             peephole,
                         ],
                         h,
-                        // No subgroup twin: never read.
-                        &rows,
+                        (&ds_rows, layer.texels.projection_backward.as_ref()),
                     )?);
                 }
                 for i in (0..=seq).rev() {
@@ -559,7 +568,7 @@ impl LayerBackward {
                     &constants,
                     &buffers,
                     h,
-                    &rows,
+                    (&rows, texels),
                 )?);
                 if reset_before {
                     kernels.push(dispatch(
@@ -567,7 +576,7 @@ impl LayerBackward {
                         &constants,
                         &buffers,
                         h,
-                        &n_rows,
+                        (&n_rows, texels),
                     )?);
                 }
                 for i in (0..=seq).rev() {
@@ -590,7 +599,7 @@ impl LayerBackward {
                     &constants,
                     &[layer.params.weight_hh.buffer(), lengths, &ds, &da, &pass.hs],
                     h,
-                    &rows,
+                    (&rows, texels),
                 )?);
                 steps.extend((0..=seq).rev().map(|i| (i, 0)));
             }

@@ -179,12 +179,14 @@ pub enum Kernel {
     RnnStep,
     RnnStepSubgroup,
     ProjectionStep,
+    ProjectionSubgroup,
     GatherSteps,
     ScatterOutput,
     ColumnSums,
     LstmBackwardStep,
     LstmBackwardSubgroup,
     LstmBackwardCell,
+    LstmBackwardCellSubgroup,
     GruBackwardStep,
     GruBackwardSubgroup,
     GruBackwardReset,
@@ -206,7 +208,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 39] = [
+    pub const ALL: [Kernel; 41] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -224,12 +226,14 @@ impl Kernel {
         Kernel::RnnStep,
         Kernel::RnnStepSubgroup,
         Kernel::ProjectionStep,
+        Kernel::ProjectionSubgroup,
         Kernel::GatherSteps,
         Kernel::ScatterOutput,
         Kernel::ColumnSums,
         Kernel::LstmBackwardStep,
         Kernel::LstmBackwardSubgroup,
         Kernel::LstmBackwardCell,
+        Kernel::LstmBackwardCellSubgroup,
         Kernel::GruBackwardStep,
         Kernel::GruBackwardSubgroup,
         Kernel::GruBackwardReset,
@@ -308,6 +312,10 @@ impl Kernel {
                 "../../shaders/rnn_step_subgroup.wgsl"
             ),
             Kernel::ProjectionStep => step_source!("../../shaders/projection_step.wgsl"),
+            Kernel::ProjectionSubgroup => subgroup_step_source!(
+                "../../shaders/projection_step.wgsl",
+                "../../shaders/projection_subgroup.wgsl"
+            ),
             Kernel::GatherSteps | Kernel::ScatterOutput => {
                 include_str!("../../shaders/sequence.wgsl")
             }
@@ -319,6 +327,10 @@ impl Kernel {
             Kernel::LstmBackwardSubgroup => subgroup_backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
+            ),
+            Kernel::LstmBackwardCellSubgroup => subgroup_backward_source!(
+                "../../shaders/lstm_backward_common.wgsl",
+                "../../shaders/lstm_backward_cell_subgroup.wgsl"
             ),
             Kernel::GruBackwardStep | Kernel::GruBackwardReset => backward_source!(
                 "../../shaders/gru_backward_common.wgsl",
@@ -392,6 +404,7 @@ impl Kernel {
             Kernel::RnnStep => "rnn_step",
             Kernel::RnnStepSubgroup => "rnn_step_subgroup",
             Kernel::ProjectionStep => "projection_step",
+            Kernel::ProjectionSubgroup => "projection_subgroup",
             Kernel::GatherSteps => "gather_steps",
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
@@ -400,6 +413,7 @@ impl Kernel {
             | Kernel::GruBackwardSubgroup
             | Kernel::RnnBackwardSubgroup => "backward_subgroup",
             Kernel::LstmBackwardCell => "lstm_backward_cell",
+            Kernel::LstmBackwardCellSubgroup => "lstm_backward_cell_subgroup",
             Kernel::GruBackwardStep => "gru_backward_step",
             Kernel::GruBackwardReset => "gru_backward_reset",
             Kernel::GruBackwardResetSubgroup => "gru_backward_reset_subgroup",
@@ -447,12 +461,13 @@ impl Kernel {
             | Kernel::GruCandidate
             | Kernel::GruCandidateSubgroup => &[UD, RW, R, R, R, RW, RW, RW],
             Kernel::RnnStep | Kernel::RnnStepSubgroup => &[UD, R, R, R, RW],
-            Kernel::ProjectionStep => &[UD, R, R, RW, RW],
+            Kernel::ProjectionStep | Kernel::ProjectionSubgroup => &[UD, R, R, RW, RW],
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
             Kernel::ColumnSums => &[U, R, R, RW],
-            Kernel::LstmBackwardStep | Kernel::LstmBackwardSubgroup | Kernel::LstmBackwardCell => {
-                &[UD, R, R, RW, RW, R, R, RW, R]
-            }
+            Kernel::LstmBackwardStep
+            | Kernel::LstmBackwardSubgroup
+            | Kernel::LstmBackwardCell
+            | Kernel::LstmBackwardCellSubgroup => &[UD, R, R, RW, RW, R, R, RW, R],
             Kernel::GruBackwardStep
             | Kernel::GruBackwardSubgroup
             | Kernel::GruBackwardReset
@@ -479,7 +494,9 @@ impl Kernel {
             | Kernel::GruGatesSubgroup
             | Kernel::GruCandidateSubgroup
             | Kernel::RnnStepSubgroup
+            | Kernel::ProjectionSubgroup
             | Kernel::LstmBackwardSubgroup
+            | Kernel::LstmBackwardCellSubgroup
             | Kernel::GruBackwardSubgroup
             | Kernel::GruBackwardResetSubgroup
             | Kernel::RnnBackwardSubgroup

@@ -112,7 +112,8 @@ pub enum StageRows<'a> {
     /// h_{t-1}: `hs` `[T+1, B, rec]` at each step's `h_prev_offset`.
     PreviousState(&'a wgpu::Buffer),
     /// A `[B, rec]` block the previous stage wrote (the reset-before GRU's
-    /// r*h): one block, or in training the history `[T, B, rec]`.
+    /// r*h, the projected LSTM's o*tanh(c)): one block, or in training the
+    /// history `[T, B, rec]`.
     History(&'a wgpu::Buffer),
 }
 
@@ -279,7 +280,9 @@ pub fn per_step_variant<'t>(
         Kernel::GruCandidate => Some((Kernel::GruCandidateSubgroup, 4 * SUBGROUP_LANES)),
         // 32 units or state elements per workgroup: four per lane.
         Kernel::RnnStep => Some((Kernel::RnnStepSubgroup, 4 * SUBGROUP_LANES)),
+        Kernel::ProjectionStep => Some((Kernel::ProjectionSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::LstmBackwardStep => Some((Kernel::LstmBackwardSubgroup, 4 * SUBGROUP_LANES)),
+        Kernel::LstmBackwardCell => Some((Kernel::LstmBackwardCellSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::GruBackwardStep => Some((Kernel::GruBackwardSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::GruBackwardReset => Some((Kernel::GruBackwardResetSubgroup, 4 * SUBGROUP_LANES)),
         Kernel::RnnBackwardStep => Some((Kernel::RnnBackwardSubgroup, 4 * SUBGROUP_LANES)),
@@ -396,7 +399,7 @@ impl Steps {
                     ),
                     StageRows::History(history) => (
                         history,
-                        "r*h",
+                        "r*h or o*tanh(c)",
                         (0..offsets.len() as u32)
                             .map(|s| Some(if train { s * block } else { 0 }))
                             .collect(),
