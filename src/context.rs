@@ -288,7 +288,10 @@ impl Gpu {
                     && info.subgroup_min_size == 8
                     && info.subgroup_max_size == 8,
                 row_texels: sel.row_texels,
-                immediates: sel.immediates != Some(false) && caps.immediates,
+                // Every per-step params struct is 32 bytes.
+                immediates: sel.immediates != Some(false)
+                    && caps.immediates
+                    && limits.max_immediate_size >= 32,
                 cpu: info.device_type == wgpu::DeviceType::Cpu,
                 instance,
                 adapter,

@@ -260,7 +260,11 @@ impl Rnn {
         &self.params
     }
 
-    /// Rebuilds the forward kernels' layouts from [`Rnn::parameters`].
+    /// Rebuilds the forward kernels' layouts from [`Rnn::parameters`]. An
+    /// f16 layer converts on the device without a range check: what is
+    /// written into its parameters must already be f16 values (see
+    /// [`RnnWeights::rounded_for`]); an f16 layer is for inference, built
+    /// from host weights.
     pub fn repack(&self) -> Result<()> {
         submit_all(&self.gpu, "repacking weights", self.repack.iter())
     }
@@ -282,6 +286,17 @@ impl Rnn {
     /// How the layer stores its recurrent weights.
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Bytes of device memory the step kernels' recurrent weights take
+    /// (`weight_hh`, and `weight_hr`, in their kernel layouts): half as
+    /// many for an f16 layer.
+    pub fn recurrent_weight_bytes(&self) -> u64 {
+        self.recurrent
+            .iter()
+            .chain(&self.projection)
+            .map(wgpu::Buffer::size)
+            .sum()
     }
 
     pub fn gpu(&self) -> &Gpu {

@@ -358,7 +358,10 @@ impl RnnStack {
     /// only for LSTMs). With `lengths`, row `b` uses steps `t < lengths[b]`
     /// (any order), a reverse direction starts at the row's own last valid
     /// step, the output is zero past it and `h_n`/`c_n` are the states after
-    /// it. One submit, no read-back.
+    /// it. One submit, no read-back. The call's buffers and bind groups are
+    /// kept for the next call with the same sizes and the same `input`
+    /// tensor (write new data into it with [`GpuTensor::write`]); another
+    /// shape, a training forward or [`RnnStack::release_plan`] frees them.
     pub fn forward(
         &self,
         input: &GpuTensor,
@@ -400,6 +403,9 @@ impl RnnStack {
     ) -> Result<(RnnOutput, Option<KernelProfile>, Option<TrainTape>)> {
         if let Some(options) = train {
             options.validated()?;
+            // A tape holds its own buffers: free the kept inference plan's
+            // first.
+            self.release_plan();
         }
         let cfg = self.config;
         let layer0 = cfg.layer;
@@ -542,6 +548,12 @@ impl RnnStack {
                 .collect(),
         });
         Ok((RnnOutput { output, h_n, c_n }, profile, tape))
+    }
+
+    /// Frees the buffers the last inference forward kept for the next one
+    /// (see [`RnnStack::forward`]); the next forward plans afresh.
+    pub fn release_plan(&self) {
+        *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Builds every dispatch of a forward over `input` (all checks happen

@@ -11,8 +11,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{
-    CellKind, Gpu, GruReset, Nonlinearity, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
-    StackWeights,
+    CellKind, Gpu, GruReset, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights,
 };
 
 #[test]
@@ -43,12 +42,9 @@ fn immediate_and_uniform_params_give_the_same_bits() {
         assert_eq!(run(gpu()), run(uniform_params_gpu()), "lstm H={h}");
     }
     // Training steps: the forward and backward step kernels, the
-    // projection, the reset-before GRU's two stages.
-    for (cell, proj) in [
-        (CellKind::Lstm, 7),
-        (CellKind::Gru(GruReset::Before), 0),
-        (CellKind::Rnn(Nonlinearity::Relu), 0),
-    ] {
+    // projection, the reset-before GRU's two stages (each pipeline here is
+    // compiled twice, so the cells are few).
+    for (cell, proj) in [(CellKind::Lstm, 7), (CellKind::Gru(GruReset::Before), 0)] {
         let (i, h, t, b) = (4, 19, 4, 5);
         let mut layer = RnnConfig::new(cell, i, h).unwrap();
         if proj > 0 {

@@ -129,3 +129,77 @@ fn a_single_layer_reuses_its_plan_too() {
         "c0 made no difference: the test is not testing"
     );
 }
+
+#[test]
+fn the_persistent_kernel_starts_from_a_cleared_cell_state() {
+    // B = 1, H <= 64 runs the persistent LSTM on CPU adapters with the
+    // texel kernels; it reads c from its buffer, which the last call left
+    // holding its c_T.
+    let weights =
+        RnnWeights::random(RnnConfig::new(CellKind::Lstm, 4, 32).unwrap(), 6, 1.0).unwrap();
+    let layer = Rnn::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(7);
+    let input =
+        GpuTensor::from_slice(gpu(), "x", &random_vec(&mut rng, 9 * 4, 1.0), &[9, 1, 4]).unwrap();
+    let c0 =
+        GpuTensor::from_slice(gpu(), "c0", &random_vec(&mut rng, 32, 1.0), &[1, 1, 32]).unwrap();
+    layer.forward(&input, None, Some(&c0)).unwrap();
+    let again = layer
+        .forward(&input, None, None)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    let fresh = Rnn::new(gpu(), &weights)
+        .unwrap()
+        .forward(&input, None, None)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    assert_eq!(again, fresh);
+}
+
+#[test]
+fn a_projected_lstm_reuses_its_plan_with_and_without_h0() {
+    let config = RnnConfig::new(CellKind::Lstm, 3, 40)
+        .unwrap()
+        .with_projection(7)
+        .unwrap();
+    let weights = StackWeights::random(StackConfig::new(config), 8, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(9);
+    let input = GpuTensor::from_slice(
+        gpu(),
+        "x",
+        &random_vec(&mut rng, 5 * 2 * 3, 1.0),
+        &[5, 2, 3],
+    )
+    .unwrap();
+    let h0 =
+        GpuTensor::from_slice(gpu(), "h0", &random_vec(&mut rng, 2 * 7, 1.0), &[1, 2, 7]).unwrap();
+    let with_h0 = Call {
+        h0: Some(&h0),
+        c0: None,
+        lengths: Some(&[5, 3]),
+    };
+    let plain = Call {
+        h0: None,
+        c0: None,
+        lengths: None,
+    };
+    for call in [&with_h0, &plain, &with_h0] {
+        let got = stack
+            .forward(&input, call.h0, call.c0, call.lengths)
+            .unwrap()
+            .to_host()
+            .unwrap();
+        assert_eq!(got, fresh(gpu(), &weights, &input, call));
+    }
+    // Freed and planned again.
+    stack.release_plan();
+    let got = stack
+        .forward(&input, None, None, None)
+        .unwrap()
+        .to_host()
+        .unwrap();
+    assert_eq!(got, fresh(gpu(), &weights, &input, &plain));
+}
