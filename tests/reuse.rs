@@ -92,38 +92,31 @@ fn reused_forwards_match_fresh_ones_bit_for_bit() {
     }
 }
 
-#[test]
-fn a_single_layer_reuses_its_plan_too() {
-    let weights =
-        RnnWeights::random(RnnConfig::new(CellKind::Lstm, 3, 67).unwrap(), 4, 1.0).unwrap();
-    let layer = Rnn::new(gpu(), &weights).unwrap();
-    let mut rng = SmallRng::seed_from_u64(5);
-    let input = GpuTensor::from_slice(
-        gpu(),
-        "x",
-        &random_vec(&mut rng, 6 * 2 * 3, 1.0),
-        &[6, 2, 3],
+/// A single layer called with c0, then without: the second call reuses the
+/// plan and must start from zeros, as a freshly planned layer does.
+fn c0_then_none_matches_fresh(hidden: usize, batch: usize, seed: u64) {
+    let weights = RnnWeights::random(
+        RnnConfig::new(CellKind::Lstm, 3, hidden).unwrap(),
+        seed,
+        1.0,
     )
     .unwrap();
-    let c0 = GpuTensor::from_slice(gpu(), "c0", &random_vec(&mut rng, 2 * 67, 1.0), &[1, 2, 67])
-        .unwrap();
-    let with_c0 = layer
-        .forward(&input, None, Some(&c0))
-        .unwrap()
-        .to_host()
-        .unwrap();
-    let without = layer
-        .forward(&input, None, None)
-        .unwrap()
-        .to_host()
-        .unwrap();
-    let fresh = Rnn::new(gpu(), &weights)
-        .unwrap()
-        .forward(&input, None, None)
-        .unwrap()
-        .to_host()
-        .unwrap();
-    assert_eq!(without, fresh);
+    let layer = Rnn::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let host = |v: wgpu_rnn::RnnOutput| v.to_host().unwrap();
+    let x = random_vec(&mut rng, 6 * batch * 3, 1.0);
+    let input = GpuTensor::from_slice(gpu(), "x", &x, &[6, batch, 3]).unwrap();
+    let c = random_vec(&mut rng, batch * hidden, 1.0);
+    let c0 = GpuTensor::from_slice(gpu(), "c0", &c, &[1, batch, hidden]).unwrap();
+    let with_c0 = host(layer.forward(&input, None, Some(&c0)).unwrap());
+    let without = host(layer.forward(&input, None, None).unwrap());
+    let fresh = host(
+        Rnn::new(gpu(), &weights)
+            .unwrap()
+            .forward(&input, None, None)
+            .unwrap(),
+    );
+    assert_eq!(without, fresh, "H={hidden} B={batch}");
     assert_ne!(
         with_c0, without,
         "c0 made no difference: the test is not testing"
@@ -131,31 +124,16 @@ fn a_single_layer_reuses_its_plan_too() {
 }
 
 #[test]
+fn a_single_layer_reuses_its_plan_too() {
+    c0_then_none_matches_fresh(67, 2, 4);
+}
+
+#[test]
 fn the_persistent_kernel_starts_from_a_cleared_cell_state() {
     // B = 1, H <= 64 runs the persistent LSTM on CPU adapters with the
     // texel kernels; it reads c from its buffer, which the last call left
     // holding its c_T.
-    let weights =
-        RnnWeights::random(RnnConfig::new(CellKind::Lstm, 4, 32).unwrap(), 6, 1.0).unwrap();
-    let layer = Rnn::new(gpu(), &weights).unwrap();
-    let mut rng = SmallRng::seed_from_u64(7);
-    let input =
-        GpuTensor::from_slice(gpu(), "x", &random_vec(&mut rng, 9 * 4, 1.0), &[9, 1, 4]).unwrap();
-    let c0 =
-        GpuTensor::from_slice(gpu(), "c0", &random_vec(&mut rng, 32, 1.0), &[1, 1, 32]).unwrap();
-    layer.forward(&input, None, Some(&c0)).unwrap();
-    let again = layer
-        .forward(&input, None, None)
-        .unwrap()
-        .to_host()
-        .unwrap();
-    let fresh = Rnn::new(gpu(), &weights)
-        .unwrap()
-        .forward(&input, None, None)
-        .unwrap()
-        .to_host()
-        .unwrap();
-    assert_eq!(again, fresh);
+    c0_then_none_matches_fresh(32, 1, 6);
 }
 
 #[test]
