@@ -2,7 +2,7 @@
 //! has them (lavapipe does) and from one uniform array at dynamic offsets
 //! elsewhere. Both must give the same bits: every other test runs the
 //! default (immediates here), this one the uniform path against it, on a
-//! forward (the persistent kernel too) and on whole training steps.
+//! forward (the persistent kernel too) and on a training step.
 
 mod common;
 
