@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use burn::nn::{Gru, GruConfig, Lstm, LstmConfig};
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use burn_peer::uniform_values;
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
@@ -109,19 +110,6 @@ impl Stack {
             Stack::Gru(layers) => layers.iter().fold(x, |h, layer| layer.forward(h, None)),
         }
     }
-}
-
-/// Deterministic values in [-1, 1) from a 64-bit LCG (Knuth's MMIX constants).
-fn uniform_values(n: usize, mut state: u64) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            // Top 24 bits -> [0, 1) exactly representable in f32, then map to [-1, 1).
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
 }
 
 /// One timed unit of work, ending with a device sync so the GPU work is finished.

@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+use burn_peer::uniform_values;
 use clap::Parser;
 use serde::Serialize;
 
@@ -42,18 +43,6 @@ struct Report {
     device: String,
 }
 
-/// Deterministic values in [-1, 1).
-fn values(n: usize, mut state: u64) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 fn main() {
     let args = Args::parse();
     assert!(args.reps >= 1, "--reps must be >= 1");
@@ -63,16 +52,16 @@ fn main() {
         .map(|id| id.name)
         .unwrap_or_else(|| format!("{device:?}"));
     let a = Tensor::<2>::from_data(
-        TensorData::new(values(args.m * args.k, 1), [args.m, args.k]),
+        TensorData::new(uniform_values(args.m * args.k, 1), [args.m, args.k]),
         &device,
     );
     let b = Tensor::<2>::from_data(
-        TensorData::new(values(args.k * args.n, 2), [args.k, args.n]),
+        TensorData::new(uniform_values(args.k * args.n, 2), [args.k, args.n]),
         &device,
     );
     device.sync().expect("device sync failed");
     // The untimed runs let Burn compile and autotune its matmul.
-    let mut run = || {
+    let run = || {
         let start = Instant::now();
         let c = a.clone().matmul(b.clone());
         device.sync().expect("device sync failed");
@@ -98,5 +87,8 @@ fn main() {
         reps: args.reps,
         device: device_name,
     };
-    println!("{}", serde_json::to_string(&report).expect("report serializes"));
+    println!(
+        "{}",
+        serde_json::to_string(&report).expect("report serializes")
+    );
 }
