@@ -96,11 +96,11 @@ macro_rules! step_source {
     };
 }
 
-/// A subgroup step kernel's source: `step_source` with the cell's file,
-/// the shared subgroup files, then the kernel's file.
-macro_rules! subgroup_step_source {
-    ($cell:literal, $kernel:literal) => {
-        step_source!(
+/// `$source!` (`step_source` or `backward_source`) over the cell's file,
+/// the files every subgroup kernel shares, then the kernel's file.
+macro_rules! with_subgroup_files {
+    ($source:ident, $cell:literal, $kernel:literal) => {
+        $source!(
             $cell,
             "../../shaders/subgroup.wgsl",
             "../../shaders/texels.wgsl",
@@ -108,6 +108,14 @@ macro_rules! subgroup_step_source {
             "../../shaders/subgroup_products.wgsl",
             $kernel
         )
+    };
+}
+
+/// A subgroup step kernel's source: `step_source` with the cell's file,
+/// the shared subgroup files, then the kernel's file.
+macro_rules! subgroup_step_source {
+    ($cell:literal, $kernel:literal) => {
+        with_subgroup_files!(step_source, $cell, $kernel)
     };
 }
 
@@ -127,14 +135,7 @@ macro_rules! backward_source {
 /// `subgroup_step_source`.
 macro_rules! subgroup_backward_source {
     ($cell:literal, $kernel:literal) => {
-        backward_source!(
-            $cell,
-            "../../shaders/subgroup.wgsl",
-            "../../shaders/texels.wgsl",
-            "../../shaders/state_texels.wgsl",
-            "../../shaders/subgroup_products.wgsl",
-            $kernel
-        )
+        with_subgroup_files!(backward_source, $cell, $kernel)
     };
 }
 
