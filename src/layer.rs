@@ -192,14 +192,10 @@ impl Rnn {
     }
 
     /// [`Rnn::new`] with the recurrent weights stored at `precision`; the
-    /// layer holds `weights.rounded_for(precision)`.
+    /// layer holds `weights.rounded_for(precision)`. An adapter without
+    /// `SHADER_F16` refuses f16 when the repacking kernels are compiled
+    /// (`Gpu::pipeline`).
     pub fn with_precision(gpu: &Gpu, weights: &RnnWeights, precision: Precision) -> Result<Self> {
-        if precision == Precision::F16 && !gpu.capabilities().shader_f16 {
-            return Err(Error::config(
-                "precision f16",
-                format!("the adapter {} has no SHADER_F16", gpu.describe()),
-            ));
-        }
         let weights = &weights.clone().rounded_for(precision)?;
         let config = *weights.config();
         let params = LayerTensors::upload(gpu, weights)?;

@@ -41,7 +41,7 @@ pub const IMMEDIATE_PARAMS: &str = "IMMEDIATE_PARAMS";
 
 /// How a module is compiled beyond its override constants: what the
 /// pseudo-constants [`F16_WEIGHTS`] and [`IMMEDIATE_PARAMS`] ask for.
-/// [`crate::context::Gpu::pipeline`] reads them and passes the rest on.
+/// `Gpu::pipeline` reads them and passes the rest on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleOptions {
     pub f16_weights: bool,

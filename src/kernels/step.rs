@@ -163,11 +163,11 @@ impl PerStepDispatch {
         gpu.check_dispatch(kernel.label(), groups)?;
         let size = size_of::<P>();
         let immediates = gpu.immediate_params();
-        let (stride, usage) = if immediates {
-            (size, wgpu::BufferUsages::empty())
+        // Uniform array entries sit at aligned dynamic offsets.
+        let stride = if immediates {
+            size
         } else {
-            let align = gpu.limits().min_uniform_buffer_offset_alignment as usize;
-            (size.next_multiple_of(align), wgpu::BufferUsages::UNIFORM)
+            size.next_multiple_of(gpu.limits().min_uniform_buffer_offset_alignment as usize)
         };
         let mut bytes = vec![0u8; stride * params.len().max(1)];
         for (chunk, p) in bytes.chunks_exact_mut(stride).zip(params) {
@@ -183,7 +183,7 @@ impl PerStepDispatch {
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("per-step params"),
                     contents: &bytes,
-                    usage,
+                    usage: wgpu::BufferUsages::UNIFORM,
                 });
             StepParamsSource::Uniform {
                 buffer: uniform,

@@ -60,7 +60,7 @@ impl WgslTwin for PackParams {
 impl PackParams {
     /// Packs `rows` rows of a `cols`-column matrix stored as `layout` (0
     /// rows packs nothing), on a grid `grid_width` invocations wide (see
-    /// [`pack_grid`]).
+    /// `pack_grid`).
     pub fn new(rows: usize, cols: usize, layout: SourceLayout, grid_width: u32) -> Self {
         Self {
             rows: rows as u32,
