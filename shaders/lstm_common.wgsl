@@ -1,6 +1,6 @@
 // What the LSTM step kernels share (lstm_step.wgsl, step_subgroup.wgsl):
-// the bindings, the cell and the end of a step for one (row, unit). The host
-// prepends common.wgsl, then this file, to each. Gate order i, f, g, o.
+// the bindings and the end of a step for one (row, unit). The host
+// prepends common.wgsl, lstm_cell.wgsl, then this file, to each. Gate order i, f, g, o.
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o. TRAIN
@@ -23,37 +23,16 @@
 // TRAIN: [T, B, H], zero at a row's finished steps (see lstm_backward.wgsl).
 @group(0) @binding(7) var<storage, read_write> m: array<f32>;
 
-override PEEPHOLE: bool = false;
 // With a projection, h = W_hr m is computed by projection_step.wgsl.
 override PROJ: bool = false;
 
-// The gate activations and the new cell state of unit j from its gate
-// pre-activations (i, f, g, o) and c_{t-1}; the peepholes (PEEPHOLE) let i
-// and f see c_{t-1} and o see c_t. Shared by every LSTM step kernel.
-struct LstmGates {
-    i: f32,
-    f: f32,
-    g: f32,
-    o: f32,
-    c: f32,
-}
-
-fn lstm_cell(pre: vec4<f32>, c_prev: f32, j: u32, H: u32) -> LstmGates {
-    var i_pre = pre.x;
-    var f_pre = pre.y;
+// The peepholes (p_i, p_f, p_o) of unit j for lstm_cell; zeros (never
+// read) unless PEEPHOLE.
+fn peepholes_of(j: u32, H: u32) -> vec3<f32> {
     if (PEEPHOLE) {
-        i_pre += peephole[j] * c_prev;
-        f_pre += peephole[H + j] * c_prev;
+        return vec3<f32>(peephole[j], peephole[H + j], peephole[2u * H + j]);
     }
-    let i = sigmoid(i_pre);
-    let f = sigmoid(f_pre);
-    let g = tanh_safe(pre.z);
-    let c_new = f * c_prev + i * g;
-    var o_pre = pre.w;
-    if (PEEPHOLE) {
-        o_pre += peephole[2u * H + j] * c_new;
-    }
-    return LstmGates(i, f, g, sigmoid(o_pre), c_new);
+    return vec3<f32>(0.0);
 }
 
 // Ends step p.step for row b and unit j from the recurrent products `rec`
@@ -80,7 +59,7 @@ fn finish_unit(b: u32, j: u32, rec: vec4<f32>) {
     }
     let row = p.xg_offset + b * 4u * H + j;
     let pre = rec + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
-    let gates = lstm_cell(pre, c[c_at], j, H);
+    let gates = lstm_cell(pre, c[c_at], peepholes_of(j, H));
     let o = gates.o;
     let c_new = gates.c;
     c[c_out_at] = c_new;

@@ -120,7 +120,7 @@ fn lstm_sequence(
                 if (running) {
                     let row = p.xg_offset + s * p.batch * 4u * H + b * 4u * H + j;
                     let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
-                    let gates = lstm_cell(pre, c_reg[bb], j, H);
+                    let gates = lstm_cell(pre, c_reg[bb], peepholes_of(j, H));
                     c_reg[bb] = gates.c;
                     h = gates.o * tanh_safe(gates.c);
                 }

@@ -15,7 +15,8 @@ struct RepackParams {
     // add_rows: the first element of a, and how many leading rows add b.
     a_offset: u32,
     b_rows: u32,
-    _pad0: u32,
+    // interleave_gates: the element of dst that element 0 goes to.
+    dst_offset: u32,
     // interleave_gates: the gate block of slots 0..3; NONE writes zero.
     gate0: u32,
     gate1: u32,
@@ -32,9 +33,9 @@ const NONE: u32 = 0xffffffffu;
 // values on the host, so the conversion is exact).
 @group(0) @binding(3) var<storage, read_write> dst: array<Weight>;
 
-// dst[(k*H + j)*width + s] = a[(gates[s]*H + j)*K + k]: the gate rows of a
-// unit adjacent, neighbouring units at neighbouring addresses. With width 1
-// and gates (0) it is the transpose of a [H, K].
+// dst[dst_offset + (k*H + j)*width + s] = a[(gates[s]*H + j)*K + k]: the
+// gate rows of a unit adjacent, neighbouring units at neighbouring
+// addresses. With width 1 and gates (0) it is the transpose of a [H, K].
 @compute @workgroup_size(256)
 fn interleave_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = gid.y * p.grid_width + gid.x;
@@ -50,7 +51,7 @@ fn interleave_gates(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (gate != NONE) {
         v = a[(gate * p.hidden + j) * p.k_len + k];
     }
-    dst[n] = Weight(v);
+    dst[p.dst_offset + n] = Weight(v);
 }
 
 // dst[r] = a[a_offset + r] + b[r] for r < b_rows, a[a_offset + r] after:

@@ -15,6 +15,7 @@ use crate::reference;
 use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
 use crate::tensor::GpuTensor;
 use crate::train::{GradMode, HostSeeds, Seeds, StackGrads, TrainOptions};
+use crate::wavefront::Schedule;
 
 /// One benchmark configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,6 +36,8 @@ pub struct BenchConfig {
     pub train: bool,
     /// How the layers store their recurrent weights (f16: inference only).
     pub precision: Precision,
+    /// How an inference forward orders the layers' steps.
+    pub schedule: Schedule,
 }
 
 /// What a benchmark measured.
@@ -108,7 +111,8 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
     // The reference runs on the weights the layers hold (rounded for f16),
     // so an f16 run is held to the same tolerance as an f32 one.
     let weights = StackWeights::random(config, 42, 1.0)?.rounded_for(cfg.precision)?;
-    let layer = RnnStack::with_precision(gpu, &weights, cfg.precision)?;
+    let layer =
+        RnnStack::with_precision(gpu, &weights, cfg.precision)?.with_schedule(cfg.schedule)?;
     let width = config.output_size();
     let mut rng = SmallRng::seed_from_u64(7);
     let x: Vec<f32> = (0..cfg.seq * cfg.batch * cfg.input)

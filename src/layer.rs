@@ -200,11 +200,7 @@ impl Rnn {
         let config = *weights.config();
         let params = LayerTensors::upload(gpu, weights)?;
         let (h, ho) = (config.hidden_size, config.output_size());
-        let weight_buffer = |what: &str, n: usize| match precision {
-            Precision::F32 => storage_buffer(gpu, what, n),
-            // Two f16 per 4-byte word.
-            Precision::F16 => storage_buffer(gpu, what, n.div_ceil(2)),
-        };
+        let weight_buffer = |what: &str, n: usize| weight_buffer(gpu, what, n, precision);
         let recurrent = packing::recurrent_layout(config.cell)
             .iter()
             .map(|(_, width)| weight_buffer("recurrent weights", ho * h * width))
@@ -266,6 +262,12 @@ impl Rnn {
     }
 
     /// The dispatches of [`Rnn::repack`], to record after an update.
+    /// `[G*H]`: `b_ih + b_hh` as the input GEMM adds it (see
+    /// [`packing::folded_bias`]).
+    pub(crate) fn folded_bias(&self) -> &wgpu::Buffer {
+        &self.bias
+    }
+
     pub(crate) fn repack_dispatches(&self) -> &[Dispatch] {
         &self.repack
     }
@@ -355,40 +357,8 @@ impl Rnn {
         let gpu = &self.gpu;
         let (g, h, ho) = (cfg.gates(), cfg.hidden_size, cfg.output_size());
         let hs = storage_buffer(gpu, "hidden states [T+1, B, Ho]", (seq + 1) * batch * ho)?;
-        // Training keeps every step's activations: no chunking (a sequence
-        // over the binding limit is refused by the allocation below).
-        let chunk = if train {
-            seq
-        } else {
-            self.steps_per_chunk(seq, batch)?
-        };
-        let xg = storage_buffer(
-            gpu,
-            "gate pre-activations [steps, B, G*H]",
-            chunk * batch * g * h,
-        )?;
-        let gemms = (0..seq)
-            .step_by(chunk)
-            .map(|start| {
-                let range = start..(start + chunk).min(seq);
-                let params = GemmParams {
-                    a_offset: (start * batch * cfg.input_size) as u32,
-                    ..GemmParams::new(range.len() * batch, g * h, cfg.input_size)
-                };
-                Ok((
-                    range,
-                    gemm(
-                        gpu,
-                        params,
-                        GemmLayout::default(),
-                        steps_input,
-                        self.params.weight_ih.buffer(),
-                        &self.bias,
-                        &xg,
-                    )?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let InputProjection { chunk, xg, gemms } =
+            self.input_projection(seq, batch, steps_input, train)?;
         let offsets: Vec<StepOffsets> = (0..seq)
             .map(|s| StepOffsets {
                 xg_offset: ((s % chunk) * batch * g * h) as u32,
@@ -504,6 +474,55 @@ impl Rnn {
         })
     }
 
+    /// The input GEMMs of a forward over `steps_input` `[T, B, I]` (step
+    /// order): `x W_ih^T` plus the folded biases into `xg`, one chunk of
+    /// steps per GEMM. Training keeps every step's activations: one chunk
+    /// (a sequence over the binding limit is refused by the allocation).
+    pub(crate) fn input_projection(
+        &self,
+        seq: usize,
+        batch: usize,
+        steps_input: &wgpu::Buffer,
+        train: bool,
+    ) -> Result<InputProjection> {
+        let cfg = self.config;
+        let gpu = &self.gpu;
+        let rows = cfg.gate_rows();
+        let chunk = if train {
+            seq
+        } else {
+            self.steps_per_chunk(seq, batch)?
+        };
+        let xg = storage_buffer(
+            gpu,
+            "gate pre-activations [steps, B, G*H]",
+            chunk * batch * rows,
+        )?;
+        let gemms = (0..seq)
+            .step_by(chunk)
+            .map(|start| {
+                let range = start..(start + chunk).min(seq);
+                let params = GemmParams {
+                    a_offset: (start * batch * cfg.input_size) as u32,
+                    ..GemmParams::new(range.len() * batch, rows, cfg.input_size)
+                };
+                Ok((
+                    range,
+                    gemm(
+                        gpu,
+                        params,
+                        GemmLayout::default(),
+                        steps_input,
+                        self.params.weight_ih.buffer(),
+                        &self.bias,
+                        &xg,
+                    )?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(InputProjection { chunk, xg, gemms })
+    }
+
     /// How many time steps' gate pre-activations fit one storage binding and
     /// one GEMM dispatch. Long sequences are projected chunk by chunk.
     fn steps_per_chunk(&self, seq: usize, batch: usize) -> Result<usize> {
@@ -529,6 +548,30 @@ impl Rnn {
         }
         Ok(chunk)
     }
+}
+
+/// A buffer of `n` weights stored at `precision`.
+pub(crate) fn weight_buffer(
+    gpu: &Gpu,
+    what: &str,
+    n: usize,
+    precision: Precision,
+) -> Result<wgpu::Buffer> {
+    match precision {
+        Precision::F32 => storage_buffer(gpu, what, n),
+        // Two f16 per 4-byte word.
+        Precision::F16 => storage_buffer(gpu, what, n.div_ceil(2)),
+    }
+}
+
+/// A layer's input projection (see [`Rnn::input_projection`]).
+pub(crate) struct InputProjection {
+    /// Steps per GEMM and per block of `xg`.
+    pub chunk: usize,
+    /// `[chunk, B, G*H]`: the current chunk's gate pre-activations.
+    pub xg: wgpu::Buffer,
+    /// Each chunk's steps and its GEMM.
+    pub gemms: Vec<(Range<usize>, Dispatch)>,
 }
 
 /// The dispatches that rebuild a layer's kernel layouts from `params`: the

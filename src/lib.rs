@@ -65,6 +65,7 @@ pub mod reference;
 pub mod stack;
 pub mod tensor;
 pub mod train;
+pub mod wavefront;
 pub mod weights;
 
 pub use config::{CellKind, GruReset, Nonlinearity, Precision, RnnConfig};
@@ -73,4 +74,5 @@ pub use error::{Error, Result};
 pub use layer::{HostOutput, Rnn, RnnOutput};
 pub use stack::{Direction, RnnStack, StackConfig, StackWeights};
 pub use tensor::GpuTensor;
+pub use wavefront::Schedule;
 pub use weights::RnnWeights;

@@ -15,6 +15,7 @@ use crate::layer::{HostOutput, Rnn, RnnOutput};
 use crate::profile::{KernelProfile, PassTimer};
 use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::train::{TapedLayer, TrainOptions, TrainTape};
+use crate::wavefront::{Schedule, WavefrontPlan};
 use crate::weights::RnnWeights;
 
 /// Which way(s) each layer runs over the sequence.
@@ -224,6 +225,41 @@ pub fn validate_lengths(lengths: &[usize], seq: usize, batch: usize) -> Result<(
     }
 }
 
+/// The gather that puts a layer input `src` (`[T, B, width]` in time order,
+/// or `[B, T, width]` batch-first) into the step order the layer runs in,
+/// with its buffer; `None` where it already is (forward and time-major).
+pub(crate) fn gather_steps(
+    gpu: &Gpu,
+    lengths: &wgpu::Buffer,
+    src: &wgpu::Buffer,
+    (seq, batch, width): (usize, usize, usize),
+    (batch_first, reverse): (bool, bool),
+) -> Result<Option<(Dispatch, wgpu::Buffer)>> {
+    if !reverse && !batch_first {
+        return Ok(None);
+    }
+    let steps_in = storage_buffer(gpu, "input in step order", seq * batch * width)?;
+    let params = SeqParams {
+        seq: seq as u32,
+        batch: batch as u32,
+        width: width as u32,
+        stride: width as u32,
+        batch_first: u32::from(batch_first),
+        reverse: u32::from(reverse),
+        ..Default::default()
+    };
+    let copy = sequence_copy(
+        gpu,
+        Kernel::GatherSteps,
+        false,
+        params,
+        lengths,
+        src,
+        &steps_in,
+    )?;
+    Ok(Some((copy, steps_in)))
+}
+
 /// A recurrent module on the GPU.
 pub struct RnnStack {
     gpu: Gpu,
@@ -231,6 +267,7 @@ pub struct RnnStack {
     pub(crate) layers: Vec<Rnn>,
     /// The last inference forward's buffers and dispatches.
     plan: PlanCache,
+    schedule: Schedule,
 }
 
 /// Where one inference forward's [`ForwardPlan`] is kept for the next.
@@ -256,7 +293,13 @@ pub(crate) struct ForwardPlan {
     /// What the last layer writes; copied into each call's own output
     /// tensor, so that an earlier call's result is never overwritten.
     output: wgpu::Buffer,
-    layers: Vec<PlannedLayer>,
+    steps: PlannedSteps,
+}
+
+/// A forward's dispatches in the stack's [`Schedule`].
+enum PlannedSteps {
+    Layered(Vec<PlannedLayer>),
+    Wavefront(Box<WavefrontPlan>),
 }
 
 /// One layer-direction of a planned forward.
@@ -319,7 +362,69 @@ impl RnnStack {
             config,
             layers,
             plan,
+            schedule: Schedule::Layered,
         })
+    }
+
+    /// This stack running its inference forwards in `schedule` (training
+    /// forwards always run [`Schedule::Layered`]). Refuses a schedule the
+    /// configuration cannot run.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Result<Self> {
+        schedule.check(&self.config)?;
+        self.release_plan();
+        self.schedule = schedule;
+        Ok(self)
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
+    }
+
+    /// Whether an inference forward runs the layer wavefront: asked for,
+    /// and more than one layer to overlap.
+    fn wavefront(&self) -> bool {
+        self.schedule == Schedule::Wavefront && self.config.num_layers > 1
+    }
+
+    /// The dispatches of an inference forward over `input` into `output`.
+    fn plan_inference(
+        &self,
+        (seq, batch): (usize, usize),
+        input: &GpuTensor,
+        lengths: &wgpu::Buffer,
+        output: &wgpu::Buffer,
+    ) -> Result<PlannedSteps> {
+        Ok(if self.wavefront() {
+            PlannedSteps::Wavefront(Box::new(WavefrontPlan::new(
+                &self.gpu,
+                &self.config,
+                &self.layers,
+                (seq, batch),
+                (input, lengths, output),
+            )?))
+        } else {
+            PlannedSteps::Layered(self.plan_layers(seq, batch, input, lengths, output, None)?)
+        })
+    }
+
+    /// Records `steps` (see [`RnnStack::record_layers`]).
+    fn record_steps(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        steps: &PlannedSteps,
+        states: (Option<&GpuTensor>, Option<&GpuTensor>),
+        out: Outputs<'_>,
+        timer: Option<&mut PassTimer>,
+        reused: bool,
+    ) {
+        match steps {
+            PlannedSteps::Layered(layers) => {
+                self.record_layers(encoder, layers, states, out, timer, reused)
+            }
+            PlannedSteps::Wavefront(plan) => {
+                plan.record(encoder, states, (out.h_n, out.c_n), timer)
+            }
+        }
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -464,12 +569,12 @@ impl RnnStack {
                 *cache = None;
                 let lengths_buffer = storage_buffer_of(gpu, "lengths", &lengths)?;
                 let result = storage_buffer(gpu, "output [T, B, D*Ho]", output.len())?;
-                let layers = self.plan_layers(seq, batch, input, &lengths_buffer, &result, None)?;
+                let steps = self.plan_inference((seq, batch), input, &lengths_buffer, &result)?;
                 *cache = Some(ForwardPlan {
                     key,
                     lengths: lengths_buffer,
                     output: result,
-                    layers,
+                    steps,
                 });
             }
             let plan = cache.as_ref().expect("planned above");
@@ -481,7 +586,7 @@ impl RnnStack {
                         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                             label: Some("rnn forward"),
                         });
-                self.record_layers(&mut encoder, &plan.layers, (h0, c0), outputs, None, true);
+                self.record_steps(&mut encoder, &plan.steps, (h0, c0), outputs, None, true);
                 encoder.copy_buffer_to_buffer(
                     &plan.output,
                     0,
@@ -495,17 +600,30 @@ impl RnnStack {
         }
 
         let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
-        let planned = self.plan_layers(seq, batch, input, &lengths, output.buffer(), train)?;
+        let planned = match train {
+            None => self.plan_inference((seq, batch), input, &lengths, output.buffer())?,
+            Some(_) => PlannedSteps::Layered(self.plan_layers(
+                seq,
+                batch,
+                input,
+                &lengths,
+                output.buffer(),
+                train,
+            )?),
+        };
         let mut timer = if profile {
-            let passes: usize = planned
-                .iter()
-                .map(|p| {
-                    usize::from(p.gather.is_some())
-                        + 2 * p.pass.chunks().len()
-                        + 1
-                        + usize::from(p.dropout.is_some())
-                })
-                .sum();
+            let passes: usize = match &planned {
+                PlannedSteps::Layered(layers) => layers
+                    .iter()
+                    .map(|p| {
+                        usize::from(p.gather.is_some())
+                            + 2 * p.pass.chunks().len()
+                            + 1
+                            + usize::from(p.dropout.is_some())
+                    })
+                    .sum(),
+                PlannedSteps::Wavefront(plan) => plan.timed_passes(),
+            };
             Some(PassTimer::new(gpu, passes)?)
         } else {
             None
@@ -516,7 +634,7 @@ impl RnnStack {
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                         label: Some("rnn forward"),
                     });
-            self.record_layers(
+            self.record_steps(
                 &mut encoder,
                 &planned,
                 (h0, c0),
@@ -532,21 +650,24 @@ impl RnnStack {
             (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
             _ => None,
         };
-        let tape = train.map(|options| TrainTape {
-            gpu: gpu.clone(),
-            config: cfg,
-            seq,
-            batch,
-            lengths,
-            options,
-            layers: planned
-                .into_iter()
-                .map(|p| TapedLayer {
-                    steps_in: p.steps_in,
-                    pass: p.pass,
-                })
-                .collect(),
-        });
+        let tape = match (train, planned) {
+            (Some(options), PlannedSteps::Layered(planned)) => Some(TrainTape {
+                gpu: gpu.clone(),
+                config: cfg,
+                seq,
+                batch,
+                lengths,
+                options,
+                layers: planned
+                    .into_iter()
+                    .map(|p| TapedLayer {
+                        steps_in: p.steps_in,
+                        pass: p.pass,
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        };
         Ok((RnnOutput { output, h_n, c_n }, profile, tape))
     }
 
@@ -594,31 +715,13 @@ impl RnnStack {
             };
             for d in 0..dirs {
                 let reverse = cfg.direction.is_reverse(d);
-                let gather = if reverse || in_batch_first {
-                    let steps_in =
-                        storage_buffer(gpu, "input in step order", seq * batch * in_width)?;
-                    let params = SeqParams {
-                        seq: seq as u32,
-                        batch: batch as u32,
-                        width: in_width as u32,
-                        stride: in_width as u32,
-                        batch_first: u32::from(in_batch_first),
-                        reverse: u32::from(reverse),
-                        ..Default::default()
-                    };
-                    let copy = sequence_copy(
-                        gpu,
-                        Kernel::GatherSteps,
-                        false,
-                        params,
-                        lengths,
-                        &layer_in,
-                        &steps_in,
-                    )?;
-                    Some((copy, steps_in))
-                } else {
-                    None
-                };
+                let gather = gather_steps(
+                    gpu,
+                    lengths,
+                    &layer_in,
+                    (seq, batch, in_width),
+                    (in_batch_first, reverse),
+                )?;
                 let steps_in = gather.as_ref().map_or(&layer_in, |(_, b)| b).clone();
                 let slot = l * dirs + d;
                 let pass = self.layers[slot].prepare(seq, batch, &steps_in, lengths, training)?;

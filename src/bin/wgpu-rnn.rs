@@ -133,6 +133,12 @@ enum Precision {
     F16,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Schedule {
+    Layered,
+    Wavefront,
+}
+
 #[derive(Args)]
 struct BenchArgs {
     #[command(flatten)]
@@ -156,6 +162,11 @@ struct BenchArgs {
     mode: Mode,
     #[arg(long, value_enum, default_value = "f32")]
     precision: Precision,
+    /// How an inference forward of stacked layers orders their steps:
+    /// layer after layer, or the layer wavefront (one direction, no
+    /// projection, not gru-reset-before).
+    #[arg(long, value_enum, default_value = "layered")]
+    schedule: Schedule,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     #[arg(long, default_value_t = 5)]
@@ -306,6 +317,10 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
         Precision::F32 => wgpu_rnn::Precision::F32,
         Precision::F16 => wgpu_rnn::Precision::F16,
     };
+    let schedule = match args.schedule {
+        Schedule::Layered => wgpu_rnn::Schedule::Layered,
+        Schedule::Wavefront => wgpu_rnn::Schedule::Wavefront,
+    };
     let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
     let cells: Vec<CellKind> = match &args.cell {
         Some(name) => vec![CellKind::parse(name).map_err(|e| e.to_string())?],
@@ -347,6 +362,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             profile: args.profile,
             train: args.mode == Mode::Train,
             precision,
+            schedule,
         };
         let r = bench::run(&gpu, &cfg).map_err(|e| e.to_string())?;
         if let Some(bar) = &progress {
@@ -357,7 +373,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
             let line = serde_json::json!({
                 "cell": args.cell.clone().unwrap_or_else(|| cell.name().to_string()),
                 "B": cfg.batch, "T": cfg.seq, "I": cfg.input, "H": cfg.hidden, "L": args.layers,
-                "bidirectional": args.bidirectional, "mode": if cfg.train { "train" } else { "infer" }, "precision": precision.name(),
+                "bidirectional": args.bidirectional, "mode": if cfg.train { "train" } else { "infer" }, "precision": precision.name(), "schedule": schedule.name(),
                 "median_s": r.median_s, "min_s": r.min_s, "reps": r.reps,
                 "tokens_per_s": tokens, "gflops": r.gflops(), "max_abs_err": r.max_abs_err,
                 "device": gpu.describe(),

@@ -14,6 +14,7 @@ pub mod sequence;
 pub mod step;
 pub mod sum;
 pub mod texels;
+pub mod wavefront;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -96,12 +97,12 @@ macro_rules! step_source {
     };
 }
 
-/// `$source!` (`step_source` or `backward_source`) over the cell's file,
+/// `$source!` (`step_source` or `backward_source`) over the cell's files,
 /// the files every subgroup kernel shares, then the kernel's file.
 macro_rules! with_subgroup_files {
-    ($source:ident, $cell:literal, $kernel:literal) => {
+    ($source:ident, [$($cell:literal),+], $kernel:literal) => {
         $source!(
-            $cell,
+            $($cell,)+
             "../../shaders/subgroup.wgsl",
             "../../shaders/texels.wgsl",
             "../../shaders/state_texels.wgsl",
@@ -111,11 +112,14 @@ macro_rules! with_subgroup_files {
     };
 }
 
-/// A subgroup step kernel's source: `step_source` with the cell's file,
+/// A subgroup step kernel's source: `step_source` with the cell's files,
 /// the shared subgroup files, then the kernel's file.
 macro_rules! subgroup_step_source {
     ($cell:literal, $kernel:literal) => {
-        with_subgroup_files!(step_source, $cell, $kernel)
+        with_subgroup_files!(step_source, [$cell], $kernel)
+    };
+    ($cell0:literal, $cell:literal, $kernel:literal) => {
+        with_subgroup_files!(step_source, [$cell0, $cell], $kernel)
     };
 }
 
@@ -135,7 +139,10 @@ macro_rules! backward_source {
 /// `subgroup_step_source`.
 macro_rules! subgroup_backward_source {
     ($cell:literal, $kernel:literal) => {
-        with_subgroup_files!(backward_source, $cell, $kernel)
+        with_subgroup_files!(backward_source, [$cell], $kernel)
+    };
+    ($cell0:literal, $cell:literal, $kernel:literal) => {
+        with_subgroup_files!(backward_source, [$cell0, $cell], $kernel)
     };
 }
 
@@ -204,12 +211,13 @@ pub enum Kernel {
     OptimizerStep,
     PackTexels,
     PackStateTexels,
+    WavefrontStep,
 }
 
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 41] = [
+    pub const ALL: [Kernel; 42] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -251,6 +259,7 @@ impl Kernel {
         Kernel::OptimizerStep,
         Kernel::PackTexels,
         Kernel::PackStateTexels,
+        Kernel::WavefrontStep,
     ];
 
     /// The complete WGSL module this entry point lives in.
@@ -268,6 +277,7 @@ impl Kernel {
                 include_str!("../../shaders/gemm_texels.wgsl")
             ),
             Kernel::LstmStep | Kernel::LstmSequence => step_source!(
+                "../../shaders/lstm_cell.wgsl",
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/lstm_sequence_buffer.wgsl",
                 "../../shaders/lstm_step.wgsl"
@@ -275,12 +285,14 @@ impl Kernel {
             // The persistent kernel reading its weights as texels (CPU
             // adapters with the subgroup kernels' texels).
             Kernel::LstmSequenceTexels => step_source!(
+                "../../shaders/lstm_cell.wgsl",
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/texels.wgsl",
                 "../../shaders/lstm_sequence_texels.wgsl",
                 "../../shaders/lstm_step.wgsl"
             ),
             Kernel::LstmStepSubgroup => subgroup_step_source!(
+                "../../shaders/lstm_cell.wgsl",
                 "../../shaders/lstm_common.wgsl",
                 "../../shaders/step_subgroup.wgsl"
             ),
@@ -362,6 +374,10 @@ impl Kernel {
             Kernel::PackTexels | Kernel::PackStateTexels => {
                 include_str!("../../shaders/pack_texels.wgsl")
             }
+            Kernel::WavefrontStep => step_source!(
+                "../../shaders/lstm_cell.wgsl",
+                "../../shaders/wavefront.wgsl"
+            ),
         }
     }
 
@@ -428,6 +444,7 @@ impl Kernel {
             Kernel::CrossEntropy => "cross_entropy",
             Kernel::OptimizerStep => "optimizer_step",
             Kernel::PackTexels | Kernel::PackStateTexels => "pack_texels",
+            Kernel::WavefrontStep => "wavefront_step",
         }
     }
 
@@ -482,6 +499,7 @@ impl Kernel {
             Kernel::PackTexels => &[U, R, BindingKind::TexelsWrite],
             // Once per step, its params at a dynamic offset.
             Kernel::PackStateTexels => &[UD, R, BindingKind::TexelsWrite],
+            Kernel::WavefrontStep => &[UD, R, R, R, R, R, R, RW, RW],
         }
     }
 

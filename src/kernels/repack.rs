@@ -25,7 +25,8 @@ pub struct RepackParams {
     pub width: u32,
     pub a_offset: u32,
     pub b_rows: u32,
-    pub _pad0: u32,
+    /// interleave_gates: the element of `dst` that element 0 goes to.
+    pub dst_offset: u32,
     pub gate0: u32,
     pub gate1: u32,
     pub gate2: u32,
@@ -43,7 +44,7 @@ impl WgslTwin for RepackParams {
             ("width", offset_of!(Self, width)),
             ("a_offset", offset_of!(Self, a_offset)),
             ("b_rows", offset_of!(Self, b_rows)),
-            ("_pad0", offset_of!(Self, _pad0)),
+            ("dst_offset", offset_of!(Self, dst_offset)),
             ("gate0", offset_of!(Self, gate0)),
             ("gate1", offset_of!(Self, gate1)),
             ("gate2", offset_of!(Self, gate2)),
@@ -75,10 +76,24 @@ fn dispatch(
 pub fn interleave_gates(
     gpu: &Gpu,
     src: &wgpu::Buffer,
+    sizes: (usize, usize),
+    gates: &[usize],
+    width: usize,
+    dst: (&wgpu::Buffer, Precision),
+) -> Result<Dispatch> {
+    interleave_gates_at(gpu, src, sizes, gates, width, dst, 0)
+}
+
+/// [`interleave_gates`] into `dst` from element `dst_offset` on (one
+/// layer's block of the layer wavefront's weights).
+pub fn interleave_gates_at(
+    gpu: &Gpu,
+    src: &wgpu::Buffer,
     (hidden, k_len): (usize, usize),
     gates: &[usize],
     width: usize,
     dst: (&wgpu::Buffer, Precision),
+    dst_offset: usize,
 ) -> Result<Dispatch> {
     debug_assert!(gates.len() <= width && width <= 4);
     let mut slots = [NONE; 4];
@@ -90,6 +105,7 @@ pub fn interleave_gates(
         hidden: hidden as u32,
         k_len: k_len as u32,
         width: width as u32,
+        dst_offset: dst_offset as u32,
         gate0: slots[0],
         gate1: slots[1],
         gate2: slots[2],

@@ -15,6 +15,7 @@ use super::sequence::SeqParams;
 use super::step::StepParams;
 use super::sum::SumParams;
 use super::texels::PackParams;
+use super::wavefront::WaveParams;
 use super::{BindingKind, Kernel, ModuleOptions, WgslTwin};
 
 fn module(kernel: Kernel) -> naga::Module {
@@ -261,6 +262,7 @@ fn params_structs_match_their_rust_twins() {
     check_twin::<OptimizerTensor>(Kernel::OptimizerStep);
     check_twin::<OptimizerStep>(Kernel::OptimizerStep);
     check_twin::<PackParams>(Kernel::PackTexels);
+    check_twin::<WaveParams>(Kernel::WavefrontStep);
 }
 
 #[test]

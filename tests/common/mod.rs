@@ -219,6 +219,17 @@ pub fn check_stack_at(
     case: &StackCase,
     precision: Precision,
 ) -> Agreement {
+    check_stack_scheduled(gpu, weights, case, precision, wgpu_rnn::Schedule::Layered)
+}
+
+/// [`check_stack_at`] with the stack running its forward in `schedule`.
+pub fn check_stack_scheduled(
+    gpu: &Gpu,
+    weights: &wgpu_rnn::StackWeights,
+    case: &StackCase,
+    precision: Precision,
+    schedule: wgpu_rnn::Schedule,
+) -> Agreement {
     let weights = &weights
         .clone()
         .rounded_for(precision)
@@ -239,8 +250,10 @@ pub fn check_stack_at(
         .then(|| random_vec(&mut rng, slots * b * h, 1.0));
     let lengths = case.lengths.as_deref();
 
-    let stack =
-        wgpu_rnn::RnnStack::with_precision(gpu, weights, precision).expect("upload weights");
+    let stack = wgpu_rnn::RnnStack::with_precision(gpu, weights, precision)
+        .expect("upload weights")
+        .with_schedule(schedule)
+        .expect("a schedule the stack can run");
     let got = stack
         .forward_host(&input, t, b, h0.as_deref(), c0.as_deref(), lengths)
         .expect("GPU forward");
@@ -250,9 +263,10 @@ pub fn check_stack_at(
 
     let tol = Tolerance::stack(&cfg, t, want.preactivation_scale);
     let label = format!(
-        "{} {} {:?} {case:?} tiles={}",
+        "{} {} {} {:?} {case:?} tiles={}",
         cfg.layer.cell.name(),
         precision.name(),
+        schedule.name(),
         cfg,
         gpu.step_tiles()
     );
