@@ -270,8 +270,20 @@ pub struct RnnStack {
     schedule: Schedule,
 }
 
-/// Where one inference forward's [`ForwardPlan`] is kept for the next.
-pub(crate) type PlanCache = Arc<Mutex<Option<ForwardPlan>>>;
+/// Where one inference forward's [`ForwardPlan`] is kept for the next
+/// (shared by a layer and the one-layer stacks it runs as).
+pub(crate) type PlanCache = Arc<KeptForward>;
+
+/// What a module keeps between inference forwards.
+#[derive(Default)]
+pub(crate) struct KeptForward {
+    plan: Mutex<Option<ForwardPlan>>,
+    /// The tensor [`RnnStack::forward_host`] writes its input into, so that
+    /// its calls of one shape reuse the plan too. Locked for a whole
+    /// `forward_host` call: two threads must not write it in turn before
+    /// either has submitted.
+    host_input: Mutex<Option<GpuTensor>>,
+}
 
 /// What a forward's buffers and bind groups are made for: the sizes, and
 /// the input tensor the first layer's bind groups refer to.
@@ -563,7 +575,7 @@ impl RnnStack {
                 batch,
                 input: input.buffer().clone(),
             };
-            let mut cache = self.plan.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache = self.plan.plan.lock().unwrap_or_else(|e| e.into_inner());
             if cache.as_ref().is_none_or(|plan| plan.key != key) {
                 // Drop the old plan's buffers before allocating the new ones.
                 *cache = None;
@@ -674,7 +686,12 @@ impl RnnStack {
     /// Frees the buffers the last inference forward kept for the next one
     /// (see [`RnnStack::forward`]); the next forward plans afresh.
     pub fn release_plan(&self) {
-        *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.plan.plan.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self
+            .plan
+            .host_input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Builds every dispatch of a forward over `input` (all checks happen
@@ -877,7 +894,9 @@ impl RnnStack {
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything
     /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
     /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
-    /// [`Error::NonFinite`].
+    /// [`Error::NonFinite`]. The input goes into a device tensor kept for
+    /// the next call of the same shape, so repeated calls reuse the
+    /// forward's plan.
     pub fn forward_host(
         &self,
         input: &[f32],
@@ -892,7 +911,22 @@ impl RnnStack {
         let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
         // Finiteness is checked by the uploads, lengths by `forward`.
         let slots = cfg.state_slots();
-        let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+        let mut kept = self
+            .plan
+            .host_input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let input = match kept.as_ref() {
+            Some(t) if t.shape() == in_shape => {
+                t.write_as("input", input)?;
+                t.clone()
+            }
+            _ => {
+                *kept = None;
+                let t = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+                kept.insert(t).clone()
+            }
+        };
         let h0 = h0
             .map(|d| GpuTensor::from_slice(gpu, "h0", d, &[slots, batch, cfg.layer.output_size()]))
             .transpose()?;
@@ -901,5 +935,47 @@ impl RnnStack {
             .transpose()?;
         self.forward(&input, h0.as_ref(), c0.as_ref(), lengths)?
             .to_host()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CellKind;
+
+    /// The input buffer the kept plan was made for.
+    fn planned_input(stack: &RnnStack) -> wgpu::Buffer {
+        let plan = stack.plan.plan.lock().unwrap();
+        plan.as_ref().expect("a kept plan").key.input.clone()
+    }
+
+    #[test]
+    fn host_forwards_of_one_shape_reuse_one_plan() {
+        let gpu = Gpu::new().expect("GPU tests need a wgpu adapter");
+        let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 5).unwrap()).with_layers(2);
+        let weights = StackWeights::random(config, 1, 1.0).unwrap();
+        let stack = RnnStack::new(&gpu, &weights).unwrap();
+        let (a, b) = (vec![0.25f32; 4 * 2 * 3], vec![-0.5f32; 4 * 2 * 3]);
+        let first = stack.forward_host(&a, 4, 2, None, None, None).unwrap();
+        let input = planned_input(&stack);
+        let second = stack.forward_host(&b, 4, 2, None, None, None).unwrap();
+        assert!(
+            planned_input(&stack) == input,
+            "the second call planned again"
+        );
+        assert_ne!(first, second, "new data was not seen");
+        // A NaN is refused and leaves the kept tensor usable.
+        let mut bad = a.clone();
+        bad[5] = f32::NAN;
+        assert!(stack.forward_host(&bad, 4, 2, None, None, None).is_err());
+        assert_eq!(
+            stack.forward_host(&a, 4, 2, None, None, None).unwrap(),
+            first
+        );
+        // Another shape gets its own tensor and plan.
+        stack
+            .forward_host(&a[..3 * 2 * 3], 3, 2, None, None, None)
+            .unwrap();
+        assert!(planned_input(&stack) != input);
     }
 }

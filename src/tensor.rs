@@ -118,10 +118,15 @@ impl GpuTensor {
     /// Overwrites the tensor with `data` (same length, finite): a new batch
     /// into a buffer the bind groups already refer to.
     pub fn write(&self, data: &[f32]) -> Result<()> {
+        self.write_as("tensor write", data)
+    }
+
+    /// [`GpuTensor::write`], naming the data `what` in errors.
+    pub(crate) fn write_as(&self, what: &str, data: &[f32]) -> Result<()> {
         if data.len() != self.len() {
-            return Err(Error::shape("tensor write", &self.shape, &[data.len()]));
+            return Err(Error::shape(what, &self.shape, &[data.len()]));
         }
-        check_finite("tensor write", data)?;
+        check_finite(what, data)?;
         self.gpu
             .queue()
             .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
