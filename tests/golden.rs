@@ -18,7 +18,7 @@ use common::gpu;
 use wgpu_rnn::check::{compare, Tolerance};
 use wgpu_rnn::io::run::{load_model, run_forward};
 use wgpu_rnn::io::tensors::TensorFile;
-use wgpu_rnn::reference;
+use wgpu_rnn::{reference, RnnStack, Schedule};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
@@ -171,6 +171,70 @@ fn every_golden_case_matches() {
         ));
     }
     eprintln!("{} golden cases:\n{}", names.len(), report.join("\n"));
+}
+
+#[test]
+fn stacks_in_the_layer_wavefront_match_pytorch() {
+    // Every golden stack the wavefront can run (two layers or more, one
+    // direction, no projection), in that schedule, against the truth.
+    let mut ran = Vec::new();
+    for case in cases() {
+        let (model, input, expected) = (
+            read(&case, "model"),
+            read(&case, "input"),
+            read(&case, "expected"),
+        );
+        let weights = load_model(&model).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let cfg = *weights.config();
+        if cfg.num_layers < 2 {
+            continue;
+        }
+        let Ok(stack) = RnnStack::new(gpu(), &weights)
+            .unwrap()
+            .with_schedule(Schedule::Wavefront)
+        else {
+            continue;
+        };
+        let ci = case_inputs(&input, cfg.batch_first);
+        let got = stack
+            .forward_host(
+                &ci.x,
+                ci.seq,
+                ci.batch,
+                ci.h0.as_deref(),
+                ci.c0.as_deref(),
+                ci.lengths.as_deref(),
+            )
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let want = reference::forward_stack(
+            &weights,
+            &ci.x,
+            ci.seq,
+            ci.batch,
+            ci.h0.as_deref(),
+            ci.c0.as_deref(),
+            ci.lengths.as_deref(),
+        )
+        .unwrap();
+        let tol = Tolerance::stack(&cfg, ci.seq, want.preactivation_scale);
+        let mut outputs = vec![("output", got.output), ("h_n", got.h_n)];
+        outputs.extend(got.c_n.map(|c| ("c_n", c)));
+        for (name, ours) in outputs {
+            let truth = values(&expected, name);
+            let dims = [truth.len()];
+            compare(
+                &format!("{case} wavefront {name}"),
+                &truth,
+                &ours,
+                &dims,
+                tol,
+            )
+            .unwrap_or_else(|m| panic!("{m}"));
+        }
+        ran.push(case);
+    }
+    assert!(!ran.is_empty(), "no golden stack ran in the wavefront");
+    eprintln!("in the wavefront: {ran:?}");
 }
 
 /// A golden model and input through the CLI itself, as a user would run it.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_stack_scheduled, gpu, random_vec, tiled_gpu, StackCase};
+use common::{check_stack_scheduled, gpu, random_vec, tiled_gpu, uniform_params_gpu, StackCase};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::check::{compare, Tolerance};
@@ -72,6 +72,17 @@ fn workgroup_tiles_reverse_and_batch_first() {
         let c = case(6, 7, Some(vec![6, 2, 5, 1, 6, 3, 4]), true);
         wavefront(tiled_gpu(), &weights, &c, Precision::F32);
     }
+}
+
+#[test]
+fn params_from_a_uniform_array() {
+    // Devices without immediates read each wave's params at a dynamic
+    // offset of one uniform array.
+    let config = StackConfig::new(RnnConfig::new(CellKind::Gru(GruReset::After), 6, 20).unwrap())
+        .with_layers(3);
+    let weights = StackWeights::random(config, 130, 0.5).unwrap();
+    let c = case(7, 2, Some(vec![4, 7]), true);
+    wavefront(uniform_params_gpu(), &weights, &c, Precision::F32);
 }
 
 #[test]
