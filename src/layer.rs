@@ -19,7 +19,8 @@ use crate::kernels::texels::TexelMatrix;
 use crate::kernels::{precision_constants, Kernel};
 use crate::packing;
 use crate::params::LayerTensors;
-use crate::stack::{PlanCache, RnnStack, StackConfig};
+use crate::plan::PlanCache;
+use crate::stack::{RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 use crate::weights::RnnWeights;
 

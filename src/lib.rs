@@ -60,6 +60,7 @@ pub mod loss;
 pub mod optim;
 pub mod packing;
 pub mod params;
+pub mod plan;
 pub mod profile;
 pub mod reference;
 pub mod stack;

@@ -16,8 +16,9 @@ use crate::kernels::step::{rows_constant, step_groups, PerStepDispatch};
 use crate::kernels::wavefront::WaveParams;
 use crate::kernels::{precision_constants, Kernel};
 use crate::layer::{weight_buffer, InputProjection, Rnn};
+use crate::plan::gather_steps;
 use crate::profile::PassTimer;
-use crate::stack::{gather_steps, Direction, StackConfig};
+use crate::stack::{Direction, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 
 /// How a forward orders the steps of stacked layers.
