@@ -86,6 +86,21 @@ fn params_from_a_uniform_array() {
 }
 
 #[test]
+fn long_sequences_project_layer_zero_in_chunks() {
+    // Storage bindings capped at 4 KiB: layer 0's gate pre-activations
+    // (60 steps x 128 bytes) take two GEMM chunks of 32 and 28 steps, the
+    // second recorded between waves 31 and 32.
+    let small = wgpu_rnn::Gpu::with_selector(&wgpu_rnn::AdapterSelector {
+        max_storage_binding: Some(4096),
+        ..wgpu_rnn::AdapterSelector::from_env()
+    })
+    .unwrap();
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 8).unwrap()).with_layers(2);
+    let weights = StackWeights::random(config, 140, 0.5).unwrap();
+    wavefront(&small, &weights, &case(60, 1, None, true), Precision::F32);
+}
+
+#[test]
 fn tiny_shapes_more_layers_than_steps() {
     // One row, one step, one unit per layer... and four layers: most
     // waves have idle layers.
