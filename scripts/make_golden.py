@@ -263,6 +263,8 @@ def main():
     torch_case("torch_lstm_no_bias_3layers_normal", "lstm", 2, 4, L=3, T=8, B=2, bias=False, normal=True, seed=4)
     torch_case("torch_lstm_long_normal", "lstm", 3, 8, T=220, B=2, normal=True, seed=5)
     torch_case("torch_lstm_reverse_varlen", "lstm", 3, 5, T=8, B=3, lengths=[8, 3, 5], reverse=True, states=True, seed=6)
+    torch_case("torch_lstm_2layers_reverse_varlen_h0", "lstm", 3, 5, L=2, T=8, B=3, lengths=[8, 3, 6],
+               reverse=True, states=True, seed=8)
     torch_case("torch_lstm_bi_varlen_batch_first_proj", "lstm", 3, 7, T=7, B=3, bidirectional=True, proj=2,
                batch_first=True, lengths=[2, 7, 4], states=True, seed=7)
     torch_case("torch_gru_basic", "gru", 5, 7, states=True, seed=11)
@@ -272,10 +274,17 @@ def main():
     torch_case("torch_gru_long", "gru", 2, 9, T=250, B=2, seed=14)
     torch_case("torch_gru_reverse_varlen_batch_first", "gru", 3, 4, T=7, B=3, lengths=[7, 2, 5], reverse=True,
                batch_first=True, seed=15)
+    # One-direction stacks of each cell (the layer wavefront runs these).
+    torch_case("torch_gru_3layers_varlen_h0", "gru", 4, 6, L=3, T=9, B=3, lengths=[9, 4, 7], states=True, seed=16)
+    torch_case("torch_gru_2layers_batch_first_normal", "gru", 3, 5, L=2, T=7, B=2, batch_first=True, normal=True,
+               seed=17)
     torch_case("torch_rnn_tanh_bi_varlen_2layers", "rnn", 3, 6, L=2, T=8, B=3, bidirectional=True,
                lengths=[8, 5, 1], states=True, seed=21)
     torch_case("torch_rnn_relu_batch_first", "rnn", 4, 5, T=6, B=2, batch_first=True, nonlinearity="relu", seed=22)
     torch_case("torch_rnn_tanh_long_normal", "rnn", 2, 6, T=200, B=2, normal=True, seed=23)
+    torch_case("torch_rnn_relu_2layers_h0", "rnn", 3, 5, L=2, T=8, B=2, nonlinearity="relu", states=True, seed=24)
+    torch_case("torch_rnn_tanh_3layers_reverse_varlen", "rnn", 2, 4, L=3, T=7, B=3, lengths=[7, 2, 5], reverse=True,
+               seed=25)
     # ONNX Runtime: peephole LSTM, reset-before GRU (lbr=0), lbr=1, RNN.
     onnx_case("onnx_lstm_peephole_bi_varlen", "LSTM", 4, 5, T=8, B=3, direction="bidirectional",
               lengths=[8, 3, 6], states=True, peephole=True, seed=31)
