@@ -67,7 +67,7 @@ fn lstm_step(
     }
 }
 
-// The persistent variant (inference, no projection, H <= 256): one workgroup
+// The persistent variant (no projection, H <= 256): one workgroup
 // of SEQ_WG >= H invocations owns BT batch rows and runs `p.steps` steps
 // from `p.step`, h_{t-1} of its rows double-buffered in workgroup memory and
 // c in registers: one dispatch per chunk of steps instead of one per step,
@@ -76,7 +76,9 @@ fn lstm_step(
 // each other. Same sums in the same order as lstm_step without tiles. Loops
 // over rows have the constant bound BT (rows past the batch compute on
 // zeros and are not written) so that the compiler keeps acc and c_reg in
-// registers.
+// registers. TRAIN keeps what lstm_step keeps for the backward pass: every
+// step's cell state (slot step+1 of c, copied at finished rows) and the
+// running rows' activations in place of their pre-activations.
 override SEQ_WG: u32 = 256u;
 const SEQ_MAX_UNITS: u32 = 256u;
 var<workgroup> h_seq: array<f32, 2048>; // [2][BT][SEQ_MAX_UNITS]
@@ -94,7 +96,7 @@ fn lstm_sequence(
             var h0 = 0.0;
             if (b0 + bb < p.batch) {
                 h0 = hs[p.h_prev_offset + (b0 + bb) * H + j];
-                c_reg[bb] = c[(b0 + bb) * H + j];
+                c_reg[bb] = c[history(p.step, H) + (b0 + bb) * H + j];
             }
             h_seq[bb * SEQ_MAX_UNITS + j] = h0;
         }
@@ -123,16 +125,26 @@ fn lstm_sequence(
                     let gates = lstm_cell(pre, c_reg[bb], peepholes_of(j, H));
                     c_reg[bb] = gates.c;
                     h = gates.o * tanh_safe(gates.c);
+                    if (TRAIN) {
+                        xg[row] = gates.i;
+                        xg[row + H] = gates.f;
+                        xg[row + 2u * H] = gates.g;
+                        xg[row + 3u * H] = gates.o;
+                    }
                 }
                 if (b < p.batch) {
                     hs[p.h_out_offset + s * p.batch * H + b * H + j] = h;
+                    if (TRAIN) {
+                        c[history(step + 1u, H) + b * H + j] = c_reg[bb];
+                    }
                 }
                 h_seq[nxt + bb * SEQ_MAX_UNITS + j] = h;
             }
         }
         workgroupBarrier();
     }
-    if (j < H) {
+    // In training every step's state is already in its slot.
+    if (j < H && !TRAIN) {
         for (var bb = 0u; bb < BT; bb++) {
             if (b0 + bb < p.batch) {
                 c[(b0 + bb) * H + j] = c_reg[bb];

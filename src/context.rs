@@ -359,7 +359,7 @@ impl Gpu {
             .unwrap_or(len >= ROW_TEXELS_MIN_LENGTH)
     }
 
-    /// Whether an inference LSTM layer (no projection, H <= 256) of this
+    /// Whether an LSTM layer (no projection, H <= 256; inference or training) of this
     /// batch and hidden size runs the persistent kernel (one dispatch per
     /// chunk of steps) instead of one dispatch per step. Forced by the
     /// selector, else:

@@ -437,11 +437,8 @@ impl Rnn {
             });
         }
         let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
-        let persistent = !train
-            && is_lstm
-            && !projected
-            && h <= PERSISTENT_MAX_UNITS
-            && gpu.persistent_steps(batch, h);
+        let persistent =
+            is_lstm && !projected && h <= PERSISTENT_MAX_UNITS && gpu.persistent_steps(batch, h);
         let steps = if persistent {
             let chunks: Vec<_> = gemms
                 .iter()
@@ -456,7 +453,7 @@ impl Rnn {
                 gpu,
                 batch as u32,
                 h as u32,
-                peephole,
+                (peephole, train),
                 &chunks,
                 &buffers,
                 (self.precision, self.texels.forward.first()),

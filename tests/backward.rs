@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{gpu, random_vec, tiled_gpu};
+use common::{gpu, persistent_gpu, persistent_plain_gpu, random_vec, tiled_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::check::{gradient_bound, relative_gradient_error};
@@ -427,6 +427,45 @@ fn tiled_training_forward_matches() {
             config,
             &case(6, 5, Some(vec![6, 1, 3, 6, 2]), 41),
             TrainOptions::default(),
+        );
+    }
+}
+
+/// The persistent LSTM kernel as the training forward (one dispatch per
+/// chunk of steps keeping every step's cell state and activations), its
+/// weights as texels and from their buffer: awkward sizes, ragged rows,
+/// and a two-layer bidirectional stack with dropout.
+#[test]
+fn persistent_training_forward_matches() {
+    for device in [persistent_gpu(), persistent_plain_gpu()] {
+        for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
+            let ragged = case(9, 5, Some(vec![9, 1, 4, 9, 2]), 51);
+            check_on(
+                device,
+                StackConfig::new(layer(cell, 3, 67)),
+                &ragged,
+                TrainOptions::default(),
+            );
+            let one = case(4, 1, None, 52);
+            check_on(
+                device,
+                StackConfig::new(layer(cell, 5, 1)),
+                &one,
+                TrainOptions::default(),
+            );
+        }
+        let config = StackConfig::new(layer(CellKind::Lstm, 4, 19))
+            .with_layers(2)
+            .with_direction(Direction::Bidirectional);
+        let options = TrainOptions {
+            dropout: 0.3,
+            seed: 7,
+        };
+        check_on(
+            device,
+            config,
+            &case(7, 3, Some(vec![7, 2, 5]), 53),
+            options,
         );
     }
 }

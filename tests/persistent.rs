@@ -4,18 +4,19 @@
 //! the f64 reference and against
 //! the one-dispatch-per-step kernels: awkward sizes, the widest hidden size
 //! it takes, saturating inputs, h0/c0, variable lengths, bidirectional
-//! stacks and chunked sequences.
+//! stacks and chunked sequences; and as the training forward.
 
 mod common;
 
 use common::{
     check_against_reference_on, check_stack_on, per_step_gpu, persistent_gpu, persistent_plain_gpu,
-    random_vec, Case, StackCase,
+    plain_gpu, random_vec, Case, StackCase,
 };
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{
-    AdapterSelector, CellKind, Direction, Gpu, Rnn, RnnConfig, RnnWeights, StackConfig,
+    AdapterSelector, CellKind, Direction, Gpu, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
     StackWeights,
 };
 
@@ -77,6 +78,55 @@ fn persistent_lstm_is_bit_identical_to_per_step_dispatches() {
         assert_eq!(
             run(persistent_plain_gpu()),
             per_step,
+            "buffer weights: I={i} H={h} T={t} B={b}"
+        );
+    }
+}
+
+#[test]
+fn persistent_training_is_bit_identical_to_per_step_dispatches() {
+    // The training forward keeps the same histories, so every gradient of
+    // the backward (the same kernels either way) has the same bits. T=1200
+    // runs as several dispatches of the persistent kernel.
+    let mut rng = SmallRng::seed_from_u64(12);
+    for (i, h, t, b, ragged) in [(3, 67, 11, 5, true), (8, 64, 1200, 1, false)] {
+        let layer = RnnConfig::new(CellKind::PeepholeLstm, i, h).unwrap();
+        let weights = StackWeights::random(StackConfig::new(layer), 6, 1.0).unwrap();
+        let x = random_vec(&mut rng, t * b * i, 1.0);
+        let h0 = random_vec(&mut rng, b * h, 1.0);
+        let c0 = random_vec(&mut rng, b * h, 1.0);
+        let g_out = random_vec(&mut rng, t * b * h, 1.0);
+        let g_c = random_vec(&mut rng, b * h, 1.0);
+        let lengths: Vec<usize> = (0..b).map(|r| if ragged { t - 2 * r } else { t }).collect();
+        let run = |g: &Gpu| {
+            let seeds = HostSeeds {
+                output: Some(&g_out),
+                c_n: Some(&g_c),
+                ..Default::default()
+            };
+            RnnStack::new(g, &weights)
+                .unwrap()
+                .train_step_host(
+                    &x,
+                    t,
+                    b,
+                    Some(&h0),
+                    Some(&c0),
+                    Some(&lengths),
+                    seeds,
+                    TrainOptions::default(),
+                )
+                .unwrap()
+        };
+        assert!(persistent_gpu().persistent_steps(b, h));
+        let per_step = run(per_step_gpu());
+        assert!(per_step.1.input.iter().all(|g| g.is_finite()));
+        assert_eq!(run(persistent_gpu()), per_step, "I={i} H={h} T={t} B={b}");
+        // Without the subgroup kernels the backward kernels differ too:
+        // compare with one dispatch per step on that device.
+        assert_eq!(
+            run(persistent_plain_gpu()),
+            run(plain_gpu()),
             "buffer weights: I={i} H={h} T={t} B={b}"
         );
     }

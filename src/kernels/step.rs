@@ -431,8 +431,9 @@ impl Steps {
         })
     }
 
-    /// The persistent LSTM kernel (`lstm_sequence`, inference, no
-    /// projection, `units <= PERSISTENT_MAX_UNITS`): one dispatch per piece
+    /// The persistent LSTM kernel (`lstm_sequence`, no projection,
+    /// `units <= PERSISTENT_MAX_UNITS`; `train` keeps the backward pass's
+    /// histories as [`Steps::new`] does): one dispatch per piece
     /// `(steps, offsets of its first step)` of a chunk; see
     /// [`persistent_pieces`]. Its weights are `buffers[1]`, or on CPU
     /// adapters with the subgroup kernels the layer's `weights` texels.
@@ -440,7 +441,7 @@ impl Steps {
         gpu: &Gpu,
         batch: u32,
         units: u32,
-        peephole: bool,
+        (peephole, train): (bool, bool),
         chunks: &[(std::ops::Range<usize>, StepOffsets)],
         buffers: &[&wgpu::Buffer],
         (precision, weights): (Precision, Option<&TexelMatrix>),
@@ -466,7 +467,7 @@ impl Steps {
             ("PEEPHOLE", flag(peephole)),
             ("PROJ", 0.0),
             ("TILED", 0.0),
-            ("TRAIN", 0.0),
+            ("TRAIN", flag(train)),
             ("SEQ_WG", f64::from(workgroup)),
             rows_constant(batch as usize),
         ];
