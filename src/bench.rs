@@ -198,10 +198,20 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         }
     }
     times.sort_by(f64::total_cmp);
-    let profile = if cfg.profile && !cfg.train {
-        Some(layer.forward_profiled(&input, None, None, None)?.1)
-    } else {
-        None
+    let profile = match (&training, cfg.profile) {
+        (_, false) => None,
+        (None, true) => Some(layer.forward_profiled(&input, None, None, None)?.1),
+        (Some((grads, g_out)), true) => {
+            let (_, tape, forward) =
+                layer.forward_train_profiled(&input, None, None, None, TrainOptions::default())?;
+            let seeds = Seeds {
+                output: Some(g_out),
+                ..Default::default()
+            };
+            let (_, backward) =
+                layer.backward_profiled(&tape, seeds, grads, GradMode::Overwrite)?;
+            Some(forward.then(&backward))
+        }
     };
     Ok(BenchResult {
         median_s: times[times.len() / 2],

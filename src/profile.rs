@@ -16,6 +16,23 @@ impl KernelProfile {
     pub fn total(&self) -> f64 {
         self.families.iter().map(|(_, s)| s).sum()
     }
+
+    /// Adds `seconds` to `family`, appending it if new.
+    pub fn add(&mut self, family: &'static str, seconds: f64) {
+        match self.families.iter_mut().find(|(f, _)| *f == family) {
+            Some((_, s)) => *s += seconds,
+            None => self.families.push((family, seconds)),
+        }
+    }
+
+    /// This profile followed by `other` (a training step: the forward's
+    /// families, then the backward's).
+    pub fn then(mut self, other: &KernelProfile) -> KernelProfile {
+        for &(family, seconds) in &other.families {
+            self.add(family, seconds);
+        }
+        self
+    }
 }
 
 /// Hands out timestamp slots to compute passes.
@@ -99,10 +116,7 @@ impl PassTimer {
         let mut profile = KernelProfile::default();
         for (i, family) in self.labels.iter().enumerate() {
             let seconds = ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period_ns * 1e-9;
-            match profile.families.iter_mut().find(|(f, _)| f == family) {
-                Some((_, s)) => *s += seconds,
-                None => profile.families.push((family, seconds)),
-            }
+            profile.add(family, seconds);
         }
         Ok(profile)
     }

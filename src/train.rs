@@ -27,6 +27,7 @@ use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
+use crate::profile::{KernelProfile, PassTimer};
 use crate::stack::{RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 
@@ -208,6 +209,24 @@ impl RnnStack {
         Ok((out, tape.expect("a training forward returns a tape")))
     }
 
+    /// [`RnnStack::forward_train`] with each kernel family's GPU time from
+    /// timestamp queries (see [`RnnStack::forward_profiled`]).
+    pub fn forward_train_profiled(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape, KernelProfile)> {
+        let (out, profile, tape) = self.run_forward(input, h0, c0, lengths, true, Some(options))?;
+        Ok((
+            out,
+            tape.expect("a training forward returns a tape"),
+            profile.expect("a profiled run returns a profile"),
+        ))
+    }
+
     /// The backward pass of the training forward that made `tape`: writes
     /// (or, with [`GradMode::Accumulate`], adds) the parameter gradients into
     /// `grads` and returns the input gradients. One submit, no read-back.
@@ -218,6 +237,33 @@ impl RnnStack {
         grads: &StackGrads,
         mode: GradMode,
     ) -> Result<InputGrads> {
+        Ok(self.run_backward(tape, seeds, grads, mode, false)?.0)
+    }
+
+    /// [`RnnStack::backward`] with each kernel family's GPU time (backward
+    /// gather, backward steps, backward GEMMs, reductions, backward
+    /// scatter, dropout) from timestamp queries: the same dispatches in the
+    /// same order, each family's run in a pass of its own. Waits for the
+    /// GPU to read the timestamps back.
+    pub fn backward_profiled(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+    ) -> Result<(InputGrads, KernelProfile)> {
+        let (grads, profile) = self.run_backward(tape, seeds, grads, mode, true)?;
+        Ok((grads, profile.expect("a profiled run returns a profile")))
+    }
+
+    fn run_backward(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+        profile: bool,
+    ) -> Result<(InputGrads, Option<KernelProfile>)> {
         let cfg = self.config;
         let gpu = self.gpu();
         if !tape.gpu.same_device(gpu) || tape.config != cfg {
@@ -329,7 +375,16 @@ impl RnnStack {
         }
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
-        gpu.scoped("backward", || {
+        let mut timer = if profile {
+            let passes = planned
+                .iter()
+                .map(|(_, lb, dropout)| lb.timed_passes() + usize::from(dropout.is_some()))
+                .sum();
+            Some(PassTimer::new(gpu, passes)?)
+        } else {
+            None
+        };
+        let readable = gpu.scoped("backward", || {
             let mut encoder =
                 gpu.device()
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -350,29 +405,48 @@ impl RnnStack {
                 if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
                     encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
                 }
-                {
+                if let Some(timer) = timer.as_mut() {
+                    // The copies below read only what the steps wrote, so
+                    // they may follow the gradient dispatches.
+                    lb.record_timed(&mut encoder, timer);
+                    if let Some(dropout) = dropout {
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("dropout"),
+                            timestamp_writes: Some(timer.writes("dropout")),
+                        });
+                        dropout.record(&mut pass);
+                    }
+                } else {
+                    {
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("rnn backward steps"),
+                            timestamp_writes: None,
+                        });
+                        lb.record_steps(&mut pass);
+                    }
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("rnn backward steps"),
+                        label: Some("rnn backward gradients"),
                         timestamp_writes: None,
                     });
-                    lb.record_steps(&mut pass);
+                    lb.record_gradients(&mut pass);
+                    if let Some(dropout) = dropout {
+                        dropout.record(&mut pass);
+                    }
                 }
                 encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
                 if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
                     encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
                 }
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("rnn backward gradients"),
-                    timestamp_writes: None,
-                });
-                lb.record_gradients(&mut pass);
-                if let Some(dropout) = dropout {
-                    dropout.record(&mut pass);
-                }
             }
+            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
             gpu.queue().submit([encoder.finish()]);
+            readable
         })?;
-        Ok(InputGrads { input, h0, c0 })
+        let profile = match (&timer, readable) {
+            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
+            _ => None,
+        };
+        Ok((InputGrads { input, h0, c0 }, profile))
     }
 }
 
@@ -396,7 +470,8 @@ struct LayerBackward {
     /// `(slot i, dispatch)` in recording order.
     steps: Vec<(usize, usize)>,
     kernels: Vec<PerStepDispatch>,
-    gradients: Vec<Dispatch>,
+    /// After the steps: `(kernel family, dispatch)` in recording order.
+    gradients: Vec<(&'static str, Dispatch)>,
     /// `[T+2, B, Ho]`, see `backward_common.wgsl`.
     ds: wgpu::Buffer,
     /// `[B, H]` cell-state gradient (LSTM).
@@ -632,7 +707,7 @@ impl LayerBackward {
             trans_b: true,
             accumulate,
         };
-        let mut gradients = vec![gemm(
+        let mut gemms = vec![gemm(
             gpu,
             GemmParams::new(g, i_size, tb),
             weight_grad,
@@ -643,7 +718,7 @@ impl LayerBackward {
         )?];
         if reset_before {
             // Rows r, z multiply h; rows n multiply r*h.
-            gradients.push(gemm(
+            gemms.push(gemm(
                 gpu,
                 GemmParams {
                     lda: g as u32,
@@ -656,7 +731,7 @@ impl LayerBackward {
                 grads.weight_hh.buffer(),
             )?);
             let rh = pass.history.as_ref().expect("a training GRU keeps r*h");
-            gradients.push(gemm(
+            gemms.push(gemm(
                 gpu,
                 GemmParams {
                     a_offset: (2 * h) as u32,
@@ -671,7 +746,7 @@ impl LayerBackward {
                 grads.weight_hh.buffer(),
             )?);
         } else {
-            gradients.push(gemm(
+            gemms.push(gemm(
                 gpu,
                 GemmParams::new(g, ho, tb),
                 weight_grad,
@@ -683,7 +758,7 @@ impl LayerBackward {
         }
         if let (Some(grad_hr), Some(m)) = (&grads.weight_hr, &pass.history) {
             // h_s = W_hr m_s at active steps; m is zero at finished ones.
-            gradients.push(gemm(
+            gemms.push(gemm(
                 gpu,
                 GemmParams {
                     a_offset: (batch * ho) as u32,
@@ -696,12 +771,13 @@ impl LayerBackward {
                 grad_hr.buffer(),
             )?);
         }
+        let mut reductions = vec![];
         // b_ih sees the input-side gate gradients, b_hh the hidden-side ones.
         for (bias, source) in [(&grads.bias_ih, da_in_ref), (&grads.bias_hh, &da)] {
             if let Some(b) = bias {
                 let cols = Columns::dense(source, g);
                 let sums = column_sums(gpu, (tb, g), cols, None, accumulate, b.buffer(), 0)?;
-                gradients.push(sums);
+                reductions.push(sums);
             }
         }
         if let (Some(p), Some(cs)) = (&grads.peephole, &pass.c) {
@@ -717,7 +793,7 @@ impl LayerBackward {
                     offset: c_slot * batch * h,
                     stride: h,
                 };
-                gradients.push(column_sums(
+                reductions.push(column_sums(
                     gpu,
                     (tb, h),
                     x,
@@ -730,7 +806,7 @@ impl LayerBackward {
         }
         // dX = da_in · W_ih in step order, then added into time order.
         let dx = storage_buffer(gpu, "input gradient in step order [T, B, I]", tb * i_size)?;
-        gradients.push(gemm(
+        gemms.push(gemm(
             gpu,
             GemmParams::new(tb, i_size, g),
             GemmLayout {
@@ -751,7 +827,7 @@ impl LayerBackward {
             reverse: u32::from(io.reverse),
             ..Default::default()
         };
-        gradients.push(sequence_copy(
+        let scatter = sequence_copy(
             gpu,
             Kernel::ScatterOutput,
             true,
@@ -759,7 +835,15 @@ impl LayerBackward {
             lengths,
             &dx,
             io.d_in,
-        )?);
+        )?;
+        // The products first (dX's is independent of the sums), so that each
+        // family is one run of dispatches.
+        let gradients = gemms
+            .into_iter()
+            .map(|d| ("backward GEMMs", d))
+            .chain(reductions.into_iter().map(|d| ("reductions", d)))
+            .chain([("backward scatter", scatter)])
+            .collect();
         keep.extend([da, dx, zeros]);
         keep.extend(da_in);
         Ok(Self {
@@ -773,18 +857,49 @@ impl LayerBackward {
         })
     }
 
+    /// The output gradient's gather (when there is one) and the steps.
     fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>) {
         if let Some(gather) = &self.gather {
             gather.record(pass);
         }
+        self.record_step_kernels(pass);
+    }
+
+    fn record_step_kernels(&self, pass: &mut wgpu::ComputePass<'_>) {
         for &(i, k) in &self.steps {
             self.kernels[k].record(pass, i);
         }
     }
 
     fn record_gradients(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for g in &self.gradients {
+        for (_, g) in &self.gradients {
             g.record(pass);
+        }
+    }
+
+    /// Timed passes [`LayerBackward::record_timed`] needs at most.
+    fn timed_passes(&self) -> usize {
+        usize::from(self.gather.is_some()) + 1 + self.gradients.len()
+    }
+
+    /// The same dispatches in the same order, one timed pass per run of a
+    /// kernel family.
+    fn record_timed(&self, encoder: &mut wgpu::CommandEncoder, timer: &mut PassTimer) {
+        let mut timed = |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(family),
+                timestamp_writes: Some(timer.writes(family)),
+            });
+            f(&mut pass);
+        };
+        if let Some(gather) = &self.gather {
+            timed("backward gather", &|pass| gather.record(pass));
+        }
+        timed("backward steps", &|pass| self.record_step_kernels(pass));
+        for run in self.gradients.chunk_by(|a, b| a.0 == b.0) {
+            timed(run[0].0, &|pass| {
+                run.iter().for_each(|(_, d)| d.record(pass))
+            });
         }
     }
 }

@@ -234,3 +234,74 @@ fn profiled_forward_gives_the_same_bits_and_every_family() {
         "{profile:?}"
     );
 }
+
+/// A profiled training step (forward and backward) runs the same
+/// dispatches (same bits in every gradient) and reports a positive GPU time
+/// for every kernel family of the backward.
+#[test]
+fn profiled_training_gives_the_same_bits_and_every_family() {
+    use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+    use wgpu_rnn::GpuTensor;
+    let config = StackConfig::new(RnnConfig::new(CellKind::PeepholeLstm, 3, 7).unwrap())
+        .with_layers(2)
+        .with_direction(Direction::Bidirectional);
+    let weights = StackWeights::random(config, 6, 1.0).unwrap();
+    let stack = RnnStack::new(gpu(), &weights).unwrap();
+    let mut rng = SmallRng::seed_from_u64(3);
+    let x = random_vec(&mut rng, 5 * 2 * 3, 1.0);
+    let g = random_vec(&mut rng, 5 * 2 * 14, 1.0);
+    let input = GpuTensor::from_slice(gpu(), "input", &x, &[5, 2, 3]).unwrap();
+    let g_out = GpuTensor::from_slice(gpu(), "grad_output", &g, &[5, 2, 14]).unwrap();
+    let lengths = Some(&[5, 3][..]);
+    let options = TrainOptions {
+        dropout: 0.25,
+        seed: 4,
+    };
+    let seeds = Seeds {
+        output: Some(&g_out),
+        ..Default::default()
+    };
+    let host = |grads: &StackGrads, input: &wgpu_rnn::train::InputGrads| {
+        (grads.to_host().unwrap(), input.input.to_vec().unwrap())
+    };
+
+    let grads = StackGrads::zeros(&stack).unwrap();
+    let (_, tape) = stack
+        .forward_train(&input, None, None, lengths, options)
+        .unwrap();
+    let d = stack
+        .backward(&tape, seeds, &grads, GradMode::Overwrite)
+        .unwrap();
+    let plain = host(&grads, &d);
+
+    let grads = StackGrads::zeros(&stack).unwrap();
+    let (_, tape, forward) = stack
+        .forward_train_profiled(&input, None, None, lengths, options)
+        .unwrap();
+    let (d, backward) = stack
+        .backward_profiled(&tape, seeds, &grads, GradMode::Overwrite)
+        .unwrap();
+    assert_eq!(host(&grads, &d), plain);
+    assert!(plain.1.iter().any(|&v| v != 0.0));
+
+    let names = |p: &wgpu_rnn::profile::KernelProfile| -> Vec<&str> {
+        p.families.iter().map(|(f, _)| *f).collect()
+    };
+    assert!(names(&forward).contains(&"step kernels"), "{forward:?}");
+    assert!(names(&forward).contains(&"dropout"), "{forward:?}");
+    assert_eq!(
+        names(&backward),
+        [
+            "backward gather",
+            "backward steps",
+            "backward GEMMs",
+            "reductions",
+            "backward scatter",
+            "dropout"
+        ]
+    );
+    assert!(
+        backward.families.iter().all(|(_, s)| *s > 0.0),
+        "{backward:?}"
+    );
+}

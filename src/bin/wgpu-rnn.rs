@@ -175,7 +175,8 @@ struct BenchArgs {
     #[arg(long)]
     json: bool,
     /// Per-kernel-family GPU times of one sequence from timestamp queries
-    /// (gather, input GEMM, step kernels, scatter).
+    /// (gather, input GEMM, step kernels, scatter; with --mode train also
+    /// backward steps, backward GEMMs, reductions).
     #[arg(long)]
     profile: bool,
 }
@@ -307,12 +308,6 @@ fn info(args: &AdapterArgs) -> Result<(), String> {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), String> {
-    if args.mode == Mode::Train && args.profile {
-        return Err(
-            "--profile times the inference forward's kernel families; it is not available with --mode train"
-                .into(),
-        );
-    }
     let precision = match args.precision {
         Precision::F32 => wgpu_rnn::Precision::F32,
         Precision::F16 => wgpu_rnn::Precision::F16,
