@@ -26,9 +26,11 @@ pub const ENV_ROW_TEXELS: &str = "WGPU_RNN_ROW_TEXELS";
 /// Environment variable turning the per-step params as immediates off (0).
 pub const ENV_IMMEDIATES: &str = "WGPU_RNN_IMMEDIATES";
 
-/// The shortest row operand (h_{t-1}, da_i) whose packing into texels
-/// before every step pays for its dispatch (BENCHMARKS.md: a loss at
-/// K = 64, even at K = 128, a gain from 256).
+/// The smallest row operand (h_{t-1}, da_i) whose packing into texels
+/// before every step pays for its dispatch, in elements per row and in the
+/// product's outputs per row (BENCHMARKS.md: a loss at K = 64, even at
+/// K = 128, a gain from 256; the LSTM backward at H = 64, 256-long rows
+/// into 64 outputs, loses too).
 pub const ROW_TEXELS_MIN_LENGTH: usize = 128;
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
@@ -351,12 +353,13 @@ impl Gpu {
     }
 
     /// Whether a subgroup step kernel whose row operand has `len` elements
-    /// per row reads it as texels packed before every step (forced by the
-    /// selector, else from [`ROW_TEXELS_MIN_LENGTH`]).
-    pub fn row_texels(&self, len: usize) -> bool {
+    /// per row, multiplied into `outputs` values per row, reads it as
+    /// texels packed before every step (forced by the selector, else where
+    /// both reach [`ROW_TEXELS_MIN_LENGTH`]).
+    pub fn row_texels(&self, len: usize, outputs: usize) -> bool {
         self.inner
             .row_texels
-            .unwrap_or(len >= ROW_TEXELS_MIN_LENGTH)
+            .unwrap_or(len.min(outputs) >= ROW_TEXELS_MIN_LENGTH)
     }
 
     /// Whether an LSTM layer (no projection, H <= 256; inference or training) of this

@@ -569,7 +569,7 @@ impl LayerBackward {
                 &params,
                 buffers,
                 texels,
-                Some(rows),
+                Some((rows, units as u32)),
                 groups,
             )
         };

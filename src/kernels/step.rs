@@ -421,7 +421,7 @@ impl Steps {
                 &params,
                 &stage.buffers,
                 weights,
-                rows.as_ref(),
+                rows.as_ref().map(|r| (r, stage.units)),
                 groups,
             )?);
         }
@@ -523,8 +523,9 @@ pub struct RowOperand<'a> {
 /// The per-step dispatch of `kernel`. A subgroup twin (two texel
 /// matrices: its weights, then its row operand) reads `rows` as texels,
 /// packed by a dispatch before every step, where [`Gpu::row_texels`] says
-/// so; else from their buffer (`ROW_TEXELS` off, the weights bound again as
-/// the placeholder).
+/// so for their length and the product's `outputs` per row; else from
+/// their buffer (`ROW_TEXELS` off, the weights bound again as the
+/// placeholder).
 #[allow(clippy::too_many_arguments)]
 pub fn step_dispatch<P: Pod>(
     gpu: &Gpu,
@@ -533,16 +534,16 @@ pub fn step_dispatch<P: Pod>(
     params: &[P],
     buffers: &[&wgpu::Buffer],
     weights: Option<&TexelMatrix>,
-    rows: Option<&RowOperand<'_>>,
+    rows: Option<(&RowOperand<'_>, u32)>,
     groups: [u32; 3],
 ) -> Result<PerStepDispatch> {
     let texels: Vec<&TexelMatrix> = weights.into_iter().collect();
     let (Some(weights), 2) = (weights, kernel.texel_matrices()) else {
         return PerStepDispatch::new(gpu, kernel, constants, params, buffers, &texels, groups);
     };
-    let rows = rows.expect("a subgroup step kernel is given its row operand");
+    let (rows, outputs) = rows.expect("a subgroup step kernel is given its row operand");
     let mut constants = constants.to_vec();
-    if !gpu.row_texels(rows.cols as usize) {
+    if !gpu.row_texels(rows.cols as usize, outputs as usize) {
         constants.push(("ROW_TEXELS", 0.0));
         let texels = [weights, weights];
         return PerStepDispatch::new(gpu, kernel, &constants, params, buffers, &texels, groups);
