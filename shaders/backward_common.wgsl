@@ -18,7 +18,8 @@ struct BackParams {
     hidden: u32,
     // Ho: the state's width (H, or the LSTM projection size).
     out_size: u32,
-    _pad0: u32,
+    // The persistent LSTM backward: slots step, step-1, ..., step-steps+1.
+    steps: u32,
     _pad1: u32,
     _pad2: u32,
 }

@@ -82,13 +82,17 @@ fn gate_rows() -> vec2<u32> {
     return vec2<u32>(4u * p.hidden);
 }
 
-// Finishes dS_i for row b and element k of the state from the product
-// `rec` = (weight_hhᵀ da_i)[b, k]: adds the output gradient (already in ds)
-// and, for a finished row, the gradient passed through; then (without a
-// projection) the cell backward of step i-1.
+// Finishes dS_i (i = p.step) for row b and element k of the state from the
+// product `rec` = (weight_hhᵀ da_i)[b, k]: adds the output gradient (already
+// in ds) and, for a finished row, the gradient passed through; then
+// (without a projection) the cell backward of step i-1.
 fn finish_state_gradient(b: u32, k: u32, rec: f32) {
+    finish_state_gradient_at(p.step, b, k, rec);
+}
+
+// finish_state_gradient for slot i (the persistent kernel runs many).
+fn finish_state_gradient_at(i: u32, b: u32, k: u32, rec: f32) {
     let K = p.out_size;
-    let i = p.step;
     let at = at_step(i, b, K) + k;
     var g = ds[at] + rec;
     if (i >= lengths[b]) {

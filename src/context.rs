@@ -362,10 +362,10 @@ impl Gpu {
             .unwrap_or(len.min(outputs) >= ROW_TEXELS_MIN_LENGTH)
     }
 
-    /// Whether an LSTM layer (no projection, H <= 256; inference or training) of this
-    /// batch and hidden size runs the persistent kernel (one dispatch per
-    /// chunk of steps) instead of one dispatch per step. Forced by the
-    /// selector, else:
+    /// Whether an LSTM layer (no projection, H <= 256) of this batch and
+    /// hidden size runs the persistent kernels (one dispatch per chunk of
+    /// steps: the forward, and in training the backward too) instead of one
+    /// dispatch per step. Forced by the selector, else:
     /// - CPU adapters: where it measured faster on lavapipe (BENCHMARKS.md):
     ///   with the subgroup kernels (its weights then as texels) B = 1 and
     ///   H <= 64; without them H <= 32, or H <= 64 with B <= 4 (the

@@ -40,7 +40,7 @@ pub struct Rnn {
     /// `[G*H]`, see [`packing::folded_bias`].
     bias: wgpu::Buffer,
     /// The step kernel's recurrent weights, see [`packing::recurrent_weights`].
-    recurrent: Vec<wgpu::Buffer>,
+    pub(crate) recurrent: Vec<wgpu::Buffer>,
     /// LSTM: peepholes `[3, H]` (the parameter itself for a peephole LSTM,
     /// zeros for a plain one); reset-after GRU: `b_hn`.
     pub(crate) extra: Option<wgpu::Buffer>,

@@ -14,7 +14,7 @@
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::backward::back_params;
+use crate::kernels::backward::{back_params, persistent_backward};
 use crate::kernels::dispatch::Dispatch;
 use crate::kernels::dropout::DropoutMask;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
@@ -22,6 +22,7 @@ use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{
     per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
+    PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
@@ -584,35 +585,46 @@ impl LayerBackward {
                     ("PROJ", flag(projected)),
                 ];
                 let w_hh = layer.params.weight_hh.buffer();
-                kernels.push(dispatch(
-                    Kernel::LstmBackwardStep,
-                    &constants,
-                    &[w_hh, lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole],
-                    ho,
-                    (&rows, texels),
-                )?);
-                if let Some(w_hr) = &layer.params.weight_hr {
+                let bound = [lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole];
+                if !projected && h <= PERSISTENT_MAX_UNITS && gpu.persistent_steps(batch, h) {
+                    // Where the forward runs the persistent kernel, so does
+                    // the backward: one dispatch per piece of slots.
+                    let buffers: Vec<&wgpu::Buffer> =
+                        std::iter::once(&layer.recurrent[0]).chain(bound).collect();
+                    let (persistent, pieces) = persistent_backward(
+                        gpu,
+                        (batch, seq, h),
+                        cfg.cell == CellKind::PeepholeLstm,
+                        &buffers,
+                        layer.texels.forward.first(),
+                    )?;
+                    kernels.push(persistent);
+                    steps.extend((0..pieces).map(|piece| (piece, 0)));
+                } else {
+                    let buffers: Vec<&wgpu::Buffer> = std::iter::once(w_hh).chain(bound).collect();
                     kernels.push(dispatch(
-                        Kernel::LstmBackwardCell,
+                        Kernel::LstmBackwardStep,
                         &constants,
-                        &[
-                            w_hr.buffer(),
-                            lengths,
-                            &ds,
-                            &da,
-                            &pass.acts,
-                            cs,
-                            &cell_c,
-                            peephole,
-                        ],
-                        h,
-                        (&ds_rows, layer.texels.projection_backward.as_ref()),
+                        &buffers,
+                        ho,
+                        (&rows, texels),
                     )?);
-                }
-                for i in (0..=seq).rev() {
-                    steps.push((i, 0));
-                    if projected && i > 0 {
-                        steps.push((i, 1));
+                    if let Some(w_hr) = &layer.params.weight_hr {
+                        let buffers: Vec<&wgpu::Buffer> =
+                            std::iter::once(w_hr.buffer()).chain(bound).collect();
+                        kernels.push(dispatch(
+                            Kernel::LstmBackwardCell,
+                            &constants,
+                            &buffers,
+                            h,
+                            (&ds_rows, layer.texels.projection_backward.as_ref()),
+                        )?);
+                    }
+                    for i in (0..=seq).rev() {
+                        steps.push((i, 0));
+                        if projected && i > 0 {
+                            steps.push((i, 1));
+                        }
                     }
                 }
                 dc = Some(cell_c);

@@ -431,12 +431,12 @@ fn tiled_training_forward_matches() {
     }
 }
 
-/// The persistent LSTM kernel as the training forward (one dispatch per
-/// chunk of steps keeping every step's cell state and activations), its
-/// weights as texels and from their buffer: awkward sizes, ragged rows,
-/// and a two-layer bidirectional stack with dropout.
+/// The persistent LSTM kernels in training (the forward keeping every
+/// step's cell state and activations, the backward walking the slots in one
+/// dispatch per piece), weights as texels and from their buffer: awkward
+/// sizes, ragged rows, and a two-layer bidirectional stack with dropout.
 #[test]
-fn persistent_training_forward_matches() {
+fn persistent_training_matches() {
     for device in [persistent_gpu(), persistent_plain_gpu()] {
         for cell in [CellKind::Lstm, CellKind::PeepholeLstm] {
             let ragged = case(9, 5, Some(vec![9, 1, 4, 9, 2]), 51);

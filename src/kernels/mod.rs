@@ -192,6 +192,10 @@ pub enum Kernel {
     ScatterOutput,
     ColumnSums,
     LstmBackwardStep,
+    /// The persistent LSTM backward (`lstm_backward_sequence`): weights from
+    /// the forward's interleaved buffer, or as texels.
+    LstmBackwardSequence,
+    LstmBackwardSequenceTexels,
     LstmBackwardSubgroup,
     LstmBackwardCell,
     LstmBackwardCellSubgroup,
@@ -217,7 +221,7 @@ pub enum Kernel {
 use BindingKind::{StorageRead as R, StorageReadWrite as RW, Uniform as U, UniformDynamic as UD};
 
 impl Kernel {
-    pub const ALL: [Kernel; 42] = [
+    pub const ALL: [Kernel; 44] = [
         Kernel::GemmNt,
         Kernel::GemmDot,
         Kernel::GemmDot8,
@@ -240,6 +244,8 @@ impl Kernel {
         Kernel::ScatterOutput,
         Kernel::ColumnSums,
         Kernel::LstmBackwardStep,
+        Kernel::LstmBackwardSequence,
+        Kernel::LstmBackwardSequenceTexels,
         Kernel::LstmBackwardSubgroup,
         Kernel::LstmBackwardCell,
         Kernel::LstmBackwardCellSubgroup,
@@ -337,6 +343,17 @@ impl Kernel {
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/lstm_backward.wgsl"
             ),
+            Kernel::LstmBackwardSequence => backward_source!(
+                "../../shaders/lstm_backward_common.wgsl",
+                "../../shaders/lstm_backward_sequence_buffer.wgsl",
+                "../../shaders/lstm_backward_sequence.wgsl"
+            ),
+            Kernel::LstmBackwardSequenceTexels => backward_source!(
+                "../../shaders/lstm_backward_common.wgsl",
+                "../../shaders/texels.wgsl",
+                "../../shaders/lstm_backward_sequence_texels.wgsl",
+                "../../shaders/lstm_backward_sequence.wgsl"
+            ),
             Kernel::LstmBackwardSubgroup => subgroup_backward_source!(
                 "../../shaders/lstm_backward_common.wgsl",
                 "../../shaders/backward_subgroup.wgsl"
@@ -426,6 +443,9 @@ impl Kernel {
             Kernel::ScatterOutput => "scatter_output",
             Kernel::ColumnSums => "column_sums",
             Kernel::LstmBackwardStep => "lstm_backward_step",
+            Kernel::LstmBackwardSequence | Kernel::LstmBackwardSequenceTexels => {
+                "lstm_backward_sequence"
+            }
             Kernel::LstmBackwardSubgroup
             | Kernel::GruBackwardSubgroup
             | Kernel::RnnBackwardSubgroup => "backward_subgroup",
@@ -459,6 +479,7 @@ impl Kernel {
             Kernel::RnnBackwardSubgroup => "rnn_backward_subgroup",
             Kernel::PackStateTexels => "pack_state_texels",
             Kernel::LstmSequenceTexels => "lstm_sequence_texels",
+            Kernel::LstmBackwardSequenceTexels => "lstm_backward_sequence_texels",
             other => other.entry_point(),
         }
     }
@@ -483,6 +504,8 @@ impl Kernel {
             Kernel::GatherSteps | Kernel::ScatterOutput => &[U, R, R, RW],
             Kernel::ColumnSums => &[U, R, R, RW],
             Kernel::LstmBackwardStep
+            | Kernel::LstmBackwardSequence
+            | Kernel::LstmBackwardSequenceTexels
             | Kernel::LstmBackwardSubgroup
             | Kernel::LstmBackwardCell
             | Kernel::LstmBackwardCellSubgroup => &[UD, R, R, RW, RW, R, R, RW, R],
@@ -520,7 +543,7 @@ impl Kernel {
             | Kernel::GruBackwardResetSubgroup
             | Kernel::RnnBackwardSubgroup
             | Kernel::GemmTexels => 2,
-            Kernel::LstmSequenceTexels => 1,
+            Kernel::LstmSequenceTexels | Kernel::LstmBackwardSequenceTexels => 1,
             _ => 0,
         }
     }

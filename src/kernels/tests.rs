@@ -249,6 +249,7 @@ fn params_structs_match_their_rust_twins() {
     check_twin::<ReduceParams>(Kernel::ColumnSums);
     for kernel in [
         Kernel::LstmBackwardStep,
+        Kernel::LstmBackwardSequence,
         Kernel::GruBackwardStep,
         Kernel::RnnBackwardStep,
     ] {
