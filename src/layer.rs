@@ -436,10 +436,7 @@ impl Rnn {
                 rows: Some(StageRows::History(m)),
             });
         }
-        let is_lstm = matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm);
-        let persistent =
-            is_lstm && !projected && h <= PERSISTENT_MAX_UNITS && gpu.persistent_steps(batch, h);
-        let steps = if persistent {
+        let steps = if self.runs_persistent(batch) {
             let chunks: Vec<_> = gemms
                 .iter()
                 .flat_map(|(range, _)| persistent_pieces(range.clone(), h))
@@ -470,6 +467,18 @@ impl Rnn {
             history: history.filter(|_| train),
             _scratch: bound_history.into_iter().chain(z).collect(),
         })
+    }
+
+    /// Whether this layer's steps at `batch` rows run the persistent LSTM
+    /// kernels (forward, and in training backward): an LSTM without
+    /// projection of at most `PERSISTENT_MAX_UNITS` units where
+    /// [`Gpu::persistent_steps`] chooses them.
+    pub(crate) fn runs_persistent(&self, batch: usize) -> bool {
+        let cfg = self.config;
+        matches!(cfg.cell, CellKind::Lstm | CellKind::PeepholeLstm)
+            && cfg.proj_size.is_none()
+            && cfg.hidden_size <= PERSISTENT_MAX_UNITS
+            && self.gpu.persistent_steps(batch, cfg.hidden_size)
     }
 
     /// The input GEMMs of a forward over `steps_input` `[T, B, I]` (step

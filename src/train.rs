@@ -22,7 +22,6 @@ use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{
     per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
-    PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
@@ -407,8 +406,6 @@ impl RnnStack {
                     encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
                 }
                 if let Some(timer) = timer.as_mut() {
-                    // The copies below read only what the steps wrote, so
-                    // they may follow the gradient dispatches.
                     lb.record_timed(&mut encoder, timer);
                     if let Some(dropout) = dropout {
                         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -434,6 +431,8 @@ impl RnnStack {
                         dropout.record(&mut pass);
                     }
                 }
+                // These read only what the steps wrote, so they may follow
+                // the gradient dispatches.
                 encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
                 if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
                     encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
@@ -586,7 +585,7 @@ impl LayerBackward {
                 ];
                 let w_hh = layer.params.weight_hh.buffer();
                 let bound = [lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole];
-                if !projected && h <= PERSISTENT_MAX_UNITS && gpu.persistent_steps(batch, h) {
+                if layer.runs_persistent(batch) {
                     // Where the forward runs the persistent kernel, so does
                     // the backward: one dispatch per piece of slots.
                     let buffers: Vec<&wgpu::Buffer> =
