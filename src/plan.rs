@@ -11,7 +11,7 @@ use crate::kernels::dispatch::Dispatch;
 use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::Kernel;
 use crate::layer::RnnOutput;
-use crate::profile::{KernelProfile, PassTimer};
+use crate::profile::{submit_timed, KernelProfile, PassTimer};
 use crate::stack::{validate_lengths, RnnStack};
 use crate::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::train::{TapedLayer, TrainOptions, TrainTape};
@@ -254,45 +254,21 @@ impl RnnStack {
                 train,
             )?),
         };
-        let mut timer = if profile {
-            let passes: usize = match &planned {
-                PlannedSteps::Layered(layers) => layers
-                    .iter()
-                    .map(|p| {
-                        usize::from(p.gather.is_some())
-                            + 2 * p.pass.chunks().len()
-                            + 1
-                            + usize::from(p.dropout.is_some())
-                    })
-                    .sum(),
-                PlannedSteps::Wavefront(plan) => plan.timed_passes(),
-            };
-            Some(PassTimer::new(gpu, passes)?)
-        } else {
-            None
-        };
-        let readable = gpu.scoped("forward", || {
-            let mut encoder =
-                gpu.device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("rnn forward"),
-                    });
-            self.record_steps(
-                &mut encoder,
-                &planned,
-                (h0, c0),
-                outputs,
-                timer.as_mut(),
-                false,
-            );
-            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
-            gpu.queue().submit([encoder.finish()]);
-            readable
+        let passes = profile.then(|| match &planned {
+            PlannedSteps::Layered(layers) => layers
+                .iter()
+                .map(|p| {
+                    usize::from(p.gather.is_some())
+                        + 2 * p.pass.chunks().len()
+                        + 1
+                        + usize::from(p.dropout.is_some())
+                })
+                .sum(),
+            PlannedSteps::Wavefront(plan) => plan.timed_passes(),
+        });
+        let profile = submit_timed(gpu, "forward", passes, |encoder, timer| {
+            self.record_steps(encoder, &planned, (h0, c0), outputs, timer, false);
         })?;
-        let profile = match (&timer, readable) {
-            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
-            _ => None,
-        };
         let tape = match (train, planned) {
             (Some(options), PlannedSteps::Layered(planned)) => Some(TrainTape {
                 gpu: gpu.clone(),

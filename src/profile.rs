@@ -121,3 +121,30 @@ impl PassTimer {
         Ok(profile)
     }
 }
+
+/// Records one command encoder with `record` (given a [`PassTimer`] with
+/// room for `passes` timed passes when that is `Some`), submits it with
+/// `during` naming any device error, and reads the timestamps back.
+pub(crate) fn submit_timed(
+    gpu: &Gpu,
+    during: &'static str,
+    passes: Option<usize>,
+    record: impl FnOnce(&mut wgpu::CommandEncoder, Option<&mut PassTimer>),
+) -> Result<Option<KernelProfile>> {
+    let mut timer = passes.map(|n| PassTimer::new(gpu, n)).transpose()?;
+    let readable = gpu.scoped(during, || {
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(during),
+            });
+        record(&mut encoder, timer.as_mut());
+        let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
+        gpu.queue().submit([encoder.finish()]);
+        readable
+    })?;
+    match (&timer, readable) {
+        (Some(timer), Some(buffer)) => Ok(Some(timer.read(gpu, &buffer)?)),
+        _ => Ok(None),
+    }
+}

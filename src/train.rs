@@ -27,7 +27,7 @@ use crate::kernels::texels::TexelMatrix;
 use crate::kernels::Kernel;
 use crate::layer::{LayerPass, Rnn, RnnOutput};
 use crate::params::LayerTensors;
-use crate::profile::{KernelProfile, PassTimer};
+use crate::profile::{submit_timed, KernelProfile, PassTimer};
 use crate::stack::{RnnStack, StackConfig};
 use crate::tensor::{storage_buffer, GpuTensor};
 
@@ -375,21 +375,13 @@ impl RnnStack {
         }
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
-        let mut timer = if profile {
-            let passes = planned
+        let passes = profile.then(|| {
+            planned
                 .iter()
                 .map(|(_, lb, dropout)| lb.timed_passes() + usize::from(dropout.is_some()))
-                .sum();
-            Some(PassTimer::new(gpu, passes)?)
-        } else {
-            None
-        };
-        let readable = gpu.scoped("backward", || {
-            let mut encoder =
-                gpu.device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("rnn backward"),
-                    });
+                .sum()
+        });
+        let profile = submit_timed(gpu, "backward", passes, |encoder, mut timer| {
             for (slot, lb, dropout) in &planned {
                 let slot = *slot as u64;
                 if let Some(g) = seeds.h_n {
@@ -405,8 +397,8 @@ impl RnnStack {
                 if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
                     encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
                 }
-                if let Some(timer) = timer.as_mut() {
-                    lb.record_timed(&mut encoder, timer);
+                if let Some(timer) = timer.as_deref_mut() {
+                    lb.record_timed(encoder, timer);
                     if let Some(dropout) = dropout {
                         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                             label: Some("dropout"),
@@ -438,14 +430,7 @@ impl RnnStack {
                     encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
                 }
             }
-            let readable = timer.as_ref().map(|t| t.resolve(gpu, &mut encoder));
-            gpu.queue().submit([encoder.finish()]);
-            readable
         })?;
-        let profile = match (&timer, readable) {
-            (Some(timer), Some(buffer)) => Some(timer.read(gpu, &buffer)?),
-            _ => None,
-        };
         Ok((InputGrads { input, h0, c0 }, profile))
     }
 }

@@ -18,7 +18,7 @@ use common::gpu;
 use wgpu_rnn::check::{compare, Tolerance};
 use wgpu_rnn::io::run::{load_model, run_forward};
 use wgpu_rnn::io::tensors::TensorFile;
-use wgpu_rnn::{reference, CellKind, RnnStack, Schedule};
+use wgpu_rnn::{reference, CellKind, RnnStack, Schedule, StackWeights};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
@@ -88,6 +88,20 @@ fn case_inputs(input: &TensorFile, batch_first: bool) -> CaseInputs {
     }
 }
 
+/// The f64 reference forward of `weights` on a case's inputs.
+fn reference_forward(weights: &StackWeights, ci: &CaseInputs) -> reference::ReferenceOutput {
+    reference::forward_stack(
+        weights,
+        &ci.x,
+        ci.seq,
+        ci.batch,
+        ci.h0.as_deref(),
+        ci.c0.as_deref(),
+        ci.lengths.as_deref(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn every_golden_case_matches() {
     let names = cases();
@@ -112,16 +126,7 @@ fn every_golden_case_matches() {
         // The f64 reference on the same inputs.
         let ci = case_inputs(&input, cfg.batch_first);
         let seq = ci.seq;
-        let want = reference::forward_stack(
-            &weights,
-            &ci.x,
-            ci.seq,
-            ci.batch,
-            ci.h0.as_deref(),
-            ci.c0.as_deref(),
-            ci.lengths.as_deref(),
-        )
-        .unwrap();
+        let want = reference_forward(&weights, &ci);
 
         let mut tol = Tolerance::stack(&cfg, seq, want.preactivation_scale);
         let from_torch = source == "torch-f64";
@@ -206,16 +211,7 @@ fn stacks_in_the_layer_wavefront_match_pytorch() {
                 ci.lengths.as_deref(),
             )
             .unwrap_or_else(|e| panic!("{case}: {e}"));
-        let want = reference::forward_stack(
-            &weights,
-            &ci.x,
-            ci.seq,
-            ci.batch,
-            ci.h0.as_deref(),
-            ci.c0.as_deref(),
-            ci.lengths.as_deref(),
-        )
-        .unwrap();
+        let want = reference_forward(&weights, &ci);
         let tol = Tolerance::stack(&cfg, ci.seq, want.preactivation_scale);
         let mut outputs = vec![("output", got.output), ("h_n", got.h_n)];
         outputs.extend(got.c_n.map(|c| ("c_n", c)));
