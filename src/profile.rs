@@ -1,6 +1,6 @@
 //! Per-kernel-family GPU times from timestamp queries (`bench --profile`).
-//! A profiled forward records each family's dispatches in passes of their
-//! own, with a timestamp at the start and end of each pass.
+//! A profiled forward or backward records each family's dispatches in passes
+//! of their own, with a timestamp at the start and end of each pass.
 
 use crate::context::Gpu;
 use crate::error::{Error, Result};
@@ -54,7 +54,7 @@ impl PassTimer {
         let count = (2 * passes) as u64;
         if count > u64::from(wgpu::QUERY_SET_MAX_QUERIES) {
             return Err(Error::OverLimit {
-                what: "timestamp queries of a profiled forward".into(),
+                what: "timestamp queries of a profiled pass".into(),
                 requested: count,
                 limit_name: "QUERY_SET_MAX_QUERIES",
                 limit: u64::from(wgpu::QUERY_SET_MAX_QUERIES),
