@@ -7,21 +7,21 @@
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 bench: vulkan-driver
-	cargo build --release --bin wgpu-rnn
+	cargo build --release -p wgpu-rnn-cli
 	./target/release/wgpu-rnn info
 	./target/release/wgpu-rnn bench
 
 demo: vulkan-driver
-	cargo build --release --bin wgpu-rnn
+	cargo build --release -p wgpu-rnn-cli
 	./target/release/wgpu-rnn demo --out demo-out
 
 test: vulkan-driver
-	cargo test --all-targets
-	cargo test --doc
+	cargo test --workspace --all-targets
+	cargo test --workspace --doc
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
 # only when no Vulkan driver is present.

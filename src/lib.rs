@@ -38,7 +38,7 @@
 //! A whole training loop on the device: [`linear::Linear`] (a dense head),
 //! [`loss::mse_loss`] / [`loss::cross_entropy_loss`], and
 //! [`optim::Optimizer`] (SGD or Adam, global-norm clipping, in place);
-//! `examples/train_adding.rs` and the [`demo`] behind `wgpu-rnn demo`.
+//! `examples/train_adding.rs` and the `wgpu-rnn demo` command.
 //!
 //! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
 //! `GpuTensor::from_slice`, `Rnn::forward_host`) are checked and a NaN or
@@ -46,11 +46,9 @@
 //! not read back to check; a NaN there propagates through tanh and sigmoid as
 //! IEEE arithmetic says (ReLU may turn it into 0, as `max` is allowed to).
 
-pub mod bench;
 pub mod check;
 pub mod config;
 pub mod context;
-pub mod demo;
 pub mod error;
 pub mod io;
 pub mod kernels;
@@ -68,6 +66,10 @@ pub mod tensor;
 pub mod train;
 pub mod wavefront;
 pub mod weights;
+
+/// The wgpu this crate is built against: name its types through this path
+/// (or depend on the same version) when passing devices and buffers in.
+pub use wgpu;
 
 pub use config::{CellKind, GruReset, Nonlinearity, Precision, RnnConfig};
 pub use context::{AdapterSelector, Capabilities, Gpu};

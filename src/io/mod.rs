@@ -1,7 +1,26 @@
 //! Files in and out: safetensors reading and writing, PyTorch `state_dict`
-//! and ONNX weight conversion, and the `run` pipeline behind the CLI.
+//! and ONNX weight conversion.
 
 pub mod onnx;
 pub mod pytorch;
-pub mod run;
 pub mod tensors;
+
+use crate::error::Result;
+use crate::stack::StackWeights;
+use tensors::TensorFile;
+
+/// Whether `file` holds an ONNX operator's weights (`W`/`R` tensors, an
+/// `op` metadata key) rather than a PyTorch state_dict.
+pub fn is_onnx_operator(file: &TensorFile) -> bool {
+    file.metadata.contains_key("op") || file.get("W").is_some()
+}
+
+/// Loads a model file: an ONNX operator (see [`onnx::load_onnx_file`]) or a
+/// PyTorch state_dict (see [`pytorch::load_state_dict`]).
+pub fn load_model(file: &TensorFile) -> Result<StackWeights> {
+    if is_onnx_operator(file) {
+        onnx::load_onnx_file(file)
+    } else {
+        pytorch::load_state_dict(file).map(|m| m.weights)
+    }
+}

@@ -2,12 +2,10 @@
 //! output tensors out. Every check happens before any GPU work, and every
 //! failure names the tensor, the expected and the actual value.
 
-use crate::context::Gpu;
-use crate::error::{Error, Result};
-use crate::io::tensors::{HostTensor, TensorFile};
-use crate::io::{onnx, pytorch};
-use crate::stack::{Direction, RnnStack, StackWeights};
-use crate::train::{HostGradients, HostSeeds, TrainOptions};
+use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
+use wgpu_rnn::io::{load_model, pytorch};
+use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
+use wgpu_rnn::{Direction, Error, Gpu, Result, RnnStack, StackWeights};
 
 /// Input tensor names `run` understands; the `grad_*` cotangents are read by
 /// `--backward` only.
@@ -21,19 +19,9 @@ const INPUT_NAMES: [&str; 7] = [
     "grad_c_n",
 ];
 
-/// Loads a model file: an ONNX operator (`W`/`R` tensors with an `op`
-/// metadata key) or a PyTorch state_dict.
-pub fn load_model(file: &TensorFile) -> Result<StackWeights> {
-    if file.metadata.contains_key("op") || file.get("W").is_some() {
-        onnx::load_onnx_file(file)
-    } else {
-        pytorch::load_state_dict(file).map(|m| m.weights)
-    }
-}
-
 fn lengths_of(t: &HostTensor, seq: usize, batch: usize) -> Result<Vec<usize>> {
     if !matches!(t.dtype, safetensors::Dtype::I32 | safetensors::Dtype::I64) {
-        return Err(Error::tensor(
+        return Err(crate::tensor_error(
             "lengths",
             format!("dtype {:?}, expected I32 or I64", t.dtype),
         ));
@@ -61,9 +49,9 @@ pub fn run_forward(
     batch_first: Option<bool>,
     backward: bool,
 ) -> Result<TensorFile> {
-    let is_onnx = model.metadata.contains_key("op") || model.get("W").is_some();
+    let is_onnx = wgpu_rnn::io::is_onnx_operator(model);
     if backward && is_onnx {
-        return Err(Error::config(
+        return Err(crate::config_error(
             "--backward",
             "gradients are written under PyTorch state_dict names; give a PyTorch model file (ONNX W/R/B gradients are not produced)",
         ));
@@ -79,21 +67,21 @@ pub fn run_forward(
         .keys()
         .find(|n| !INPUT_NAMES.contains(&n.as_str()))
     {
-        return Err(Error::tensor(
+        return Err(crate::tensor_error(
             name,
             format!("unknown input tensor; expected some of {INPUT_NAMES:?}"),
         ));
     }
     let x = input
         .get("input")
-        .ok_or_else(|| Error::tensor("input", "missing"))?;
+        .ok_or_else(|| crate::tensor_error("input", "missing"))?;
     let &[a, b, _] = x.shape.as_slice() else {
         let want = if cfg.batch_first {
             "[B, T, I]"
         } else {
             "[T, B, I]"
         };
-        return Err(Error::tensor(
+        return Err(crate::tensor_error(
             "input",
             format!("shape {:?}, expected {want}", x.shape),
         ));
@@ -120,7 +108,7 @@ pub fn run_forward(
     let cell_state = |name: &str| -> Result<Option<Vec<f32>>> {
         let t = optional(name, &[slots, batch, h])?;
         if t.is_some() && !cfg.layer.cell.has_cell_state() {
-            return Err(Error::tensor(
+            return Err(crate::tensor_error(
                 name,
                 format!("given, but a {} has no cell state", cfg.layer.cell.name()),
             ));

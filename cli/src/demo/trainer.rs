@@ -6,15 +6,15 @@
 use rand::rngs::SmallRng;
 
 use super::tasks::{Target, Task};
-use crate::config::{CellKind, RnnConfig};
-use crate::context::Gpu;
-use crate::error::Result;
-use crate::linear::{Linear, LinearGrads};
-use crate::loss::{cross_entropy_loss, mse_loss, ClassTargets};
-use crate::optim::{Optimizer, OptimizerConfig};
-use crate::stack::{RnnStack, StackConfig, StackWeights};
-use crate::tensor::GpuTensor;
-use crate::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::linear::{Linear, LinearGrads};
+use wgpu_rnn::loss::{cross_entropy_loss, mse_loss, ClassTargets};
+use wgpu_rnn::optim::{Optimizer, OptimizerConfig};
+use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::Gpu;
+use wgpu_rnn::GpuTensor;
+use wgpu_rnn::Result;
+use wgpu_rnn::{CellKind, RnnConfig};
+use wgpu_rnn::{RnnStack, StackConfig, StackWeights};
 
 /// What one training run is: the model, the task and its size.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,7 @@
 //!
 //!     pip install -r scripts/requirements.txt && python3 scripts/make_golden.py
 //!
-//! Every case goes through `io::run::run_forward`, the `wgpu-rnn run`
+//! Every case goes through `run::run_forward`, the `wgpu-rnn run`
 //! pipeline, on the GPU, and through the f64 reference. The reference must
 //! match PyTorch's float64 to 1e-9 (same math, different order of sums);
 //! the GPU must be within `Tolerance::recurrent` of the truth (doubled
@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 
 use common::gpu;
 use wgpu_rnn::check::{compare, Tolerance};
-use wgpu_rnn::io::run::{load_model, run_forward};
+use wgpu_rnn::io::load_model;
 use wgpu_rnn::io::tensors::TensorFile;
 use wgpu_rnn::{reference, CellKind, RnnStack, Schedule, StackWeights};
+use wgpu_rnn_cli::run::run_forward;
 
 fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/golden")
 }
 
 fn cases() -> Vec<String> {

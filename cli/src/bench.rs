@@ -6,16 +6,16 @@ use std::time::Instant;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::check::{compare, Tolerance};
-use crate::config::{CellKind, Precision, RnnConfig};
-use crate::context::Gpu;
-use crate::error::{Error, Result};
-use crate::profile::KernelProfile;
-use crate::reference;
-use crate::stack::{Direction, RnnStack, StackConfig, StackWeights};
-use crate::tensor::GpuTensor;
-use crate::train::{GradMode, HostSeeds, Seeds, StackGrads, TrainOptions};
-use crate::wavefront::Schedule;
+use wgpu_rnn::check::{compare, Tolerance};
+use wgpu_rnn::profile::KernelProfile;
+use wgpu_rnn::reference;
+use wgpu_rnn::train::{GradMode, HostSeeds, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::Gpu;
+use wgpu_rnn::GpuTensor;
+use wgpu_rnn::Schedule;
+use wgpu_rnn::{CellKind, Precision, RnnConfig};
+use wgpu_rnn::{Direction, RnnStack, StackConfig, StackWeights};
+use wgpu_rnn::{Error, Result};
 
 /// One benchmark configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,7 +103,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
         });
     }
     if cfg.train && cfg.precision != Precision::F32 {
-        return Err(Error::config(
+        return Err(crate::config_error(
             "bench precision",
             "f16 layers are for inference: time f16 with --mode infer",
         ));
@@ -186,7 +186,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
             None => layer.forward(&input, None, None, None)?,
         };
         gpu.device()
-            .poll(wgpu::PollType::wait_indefinitely())
+            .poll(wgpu_rnn::wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Wgpu {
                 during: "waiting for the benchmark".into(),
                 message: e.to_string(),
@@ -229,7 +229,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
 
 /// Runs a training step of `weights` on `rows` batch rows (`x` `[T, rows,
 /// I]`) and checks every gradient against the f64 reference backward
-/// within [`crate::check::gradient_bound`].
+/// within [`wgpu_rnn::check::gradient_bound`].
 fn validate_training(
     gpu_stack: &RnnStack,
     weights: &StackWeights,
@@ -237,8 +237,8 @@ fn validate_training(
     seq: usize,
     rows: usize,
 ) -> Result<()> {
-    use crate::check::{gradient_bound, relative_gradient_error};
-    use crate::reference::backward::{backward, Cotangents};
+    use wgpu_rnn::check::{gradient_bound, relative_gradient_error};
+    use wgpu_rnn::reference::backward::{backward, Cotangents};
     let config = *weights.config();
     let width = config.output_size();
     let g_out: Vec<f32> = (0..seq * rows * width)

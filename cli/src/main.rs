@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wgpu_rnn::bench::{self, BenchConfig};
 use wgpu_rnn::context::{describe_adapter, list_adapters};
 use wgpu_rnn::{AdapterSelector, CellKind, Gpu};
+use wgpu_rnn_cli::bench::{self, BenchConfig};
 
 #[derive(Parser)]
 #[command(
@@ -199,7 +199,7 @@ fn main() -> ExitCode {
 }
 
 fn run_demo(args: &DemoArgs) -> Result<(), String> {
-    use wgpu_rnn::demo::{self, tasks::Task, DemoConfig};
+    use wgpu_rnn_cli::demo::{self, tasks::Task, DemoConfig};
     let cells = args
         .cells
         .iter()
@@ -255,7 +255,8 @@ fn run_demo(args: &DemoArgs) -> Result<(), String> {
 }
 
 fn run_model(args: &RunArgs) -> Result<(), String> {
-    use wgpu_rnn::io::{run::run_forward, tensors::TensorFile};
+    use wgpu_rnn::io::tensors::TensorFile;
+    use wgpu_rnn_cli::run::run_forward;
     let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
     let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
     let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;

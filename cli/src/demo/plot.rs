@@ -7,8 +7,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{cell_name, Curve};
-use crate::config::CellKind;
-use crate::error::{Error, Result};
+use wgpu_rnn::CellKind;
+use wgpu_rnn::{Error, Result};
 
 fn colour(cell: CellKind) -> RGBColor {
     match cell_name(cell) {

@@ -5,11 +5,11 @@
 mod common;
 
 use common::gpu;
-use wgpu_rnn::demo::tasks::Task;
-use wgpu_rnn::demo::trainer::Setup;
-use wgpu_rnn::demo::{train_run, Curve};
 use wgpu_rnn::optim::OptimizerConfig;
 use wgpu_rnn::{CellKind, Nonlinearity};
+use wgpu_rnn_cli::demo::tasks::Task;
+use wgpu_rnn_cli::demo::trainer::Setup;
+use wgpu_rnn_cli::demo::{train_run, Curve};
 
 fn run(cell: CellKind, t: usize, batch: usize, steps: usize) -> Curve {
     let setup = Setup {

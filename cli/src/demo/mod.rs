@@ -13,12 +13,12 @@ use std::time::Instant;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use crate::config::{CellKind, GruReset, Nonlinearity};
-use crate::context::Gpu;
-use crate::error::{Error, Result};
-use crate::optim::OptimizerConfig;
 use tasks::Task;
 use trainer::{Setup, Trainer};
+use wgpu_rnn::optim::OptimizerConfig;
+use wgpu_rnn::Gpu;
+use wgpu_rnn::{CellKind, GruReset, Nonlinearity};
+use wgpu_rnn::{Error, Result};
 
 /// The cells the demo compares.
 pub const CELLS: [CellKind; 4] = [
@@ -54,16 +54,19 @@ impl DemoConfig {
             ("log_every", self.log_every),
         ];
         if let Some((what, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(Error::config(format!("demo {what}"), "must be positive"));
+            return Err(crate::config_error(
+                format!("demo {what}"),
+                "must be positive",
+            ));
         }
         if let Some((task, t)) = self.tasks.iter().find(|(_, t)| *t < 2) {
-            return Err(Error::config(
+            return Err(crate::config_error(
                 format!("demo {} length", task.name()),
                 format!("{t} is below 2"),
             ));
         }
         if self.cells.is_empty() || self.tasks.is_empty() {
-            return Err(Error::config("demo", "no cells or no tasks to run"));
+            return Err(crate::config_error("demo", "no cells or no tasks to run"));
         }
         self.optimizer().validated()?;
         Ok(self)
@@ -161,7 +164,7 @@ pub fn train_run(
         let loss = trainer.step(&mut rng, read)?;
         if let Some(l) = loss {
             if !l.is_finite() {
-                return Err(Error::config(
+                return Err(crate::config_error(
                     format!(
                         "{} on {} T={}",
                         cell_name(setup.cell),

@@ -1,0 +1,27 @@
+//! The `wgpu-rnn` command line's engines, as a library so that its tests
+//! can call them: `bench` (validated timings), `run` (a model file on an
+//! input file) and `demo` (the long-memory training demo). `main.rs` parses
+//! the arguments and prints.
+
+pub mod bench;
+pub mod demo;
+pub mod run;
+
+/// `Error::Config` from any two strings: what was wrong and why.
+pub(crate) fn config_error(what: impl Into<String>, reason: impl Into<String>) -> wgpu_rnn::Error {
+    wgpu_rnn::Error::Config {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// `Error::Tensor`: a tensor of an input or model file and what is wrong with it.
+pub(crate) fn tensor_error(
+    tensor: impl Into<String>,
+    reason: impl Into<String>,
+) -> wgpu_rnn::Error {
+    wgpu_rnn::Error::Tensor {
+        tensor: tensor.into(),
+        reason: reason.into(),
+    }
+}
