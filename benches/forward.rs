@@ -11,7 +11,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
-use wgpu_rnn::check::{compare, Tolerance};
+use wgpu_rnn::reference::check::{compare, Tolerance};
 
 use wgpu_rnn::{
     reference, CellKind, Gpu, GpuTensor, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,

@@ -7,11 +7,10 @@
 //!     cargo bench --bench gemm_train
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wgpu_rnn::kernels::gemm::{gemm_host, GemmLayout};
-use wgpu_rnn::linear::{Linear, LinearGrads};
-use wgpu_rnn::loss::mse_loss;
-use wgpu_rnn::optim::{Optimizer, OptimizerConfig};
+use wgpu_rnn::train::mse_loss;
 use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::train::{Linear, LinearGrads};
+use wgpu_rnn::train::{Optimizer, OptimizerConfig};
 use wgpu_rnn::{CellKind, Gpu, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights};
 
 fn values(n: usize, salt: usize) -> Vec<f32> {
@@ -25,9 +24,11 @@ fn gemm(c: &mut Criterion) {
     // M's input projection: [T*B, I] x [4H, I]^T.
     let (m, n, k) = (1024, 1024, 256);
     let (a, b) = (values(m * k, 1), values(n * k, 2));
-    let (bias, c0) = (vec![0.0; n], vec![0.0; m * n]);
-    let layout = GemmLayout::default();
-    let got = gemm_host(&gpu, (m, n, k), layout, &a, &b, &bias, &c0).unwrap();
+    let bias = vec![0.0; n];
+    // The product as a Linear layer runs it: x [M, K] times W [N, K]^T.
+    let linear = Linear::new(&gpu, (k, n), &b, &bias).unwrap();
+    let x = GpuTensor::from_slice(&gpu, "a", &a, &[m, k]).unwrap();
+    let got = linear.forward(&x).unwrap().to_vec().unwrap();
     for (r, col) in [(0, 0), (m / 2, n / 3), (m - 1, n - 1)] {
         let want: f64 = (0..k)
             .map(|i| f64::from(a[r * k + i]) * f64::from(b[col * k + i]))
@@ -39,7 +40,7 @@ fn gemm(c: &mut Criterion) {
     group.throughput(Throughput::Elements((2 * m * n * k) as u64));
     group.sample_size(10);
     group.bench_function("1024x1024x256", |bench| {
-        bench.iter(|| gemm_host(&gpu, (m, n, k), layout, &a, &b, &bias, &c0).unwrap())
+        bench.iter(|| linear.forward(&x).unwrap().to_vec().unwrap())
     });
     group.finish();
 }

@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release --example forward
 
-use wgpu_rnn::check::{compare, Tolerance};
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::{reference, CellKind, Gpu, Rnn, RnnConfig, RnnWeights};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

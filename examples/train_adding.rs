@@ -7,10 +7,10 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use wgpu_rnn::linear::{Linear, LinearGrads};
-use wgpu_rnn::loss::mse_loss;
-use wgpu_rnn::optim::{Optimizer, OptimizerConfig};
+use wgpu_rnn::train::mse_loss;
 use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::train::{Linear, LinearGrads};
+use wgpu_rnn::train::{Optimizer, OptimizerConfig};
 use wgpu_rnn::{CellKind, Gpu, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights};
 
 const T: usize = 20;

@@ -17,7 +17,9 @@ pub enum GruReset {
 /// The nonlinearity of a plain (Elman) RNN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Nonlinearity {
+    /// `tanh`.
     Tanh,
+    /// `max(0, x)`.
     Relu,
 }
 
@@ -91,8 +93,11 @@ impl CellKind {
 /// One recurrent layer's shape and options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RnnConfig {
+    /// The recurrent cell.
     pub cell: CellKind,
+    /// `I`: values per step of the input.
     pub input_size: usize,
+    /// `H`: units of the hidden (and cell) state.
     pub hidden_size: usize,
     /// Whether `bias_ih` and `bias_hh` exist (PyTorch's `bias=True`).
     pub bias: bool,
@@ -183,6 +188,7 @@ impl RnnConfig {
 /// the input projection is one large GEMM per sequence and stays f32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Precision {
+    /// Full-precision recurrent weights; every adapter.
     #[default]
     F32,
     /// Half the bytes per step; needs the adapter's `SHADER_F16`. The layer
@@ -193,10 +199,200 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// A short stable name: `f32` or `f16`.
     pub fn name(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
             Precision::F16 => "f16",
         }
+    }
+}
+
+/// Which way(s) each layer runs over the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the first step to each row's last valid step.
+    Forward,
+    /// From each row's last valid step to the first (ONNX `reverse`).
+    Reverse,
+    /// Forward and reverse; outputs concatenated `[forward | reverse]`.
+    Bidirectional,
+}
+
+impl Direction {
+    /// `D`: 1, or 2 for bidirectional.
+    pub fn count(self) -> usize {
+        match self {
+            Direction::Bidirectional => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether direction index `d` (0 or 1) runs backwards in time.
+    pub fn is_reverse(self, d: usize) -> bool {
+        self == Direction::Reverse || (self == Direction::Bidirectional && d == 1)
+    }
+
+    /// A short stable name, used by the CLI and in test output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::Reverse => "reverse",
+            Direction::Bidirectional => "bidirectional",
+        }
+    }
+}
+
+/// A whole recurrent module: `layer` describes layer 0 (its `input_size` is
+/// the module's); deeper layers read `D*Ho` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackConfig {
+    /// Layer 0's config; deeper layers differ only in `input_size`.
+    pub layer: RnnConfig,
+    /// `L`: the number of stacked layers.
+    pub num_layers: usize,
+    /// Which way(s) each layer runs.
+    pub direction: Direction,
+    /// Input and output are `[B, T, ...]` instead of `[T, B, ...]` (states
+    /// never are).
+    pub batch_first: bool,
+}
+
+impl StackConfig {
+    /// One forward, time-major layer.
+    pub fn new(layer: RnnConfig) -> Self {
+        Self {
+            layer,
+            num_layers: 1,
+            direction: Direction::Forward,
+            batch_first: false,
+        }
+    }
+    /// The same config with `num_layers` stacked layers.
+    pub fn with_layers(mut self, num_layers: usize) -> Self {
+        self.num_layers = num_layers;
+        self
+    }
+    /// The same config running in `direction`.
+    pub fn with_direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+    /// The same config with batch-major (`true`) or time-major sequences.
+    pub fn with_batch_first(mut self, batch_first: bool) -> Self {
+        self.batch_first = batch_first;
+        self
+    }
+
+    /// Checks the layer config and that there is at least one layer.
+    pub fn validated(self) -> Result<Self> {
+        self.layer.validated()?;
+        if self.num_layers == 0 {
+            return Err(Error::ZeroSize {
+                what: "num_layers".into(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// `D`.
+    pub fn directions(&self) -> usize {
+        self.direction.count()
+    }
+
+    /// The config of layer `l` (any direction).
+    pub fn layer_config(&self, l: usize) -> RnnConfig {
+        let input_size = if l == 0 {
+            self.layer.input_size
+        } else {
+            self.output_size()
+        };
+        RnnConfig {
+            input_size,
+            ..self.layer
+        }
+    }
+
+    /// `D*Ho`: the last axis of the output.
+    pub fn output_size(&self) -> usize {
+        self.directions() * self.layer.output_size()
+    }
+
+    /// The shape of a sequence tensor with `width` values per step and row:
+    /// `[T, B, width]`, or `[B, T, width]` batch-first.
+    pub fn sequence_shape(&self, seq: usize, batch: usize, width: usize) -> [usize; 3] {
+        if self.batch_first {
+            [batch, seq, width]
+        } else {
+            [seq, batch, width]
+        }
+    }
+
+    /// `L*D`: the first axis of `h0`, `h_n`, `c0`, `c_n`.
+    pub fn state_slots(&self) -> usize {
+        self.num_layers * self.directions()
+    }
+}
+
+/// Checks `lengths` (one per batch row, each in `1..=seq`).
+pub fn validate_lengths(lengths: &[usize], seq: usize, batch: usize) -> Result<()> {
+    if lengths.len() != batch {
+        return Err(Error::shape("lengths", &[batch], &[lengths.len()]));
+    }
+    match lengths.iter().position(|&l| l == 0 || l > seq) {
+        None => Ok(()),
+        Some(index) => Err(Error::Length {
+            index,
+            value: lengths[index] as i64,
+            seq,
+        }),
+    }
+}
+
+/// How a forward orders the steps of stacked layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Schedule {
+    /// Layer after layer: each layer's input projection over the whole
+    /// sequence (one GEMM), then its `T` steps. Every configuration.
+    #[default]
+    Layered,
+    /// The layer wavefront (see the module docs): for inference forwards
+    /// of stacks of one direction (forward or reverse) without projection,
+    /// any cell but the reset-before GRU. Training forwards run layered. On
+    /// CPU adapters it is slower than `Layered` (BENCHMARKS.md, "Layer
+    /// wavefront"); it is for GPUs with small `B * H`.
+    Wavefront,
+}
+
+impl Schedule {
+    /// A short stable name: `layered` or `wavefront`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Layered => "layered",
+            Schedule::Wavefront => "wavefront",
+        }
+    }
+
+    /// Whether a stack of `config` can run this schedule.
+    pub(crate) fn check(self, config: &StackConfig) -> Result<()> {
+        if self == Schedule::Layered {
+            return Ok(());
+        }
+        let refuse = |why: &str| {
+            Err(Error::config(
+                "schedule wavefront",
+                format!("{why}; use Schedule::Layered"),
+            ))
+        };
+        if config.direction == Direction::Bidirectional {
+            return refuse("a bidirectional layer reads both directions of the one below at every step, so layers cannot overlap");
+        }
+        if config.layer.proj_size.is_some() {
+            return refuse("the wavefront has no projection step");
+        }
+        if config.layer.cell == CellKind::Gru(GruReset::Before) {
+            return refuse("the reset-before GRU needs two dependent dispatches per step");
+        }
+        Ok(())
     }
 }

@@ -9,8 +9,11 @@ pub enum Error {
     /// No adapter matched the requested backend / name (or none exists at all).
     #[error("no GPU adapter matches backend {backend:?} and name {name:?}; adapters seen: {seen:?}. On Linux without a GPU install Mesa's software driver: apt-get install mesa-vulkan-drivers libvulkan1")]
     NoAdapter {
+        /// The requested backend, if any.
         backend: Option<String>,
+        /// The requested adapter name substring, if any.
         name: Option<String>,
+        /// Every adapter found, described.
         seen: Vec<String>,
     },
 
@@ -20,66 +23,112 @@ pub enum Error {
 
     /// The adapter refused to create a device.
     #[error("could not create a device on {adapter}: {reason}")]
-    RequestDevice { adapter: String, reason: String },
+    RequestDevice {
+        /// The adapter, described.
+        adapter: String,
+        /// wgpu's message.
+        reason: String,
+    },
 
     /// A tensor or weight has the wrong shape.
     #[error("{what}: expected shape {expected:?}, got {got:?}")]
     Shape {
+        /// What was checked.
         what: String,
+        /// The shape required.
         expected: Vec<usize>,
+        /// The shape given.
         got: Vec<usize>,
     },
 
     /// A size that must be positive is zero.
     #[error("{what} must be at least 1, got 0")]
-    ZeroSize { what: String },
+    ZeroSize {
+        /// What was zero.
+        what: String,
+    },
 
     /// A configuration that is contradictory or unsupported.
     #[error("invalid configuration: {what}: {reason}")]
-    Config { what: String, reason: String },
+    Config {
+        /// The option or value at fault.
+        what: String,
+        /// Why it is refused.
+        reason: String,
+    },
 
     /// A model or input file that cannot be read as safetensors.
     #[error("{file}: {reason}")]
-    File { file: String, reason: String },
+    File {
+        /// The file's path or name.
+        file: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
 
     /// A tensor in a file that is missing, unknown, or of the wrong dtype or
     /// shape for what the file describes.
     #[error("tensor {tensor:?}: {reason}")]
-    Tensor { tensor: String, reason: String },
+    Tensor {
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// A sequence length outside `1..=T`.
     #[error("lengths[{index}] is {value}, but every length must be in 1..={seq}")]
     Length {
+        /// The batch row.
         index: usize,
+        /// The length given.
         value: i64,
+        /// `T`: the sequence length.
         seq: usize,
     },
 
     /// A value that is NaN or infinite where finite numbers are required.
     #[error("{what}[{index}] is {value}, but inputs and weights must be finite")]
     NonFinite {
+        /// The tensor that was checked.
         what: String,
+        /// Flat index of the first non-finite value.
         index: usize,
+        /// That value.
         value: f32,
     },
 
     /// A buffer, binding or dispatch over the device's limits.
     #[error("{what} needs {requested}, over the device limit {limit_name} = {limit}")]
     OverLimit {
+        /// What needs the resource.
         what: String,
+        /// The amount needed.
         requested: u64,
+        /// The name of the limit exceeded.
         limit_name: &'static str,
+        /// The device's value of that limit.
         limit: u64,
     },
 
     /// wgpu reported a validation or out-of-memory error. Bad user input never
     /// gets here (it is checked first); this means a bug or an exhausted device.
     #[error("wgpu error during {during}: {message}")]
-    Wgpu { during: String, message: String },
+    Wgpu {
+        /// The operation that failed.
+        during: String,
+        /// wgpu's message.
+        message: String,
+    },
 
     /// Mapping a buffer for read-back failed.
     #[error("reading {what} back from the GPU failed: {reason}")]
-    Readback { what: String, reason: String },
+    Readback {
+        /// What was being read.
+        what: String,
+        /// Why the read failed.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

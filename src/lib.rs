@@ -35,9 +35,9 @@
 //! # Ok::<(), wgpu_rnn::Error>(())
 //! ```
 //!
-//! A whole training loop on the device: [`linear::Linear`] (a dense head),
-//! [`loss::mse_loss`] / [`loss::cross_entropy_loss`], and
-//! [`optim::Optimizer`] (SGD or Adam, global-norm clipping, in place);
+//! A whole training loop on the device: [`train::Linear`] (a dense head),
+//! [`train::mse_loss`] / [`train::cross_entropy_loss`], and
+//! [`train::Optimizer`] (SGD or Adam, global-norm clipping, in place);
 //! `examples/train_adding.rs` and the `wgpu-rnn demo` command.
 //!
 //! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
@@ -46,36 +46,35 @@
 //! not read back to check; a NaN there propagates through tanh and sigmoid as
 //! IEEE arithmetic says (ReLU may turn it into 0, as `max` is allowed to).
 
-pub mod check;
-pub mod config;
-pub mod context;
-pub mod error;
+#![deny(missing_docs)]
+
+// The layers, bottom to top; a module uses only those above it in this
+// list (tests/layering.rs checks it).
+mod cells;
+mod config;
+mod error;
+mod gpu;
 pub mod io;
-pub mod kernels;
-pub mod layer;
-pub mod linear;
-pub mod loss;
-pub mod optim;
-pub mod packing;
-pub mod params;
-pub mod plan;
-pub mod profile;
+mod kernels;
+mod model;
+mod pass;
 pub mod reference;
-pub mod stack;
-pub mod tensor;
 pub mod train;
-pub mod wavefront;
-pub mod weights;
+mod weights;
 
 /// The wgpu this crate is built against: name its types through this path
 /// (or depend on the same version) when passing devices and buffers in.
 pub use wgpu;
 
-pub use config::{CellKind, GruReset, Nonlinearity, Precision, RnnConfig};
-pub use context::{AdapterSelector, Capabilities, Gpu};
+pub use config::{
+    CellKind, Direction, GruReset, Nonlinearity, Precision, RnnConfig, Schedule, StackConfig,
+};
 pub use error::{Error, Result};
-pub use layer::{HostOutput, Rnn, RnnOutput};
-pub use stack::{Direction, RnnStack, StackConfig, StackWeights};
-pub use tensor::GpuTensor;
-pub use wavefront::Schedule;
-pub use weights::RnnWeights;
+pub use gpu::{
+    describe_adapter, list_adapters, AdapterSelector, Capabilities, Gpu, GpuTensor, KernelProfile,
+    Tuning, ENV_ADAPTER, ENV_BACKEND, ENV_IMMEDIATES, ENV_PERSISTENT, ENV_ROW_TEXELS,
+    ENV_STEP_TILES, ENV_SUBGROUP_KERNELS,
+};
+pub use model::{Rnn, RnnStack};
+pub use pass::{HostOutput, RnnOutput};
+pub use weights::{parameter_shapes, LayerTensors, RnnWeights, StackWeights};

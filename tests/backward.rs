@@ -9,8 +9,8 @@ mod common;
 use common::{gpu, persistent_gpu, persistent_plain_gpu, random_vec, tiled_gpu};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::check::{gradient_bound, relative_gradient_error};
 use wgpu_rnn::reference::backward::{backward, Cotangents};
+use wgpu_rnn::reference::check::{gradient_bound, relative_gradient_error};
 use wgpu_rnn::reference::Problem;
 use wgpu_rnn::train::{GradMode, HostGradients, HostSeeds, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::{

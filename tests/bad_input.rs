@@ -273,6 +273,6 @@ fn pipelines_compile_once_under_concurrency() {
     // The two repack kernels (gate interleaving, bias folding), the GEMM,
     // the LSTM step and the output scatter, however many threads asked;
     // with the subgroup kernels also the packing of the weights as texels.
-    let texels = usize::from(fresh.subgroup_kernels());
+    let texels = usize::from(fresh.tuning().subgroup_kernels());
     assert_eq!(fresh.pipelines_compiled(), 5 + texels);
 }

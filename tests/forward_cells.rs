@@ -1,12 +1,12 @@
 //! Every cell variant on the GPU against the f64 reference: awkward sizes
 //! (1, primes, non-multiples of the 64-unit / 4-row / 64-wide tiles), with
 //! and without h0/c0 and bias, at saturating magnitudes, and one long run.
-//! Tolerance: `wgpu_rnn::check::Tolerance::recurrent` (its doc derives it).
+//! Tolerance: `wgpu_rnn::reference::check::Tolerance::recurrent` (its doc derives it).
 
 mod common;
 
 use common::{check_against_reference, check_against_reference_on, gpu, tiled_gpu, Case};
-use wgpu_rnn::check::{compare, Tolerance};
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::{reference, CellKind, GruReset, Nonlinearity, Rnn, RnnConfig, RnnWeights};
 
 /// (B, I, H, T): every value of B {1,3,8}, I {1,5,64,129}, H {1,3,67,256},
@@ -44,7 +44,7 @@ fn sweep_on(device: &wgpu_rnn::Gpu, cell: CellKind) {
 /// The workgroup-tiled step kernels (the default on GPUs) on the same sweep.
 #[test]
 fn tiled_step_kernels_match_reference() {
-    assert!(tiled_gpu().step_tiles());
+    assert!(tiled_gpu().tuning().step_tiles());
     for cell in CellKind::ALL {
         sweep_on(tiled_gpu(), cell);
     }
@@ -224,7 +224,7 @@ fn long_sequence_error_stays_bounded() {
             overall.max_abs_err
         );
         assert!(
-            last <= 10.0 * first + 64.0 * wgpu_rnn::check::F32_UNIT_ROUNDOFF,
+            last <= 10.0 * first + 64.0 * wgpu_rnn::reference::check::F32_UNIT_ROUNDOFF,
             "{}: error grew from {first:.3e} to {last:.3e} over {seq} steps",
             cell.name()
         );

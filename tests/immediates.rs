@@ -14,9 +14,9 @@ use wgpu_rnn::{CellKind, Gpu, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
 
 #[test]
 fn immediates_are_on_where_the_device_has_them() {
-    assert!(!uniform_params_gpu().immediate_params());
+    assert!(!uniform_params_gpu().tuning().immediates());
     let caps = gpu().capabilities();
-    assert_eq!(gpu().immediate_params(), caps.immediates);
+    assert_eq!(gpu().tuning().immediates(), caps.immediates);
     if gpu().info().name.contains("llvmpipe") {
         assert!(caps.immediates, "lavapipe has push constants: the tests below would compare the uniform path with itself");
     }

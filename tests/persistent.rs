@@ -14,7 +14,7 @@ use common::{
 };
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::check::relative_gradient_error;
+use wgpu_rnn::reference::check::relative_gradient_error;
 use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
 use wgpu_rnn::{
     AdapterSelector, CellKind, Direction, Gpu, Rnn, RnnConfig, RnnStack, RnnWeights, StackConfig,
@@ -71,7 +71,7 @@ fn persistent_lstm_is_bit_identical_to_per_step_dispatches() {
                 .forward_host(&x, t, b, Some(&h0), None)
                 .unwrap()
         };
-        assert!(persistent_gpu().persistent_steps(b, h));
+        assert!(persistent_gpu().tuning().persistent_steps(b, h));
         let per_step = run(per_step_gpu());
         // Weights as texels (CPU adapters with 8-lane subgroups) and from
         // their buffer (GPUs, other CPU adapters).
@@ -152,7 +152,7 @@ fn persistent_training_matches_per_step_dispatches() {
                 )
                 .unwrap()
         };
-        assert!(persistent_gpu().persistent_steps(b, h));
+        assert!(persistent_gpu().tuning().persistent_steps(b, h));
         let label = format!("I={i} H={h} T={t} B={b}");
         // Texel weights against the default kernels; buffer weights (what
         // GPUs run) against the kernels without subgroups.

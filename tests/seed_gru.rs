@@ -8,7 +8,7 @@ mod common;
 use common::{gpu, random_vec};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::check::{compare, Tolerance};
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::{reference, Rnn, RnnWeights};
 
 fn sigmoid(x: f64) -> f64 {

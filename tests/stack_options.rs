@@ -284,9 +284,8 @@ fn profiled_training_gives_the_same_bits_and_every_family() {
     assert_eq!(host(&grads, &d), plain);
     assert!(plain.1.iter().any(|&v| v != 0.0));
 
-    let names = |p: &wgpu_rnn::profile::KernelProfile| -> Vec<&str> {
-        p.families.iter().map(|(f, _)| *f).collect()
-    };
+    let names =
+        |p: &wgpu_rnn::KernelProfile| -> Vec<&str> { p.families.iter().map(|(f, _)| *f).collect() };
     assert!(names(&forward).contains(&"step kernels"), "{forward:?}");
     assert!(names(&forward).contains(&"dropout"), "{forward:?}");
     assert_eq!(

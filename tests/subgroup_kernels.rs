@@ -40,22 +40,22 @@ fn lavapipe_with_8_lanes_runs_the_subgroup_kernels() {
         info.name,
         info.subgroup_min_size,
         info.subgroup_max_size,
-        gpu.subgroup_kernels()
+        gpu.tuning().subgroup_kernels()
     );
     if info.name.contains("llvmpipe") && eight_lanes {
-        assert!(gpu.subgroup_kernels());
+        assert!(gpu.tuning().subgroup_kernels());
     }
-    assert!(!plain_gpu().subgroup_kernels());
+    assert!(!plain_gpu().tuning().subgroup_kernels());
     // Forced workgroup tiles test the GPU kernels (gemm_nt, tiled steps).
-    assert!(!tiled_gpu().subgroup_kernels());
+    assert!(!tiled_gpu().tuning().subgroup_kernels());
     // The cases below alternate between rows read from their buffers (the
     // default at these lengths) and rows read as texels (forced).
-    assert!(!per_step_gpu().row_texels(70, 70));
-    assert!(row_texels_gpu().row_texels(1, 1));
+    assert!(!per_step_gpu().tuning().row_texels(70, 70));
+    assert!(row_texels_gpu().tuning().row_texels(1, 1));
     // By default: rows of 128 or more into as many outputs (the LSTM
     // backward at H = 64 multiplies 256-long rows into 64 outputs: no).
-    assert!(!per_step_gpu().row_texels(256, 64));
-    assert!(per_step_gpu().row_texels(512, 128));
+    assert!(!per_step_gpu().tuning().row_texels(256, 64));
+    assert!(per_step_gpu().tuning().row_texels(512, 128));
 }
 
 /// The subgroup device of case `n`: rows from their buffers for even

@@ -7,11 +7,11 @@ mod common;
 use common::{gpu, random_vec};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::linear::{Linear, LinearGrads};
-use wgpu_rnn::loss::{cross_entropy_loss, mse_loss, ClassTargets, IGNORE_INDEX};
-use wgpu_rnn::optim::{Optimizer, OptimizerConfig, OptimizerKind};
 use wgpu_rnn::reference::training as twin;
 use wgpu_rnn::train::GradMode;
+use wgpu_rnn::train::{cross_entropy_loss, mse_loss, ClassTargets, IGNORE_INDEX};
+use wgpu_rnn::train::{Linear, LinearGrads};
+use wgpu_rnn::train::{Optimizer, OptimizerConfig, OptimizerKind};
 use wgpu_rnn::{CellKind, Error, GpuTensor, Rnn, RnnConfig, RnnWeights};
 
 fn f64s(v: &[f32]) -> Vec<f64> {

@@ -8,9 +8,9 @@ mod common;
 use common::{check_stack_scheduled, gpu, random_vec, tiled_gpu, uniform_params_gpu, StackCase};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use wgpu_rnn::check::{compare, Tolerance};
-use wgpu_rnn::optim::{Optimizer, OptimizerConfig};
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::train::StackGrads;
+use wgpu_rnn::train::{Optimizer, OptimizerConfig};
 use wgpu_rnn::{
     reference, CellKind, Direction, GpuTensor, GruReset, Nonlinearity, Precision, RnnConfig,
     RnnStack, Schedule, StackConfig, StackWeights,

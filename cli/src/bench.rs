@@ -6,12 +6,12 @@ use std::time::Instant;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use wgpu_rnn::check::{compare, Tolerance};
-use wgpu_rnn::profile::KernelProfile;
 use wgpu_rnn::reference;
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::train::{GradMode, HostSeeds, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::Gpu;
 use wgpu_rnn::GpuTensor;
+use wgpu_rnn::KernelProfile;
 use wgpu_rnn::Schedule;
 use wgpu_rnn::{CellKind, Precision, RnnConfig};
 use wgpu_rnn::{Direction, RnnStack, StackConfig, StackWeights};
@@ -229,7 +229,7 @@ pub fn run(gpu: &Gpu, cfg: &BenchConfig) -> Result<BenchResult> {
 
 /// Runs a training step of `weights` on `rows` batch rows (`x` `[T, rows,
 /// I]`) and checks every gradient against the f64 reference backward
-/// within [`wgpu_rnn::check::gradient_bound`].
+/// within [`wgpu_rnn::reference::check::gradient_bound`].
 fn validate_training(
     gpu_stack: &RnnStack,
     weights: &StackWeights,
@@ -237,8 +237,8 @@ fn validate_training(
     seq: usize,
     rows: usize,
 ) -> Result<()> {
-    use wgpu_rnn::check::{gradient_bound, relative_gradient_error};
     use wgpu_rnn::reference::backward::{backward, Cotangents};
+    use wgpu_rnn::reference::check::{gradient_bound, relative_gradient_error};
     let config = *weights.config();
     let width = config.output_size();
     let g_out: Vec<f32> = (0..seq * rows * width)

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use wgpu_rnn::context::{describe_adapter, list_adapters};
+use wgpu_rnn::{describe_adapter, list_adapters};
 use wgpu_rnn::{AdapterSelector, CellKind, Gpu};
 use wgpu_rnn_cli::bench::{self, BenchConfig};
 
@@ -284,7 +284,7 @@ fn info(args: &AdapterArgs) -> Result<(), String> {
     println!("chosen: {}", gpu.describe());
     println!(
         "step kernels: {}",
-        if gpu.step_tiles() {
+        if gpu.tuning().step_tiles() {
             "workgroup tiles"
         } else {
             "direct reads (CPU adapter)"

@@ -5,7 +5,7 @@
 mod common;
 
 use common::gpu;
-use wgpu_rnn::optim::OptimizerConfig;
+use wgpu_rnn::train::OptimizerConfig;
 use wgpu_rnn::{CellKind, Nonlinearity};
 use wgpu_rnn_cli::demo::tasks::Task;
 use wgpu_rnn_cli::demo::trainer::Setup;

@@ -15,9 +15,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::gpu;
-use wgpu_rnn::check::{compare, Tolerance};
 use wgpu_rnn::io::load_model;
 use wgpu_rnn::io::tensors::TensorFile;
+use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::{reference, CellKind, RnnStack, Schedule, StackWeights};
 use wgpu_rnn_cli::run::run_forward;
 
@@ -387,7 +387,7 @@ fn gpu_backward_matches_pytorch_autograd() {
             .unwrap_or_else(|e| panic!("{case}: {e}"));
         let seq = case_inputs(&input, cfg.batch_first).seq;
         // The bound of the backward tests, doubled for N(0,1)-weight cases.
-        let bound = 2.0 * wgpu_rnn::check::gradient_bound(&cfg, seq);
+        let bound = 2.0 * wgpu_rnn::reference::check::gradient_bound(&cfg, seq);
         for (name, truth) in expected
             .tensors
             .iter()
@@ -397,7 +397,7 @@ fn gpu_backward_matches_pytorch_autograd() {
                 .get(name)
                 .unwrap_or_else(|| panic!("{case}: run --backward wrote no {name}"));
             assert_eq!(ours.shape, truth.shape, "{case} {name}: shape");
-            let rel = wgpu_rnn::check::relative_gradient_error(
+            let rel = wgpu_rnn::reference::check::relative_gradient_error(
                 &truth.values,
                 ours.values.iter().copied(),
             );

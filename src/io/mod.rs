@@ -6,7 +6,7 @@ pub mod pytorch;
 pub mod tensors;
 
 use crate::error::Result;
-use crate::stack::StackWeights;
+use crate::weights::StackWeights;
 use tensors::TensorFile;
 
 /// Whether `file` holds an ONNX operator's weights (`W`/`R` tensors, an

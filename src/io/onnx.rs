@@ -6,23 +6,28 @@
 //! layout follows PyTorch: `[T, B, D*H]`, not ONNX's `[T, D, B, H]`.
 
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
+use crate::config::{Direction, StackConfig};
 use crate::error::{Error, Result};
 use crate::io::tensors::{HostTensor, TensorFile};
-use crate::stack::{Direction, StackConfig, StackWeights};
-use crate::weights::RnnWeights;
+use crate::weights::{RnnWeights, StackWeights};
 
 /// Which ONNX operator the weights belong to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnnxOp {
+    /// `LSTM`: gates i, o, f, c; optional peepholes `P`.
     Lstm,
+    /// `GRU`: gates z, r, h.
     Gru,
+    /// `RNN`: one gate.
     Rnn,
 }
 
 /// The operator attributes this crate supports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OnnxAttributes {
+    /// `H`: the `hidden_size` attribute.
     pub hidden_size: usize,
+    /// The `direction` attribute (`forward`, `reverse`, `bidirectional`).
     pub direction: Direction,
     /// GRU only.
     pub linear_before_reset: bool,

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
+use crate::config::{Direction, StackConfig};
 use crate::error::{Error, Result};
 use crate::io::tensors::{HostTensor, TensorFile};
-use crate::stack::{Direction, StackConfig, StackWeights};
-use crate::weights::RnnWeights;
+use crate::weights::{RnnWeights, StackWeights};
 
 const KINDS: [&str; 6] = [
     "weight_ih",
@@ -64,6 +64,7 @@ fn bad_meta(key: &str, value: &str, expected: &str) -> Error {
 /// A model read from a state_dict file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PyTorchModel {
+    /// The module's config and every layer's weights.
     pub weights: StackWeights,
     /// Every parameter tensor name in the file, in file order.
     pub parameter_names: Vec<String>,

@@ -11,8 +11,11 @@ use crate::error::{Error, Result};
 /// One tensor as read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostTensor {
+    /// The dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// The dtype in the file (kept when writing back).
     pub dtype: Dtype,
+    /// Every element, row-major, widened to f64.
     pub values: Vec<f64>,
 }
 
@@ -26,6 +29,7 @@ impl HostTensor {
         }
     }
 
+    /// Whether the dtype is F16, BF16, F32 or F64.
     pub fn is_float(&self) -> bool {
         matches!(
             self.dtype,
@@ -56,7 +60,9 @@ impl HostTensor {
 /// The tensors and `__metadata__` of one safetensors file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TensorFile {
+    /// Tensors by name.
     pub tensors: BTreeMap<String, HostTensor>,
+    /// The `__metadata__` string pairs.
     pub metadata: HashMap<String, String>,
 }
 
@@ -145,6 +151,7 @@ impl TensorFile {
         Self::from_bytes(&name, &bytes)
     }
 
+    /// The tensor named `name`, if present.
     pub fn get(&self, name: &str) -> Option<&HostTensor> {
         self.tensors.get(name)
     }

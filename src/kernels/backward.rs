@@ -1,6 +1,6 @@
-//! The backward step kernels (`*_backward.wgsl`): per step, the gradient of
+//! The backward step kernels (`<cell>/backward.wgsl`): per step, the gradient of
 //! the state and the cell's gate gradients, walking the sequence in reverse
-//! (the scheme is in `backward_common.wgsl`).
+//! (the scheme is in `common/backward.wgsl`).
 
 use std::mem::offset_of;
 
@@ -11,8 +11,8 @@ use super::step::{
 };
 use super::texels::TexelMatrix;
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -58,7 +58,7 @@ pub fn back_params(batch: usize, seq: usize, hidden: usize, out_size: usize) -> 
         .collect()
 }
 
-/// The persistent LSTM backward (`lstm_backward_sequence.wgsl`; no
+/// The persistent LSTM backward (`lstm/backward_sequence.wgsl`; no
 /// projection, `hidden <= PERSISTENT_MAX_UNITS`) over slots `seq..=0`: one
 /// dispatch per piece of slots, highest first, each within
 /// [`super::LOOP_BUDGET`] (see [`persistent_pieces`]). `buffers` are
@@ -98,7 +98,7 @@ pub fn persistent_backward(
         rows_constant(batch),
     ];
     let (kernel, texels) = match texels {
-        Some(w) if gpu.subgroup_kernels() => (Kernel::LstmBackwardSequenceTexels, vec![w]),
+        Some(w) if gpu.tuning().subgroup_kernels() => (Kernel::LstmBackwardSequenceTexels, vec![w]),
         _ => (Kernel::LstmBackwardSequence, vec![]),
     };
     let groups = [1, (batch as u32).div_ceil(ROWS_PER_GROUP), 1];

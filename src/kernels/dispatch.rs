@@ -8,10 +8,10 @@ use std::sync::Arc;
 use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
-use super::texels::{texels_bind_group, TexelMatrix};
 use super::Kernel;
-use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
+use crate::gpu::pipelines::CachedPipeline;
+use crate::gpu::Gpu;
 
 /// Invocations per workgroup of the one-element-per-invocation kernels.
 pub(crate) const ELEMENTWISE_WORKGROUP: u32 = 256;
@@ -33,7 +33,8 @@ pub(crate) fn elementwise_grid(gpu: &Gpu, len: u64) -> ([u32; 3], u32) {
 pub struct Dispatch {
     stages: Vec<Stage>,
     _scratch: Vec<wgpu::Buffer>,
-    _texels: Vec<TexelMatrix>,
+    /// Texture matrices group 1 reads (each view keeps its texture).
+    _texels: Vec<wgpu::TextureView>,
 }
 
 struct Stage {
@@ -96,7 +97,7 @@ impl Dispatch {
         groups: [u32; 3],
     ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
-        let pipeline = gpu.pipeline(kernel, constants)?;
+        let pipeline = gpu.pipeline(&kernel.spec(), constants)?;
         let uniform = gpu
             .device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -125,16 +126,16 @@ impl Dispatch {
 
     /// Binds `matrices` as group 1 of this (one-stage) dispatch, whose
     /// kernel reads them as texels, and keeps them alive with it.
-    pub(crate) fn reading_texels(mut self, gpu: &Gpu, matrices: Vec<TexelMatrix>) -> Self {
+    pub(crate) fn reading_texels(mut self, gpu: &Gpu, views: Vec<wgpu::TextureView>) -> Self {
         let stage = &mut self.stages[0];
         let layout = stage
             .pipeline
             .texels_layout
             .as_ref()
             .expect("a kernel that reads texels");
-        let refs: Vec<&TexelMatrix> = matrices.iter().collect();
+        let refs: Vec<&wgpu::TextureView> = views.iter().collect();
         stage.texels_group = Some(texels_bind_group(gpu, layout, &refs));
-        self._texels.extend(matrices);
+        self._texels.extend(views);
         self
     }
 
@@ -165,6 +166,7 @@ impl Dispatch {
     }
 
     /// Records this dispatch alone and submits it (host helpers and tests).
+    #[cfg(test)]
     pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &str) -> Result<()> {
         submit_all(gpu, during, [self])
     }
@@ -185,5 +187,27 @@ pub(crate) fn submit_all<'a>(
             }
         }
         gpu.queue().submit([encoder.finish()]);
+    })
+}
+
+/// The group-1 bind group of a kernel that reads texture matrices:
+/// `views` at bindings 0.. in order.
+pub(crate) fn texels_bind_group(
+    gpu: &Gpu,
+    layout: &wgpu::BindGroupLayout,
+    views: &[&wgpu::TextureView],
+) -> wgpu::BindGroup {
+    let entries: Vec<_> = views
+        .iter()
+        .enumerate()
+        .map(|(i, &view)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: wgpu::BindingResource::TextureView(view),
+        })
+        .collect();
+    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("texels"),
+        layout,
+        entries: &entries,
     })
 }

@@ -1,4 +1,4 @@
-//! `dropout.wgsl`: inverted dropout between layers from a counter-based hash,
+//! `sequence/dropout.wgsl`: inverted dropout between layers from a counter-based hash,
 //! and its host twin (the reference and the tests use the same mask).
 
 use std::mem::offset_of;
@@ -7,8 +7,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `gemm.wgsl`: `C = A · Bᵀ + bias`, the input projection of all steps.
+//! `gemm/gemm.wgsl`: `C = A · Bᵀ + bias`, the input projection of all steps.
 
 use std::mem::offset_of;
 
@@ -8,9 +8,9 @@ use super::dispatch::Dispatch;
 use super::reduce::{column_sums, Columns};
 use super::texels::{SourceLayout, TexelMatrix};
 use super::{Kernel, WgslTwin, LOOP_BUDGET};
-use crate::context::Gpu;
 use crate::error::Result;
-use crate::tensor::storage_buffer;
+use crate::gpu::tensor::storage_buffer;
+use crate::gpu::{GemmPath, Gpu, GEMM_BUSY_GROUPS, GEMM_K_PER_SPLIT};
 
 /// Output tile edge of one workgroup (see `TILE` in the shader).
 pub const TILE: u32 = 64;
@@ -103,14 +103,6 @@ pub fn gemm_groups(m: u32, n: u32) -> [u32; 3] {
 const SUBGROUP_BLOCK_ROWS: u32 = 64;
 const SUBGROUP_BLOCK_COLS: u32 = 32;
 
-/// Outputs below this many elements per tile edge waste most of a 64x64
-/// tile: `gemm_dot` takes them.
-const THIN: u32 = 16;
-/// K per invocation the split-K path aims for.
-const K_PER_SPLIT: u32 = 256;
-/// Workgroups a product should keep busy before K is split.
-const BUSY_GROUPS: u32 = 16;
-
 /// One GEMM ready to record: `c[0..m*n] (+)= a[a_offset..] · bᵀ + bias[n]`
 /// with the operand layouts of [`GemmLayout`]. Big products use 64x64
 /// workgroup tiles on GPUs, 64x32 subgroup blocks on CPU adapters with
@@ -132,19 +124,17 @@ pub fn gemm(
         params.lda = if layout.trans_a { params.m } else { params.k };
     }
     let tiles = gemm_groups(params.m, params.n);
-    let few_tiles = tiles[0] * tiles[1] < BUSY_GROUPS && params.k >= 4 * K_PER_SPLIT;
-    let thin = params.m.min(params.n) < THIN;
     let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
     // No invocation loops over more K than its loop budget allows:
     // gemm_nt runs about 21 iterations per 16 values of K, the dot kernels up
     // to 5 per value (if their inner loops are not unrolled), gemm_texels
     // one per 4 values.
     let budget_splits = |k_per_invocation: usize| params.k.div_ceil(k_per_invocation as u32);
-    // Split K until the grid has BUSY_GROUPS workgroups (or K runs out).
+    // Split K until the grid has GEMM_BUSY_GROUPS workgroups (or K runs out).
     let busy_splits = |groups: u32, k_per_invocation: usize| {
-        BUSY_GROUPS
+        GEMM_BUSY_GROUPS
             .div_ceil(groups)
-            .min(params.k.div_ceil(K_PER_SPLIT))
+            .min(params.k.div_ceil(GEMM_K_PER_SPLIT))
             .max(budget_splits(k_per_invocation))
             .max(1)
     };
@@ -152,53 +142,55 @@ pub fn gemm(
         params.n.div_ceil(SUBGROUP_BLOCK_COLS),
         params.m.div_ceil(SUBGROUP_BLOCK_ROWS),
     ];
-    // On CPU adapters with 8-lane subgroups: gemm_texels for all but thin
-    // products whose operands fit a texture (on lavapipe any operand that
-    // fits a storage binding does), 9x faster than gemm_dot8 there
-    // (BENCHMARKS.md). Elsewhere: workgroup tiles on GPUs; on CPU adapters
-    // register blocks with direct loads, 8x8 per invocation, measured 1.8x
-    // faster on lavapipe. Thin or few-tile products take 4x4 blocks
-    // anywhere.
     let (m, n, k) = (params.m as usize, params.n as usize, params.k as usize);
-    let texels = TexelMatrix::fits(gpu, m, k) && TexelMatrix::fits(gpu, n, k);
-    let (kernel, groups_xy, splits) = if gpu.subgroup_kernels()
-        && texels
-        && !thin
-        && subgroup_grid.iter().all(|&g| g <= max_groups)
-    {
-        let groups = subgroup_grid[0] * subgroup_grid[1];
-        (
-            Kernel::GemmTexels,
-            subgroup_grid,
-            busy_splits(groups, LOOP_BUDGET),
-        )
-    } else {
-        let dot = if thin || few_tiles {
-            Some((Kernel::GemmDot, 4))
-        } else if !gpu.step_tiles() {
-            Some((Kernel::GemmDot8, 8))
-        } else {
-            None
-        };
-        match dot {
-            Some((kernel, edge))
-                if u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
-                    <= u64::from(max_groups) * 256 =>
-            {
-                let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
-                let groups_x = blocks.div_ceil(256);
-                (
-                    kernel,
-                    [groups_x, 1],
-                    busy_splits(groups_x, LOOP_BUDGET / 4),
-                )
-            }
-            _ => (
-                Kernel::GemmNt,
-                [tiles[0], tiles[1]],
-                budget_splits(LOOP_BUDGET).max(1),
-            ),
+    // The first of the tuning's candidates that the device's limits allow.
+    let fits = |path: GemmPath| match path {
+        GemmPath::Texels => {
+            TexelMatrix::fits(gpu, m, k)
+                && TexelMatrix::fits(gpu, n, k)
+                && subgroup_grid.iter().all(|&g| g <= max_groups)
         }
+        GemmPath::Dot4 | GemmPath::Dot8 => {
+            let edge = if path == GemmPath::Dot4 { 4 } else { 8 };
+            u64::from(params.m.div_ceil(edge)) * u64::from(params.n.div_ceil(edge))
+                <= u64::from(max_groups) * 256
+        }
+        GemmPath::Tiled => true,
+    };
+    let path = gpu
+        .tuning()
+        .gemm_candidates(params.m, params.n, params.k, tiles[0] * tiles[1])
+        .into_iter()
+        .find(|&p| fits(p))
+        .unwrap_or(GemmPath::Tiled);
+    let (kernel, groups_xy, splits) = match path {
+        GemmPath::Texels => {
+            let groups = subgroup_grid[0] * subgroup_grid[1];
+            (
+                Kernel::GemmTexels,
+                subgroup_grid,
+                busy_splits(groups, LOOP_BUDGET),
+            )
+        }
+        GemmPath::Dot4 | GemmPath::Dot8 => {
+            let (kernel, edge) = if path == GemmPath::Dot4 {
+                (Kernel::GemmDot, 4)
+            } else {
+                (Kernel::GemmDot8, 8)
+            };
+            let blocks = params.m.div_ceil(edge) * params.n.div_ceil(edge);
+            let groups_x = blocks.div_ceil(256);
+            (
+                kernel,
+                [groups_x, 1],
+                busy_splits(groups_x, LOOP_BUDGET / 4),
+            )
+        }
+        GemmPath::Tiled => (
+            Kernel::GemmNt,
+            [tiles[0], tiles[1]],
+            budget_splits(LOOP_BUDGET).max(1),
+        ),
     };
     // The split index is workgroup z in gemm_nt and gemm_texels, global y
     // in the dot kernels.
@@ -230,7 +222,10 @@ pub fn gemm(
         packs = Some((pack, vec![a_texels, b_texels]));
     }
     let with_texels = |product: Dispatch| match packs {
-        Some((pack, matrices)) => pack.then(product.reading_texels(gpu, matrices)),
+        Some((pack, matrices)) => {
+            let views = matrices.iter().map(|m| m.view().clone()).collect();
+            pack.then(product.reading_texels(gpu, views))
+        }
         None => product,
     };
     if splits == 1 {
@@ -276,7 +271,8 @@ pub fn gemm(
     Ok(product.then(sum).keeping(scratch))
 }
 
-/// Runs one GEMM on host data and reads C back (tests and benches).
+/// Runs one GEMM on host data and reads C back (tests).
+#[cfg(test)]
 /// `c_init` is C's initial content (used with `layout.accumulate`).
 pub fn gemm_host(
     gpu: &Gpu,
@@ -287,7 +283,7 @@ pub fn gemm_host(
     bias: &[f32],
     c_init: &[f32],
 ) -> Result<Vec<f32>> {
-    use crate::tensor::{storage_buffer_with, GpuTensor};
+    use crate::gpu::tensor::{storage_buffer_with, GpuTensor};
     let a_buf = storage_buffer_with(gpu, "A", a)?;
     let b_buf = storage_buffer_with(gpu, "B", b)?;
     let bias_buf = storage_buffer_with(gpu, "bias", bias)?;

@@ -1,4 +1,4 @@
-//! `mse_loss.wgsl` and `cross_entropy.wgsl`: a loss's gradient and its
+//! `train/mse_loss.wgsl` and `train/cross_entropy.wgsl`: a loss's gradient and its
 //! per-element (per-row) terms, which [`super::sum`] reduces to the mean.
 
 use std::mem::offset_of;
@@ -7,8 +7,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]

@@ -1,4 +1,4 @@
-//! `optimizer.wgsl`: one SGD or Adam step on one parameter tensor.
+//! `train/optimizer.wgsl`: one SGD or Adam step on one parameter tensor.
 
 use std::mem::offset_of;
 
@@ -6,8 +6,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 /// Per tensor, fixed.
 #[repr(C)]

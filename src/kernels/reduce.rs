@@ -1,4 +1,4 @@
-//! `reduce.wgsl`: column sums and column dot products over all steps (the
+//! `reduce/columns.wgsl`: column sums and column dot products over all steps (the
 //! bias and peephole gradients of the backward pass).
 
 use std::mem::offset_of;
@@ -7,9 +7,9 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
 use super::{Kernel, WgslTwin, LOOP_BUDGET};
-use crate::context::Gpu;
 use crate::error::Result;
-use crate::tensor::storage_buffer;
+use crate::gpu::tensor::storage_buffer;
+use crate::gpu::Gpu;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -154,6 +154,7 @@ fn column_sums_once(
 
 /// Runs [`column_sums`] on host data `[rows, cols]` (tests): `y` multiplies
 /// `x` elementwise when given.
+#[cfg(test)]
 pub fn column_sums_host(
     gpu: &Gpu,
     rows: usize,
@@ -163,7 +164,7 @@ pub fn column_sums_host(
     y: Option<&[f32]>,
     out_init: &[f32],
 ) -> Result<Vec<f32>> {
-    use crate::tensor::{storage_buffer_with, GpuTensor};
+    use crate::gpu::tensor::{storage_buffer_with, GpuTensor};
     let x_buf = storage_buffer_with(gpu, "x", x)?;
     let y_buf = y.map(|y| storage_buffer_with(gpu, "y", y)).transpose()?;
     let out = GpuTensor::from_slice(gpu, "column sums", out_init, &[cols])?;

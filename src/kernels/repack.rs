@@ -1,6 +1,6 @@
-//! `repack.wgsl`: the forward kernels' weight layouts rebuilt on the device
+//! `repack/repack.wgsl`: the forward kernels' weight layouts rebuilt on the device
 //! from the parameters in PyTorch's layout (the twins are in
-//! [`crate::packing`]).
+//! [`crate::cells::packing`]).
 
 use std::mem::offset_of;
 
@@ -9,8 +9,8 @@ use bytemuck::{Pod, Zeroable};
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{precision_constants, Kernel, WgslTwin};
 use crate::config::Precision;
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 /// The shader's marker for a zero slot.
 const NONE: u32 = u32::MAX;
@@ -70,7 +70,7 @@ fn dispatch(
 
 /// `dst` `[K, H, width]` from `src` `[gates*H, K]`: slot `s` of unit `j` at
 /// column `k` is `src[(gates[s]*H + j), k]`, zero past `gates.len()`
-/// ([`crate::packing::interleave_recurrent`]). `dst` holds `precision`
+/// ([`crate::cells::packing::interleave_recurrent`]). `dst` holds `precision`
 /// values (the weights of an f16 layer are f16 already, see
 /// [`crate::RnnWeights::rounded_for`]).
 pub fn interleave_gates(

@@ -1,4 +1,4 @@
-//! `sequence.wgsl`: moving sequences between time order and the step order a
+//! `sequence/sequence.wgsl`: moving sequences between time order and the step order a
 //! layer runs in (per-row reversal for the reverse direction, batch-first
 //! transposition), with zeros past each row's length.
 
@@ -8,8 +8,9 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::tensor::storage_buffer;
+use crate::gpu::Gpu;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, Pod, Zeroable)]
@@ -76,4 +77,39 @@ pub fn sequence_copy(
         &[lengths, src, dst],
         groups,
     )
+}
+
+/// The gather that puts a layer input `src` (`[T, B, width]` in time order,
+/// or `[B, T, width]` batch-first) into the step order the layer runs in,
+/// with its buffer; `None` where it already is (forward and time-major).
+pub(crate) fn gather_steps(
+    gpu: &Gpu,
+    lengths: &wgpu::Buffer,
+    src: &wgpu::Buffer,
+    (seq, batch, width): (usize, usize, usize),
+    (batch_first, reverse): (bool, bool),
+) -> Result<Option<(Dispatch, wgpu::Buffer)>> {
+    if !reverse && !batch_first {
+        return Ok(None);
+    }
+    let steps_in = storage_buffer(gpu, "input in step order", seq * batch * width)?;
+    let params = SeqParams {
+        seq: seq as u32,
+        batch: batch as u32,
+        width: width as u32,
+        stride: width as u32,
+        batch_first: u32::from(batch_first),
+        reverse: u32::from(reverse),
+        ..Default::default()
+    };
+    let copy = sequence_copy(
+        gpu,
+        Kernel::GatherSteps,
+        false,
+        params,
+        lengths,
+        src,
+        &steps_in,
+    )?;
+    Ok(Some((copy, steps_in)))
 }

@@ -10,21 +10,17 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 use super::dispatch::bind_resources;
-use super::texels::{pack_grid, texels_bind_group, PackParams, SourceLayout, TexelMatrix};
+use super::dispatch::texels_bind_group;
+use super::texels::{pack_grid, PackParams, SourceLayout, TexelMatrix};
 use super::{precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
 use crate::config::{CellKind, GruReset, Nonlinearity, Precision};
-use crate::context::{CachedPipeline, Gpu};
 use crate::error::Result;
+use crate::gpu::pipelines::CachedPipeline;
+use crate::gpu::{Gpu, SUBGROUP_LANES};
 
-/// Hidden units per workgroup (`WG` in `common.wgsl`).
+/// Hidden units per workgroup (`WG` in `common/common.wgsl`).
 pub const UNITS_PER_GROUP: u32 = 64;
-/// Lanes of the subgroups the subgroup kernels assume, and batch rows of
-/// one of their workgroups (`LANES` in `subgroup.wgsl`).
-const SUBGROUP_LANES: u32 = 8;
-/// Most groups of 8 batch rows one subgroup step workgroup takes
-/// (`ROW_GROUPS` in `subgroup_products.wgsl`).
-const MAX_ROW_GROUPS: u32 = 8;
-/// Batch rows per workgroup (`BT` in `common.wgsl`).
+/// Batch rows per workgroup (`BT` in `common/common.wgsl`).
 pub const ROWS_PER_GROUP: u32 = 4;
 
 #[repr(C)]
@@ -162,7 +158,7 @@ impl PerStepDispatch {
     ) -> Result<Self> {
         gpu.check_dispatch(kernel.label(), groups)?;
         let size = size_of::<P>();
-        let immediates = gpu.immediate_params();
+        let immediates = gpu.tuning().immediates();
         // Uniform array entries sit at aligned dynamic offsets.
         let stride = if immediates {
             size
@@ -190,7 +186,7 @@ impl PerStepDispatch {
                 stride: stride as u32,
             }
         };
-        let pipeline = gpu.pipeline(kernel, &constants)?;
+        let pipeline = gpu.pipeline(&kernel.spec(), &constants)?;
         let uniform_binding = match &params {
             StepParamsSource::Uniform { buffer, .. } => {
                 Some(wgpu::BindingResource::Buffer(wgpu::BufferBinding {
@@ -203,10 +199,10 @@ impl PerStepDispatch {
         };
         let bind_group = bind_resources(gpu, kernel, &pipeline, uniform_binding, resources);
         debug_assert_eq!(texels.len(), kernel.texel_matrices() as usize);
-        let texels_group = pipeline
-            .texels_layout
-            .as_ref()
-            .map(|layout| texels_bind_group(gpu, layout, texels));
+        let texels_group = pipeline.texels_layout.as_ref().map(|layout| {
+            let views: Vec<_> = texels.iter().map(|m| m.view()).collect();
+            texels_bind_group(gpu, layout, &views)
+        });
         Ok(Self {
             pipeline,
             bind_group,
@@ -289,19 +285,9 @@ pub fn per_step_variant<'t>(
         _ => None,
     };
     match (twin, texels) {
-        (Some((twin, units_per_group)), Some(texels)) if gpu.subgroup_kernels() => {
-            // A pipeline of these takes seconds to compile on lavapipe, so
-            // the constants take few values: one row (B = 1, the latency
-            // case) or 8 per group; 1, 2, 4 or 8 groups of 8 rows per
-            // workgroup. More groups reuse each loaded weight for more rows
-            // (L infer 2036 -> 1097 ms, M 268 -> 201 ms against one group;
-            // BENCHMARKS.md).
-            let lane_rows = if batch == 1 { 1 } else { SUBGROUP_LANES };
+        (Some((twin, units_per_group)), Some(texels)) if gpu.tuning().subgroup_kernels() => {
+            let (lane_rows, row_groups) = gpu.tuning().subgroup_rows(batch);
             constants.push(("LANE_ROWS", f64::from(lane_rows)));
-            let row_groups = batch
-                .div_ceil(SUBGROUP_LANES)
-                .next_power_of_two()
-                .min(MAX_ROW_GROUPS);
             constants.push(("ROW_GROUPS", f64::from(row_groups)));
             let groups = [
                 units.div_ceil(units_per_group),
@@ -314,7 +300,7 @@ pub fn per_step_variant<'t>(
     }
 }
 
-/// The `ROWS` override of `common.wgsl`: how many of a workgroup's
+/// The `ROWS` override of `common/common.wgsl`: how many of a workgroup's
 /// `ROWS_PER_GROUP` rows can hold data, so that small batches skip the
 /// products of rows that only repeat the last one.
 pub fn rows_constant(batch: usize) -> (&'static str, f64) {
@@ -344,7 +330,7 @@ pub fn persistent_pieces(
         .collect()
 }
 
-/// Rows of a batch one persistent workgroup owns (`BT` in `common.wgsl`).
+/// Rows of a batch one persistent workgroup owns (`BT` in `common/common.wgsl`).
 const PERSISTENT_ROWS: u32 = ROWS_PER_GROUP;
 /// Most hidden units the persistent kernel takes (`SEQ_MAX_UNITS`).
 pub const PERSISTENT_MAX_UNITS: usize = 256;
@@ -352,7 +338,7 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 impl Steps {
     /// `offsets[s]` says where step `s` reads and writes; each stage gets its
     /// own per-step params. `train` keeps the histories the backward pass
-    /// reads (`TRAIN` in `common.wgsl`).
+    /// reads (`TRAIN` in `common/common.wgsl`).
     pub fn new(
         gpu: &Gpu,
         batch: u32,
@@ -378,7 +364,7 @@ impl Steps {
                 })
                 .collect();
             let mut constants = stage.constants;
-            constants.push(("TILED", flag(gpu.step_tiles())));
+            constants.push(("TILED", flag(gpu.tuning().step_tiles())));
             constants.push(("TRAIN", flag(train)));
             constants.push(rows_constant(batch as usize));
             let (kernel, groups, weights) = per_step_variant(
@@ -475,7 +461,7 @@ impl Steps {
         let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
         // CPU adapters with the texel kernels read the weights as texels.
         let (kernel, texels) = match weights {
-            Some(w) if gpu.subgroup_kernels() => (Kernel::LstmSequenceTexels, vec![w]),
+            Some(w) if gpu.tuning().subgroup_kernels() => (Kernel::LstmSequenceTexels, vec![w]),
             _ => (Kernel::LstmSequence, vec![]),
         };
         let stage =
@@ -543,7 +529,10 @@ pub fn step_dispatch<P: Pod>(
     };
     let (rows, outputs) = rows.expect("a subgroup step kernel is given its row operand");
     let mut constants = constants.to_vec();
-    if !gpu.row_texels(rows.cols as usize, outputs as usize) {
+    if !gpu
+        .tuning()
+        .row_texels(rows.cols as usize, outputs as usize)
+    {
         constants.push(("ROW_TEXELS", 0.0));
         let texels = [weights, weights];
         return PerStepDispatch::new(gpu, kernel, &constants, params, buffers, &texels, groups);

@@ -1,4 +1,4 @@
-//! `sum.wgsl`: deterministic sums of many values (a loss's mean, the global
+//! `reduce/sum.wgsl`: deterministic sums of many values (a loss's mean, the global
 //! gradient norm) in two stages, per-workgroup partials then one workgroup.
 
 use std::mem::offset_of;
@@ -7,8 +7,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
 use super::{Kernel, WgslTwin};
-use crate::context::Gpu;
 use crate::error::Result;
+use crate::gpu::Gpu;
 
 const WORKGROUP: usize = 256;
 /// Most partials one tensor contributes: the finishing workgroup reads them

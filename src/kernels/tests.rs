@@ -16,14 +16,15 @@ use super::step::StepParams;
 use super::sum::SumParams;
 use super::texels::PackParams;
 use super::wavefront::WaveParams;
-use super::{BindingKind, Kernel, ModuleOptions, WgslTwin};
+use super::{Kernel, WgslTwin};
+use crate::gpu::pipelines::{BindingKind, ModuleOptions, ParamsBinding, PARAMS_UNIFORM};
 
 fn module(kernel: Kernel) -> naga::Module {
     module_with(kernel, ModuleOptions::default())
 }
 
 fn module_with(kernel: Kernel, options: ModuleOptions) -> naga::Module {
-    let source = kernel.module_source(options);
+    let source = kernel.spec().module_source(options);
     let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
         panic!(
             "{} does not parse:\n{}",
@@ -50,12 +51,10 @@ fn every_shader_parses_and_validates() {
     for kernel in Kernel::ALL {
         let m = module(kernel);
         assert!(
-            m.entry_points
-                .iter()
-                .any(|e| e.name == kernel.entry_point()),
+            m.entry_points.iter().any(|e| e.name == kernel.spec().entry),
             "{}: no entry point {}",
             kernel.label(),
-            kernel.entry_point()
+            kernel.spec().entry
         );
     }
 }
@@ -85,12 +84,12 @@ fn params_become_immediates() {
     };
     for kernel in Kernel::ALL {
         assert_eq!(
-            kernel.source().matches(super::PARAMS_UNIFORM).count(),
+            kernel.spec().source.matches(PARAMS_UNIFORM).count(),
             1,
             "{}",
             kernel.label()
         );
-        if kernel.bindings()[0] != BindingKind::UniformDynamic {
+        if kernel.spec().params != ParamsBinding::PerStep {
             continue;
         }
         let m = module_with(kernel, options);
@@ -171,10 +170,11 @@ fn declared_bindings_match_the_shaders() {
         }
         found.sort_by_key(|&(b, _)| b);
         let declared: Vec<(u32, BindingKind)> = kernel
+            .spec()
             .bindings()
             .iter()
             .enumerate()
-            .map(|(i, &k)| {
+            .map(|(i, &(_, k))| {
                 // Dynamic offsets are a host-side property of a uniform.
                 let k = if k == BindingKind::UniformDynamic {
                     BindingKind::Uniform
@@ -187,7 +187,7 @@ fn declared_bindings_match_the_shaders() {
         assert_eq!(
             found,
             declared,
-            "{}: bindings differ from Kernel::bindings",
+            "{}: bindings differ from the declarations the host reads",
             kernel.label()
         );
         texels.sort_by_key(|&(b, _)| b);
@@ -272,12 +272,22 @@ fn texel_kernels_agree_on_the_texture_width() {
         "const TEXEL_ROW_SHIFT: u32 = {}u;",
         super::texels::TEXEL_ROW_SHIFT
     );
-    for kernel in Kernel::ALL.into_iter().filter(|k| k.reads_texels()) {
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.texel_matrices() > 0) {
         assert_eq!(
-            kernel.source().matches(&want).count(),
+            kernel.spec().source.matches(&want).count(),
             1,
             "{}: {want}",
             kernel.label()
         );
     }
+}
+
+/// Labels name pipelines and profile rows: one kernel each.
+#[test]
+fn kernel_labels_are_unique() {
+    let mut labels: Vec<_> = Kernel::ALL.iter().map(|k| k.label()).collect();
+    labels.sort_unstable();
+    let before = labels.len();
+    labels.dedup();
+    assert_eq!(labels.len(), before, "two kernels share a label");
 }

@@ -1,4 +1,4 @@
-//! A matrix kept as texels (`texels.wgsl`, `pack_texels.wgsl`): what the
+//! A matrix kept as texels (`subgroup/texels.wgsl`, `repack/pack_texels.wgsl`): what the
 //! subgroup step kernels read their weights from. On llvmpipe a texel
 //! fetch has no per-lane branch, where a storage-buffer load does; the
 //! weights of one step's products load about twice as fast
@@ -11,8 +11,8 @@ use bytemuck::{Pod, Zeroable};
 use super::dispatch::{elementwise_grid, Dispatch};
 use super::{precision_constants, Kernel, WgslTwin};
 use crate::config::Precision;
-use crate::context::Gpu;
 use crate::error::{Error, Result};
+use crate::gpu::Gpu;
 
 /// Four columns per texel: f32, or f16 for the weights of an f16 layer
 /// (the kernels read either as f32).
@@ -22,7 +22,7 @@ pub fn texel_format(precision: Precision) -> wgpu::TextureFormat {
         Precision::F16 => wgpu::TextureFormat::Rgba16Float,
     }
 }
-/// log2 of the texture's width (`TEXEL_ROW_SHIFT` in `texels.wgsl`): a power
+/// log2 of the texture's width (`TEXEL_ROW_SHIFT` in `subgroup/texels.wgsl`): a power
 /// of two, so the kernels find a texel with a shift and a mask.
 pub const TEXEL_ROW_SHIFT: u32 = 12;
 /// The texture's width in texels.
@@ -106,6 +106,7 @@ impl SourceLayout {
 /// `(n mod TEXEL_ROW, n / TEXEL_ROW)`.
 #[derive(Clone)]
 pub struct TexelMatrix {
+    #[cfg_attr(not(test), allow(dead_code))]
     texture: wgpu::Texture,
     view: wgpu::TextureView,
     rows: usize,
@@ -189,6 +190,7 @@ impl TexelMatrix {
         &self.view
     }
 
+    #[cfg(test)]
     pub fn texture(&self) -> &wgpu::Texture {
         &self.texture
     }
@@ -220,26 +222,4 @@ impl TexelMatrix {
             groups,
         )
     }
-}
-
-/// The group-1 bind group of a kernel that [`Kernel::reads_texels`]:
-/// `matrices` at bindings 0.. in order.
-pub(crate) fn texels_bind_group(
-    gpu: &Gpu,
-    layout: &wgpu::BindGroupLayout,
-    matrices: &[&TexelMatrix],
-) -> wgpu::BindGroup {
-    let entries: Vec<_> = matrices
-        .iter()
-        .enumerate()
-        .map(|(i, m)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource: wgpu::BindingResource::TextureView(&m.view),
-        })
-        .collect();
-    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("texels"),
-        layout,
-        entries: &entries,
-    })
 }

@@ -1,4 +1,4 @@
-//! `wavefront.wgsl`: one dispatch per wave of a layer wavefront, each
+//! `wavefront/step.wgsl`: one dispatch per wave of a layer wavefront, each
 //! running one step of every layer (see [`crate::Schedule::Wavefront`]).
 
 use std::mem::offset_of;

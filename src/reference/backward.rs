@@ -27,11 +27,17 @@ pub struct Cotangents {
 /// layer has none; callers drop them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamGrads {
+    /// `[G*H, I]`
     pub w_ih: Vec<f64>,
+    /// `[G*H, Ho]`
     pub w_hh: Vec<f64>,
+    /// `[G*H]`
     pub b_ih: Vec<f64>,
+    /// `[G*H]`
     pub b_hh: Vec<f64>,
+    /// `[3, H]` rows (p_i, p_f, p_o), empty without peepholes.
     pub peephole: Vec<f64>,
+    /// `[Ho, H]`, empty without a projection.
     pub w_hr: Vec<f64>,
 }
 
@@ -375,7 +381,8 @@ pub fn backward(p: &Problem, cot: &Cotangents) -> Gradients {
 mod tests {
     use super::*;
     use crate::config::RnnConfig;
-    use crate::stack::{Direction, StackConfig, StackWeights};
+    use crate::config::{Direction, StackConfig};
+    use crate::weights::StackWeights;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 

@@ -3,6 +3,7 @@
 
 use crate::config::{GruReset, Nonlinearity};
 
+/// The logistic function `1 / (1 + e^-x)`, computed without overflow.
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -18,12 +19,19 @@ pub struct CellWeights {
     /// Largest `Σ|w·v|` of any dot product evaluated so far: the scale of
     /// the f32 rounding error the GPU may make (see `check::Tolerance`).
     pub scale: std::cell::Cell<f64>,
+    /// `H`: hidden units.
     pub hidden: usize,
+    /// `I`: input values per step.
     pub input: usize,
+    /// `[G*H, I]`
     pub w_ih: Vec<f64>,
+    /// `[G*H, Ho]`
     pub w_hh: Vec<f64>,
+    /// `[G*H]`; zeros for a layer without biases.
     pub b_ih: Vec<f64>,
+    /// `[G*H]`; zeros for a layer without biases.
     pub b_hh: Vec<f64>,
+    /// `[3, H]` rows (p_i, p_f, p_o), empty without peepholes.
     pub peephole: Vec<f64>,
     /// `[Ho, H]` projection, empty without one.
     pub w_hr: Vec<f64>,

@@ -4,12 +4,13 @@
 
 pub mod backward;
 pub mod cells;
+pub mod check;
 pub mod training;
 
 use crate::config::CellKind;
+use crate::config::{validate_lengths, StackConfig};
 use crate::error::{Error, Result};
-use crate::stack::{validate_lengths, StackConfig, StackWeights};
-use crate::weights::RnnWeights;
+use crate::weights::{RnnWeights, StackWeights};
 use cells::CellWeights;
 
 /// The result of [`forward`] / [`forward_stack`], row-major f64.
@@ -22,7 +23,7 @@ pub struct ReferenceOutput {
     /// `[L*D, B, H]`, LSTM only.
     pub c_n: Option<Vec<f64>>,
     /// Largest `Σ|w·v|` over every pre-activation dot product: the scale of
-    /// f32 rounding errors (see [`crate::check::Tolerance::recurrent`]).
+    /// f32 rounding errors (see [`crate::reference::check::Tolerance::recurrent`]).
     pub preactivation_scale: f64,
 }
 
@@ -85,10 +86,13 @@ pub fn forward(
 /// finite-difference tests perturb).
 #[derive(Debug, Clone)]
 pub struct Problem {
+    /// The module's shape and options.
     pub config: StackConfig,
     /// One per layer and direction, index `l*D + d`.
     pub weights: Vec<CellWeights>,
+    /// `T`: the sequence length.
     pub seq: usize,
+    /// `B`: the batch size.
     pub batch: usize,
     /// `input[t*B + b]`: the input vector of row b at time t.
     pub input: Vec<Vec<f64>>,
@@ -96,6 +100,7 @@ pub struct Problem {
     pub h0: Vec<f64>,
     /// `[L*D, B, H]` (zeros when not given).
     pub c0: Vec<f64>,
+    /// One per batch row, each in `1..=T`.
     pub lengths: Vec<usize>,
     /// Training dropout: for each layer but the last, the factor (0 or
     /// `1/(1-p)`) of every element of its time-major output `[T, B, D*Ho]`;

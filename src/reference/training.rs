@@ -99,10 +99,15 @@ pub fn sgd_step(
 /// Hyper-parameters of [`adam_step`].
 #[derive(Debug, Clone, Copy)]
 pub struct Adam {
+    /// Learning rate.
     pub lr: f64,
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// Added to the second moment's root in the denominator.
     pub eps: f64,
+    /// L2 penalty added to the gradient: `g + weight_decay * p`.
     pub weight_decay: f64,
 }
 

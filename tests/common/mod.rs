@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use wgpu_rnn::check::{compare, Agreement, Tolerance};
+use wgpu_rnn::reference::check::{compare, Agreement, Tolerance};
 use wgpu_rnn::{reference, Gpu, Precision, Rnn, RnnWeights};
 
 /// A device of the default adapter with some [`wgpu_rnn::AdapterSelector`]
@@ -268,7 +268,7 @@ pub fn check_stack_scheduled(
         precision.name(),
         schedule.name(),
         cfg,
-        gpu.step_tiles()
+        gpu.tuning().step_tiles()
     );
     let out_dims = if cfg.batch_first {
         [b, t, cfg.output_size()]

@@ -15,7 +15,7 @@ use rand::SeedableRng;
 
 use tasks::Task;
 use trainer::{Setup, Trainer};
-use wgpu_rnn::optim::OptimizerConfig;
+use wgpu_rnn::train::OptimizerConfig;
 use wgpu_rnn::Gpu;
 use wgpu_rnn::{CellKind, GruReset, Nonlinearity};
 use wgpu_rnn::{Error, Result};

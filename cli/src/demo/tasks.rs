@@ -12,7 +12,7 @@
 use rand::rngs::SmallRng;
 use rand::Rng;
 
-use wgpu_rnn::loss::IGNORE_INDEX;
+use wgpu_rnn::train::IGNORE_INDEX;
 
 /// Symbols remembered by the copy task.
 pub const COPY_SYMBOLS: usize = 3;

@@ -6,10 +6,10 @@
 use rand::rngs::SmallRng;
 
 use super::tasks::{Target, Task};
-use wgpu_rnn::linear::{Linear, LinearGrads};
-use wgpu_rnn::loss::{cross_entropy_loss, mse_loss, ClassTargets};
-use wgpu_rnn::optim::{Optimizer, OptimizerConfig};
+use wgpu_rnn::train::{cross_entropy_loss, mse_loss, ClassTargets};
 use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::train::{Linear, LinearGrads};
+use wgpu_rnn::train::{Optimizer, OptimizerConfig};
 use wgpu_rnn::Gpu;
 use wgpu_rnn::GpuTensor;
 use wgpu_rnn::Result;

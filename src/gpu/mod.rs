@@ -1,0 +1,438 @@
+//! The GPU context: instance, chosen adapter, device, queue, the features we
+//! may use and the pipeline cache. One per process is the usual pattern; it is
+//! cheap to clone (an `Arc`).
+
+pub(crate) mod pipelines;
+pub(crate) mod profile;
+pub(crate) mod tensor;
+mod tuning;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use pipelines::{CachedPipeline, KernelSpec, PipelineCache};
+pub use profile::KernelProfile;
+pub use tensor::GpuTensor;
+pub use tuning::Tuning;
+pub(crate) use tuning::SUBGROUP_LANES;
+use tuning::{AdapterFacts, Forced};
+pub(crate) use tuning::{GemmPath, GEMM_BUSY_GROUPS, GEMM_K_PER_SPLIT};
+
+/// Environment variable naming the backend (`vulkan|metal|dx12|gl`).
+pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
+/// Environment variable with a substring of the adapter name to pick.
+pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
+/// Environment variable forcing the step kernels' workgroup tiles (1) or
+/// direct reads (0).
+pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
+/// Environment variable forcing the persistent LSTM kernel on (1) or off (0).
+pub const ENV_PERSISTENT: &str = "WGPU_RNN_PERSISTENT";
+/// Environment variable turning the subgroup kernels of CPU adapters off (0).
+pub const ENV_SUBGROUP_KERNELS: &str = "WGPU_RNN_SUBGROUP_KERNELS";
+/// Environment variable forcing the subgroup step kernels' row operands
+/// into texels (1) or not (0).
+pub const ENV_ROW_TEXELS: &str = "WGPU_RNN_ROW_TEXELS";
+/// Environment variable turning the per-step params as immediates off (0).
+pub const ENV_IMMEDIATES: &str = "WGPU_RNN_IMMEDIATES";
+
+/// Which adapter to use. Empty fields mean "any"; among candidates, hardware
+/// GPUs are preferred over CPU/software ones, and Vulkan over GL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdapterSelector {
+    /// Backend name (`vulkan`, `metal`, `dx12`, `gl`; case-insensitive).
+    pub backend: Option<String>,
+    /// Substring of the adapter name (case-insensitive).
+    pub name: Option<String>,
+    /// Lower the device's `max_storage_buffer_binding_size` below the adapter's
+    /// (to test the splitting and refusal paths without huge buffers).
+    pub max_storage_binding: Option<u32>,
+    /// Force the workgroup-tiled kernels (step kernels, big GEMMs) on or off
+    /// (default: on for GPUs; off for CPU adapters, which run direct reads
+    /// and 8x8 register-blocked GEMMs; `WGPU_RNN_STEP_TILES=1|0`).
+    pub step_tiles: Option<bool>,
+    /// Force the persistent LSTM kernel (one dispatch per chunk of steps)
+    /// on or off where it applies (default: see [`Tuning::persistent_steps`];
+    /// `WGPU_RNN_PERSISTENT=1|0`).
+    pub persistent: Option<bool>,
+    /// Turn off the subgroup kernels that CPU adapters with 8-lane
+    /// subgroups use for big GEMMs and the per-step kernels (`Some(false)`,
+    /// or `WGPU_RNN_SUBGROUP_KERNELS=0`); they cannot be forced on where the
+    /// adapter lacks such subgroups, and forced workgroup tiles
+    /// (`step_tiles`) turn them off.
+    pub subgroup_kernels: Option<bool>,
+    /// Force the subgroup step kernels to read their row operand (h_{t-1}
+    /// forward, da_i backward) as texels packed before every step, or from
+    /// its buffer (default: see [`Tuning::row_texels`];
+    /// `WGPU_RNN_ROW_TEXELS=1|0`).
+    pub row_texels: Option<bool>,
+    /// Turn off the per-step kernels' params as immediates (`Some(false)`,
+    /// or `WGPU_RNN_IMMEDIATES=0`): they then read them from one uniform
+    /// array at a dynamic offset per step. They cannot be forced on where
+    /// the device lacks the `IMMEDIATES` feature.
+    pub immediates: Option<bool>,
+}
+
+impl AdapterSelector {
+    /// Reads `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            backend: get(ENV_BACKEND),
+            name: get(ENV_ADAPTER),
+            max_storage_binding: None,
+            step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
+            persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
+            subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
+            row_texels: get(ENV_ROW_TEXELS).map(|v| v != "0"),
+            immediates: get(ENV_IMMEDIATES).map(|v| v != "0"),
+        }
+    }
+
+    fn backends(&self) -> Result<wgpu::Backends> {
+        match self
+            .backend
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(wgpu::Backends::all()),
+            Some("vulkan") => Ok(wgpu::Backends::VULKAN),
+            Some("metal") => Ok(wgpu::Backends::METAL),
+            Some("dx12") => Ok(wgpu::Backends::DX12),
+            Some("gl") => Ok(wgpu::Backends::GL),
+            Some(other) => Err(Error::UnknownBackend(other.to_string())),
+        }
+    }
+}
+
+/// Optional capabilities present on the device (requested when the adapter
+/// has them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `SHADER_F16`: f16 arithmetic in shaders (needed by [`Precision::F16`](crate::Precision::F16)).
+    pub shader_f16: bool,
+    /// `TIMESTAMP_QUERY`: GPU timestamps for kernel profiles.
+    pub timestamp_query: bool,
+    /// `SUBGROUP`: subgroup operations in compute shaders.
+    pub subgroup: bool,
+    /// `IMMEDIATES`: per-dispatch immediate data (the per-step params).
+    pub immediates: bool,
+}
+
+struct Inner {
+    instance: wgpu::Instance,
+    adapter: wgpu::Adapter,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    caps: Capabilities,
+    limits: wgpu::Limits,
+    tuning: Tuning,
+    pipelines: PipelineCache,
+}
+
+/// A GPU device ready to run the crate's kernels.
+#[derive(Clone)]
+pub struct Gpu {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Gpu({})", describe_adapter(&self.inner.info))
+    }
+}
+
+/// One line: name, backend, driver, device type.
+pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, driver {} {}, {:?})",
+        info.name, info.backend, info.driver, info.driver_info, info.device_type
+    )
+}
+
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let device = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    // GL adapters are a last resort: lavapipe also shows up through GL.
+    let backend = u8::from(info.backend == wgpu::Backend::Gl);
+    (backend, device)
+}
+
+fn matches_name(adapter: &wgpu::Adapter, sel: &AdapterSelector) -> bool {
+    let name = adapter.get_info().name.to_lowercase();
+    sel.name
+        .as_ref()
+        .is_none_or(|n| name.contains(&n.to_lowercase()))
+}
+
+fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+/// Every adapter wgpu can see on every backend, for `wgpu-rnn info`.
+pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
+    let instance = new_instance(wgpu::Backends::all());
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|a| a.get_info())
+        .collect()
+}
+
+impl Gpu {
+    /// Picks an adapter as `WGPU_RNN_BACKEND` / `WGPU_RNN_ADAPTER` say.
+    pub fn new() -> Result<Self> {
+        Self::with_selector(&AdapterSelector::from_env())
+    }
+
+    /// Picks an adapter by backend and name substring (case-insensitive).
+    pub fn with_selector(sel: &AdapterSelector) -> Result<Self> {
+        pollster::block_on(Self::with_selector_async(sel))
+    }
+
+    /// [`Gpu::with_selector`] without blocking.
+    pub async fn with_selector_async(sel: &AdapterSelector) -> Result<Self> {
+        let backends = sel.backends()?;
+        // Without a backend named, try the native APIs first and GL only when
+        // they have nothing: probing GL (EGL) is slow and noisy, and lavapipe
+        // shows up through both.
+        let mut tried = None;
+        for tier in [wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY] {
+            let tier = tier & backends;
+            if tier.is_empty() {
+                continue;
+            }
+            let instance = new_instance(tier);
+            let adapters = instance.enumerate_adapters(tier).await;
+            let found = adapters.iter().any(|a| matches_name(a, sel));
+            tried = Some((instance, adapters));
+            if found {
+                break;
+            }
+        }
+        // `backends` is never empty, so at least one tier was tried.
+        let (instance, adapters) = tried.unwrap_or_else(|| (new_instance(backends), Vec::new()));
+        let seen: Vec<String> = adapters
+            .iter()
+            .map(|a| describe_adapter(&a.get_info()))
+            .collect();
+        let adapter = adapters
+            .into_iter()
+            .filter(|a| matches_name(a, sel))
+            .min_by_key(|a| rank(&a.get_info()))
+            .ok_or_else(|| Error::NoAdapter {
+                backend: sel.backend.clone(),
+                name: sel.name.clone(),
+                seen,
+            })?;
+        let info = adapter.get_info();
+        let have = adapter.features();
+        let optional = wgpu::Features::SHADER_F16
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::SUBGROUP
+            | wgpu::Features::IMMEDIATES;
+        let features = have & optional;
+        let mut limits = adapter.limits();
+        if let Some(cap) = sel.max_storage_binding {
+            let cap = u64::from(cap).min(limits.max_storage_buffer_binding_size);
+            limits.max_storage_buffer_binding_size = cap;
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-rnn"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::RequestDevice {
+                adapter: describe_adapter(&info),
+                reason: e.to_string(),
+            })?;
+        let caps = Capabilities {
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup: features.contains(wgpu::Features::SUBGROUP),
+            immediates: features.contains(wgpu::Features::IMMEDIATES),
+        };
+        let tuning = Tuning::choose(
+            AdapterFacts {
+                info: &info,
+                subgroup: caps.subgroup,
+                immediates: caps.immediates,
+                max_immediate_size: limits.max_immediate_size,
+            },
+            Forced {
+                step_tiles: sel.step_tiles,
+                subgroup_kernels: sel.subgroup_kernels,
+                immediates: sel.immediates,
+                row_texels: sel.row_texels,
+                persistent: sel.persistent,
+            },
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limits: device.limits(),
+                tuning,
+                instance,
+                adapter,
+                device,
+                queue,
+                info,
+                caps,
+                pipelines: PipelineCache::default(),
+            }),
+        })
+    }
+
+    /// The wgpu device.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+    /// The device's queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+    /// The chosen adapter.
+    pub fn adapter(&self) -> &wgpu::Adapter {
+        &self.inner.adapter
+    }
+    /// The instance the adapter came from.
+    pub fn instance(&self) -> &wgpu::Instance {
+        &self.inner.instance
+    }
+    /// The adapter's name, backend, driver and device type.
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+    /// The optional features the device was created with.
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.caps
+    }
+    /// The limits the device was created with (and enforces).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+    /// The kernel variants and launch shapes chosen for this device.
+    pub fn tuning(&self) -> &Tuning {
+        &self.inner.tuning
+    }
+
+    /// One line describing the adapter.
+    pub fn describe(&self) -> String {
+        describe_adapter(&self.inner.info)
+    }
+
+    /// Number of pipelines compiled so far (each key compiles once).
+    pub fn pipelines_compiled(&self) -> usize {
+        self.inner.pipelines.compiled()
+    }
+
+    /// The pipeline of `spec` with these constants (override constants and
+    /// the pseudo-constants of [`pipelines::ModuleOptions`]), compiled on
+    /// first use.
+    pub(crate) fn pipeline(
+        &self,
+        spec: &KernelSpec,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Arc<CachedPipeline>> {
+        self.inner
+            .pipelines
+            .get(&self.inner.device, spec, constants, |options| {
+                if options.f16_weights && !self.capabilities().shader_f16 {
+                    return Err(Error::config(
+                        "precision f16",
+                        format!("the adapter {} has no SHADER_F16", self.describe()),
+                    ));
+                }
+                if options.immediates()
+                    && !(self.capabilities().immediates
+                        && options.immediate_bytes <= self.limits().max_immediate_size)
+                {
+                    return Err(Error::config(
+                        "immediate params",
+                        format!(
+                            "{} bytes asked for; the device has immediates: {}, max_immediate_size {}",
+                            options.immediate_bytes,
+                            self.capabilities().immediates,
+                            self.limits().max_immediate_size
+                        ),
+                    ));
+                }
+                Ok(())
+            })
+    }
+
+    /// Runs `f` (which records and submits work) inside validation and
+    /// out-of-memory error scopes, turning any wgpu error into [`Error::Wgpu`].
+    pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let device = &self.inner.device;
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let errors = [
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
+        match errors.into_iter().flatten().next() {
+            None => Ok(out),
+            Some(e) => Err(Error::Wgpu {
+                during: during.to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Checks one storage binding of `bytes` against the device limit.
+    pub(crate) fn check_storage_binding(&self, what: &str, bytes: u64) -> Result<()> {
+        let limit = self.inner.limits.max_storage_buffer_binding_size;
+        if bytes > limit {
+            return Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_storage_buffer_binding_size",
+                limit,
+            });
+        }
+        let limit = self.inner.limits.max_buffer_size;
+        if bytes > limit {
+            return Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_buffer_size",
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a dispatch size against `max_compute_workgroups_per_dimension`.
+    pub(crate) fn check_dispatch(&self, what: &str, groups: [u32; 3]) -> Result<()> {
+        let limit = self.inner.limits.max_compute_workgroups_per_dimension;
+        match groups.iter().find(|&&g| g > limit) {
+            None => Ok(()),
+            Some(&g) => Err(Error::OverLimit {
+                what: what.to_string(),
+                requested: u64::from(g),
+                limit_name: "max_compute_workgroups_per_dimension",
+                limit: u64::from(limit),
+            }),
+        }
+    }
+}
+
+impl Gpu {
+    /// Whether two handles share one device (tensors must not cross devices).
+    pub fn same_device(&self, other: &Gpu) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,205 @@
+//! `GpuTensor`: a device buffer of f32 with a shape; upload, zeros, and
+//! read-back (async, with a blocking wrapper).
+
+use crate::error::{check_finite, Error, Result};
+use crate::gpu::Gpu;
+
+/// A row-major f32 tensor in a GPU storage buffer.
+#[derive(Debug, Clone)]
+pub struct GpuTensor {
+    gpu: Gpu,
+    buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+}
+
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Bytes of `n` f32 values, checked against the device's binding limits.
+pub(crate) fn checked_bytes(gpu: &Gpu, what: &str, n: usize) -> Result<u64> {
+    let bytes = (n as u64).saturating_mul(4);
+    gpu.check_storage_binding(what, bytes)?;
+    Ok(bytes)
+}
+
+/// A zero-filled storage buffer for `n` f32 values (wgpu zero-initialises).
+pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Buffer> {
+    let size = checked_bytes(gpu, what, n.max(1))?;
+    gpu.scoped(&format!("allocating {what}"), || {
+        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size,
+            usage: USAGE,
+            mapped_at_creation: false,
+        })
+    })
+}
+
+/// A storage buffer holding `data` (any plain values: f32, u32).
+pub(crate) fn storage_buffer_of<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    what: &str,
+    data: &[T],
+) -> Result<wgpu::Buffer> {
+    let buffer = storage_buffer(gpu, what, size_of_val(data) / 4)?;
+    if !data.is_empty() {
+        gpu.queue()
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+    }
+    Ok(buffer)
+}
+
+/// A storage buffer holding `data`.
+pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result<wgpu::Buffer> {
+    storage_buffer_of(gpu, what, data)
+}
+
+/// Maps `buffer` (MAP_READ, its copies already submitted), waits for the GPU
+/// and returns its bytes; `what` names it in errors.
+pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) -> Result<Vec<u8>> {
+    let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        // The receiver outlives this callback; a failed send only means
+        // nobody is waiting any more.
+        let _ = sender.send(r);
+    });
+    let readback_error = |reason: String| Error::Readback {
+        what: what.to_string(),
+        reason,
+    };
+    gpu.device()
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| readback_error(e.to_string()))?;
+    match receiver.receive().await {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(readback_error(e.to_string())),
+        None => return Err(readback_error("the map callback was dropped".into())),
+    }
+    let bytes = buffer
+        .get_mapped_range(..)
+        .map_err(|e| readback_error(e.to_string()))?
+        .to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}
+
+impl GpuTensor {
+    /// Uploads `data` as a tensor of `shape`. NaN and infinities are refused
+    /// ([`Error::NonFinite`]): they would silently poison every later step.
+    pub fn from_slice(gpu: &Gpu, what: &str, data: &[f32], shape: &[usize]) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if data.len() != n {
+            return Err(Error::shape(what, shape, &[data.len()]));
+        }
+        if let Some(axis) = shape.iter().position(|&d| d == 0) {
+            return Err(Error::ZeroSize {
+                what: format!("{what} axis {axis}"),
+            });
+        }
+        check_finite(what, data)?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            buffer: storage_buffer_with(gpu, what, data)?,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(gpu: &Gpu, what: &str, shape: &[usize]) -> Result<Self> {
+        let n = shape.iter().product();
+        Ok(Self {
+            gpu: gpu.clone(),
+            buffer: storage_buffer(gpu, what, n)?,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Overwrites the tensor with `data` (same length, finite): a new batch
+    /// into a buffer the bind groups already refer to.
+    pub fn write(&self, data: &[f32]) -> Result<()> {
+        self.write_as("tensor write", data)
+    }
+
+    /// [`GpuTensor::write`], naming the data `what` in errors.
+    pub(crate) fn write_as(&self, what: &str, data: &[f32]) -> Result<()> {
+        if data.len() != self.len() {
+            return Err(Error::shape(what, &self.shape, &[data.len()]));
+        }
+        check_finite(what, data)?;
+        self.gpu
+            .queue()
+            .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// Checks that the tensor lives on `gpu`: `what` names it in the error,
+    /// `owner` names what it was given to (a layer, an optimizer).
+    pub(crate) fn check_device(&self, gpu: &Gpu, what: &str, owner: &str) -> Result<()> {
+        if !self.gpu.same_device(gpu) {
+            return Err(Error::config(
+                what,
+                format!("lives on a different device than the {owner}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`GpuTensor::check_device`], then that the shape is `expected`.
+    pub(crate) fn check(
+        &self,
+        gpu: &Gpu,
+        what: &str,
+        owner: &str,
+        expected: &[usize],
+    ) -> Result<()> {
+        self.check_device(gpu, what, owner)?;
+        if self.shape != expected {
+            return Err(Error::shape(what, expected, &self.shape));
+        }
+        Ok(())
+    }
+
+    /// The dimensions, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    /// Number of elements: the product of the shape.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The storage buffer holding the values.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+    /// The device the tensor lives on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Copies the tensor back to the host.
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        let bytes = self.len() as u64 * 4;
+        let device = self.gpu.device();
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read-back"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        self.gpu.queue().submit([encoder.finish()]);
+        let bytes = read_mapped(&self.gpu, &staging, &format!("tensor {:?}", self.shape)).await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Blocking [`GpuTensor::to_vec_async`].
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        pollster::block_on(self.to_vec_async())
+    }
+}

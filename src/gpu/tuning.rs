@@ -1,0 +1,192 @@
+//! Every adapter heuristic in one place: which kernel variant, launch shape
+//! or schedule runs on which kind of adapter. Correctness never depends on
+//! these; speed does, and each choice names the BENCHMARKS.md section whose
+//! measurement justifies it. CPU adapters (lavapipe) are our test bench, not
+//! our target: their variants stay here, behind [`Tuning::cpu`].
+
+/// The smallest row operand (h_{t-1}, da_i) whose packing into texels
+/// before every step pays for its dispatch, in elements per row and in the
+/// product's outputs per row. BENCHMARKS.md, "Weights and operands as
+/// texels".
+pub(crate) const ROW_TEXELS_MIN_LENGTH: usize = 128;
+
+/// Outputs below this many elements per tile edge waste most of a 64x64
+/// tile: the 4x4-block dot kernel takes them. BENCHMARKS.md, "Thin and
+/// few-tile products: `gemm_dot`".
+const GEMM_THIN: u32 = 16;
+/// K per invocation the split-K path aims for (same section).
+pub(crate) const GEMM_K_PER_SPLIT: u32 = 256;
+/// Workgroups a product should keep busy before K is split (same section).
+pub(crate) const GEMM_BUSY_GROUPS: u32 = 16;
+
+/// Lanes of the subgroups the subgroup kernels assume (`LANES` in
+/// `subgroup/subgroup.wgsl`): llvmpipe's width with AVX2.
+pub const SUBGROUP_LANES: u32 = 8;
+/// Most groups of 8 batch rows one subgroup step workgroup takes
+/// (`ROW_GROUPS` in `subgroup/products.wgsl`).
+const MAX_ROW_GROUPS: u32 = 8;
+
+/// The GEMM kernels, in the order [`Tuning::gemm_candidates`] prefers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GemmPath {
+    /// 64x32 output blocks from texels, subgroup broadcasts (CPU adapters
+    /// with 8-lane subgroups).
+    Texels,
+    /// 4x4 register blocks: thin or few-tile products anywhere.
+    Dot4,
+    /// 8x8 register blocks with direct loads (other CPU adapters).
+    Dot8,
+    /// 64x64 workgroup tiles (GPUs), always possible.
+    Tiled,
+}
+
+/// The choices made for one device, from its adapter and the
+/// [`crate::AdapterSelector`]'s overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    cpu: bool,
+    step_tiles: bool,
+    subgroup_kernels: bool,
+    immediates: bool,
+    row_texels: Option<bool>,
+    persistent: Option<bool>,
+}
+
+/// What [`Tuning::choose`] reads from the adapter and device.
+pub(crate) struct AdapterFacts<'a> {
+    pub info: &'a wgpu::AdapterInfo,
+    pub subgroup: bool,
+    pub immediates: bool,
+    pub max_immediate_size: u32,
+}
+
+/// The selector's forced choices (`None`: the default below).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Forced {
+    pub step_tiles: Option<bool>,
+    pub subgroup_kernels: Option<bool>,
+    pub immediates: Option<bool>,
+    pub row_texels: Option<bool>,
+    pub persistent: Option<bool>,
+}
+
+impl Tuning {
+    pub(crate) fn choose(facts: AdapterFacts<'_>, forced: Forced) -> Self {
+        let cpu = facts.info.device_type == wgpu::DeviceType::Cpu;
+        // Workgroup barriers cost more than the cache misses they save on
+        // CPU adapters: BENCHMARKS.md, "Step kernels without workgroup
+        // tiles on CPU adapters".
+        let step_tiles = forced.step_tiles.unwrap_or(!cpu);
+        Self {
+            cpu,
+            step_tiles,
+            // Written for (and measured on) CPU adapters with 8-lane
+            // subgroups only, and giving way to forced workgroup tiles
+            // (which then test the GPU kernels on a CPU adapter):
+            // BENCHMARKS.md, "Subgroup kernels on CPU adapters".
+            subgroup_kernels: forced.subgroup_kernels != Some(false)
+                && cpu
+                && !step_tiles
+                && facts.subgroup
+                && facts.info.subgroup_min_size == SUBGROUP_LANES
+                && facts.info.subgroup_max_size == SUBGROUP_LANES,
+            // Every per-step params struct is 32 bytes: BENCHMARKS.md,
+            // "Per-step params as immediates".
+            immediates: forced.immediates != Some(false)
+                && facts.immediates
+                && facts.max_immediate_size >= 32,
+            row_texels: forced.row_texels,
+            persistent: forced.persistent,
+        }
+    }
+
+    /// Whether the adapter is a CPU (lavapipe, SwiftShader-like software).
+    pub fn cpu(&self) -> bool {
+        self.cpu
+    }
+
+    /// Whether step kernels stage `h_{t-1}` in workgroup memory and big
+    /// GEMMs use workgroup tiles (GPUs), or not (CPU adapters).
+    pub fn step_tiles(&self) -> bool {
+        self.step_tiles
+    }
+
+    /// Whether big GEMMs and the per-step kernels run the subgroup kernels
+    /// (CPU adapters with 8-lane subgroups: values shared across lanes by
+    /// subgroup broadcasts instead of loaded by every lane).
+    pub fn subgroup_kernels(&self) -> bool {
+        self.subgroup_kernels
+    }
+
+    /// Whether the per-step kernels take their params as immediates (one
+    /// `set_immediates` per dispatch) rather than from one uniform array at
+    /// a dynamic offset per step.
+    pub fn immediates(&self) -> bool {
+        self.immediates
+    }
+
+    /// Whether a subgroup step kernel whose row operand has `len` elements
+    /// per row, multiplied into `outputs` values per row, reads it as
+    /// texels packed before every step (forced by the selector, else where
+    /// both reach [`ROW_TEXELS_MIN_LENGTH`]).
+    pub fn row_texels(&self, len: usize, outputs: usize) -> bool {
+        self.row_texels
+            .unwrap_or(len.min(outputs) >= ROW_TEXELS_MIN_LENGTH)
+    }
+
+    /// Whether an LSTM layer (no projection, H <= 256) of this batch and
+    /// hidden size runs the persistent kernels (one dispatch per chunk of
+    /// steps) instead of one dispatch per step. Forced by the selector,
+    /// else on CPU adapters where it measured faster (BENCHMARKS.md, "Small
+    /// batches and the persistent LSTM kernel" and "The persistent LSTM
+    /// reads texels"), and on GPUs for batches up to 16, where a launch per
+    /// step is most of the time (not yet measured on a GPU).
+    pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
+        let default = if self.cpu {
+            if self.subgroup_kernels {
+                batch == 1 && hidden <= 64
+            } else {
+                hidden <= 32 || (hidden <= 64 && batch <= 4)
+            }
+        } else {
+            batch <= 16
+        };
+        self.persistent.unwrap_or(default)
+    }
+
+    /// The GEMM kernels worth trying for an `m x n x k` product of `tiles`
+    /// 64x64 tiles, best first; the caller takes the first one the
+    /// device's limits allow ([`GemmPath::Tiled`] always fits).
+    /// BENCHMARKS.md, "GEMM on CPU adapters: 8x8 register blocks" and
+    /// "Weights and operands as texels" (gemm_texels 9x gemm_dot8 there).
+    pub(crate) fn gemm_candidates(&self, m: u32, n: u32, k: u32, tiles: u32) -> Vec<GemmPath> {
+        let thin = m.min(n) < GEMM_THIN;
+        let few_tiles = tiles < GEMM_BUSY_GROUPS && k >= 4 * GEMM_K_PER_SPLIT;
+        let mut paths = Vec::with_capacity(3);
+        if self.subgroup_kernels && !thin {
+            paths.push(GemmPath::Texels);
+        }
+        if thin || few_tiles {
+            paths.push(GemmPath::Dot4);
+        } else if !self.step_tiles {
+            paths.push(GemmPath::Dot8);
+        }
+        paths.push(GemmPath::Tiled);
+        paths
+    }
+
+    /// The subgroup step kernels' launch shape for `batch` rows:
+    /// `(LANE_ROWS, ROW_GROUPS)`. A pipeline of these takes seconds to
+    /// compile on lavapipe, so the constants take few values: one row
+    /// (B = 1, the latency case) or 8 per lane group; 1, 2, 4 or 8 groups of
+    /// 8 rows per workgroup, more groups reusing each loaded weight for more
+    /// rows (BENCHMARKS.md, "Subgroup kernels on CPU adapters").
+    pub(crate) fn subgroup_rows(&self, batch: u32) -> (u32, u32) {
+        let lane_rows = if batch == 1 { 1 } else { SUBGROUP_LANES };
+        let row_groups = batch
+            .div_ceil(SUBGROUP_LANES)
+            .next_power_of_two()
+            .min(MAX_ROW_GROUPS);
+        (lane_rows, row_groups)
+    }
+}

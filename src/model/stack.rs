@@ -1,0 +1,343 @@
+//! `RnnStack`: what PyTorch calls `nn.LSTM` / `nn.GRU` / `nn.RNN` — layers of
+//! one cell, each forward, reverse (ONNX `direction=reverse`) or both, with
+//! variable-length batches and time- or batch-major tensors. Every layer and
+//! direction is recorded into one encoder and submitted once.
+
+use crate::cells::{DeviceStack, Layer};
+use crate::config::{Precision, Schedule, StackConfig};
+use crate::error::Result;
+use crate::gpu::{Gpu, GpuTensor, KernelProfile};
+use crate::pass::{
+    Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache, RnnOutput, Seeds,
+    TrainOptions, TrainTape,
+};
+use crate::weights::StackWeights;
+
+use super::grads::{HostGradients, StackGrads};
+
+/// A recurrent module on the GPU.
+#[derive(Clone)]
+pub struct RnnStack {
+    pub(crate) device: DeviceStack,
+    /// The last inference forward's buffers and dispatches (shared by
+    /// clones).
+    plan: PlanCache,
+    schedule: Schedule,
+}
+
+impl RnnStack {
+    /// Uploads every layer's weights.
+    pub fn new(gpu: &Gpu, weights: &StackWeights) -> Result<Self> {
+        Self::with_precision(gpu, weights, Precision::F32)
+    }
+
+    /// [`RnnStack::new`] with every layer's recurrent weights stored at
+    /// `precision` (see [`crate::Rnn::with_precision`]).
+    pub fn with_precision(gpu: &Gpu, weights: &StackWeights, precision: Precision) -> Result<Self> {
+        Ok(Self::from_device(DeviceStack::upload(
+            gpu, weights, precision,
+        )?))
+    }
+
+    pub(crate) fn from_layers(gpu: &Gpu, config: StackConfig, layers: Vec<Layer>) -> Result<Self> {
+        Ok(Self::from_device(DeviceStack::new(gpu, config, layers)?))
+    }
+
+    fn from_device(device: DeviceStack) -> Self {
+        Self {
+            device,
+            plan: PlanCache::default(),
+            schedule: Schedule::Layered,
+        }
+    }
+
+    /// This stack running its inference forwards in `schedule` (training
+    /// forwards always run [`Schedule::Layered`]). Refuses a schedule the
+    /// configuration cannot run.
+    pub fn with_schedule(mut self, schedule: Schedule) -> Result<Self> {
+        schedule.check(&self.device.config)?;
+        self.release_plan();
+        self.schedule = schedule;
+        Ok(self)
+    }
+
+    /// How inference forwards order the layers' steps.
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
+    }
+
+    /// The device the stack lives on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.device.gpu
+    }
+
+    /// The module's shape and options.
+    pub fn config(&self) -> &StackConfig {
+        &self.device.config
+    }
+
+    fn forward_pass(&self) -> Forward<'_> {
+        Forward {
+            stack: &self.device,
+            kept: &self.plan,
+            schedule: self.schedule,
+        }
+    }
+
+    fn backward_pass(&self) -> Backward<'_> {
+        Backward {
+            stack: &self.device,
+        }
+    }
+
+    /// Runs the module over `input` `[T, B, I]` (`[B, T, I]` batch-first)
+    /// from `h0` `[L*D, B, Ho]` / `c0` `[L*D, B, H]` (zeros when `None`; `c0`
+    /// only for LSTMs). With `lengths`, row `b` uses steps `t < lengths[b]`
+    /// (any order), a reverse direction starts at the row's own last valid
+    /// step, the output is zero past it and `h_n`/`c_n` are the states after
+    /// it. One submit, no read-back. The call's buffers and bind groups are
+    /// kept for the next call with the same sizes and the same `input`
+    /// tensor (write new data into it with [`GpuTensor::write`]); another
+    /// shape, a training forward or [`RnnStack::release_plan`] frees them.
+    pub fn forward(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RnnOutput> {
+        Ok(self
+            .forward_pass()
+            .run(input, h0, c0, lengths, false, None)?
+            .0)
+    }
+
+    /// [`RnnStack::forward`] with each kernel family (gather, input GEMM,
+    /// step kernels, scatter) in passes of its own, timed with timestamp
+    /// queries; waits for the GPU. Needs the `TIMESTAMP_QUERY` feature.
+    pub fn forward_profiled(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(RnnOutput, KernelProfile)> {
+        let (out, profile, _) = self
+            .forward_pass()
+            .run(input, h0, c0, lengths, true, None)?;
+        Ok((out, profile.expect("profiled run returns a profile")))
+    }
+
+    /// Frees the buffers the last inference forward kept for the next one
+    /// (see [`RnnStack::forward`]); the next forward plans afresh.
+    pub fn release_plan(&self) {
+        self.plan.release();
+    }
+
+    /// Uploads host data, runs [`RnnStack::forward`] and reads everything
+    /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
+    /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
+    /// [`Error::NonFinite`]. The input goes into a device tensor kept for
+    /// the next call of the same shape, so repeated calls reuse the
+    /// forward's plan.
+    pub fn forward_host(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<HostOutput> {
+        let gpu = self.gpu();
+        let cfg = *self.config();
+        let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
+        // Finiteness is checked by the uploads, lengths by `forward`.
+        let slots = cfg.state_slots();
+        let mut kept = self.plan.host_input();
+        let input = match kept.as_ref() {
+            Some(t) if t.shape() == in_shape => {
+                t.write_as("input", input)?;
+                t.clone()
+            }
+            _ => {
+                *kept = None;
+                let t = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+                kept.insert(t).clone()
+            }
+        };
+        let h0 = h0
+            .map(|d| GpuTensor::from_slice(gpu, "h0", d, &[slots, batch, cfg.layer.output_size()]))
+            .transpose()?;
+        let c0 = c0
+            .map(|d| GpuTensor::from_slice(gpu, "c0", d, &[slots, batch, cfg.layer.hidden_size]))
+            .transpose()?;
+        self.forward(&input, h0.as_ref(), c0.as_ref(), lengths)?
+            .to_host()
+    }
+
+    /// The forward pass of [`RnnStack::forward`] in training mode: dropout
+    /// between layers and a [`TrainTape`] for [`RnnStack::backward`]. The
+    /// gate activations of all steps of one layer must fit one storage
+    /// binding.
+    pub fn forward_train(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape)> {
+        let (out, _, tape) =
+            self.forward_pass()
+                .run(input, h0, c0, lengths, false, Some(options))?;
+        Ok((out, tape.expect("a training forward returns a tape")))
+    }
+
+    /// [`RnnStack::forward_train`] with each kernel family's GPU time from
+    /// timestamp queries (see [`RnnStack::forward_profiled`]).
+    pub fn forward_train_profiled(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape, KernelProfile)> {
+        let (out, profile, tape) =
+            self.forward_pass()
+                .run(input, h0, c0, lengths, true, Some(options))?;
+        Ok((
+            out,
+            tape.expect("a training forward returns a tape"),
+            profile.expect("a profiled run returns a profile"),
+        ))
+    }
+
+    /// The backward pass of the training forward that made `tape`: writes
+    /// (or, with [`GradMode::Accumulate`], adds) the parameter gradients into
+    /// `grads` and returns the input gradients. One submit, no read-back.
+    pub fn backward(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+    ) -> Result<InputGrads> {
+        Ok(self
+            .backward_pass()
+            .run(tape, seeds, grads.layers(), mode, false)?
+            .0)
+    }
+
+    /// [`RnnStack::backward`] with each kernel family's GPU time (backward
+    /// gather, backward steps, backward GEMMs, reductions, backward
+    /// scatter, dropout) from timestamp queries: the same dispatches in the
+    /// same order, each family's run in a pass of its own. Waits for the
+    /// GPU to read the timestamps back.
+    pub fn backward_profiled(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+    ) -> Result<(InputGrads, KernelProfile)> {
+        let (grads, profile) = self
+            .backward_pass()
+            .run(tape, seeds, grads.layers(), mode, true)?;
+        Ok((grads, profile.expect("a profiled run returns a profile")))
+    }
+
+    /// Uploads host data, runs [`RnnStack::forward_train`] and
+    /// [`RnnStack::backward`] (overwriting fresh gradients) and reads
+    /// everything back. Layouts as in [`RnnStack::forward_host`]; NaN or
+    /// infinite inputs are refused with [`Error::NonFinite`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn train_step_host(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+        seeds: HostSeeds<'_>,
+        options: TrainOptions,
+    ) -> Result<(HostOutput, HostGradients)> {
+        let gpu = self.gpu();
+        let cfg = *self.config();
+        let (slots, ho, h) = (
+            cfg.state_slots(),
+            cfg.layer.output_size(),
+            cfg.layer.hidden_size,
+        );
+        let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
+        let out_shape = cfg.sequence_shape(seq_len, batch, cfg.output_size());
+        let upload = |what: &str, data: Option<&[f32]>, shape: &[usize]| {
+            data.map(|d| GpuTensor::from_slice(gpu, what, d, shape))
+                .transpose()
+        };
+        let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
+        let h0 = upload("h0", h0, &[slots, batch, ho])?;
+        let c0 = upload("c0", c0, &[slots, batch, h])?;
+        let g_out = upload("grad_output", seeds.output, &out_shape)?;
+        let g_h = upload("grad_h_n", seeds.h_n, &[slots, batch, ho])?;
+        let g_c = upload("grad_c_n", seeds.c_n, &[slots, batch, h])?;
+        let (out, tape) = self.forward_train(&input, h0.as_ref(), c0.as_ref(), lengths, options)?;
+        let grads = StackGrads::zeros(self)?;
+        let seeds = Seeds {
+            output: g_out.as_ref(),
+            h_n: g_h.as_ref(),
+            c_n: g_c.as_ref(),
+        };
+        let d = self.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
+        let host = HostGradients {
+            input: d.input.to_vec()?,
+            h0: d.h0.to_vec()?,
+            c0: d.c0.as_ref().map(GpuTensor::to_vec).transpose()?,
+            params: grads.to_host()?,
+        };
+        Ok((out.to_host()?, host))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CellKind, RnnConfig};
+
+    /// The input buffer the kept plan was made for.
+    fn planned_input(stack: &RnnStack) -> wgpu::Buffer {
+        stack.plan.planned_input().expect("a kept plan")
+    }
+
+    #[test]
+    fn host_forwards_of_one_shape_reuse_one_plan() {
+        let gpu = Gpu::new().expect("GPU tests need a wgpu adapter");
+        let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 5).unwrap()).with_layers(2);
+        let weights = StackWeights::random(config, 1, 1.0).unwrap();
+        let stack = RnnStack::new(&gpu, &weights).unwrap();
+        let (a, b) = (vec![0.25f32; 4 * 2 * 3], vec![-0.5f32; 4 * 2 * 3]);
+        let first = stack.forward_host(&a, 4, 2, None, None, None).unwrap();
+        let input = planned_input(&stack);
+        let second = stack.forward_host(&b, 4, 2, None, None, None).unwrap();
+        assert!(
+            planned_input(&stack) == input,
+            "the second call planned again"
+        );
+        assert_ne!(first, second, "new data was not seen");
+        // A NaN is refused and leaves the kept tensor usable.
+        let mut bad = a.clone();
+        bad[5] = f32::NAN;
+        assert!(stack.forward_host(&bad, 4, 2, None, None, None).is_err());
+        assert_eq!(
+            stack.forward_host(&a, 4, 2, None, None, None).unwrap(),
+            first
+        );
+        // Another shape gets its own tensor and plan.
+        stack
+            .forward_host(&a[..3 * 2 * 3], 3, 2, None, None, None)
+            .unwrap();
+        assert!(planned_input(&stack) != input);
+    }
+}

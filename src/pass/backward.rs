@@ -1,0 +1,685 @@
+//! Training: the backward pass (BPTT) of a whole stack on the GPU.
+//!
+//! A training forward ([`super::Forward`] with options) runs the forward pass keeping, per layer and
+//! direction, what the reverse pass reads (see [`TrainTape::saved_bytes`]);
+//! The backward then computes the vector-Jacobian product of
+//! `loss = Σ output·grad_output + Σ h_n·grad_h_n + Σ c_n·grad_c_n` with
+//! respect to the input, `h0`, `c0` and every parameter, in one submit:
+//! per layer (top first) and direction, a gather of the output gradient into
+//! step order, one or two fused dispatches per step (`<cell>/backward.wgsl`),
+//! then the weight gradients as GEMMs over all steps, the bias and peephole
+//! gradients as column reductions, and the input gradient as a GEMM
+//! scattered back to time order.
+
+use std::ops::Deref;
+
+use super::tape::{GradMode, InputGrads, LayerGrads, Seeds, TapedLayer, TrainTape};
+use crate::cells::{DeviceStack, Layer};
+use crate::config::{CellKind, GruReset, Nonlinearity};
+use crate::error::{Error, Result};
+use crate::gpu::profile::{submit_timed, KernelProfile, PassTimer};
+use crate::gpu::tensor::{storage_buffer, GpuTensor};
+use crate::kernels::backward::{back_params, persistent_backward};
+use crate::kernels::dispatch::Dispatch;
+use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
+use crate::kernels::reduce::{column_sums, Columns};
+use crate::kernels::sequence::{sequence_copy, SeqParams};
+use crate::kernels::step::{
+    per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
+};
+use crate::kernels::texels::TexelMatrix;
+use crate::kernels::Kernel;
+
+/// The backward pass over the layers of `stack`: every layer and direction
+/// recorded into one encoder, submitted once.
+pub(crate) struct Backward<'a> {
+    pub stack: &'a DeviceStack,
+}
+
+impl Deref for Backward<'_> {
+    type Target = DeviceStack;
+    fn deref(&self) -> &DeviceStack {
+        self.stack
+    }
+}
+
+impl Backward<'_> {
+    pub(crate) fn run(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &[LayerGrads],
+        mode: GradMode,
+        profile: bool,
+    ) -> Result<(InputGrads, Option<KernelProfile>)> {
+        let cfg = self.config;
+        let gpu = &self.gpu;
+        if !tape.gpu.same_device(gpu) || tape.config != cfg {
+            return Err(Error::config(
+                "tape",
+                "it was recorded by a different module or device",
+            ));
+        }
+        let (seq, batch) = (tape.seq, tape.batch);
+        let layer0 = cfg.layer;
+        let (h, ho, dirs) = (layer0.hidden_size, layer0.output_size(), cfg.directions());
+        let slots = cfg.state_slots();
+        let check = |what: &str, t: &GpuTensor, shape: &[usize]| self.check_tensor(what, t, shape);
+        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
+        if let Some(t) = seeds.output {
+            check("grad_output", t, &out_shape)?;
+        }
+        if let Some(t) = seeds.h_n {
+            check("grad_h_n", t, &[slots, batch, ho])?;
+        }
+        if let Some(t) = seeds.c_n {
+            self.check_cell_state("grad_c_n", t, &[slots, batch, h])?;
+        }
+        if grads.len() != slots {
+            return Err(Error::shape("gradients (L*D)", &[slots], &[grads.len()]));
+        }
+        for (slot, g) in grads.iter().enumerate() {
+            let c = cfg.layer_config(slot / dirs);
+            let rows = c.gate_rows();
+            check("grad weight_ih", &g.weight_ih, &[rows, c.input_size])?;
+            check("grad weight_hh", &g.weight_hh, &[rows, ho])?;
+            let want =
+                |what: &str, t: &Option<GpuTensor>, shape: Option<Vec<usize>>| match (t, shape) {
+                    (Some(t), Some(shape)) => check(what, t, &shape),
+                    (None, None) => Ok(()),
+                    _ => Err(Error::config(
+                        what,
+                        "present for a layer without that parameter, or missing",
+                    )),
+                };
+            want("grad bias_ih", &g.bias_ih, c.bias.then(|| vec![rows]))?;
+            want("grad bias_hh", &g.bias_hh, c.bias.then(|| vec![rows]))?;
+            let peep = (c.cell == CellKind::PeepholeLstm).then(|| vec![3, h]);
+            want("grad peephole", &g.peephole, peep)?;
+            want(
+                "grad weight_hr",
+                &g.weight_hr,
+                c.proj_size.map(|_| vec![ho, h]),
+            )?;
+        }
+
+        let in_shape = cfg.sequence_shape(seq, batch, layer0.input_size);
+        let input = GpuTensor::zeros(gpu, "grad_input", &in_shape)?;
+        let h0 = GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?;
+        let c0 = layer0
+            .cell
+            .has_cell_state()
+            .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+            .transpose()?;
+
+        // Plan every layer first (all checks happen here), then record.
+        let mut planned: Vec<(usize, LayerBackward, Option<Dispatch>)> = Vec::new();
+        // Gradient of the current layer's output: (buffer, batch-first).
+        let mut d_out: Option<(wgpu::Buffer, bool)> =
+            seeds.output.map(|t| (t.buffer().clone(), cfg.batch_first));
+        for l in (0..cfg.num_layers).rev() {
+            let in_width = cfg.layer_config(l).input_size;
+            let d_in = if l == 0 {
+                input.buffer().clone()
+            } else {
+                storage_buffer(
+                    gpu,
+                    "layer input gradient [T, B, D*Ho]",
+                    seq * batch * in_width,
+                )?
+            };
+            for d in 0..dirs {
+                let slot = l * dirs + d;
+                let lb = LayerBackward::new(
+                    &self.layers[slot],
+                    tape,
+                    &tape.layers[slot],
+                    &grads[slot],
+                    mode,
+                    LayerIo {
+                        d_out: d_out.as_ref().map(|(b, bf)| (b, *bf)),
+                        out_col: d * ho,
+                        out_stride: cfg.output_size(),
+                        reverse: cfg.direction.is_reverse(d),
+                        d_in: &d_in,
+                        d_in_batch_first: l == 0 && cfg.batch_first,
+                    },
+                )?;
+                // The layer below's output went through dropout: so does its gradient.
+                let dropout = match (d + 1 == dirs && l > 0)
+                    .then(|| tape.options.mask(l - 1, cfg.num_layers))
+                    .flatten()
+                {
+                    Some(mask) => Some(mask.dispatch(gpu, &d_in, seq * batch * in_width)?),
+                    None => None,
+                };
+                planned.push((slot, lb, dropout));
+            }
+            d_out = Some((d_in, false));
+        }
+
+        let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
+        let passes = profile.then(|| {
+            planned
+                .iter()
+                .map(|(_, lb, dropout)| lb.timed_passes() + usize::from(dropout.is_some()))
+                .sum()
+        });
+        let profile = submit_timed(gpu, "backward", passes, |encoder, mut timer| {
+            for (slot, lb, dropout) in &planned {
+                let slot = *slot as u64;
+                if let Some(g) = seeds.h_n {
+                    let last = ((seq + 1) * batch * ho * 4) as u64;
+                    encoder.copy_buffer_to_buffer(
+                        g.buffer(),
+                        slot * h_bytes,
+                        &lb.ds,
+                        last,
+                        h_bytes,
+                    );
+                }
+                if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
+                    encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
+                }
+                if let Some(timer) = timer.as_deref_mut() {
+                    lb.record_timed(encoder, timer);
+                    if let Some(dropout) = dropout {
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("dropout"),
+                            timestamp_writes: Some(timer.writes("dropout")),
+                        });
+                        dropout.record(&mut pass);
+                    }
+                } else {
+                    {
+                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                            label: Some("rnn backward steps"),
+                            timestamp_writes: None,
+                        });
+                        lb.record_steps(&mut pass);
+                    }
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("rnn backward gradients"),
+                        timestamp_writes: None,
+                    });
+                    lb.record_gradients(&mut pass);
+                    if let Some(dropout) = dropout {
+                        dropout.record(&mut pass);
+                    }
+                }
+                // These read only what the steps wrote, so they may follow
+                // the gradient dispatches.
+                encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
+                if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
+                    encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
+                }
+            }
+        })?;
+        Ok((InputGrads { input, h0, c0 }, profile))
+    }
+}
+
+/// Where one layer-direction's backward reads its output gradient and
+/// writes its input gradient.
+struct LayerIo<'a> {
+    /// The layer's output gradient, time-ordered `[T, B, stride]` (or
+    /// batch-first); `None` is zeros.
+    d_out: Option<(&'a wgpu::Buffer, bool)>,
+    out_col: usize,
+    out_stride: usize,
+    reverse: bool,
+    /// Accumulates the input gradient `[T, B, I]` (or batch-first).
+    d_in: &'a wgpu::Buffer,
+    d_in_batch_first: bool,
+}
+
+/// The dispatches of one layer-direction's backward pass.
+struct LayerBackward {
+    gather: Option<Dispatch>,
+    /// `(slot i, dispatch)` in recording order.
+    steps: Vec<(usize, usize)>,
+    kernels: Vec<PerStepDispatch>,
+    /// After the steps: `(kernel family, dispatch)` in recording order.
+    gradients: Vec<(&'static str, Dispatch)>,
+    /// `[T+2, B, Ho]`, see `common/backward.wgsl`.
+    ds: wgpu::Buffer,
+    /// `[B, H]` cell-state gradient (LSTM).
+    dc: Option<wgpu::Buffer>,
+    // Buffers the bind groups refer to.
+    _keep: Vec<wgpu::Buffer>,
+}
+
+impl LayerBackward {
+    fn new(
+        layer: &Layer,
+        tape: &TrainTape,
+        taped: &TapedLayer,
+        grads: &LayerGrads,
+        mode: GradMode,
+        io: LayerIo<'_>,
+    ) -> Result<Self> {
+        let gpu = &tape.gpu;
+        let cfg = *layer.config();
+        let (seq, batch) = (tape.seq, tape.batch);
+        let (h, ho, i_size, g) = (
+            cfg.hidden_size,
+            cfg.output_size(),
+            cfg.input_size,
+            cfg.gate_rows(),
+        );
+        let tb = seq * batch;
+        let pass = &taped.pass;
+        let lengths = &tape.lengths;
+        let ds = storage_buffer(gpu, "state gradients [T+2, B, Ho]", (seq + 2) * batch * ho)?;
+        let da = storage_buffer(gpu, "gate gradients [T, B, G*H]", tb * g)?;
+        let unused = || storage_buffer(gpu, "unused binding", 1);
+        let flag = |b: bool| f64::from(u8::from(b));
+        let params = back_params(batch, seq, h, ho);
+        let reset_before = cfg.cell == CellKind::Gru(GruReset::Before);
+        let mut keep = vec![];
+        let mut dc = None;
+        // The input-side gate gradients, when they differ from `da`.
+        let mut da_in = None;
+        let mut kernels = vec![];
+        let mut steps = vec![];
+        // Every product with weight_hh may read it as texels, and then its
+        // row operand da_i too: the first `multiplied` of each step's gate
+        // rows (reset before: r and z only), nothing at dispatch T.
+        let texels = layer.texels.backward.as_ref();
+        let multiplied = if reset_before { 2 * h } else { g };
+        let rows = RowOperand {
+            src: &da,
+            what: "da_i",
+            batch: batch as u32,
+            cols: multiplied as u32,
+            ld: g as u32,
+            offsets: (0..=seq)
+                .map(|i| (i < seq).then_some((i * batch * g) as u32))
+                .collect(),
+        };
+        // The reset-before GRU's gru_backward_reset multiplies the n part.
+        let n_rows = RowOperand {
+            what: "da_n",
+            cols: h as u32,
+            offsets: (0..=seq)
+                .map(|i| (i < seq).then_some((i * batch * g + 2 * h) as u32))
+                .collect(),
+            ..rows
+        };
+        // The projection's backward step multiplies dS_i, Ho per row.
+        let ds_rows = RowOperand {
+            src: &ds,
+            what: "dS_i",
+            cols: ho as u32,
+            ld: ho as u32,
+            offsets: (0..=seq).map(|i| Some((i * batch * ho) as u32)).collect(),
+            ..rows
+        };
+        let dispatch = |kernel: Kernel,
+                        constants: &[(&'static str, f64)],
+                        buffers: &[&wgpu::Buffer],
+                        units: usize,
+                        (rows, texels): (&RowOperand, Option<&TexelMatrix>)|
+         -> Result<PerStepDispatch> {
+            let mut constants = constants.to_vec();
+            constants.push(rows_constant(batch));
+            let (kernel, groups, texels) = per_step_variant(
+                gpu,
+                kernel,
+                units as u32,
+                batch as u32,
+                &mut constants,
+                texels,
+            );
+            step_dispatch(
+                gpu,
+                kernel,
+                &constants,
+                &params,
+                buffers,
+                texels,
+                Some((rows, units as u32)),
+                groups,
+            )
+        };
+        match cfg.cell {
+            CellKind::Lstm | CellKind::PeepholeLstm => {
+                let cell_c = storage_buffer(gpu, "cell-state gradient [B, H]", batch * h)?;
+                let cs = pass.c.as_ref().expect("an LSTM keeps its cell states");
+                let peephole = layer.extra.as_ref().expect("an LSTM binds peepholes");
+                let projected = cfg.proj_size.is_some();
+                let constants = [
+                    ("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)),
+                    ("PROJ", flag(projected)),
+                ];
+                let w_hh = layer.params.weight_hh.buffer();
+                let bound = [lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole];
+                if layer.runs_persistent(batch) {
+                    // Where the forward runs the persistent kernel, so does
+                    // the backward: one dispatch per piece of slots.
+                    let buffers: Vec<&wgpu::Buffer> =
+                        std::iter::once(&layer.recurrent[0]).chain(bound).collect();
+                    let (persistent, pieces) = persistent_backward(
+                        gpu,
+                        (batch, seq, h),
+                        cfg.cell == CellKind::PeepholeLstm,
+                        &buffers,
+                        layer.texels.forward.first(),
+                    )?;
+                    kernels.push(persistent);
+                    steps.extend((0..pieces).map(|piece| (piece, 0)));
+                } else {
+                    let buffers: Vec<&wgpu::Buffer> = std::iter::once(w_hh).chain(bound).collect();
+                    kernels.push(dispatch(
+                        Kernel::LstmBackwardStep,
+                        &constants,
+                        &buffers,
+                        ho,
+                        (&rows, texels),
+                    )?);
+                    if let Some(w_hr) = &layer.params.weight_hr {
+                        let buffers: Vec<&wgpu::Buffer> =
+                            std::iter::once(w_hr.buffer()).chain(bound).collect();
+                        kernels.push(dispatch(
+                            Kernel::LstmBackwardCell,
+                            &constants,
+                            &buffers,
+                            h,
+                            (&ds_rows, layer.texels.projection_backward.as_ref()),
+                        )?);
+                    }
+                    for i in (0..=seq).rev() {
+                        steps.push((i, 0));
+                        if projected && i > 0 {
+                            steps.push((i, 1));
+                        }
+                    }
+                }
+                dc = Some(cell_c);
+            }
+            CellKind::Gru(reset) => {
+                let (input_side, aux) = match reset {
+                    GruReset::After => (
+                        storage_buffer(gpu, "input-side gate gradients [T, B, 3H]", tb * g)?,
+                        pass.history.clone().expect("a training GRU keeps W_hn h"),
+                    ),
+                    GruReset::Before => {
+                        (unused()?, storage_buffer(gpu, "d(r*h) [B, H]", batch * h)?)
+                    }
+                };
+                let buffers = [
+                    layer.params.weight_hh.buffer(),
+                    lengths,
+                    &ds,
+                    &da,
+                    &pass.acts,
+                    &pass.hs,
+                    &input_side,
+                    &aux,
+                ];
+                let constants = [("RESET_BEFORE", flag(reset_before))];
+                kernels.push(dispatch(
+                    Kernel::GruBackwardStep,
+                    &constants,
+                    &buffers,
+                    h,
+                    (&rows, texels),
+                )?);
+                if reset_before {
+                    kernels.push(dispatch(
+                        Kernel::GruBackwardReset,
+                        &constants,
+                        &buffers,
+                        h,
+                        (&n_rows, texels),
+                    )?);
+                }
+                for i in (0..=seq).rev() {
+                    if reset_before && i < seq {
+                        steps.push((i, 1));
+                    }
+                    steps.push((i, 0));
+                }
+                if reset == GruReset::After {
+                    da_in = Some(input_side);
+                } else {
+                    keep.push(input_side);
+                }
+                keep.push(aux);
+            }
+            CellKind::Rnn(act) => {
+                let constants = [("RELU", flag(act == Nonlinearity::Relu))];
+                kernels.push(dispatch(
+                    Kernel::RnnBackwardStep,
+                    &constants,
+                    &[layer.params.weight_hh.buffer(), lengths, &ds, &da, &pass.hs],
+                    h,
+                    (&rows, texels),
+                )?);
+                steps.extend((0..=seq).rev().map(|i| (i, 0)));
+            }
+        }
+
+        let gather = io
+            .d_out
+            .map(|(d_out, batch_first)| {
+                let params = SeqParams {
+                    seq: seq as u32,
+                    batch: batch as u32,
+                    width: ho as u32,
+                    stride: io.out_stride as u32,
+                    col: io.out_col as u32,
+                    batch_first: u32::from(batch_first),
+                    reverse: u32::from(io.reverse),
+                    dst_offset: (batch * ho) as u32,
+                    ..Default::default()
+                };
+                sequence_copy(gpu, Kernel::GatherSteps, false, params, lengths, d_out, &ds)
+            })
+            .transpose()?;
+
+        // After the loop: products over all T*B rows.
+        let da_in_ref = da_in.as_ref().unwrap_or(&da);
+        let accumulate = mode == GradMode::Accumulate;
+        let zeros = storage_buffer(gpu, "zero bias", g.max(i_size).max(ho).max(h))?;
+        let weight_grad = GemmLayout {
+            trans_a: true,
+            trans_b: true,
+            accumulate,
+        };
+        let mut gemms = vec![gemm(
+            gpu,
+            GemmParams::new(g, i_size, tb),
+            weight_grad,
+            da_in_ref,
+            &taped.steps_in,
+            &zeros,
+            grads.weight_ih.buffer(),
+        )?];
+        if reset_before {
+            // Rows r, z multiply h; rows n multiply r*h.
+            gemms.push(gemm(
+                gpu,
+                GemmParams {
+                    lda: g as u32,
+                    ..GemmParams::new(2 * h, ho, tb)
+                },
+                weight_grad,
+                &da,
+                &pass.hs,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+            let rh = pass.history.as_ref().expect("a training GRU keeps r*h");
+            gemms.push(gemm(
+                gpu,
+                GemmParams {
+                    a_offset: (2 * h) as u32,
+                    lda: g as u32,
+                    c_offset: (2 * h * ho) as u32,
+                    ..GemmParams::new(h, ho, tb)
+                },
+                weight_grad,
+                &da,
+                rh,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+        } else {
+            gemms.push(gemm(
+                gpu,
+                GemmParams::new(g, ho, tb),
+                weight_grad,
+                &da,
+                &pass.hs,
+                &zeros,
+                grads.weight_hh.buffer(),
+            )?);
+        }
+        if let (Some(grad_hr), Some(m)) = (&grads.weight_hr, &pass.history) {
+            // h_s = W_hr m_s at active steps; m is zero at finished ones.
+            gemms.push(gemm(
+                gpu,
+                GemmParams {
+                    a_offset: (batch * ho) as u32,
+                    ..GemmParams::new(ho, h, tb)
+                },
+                weight_grad,
+                &ds,
+                m,
+                &zeros,
+                grad_hr.buffer(),
+            )?);
+        }
+        let mut reductions = vec![];
+        // b_ih sees the input-side gate gradients, b_hh the hidden-side ones.
+        for (bias, source) in [(&grads.bias_ih, da_in_ref), (&grads.bias_hh, &da)] {
+            if let Some(b) = bias {
+                let cols = Columns::dense(source, g);
+                let sums = column_sums(gpu, (tb, g), cols, None, accumulate, b.buffer(), 0)?;
+                reductions.push(sums);
+            }
+        }
+        if let (Some(p), Some(cs)) = (&grads.peephole, &pass.c) {
+            // p_i and p_f see c_{s-1} (slot s), p_o sees c_s (slot s+1).
+            for (row, gate, c_slot) in [(0, 0, 0), (1, 1, 0), (2, 3, 1)] {
+                let x = Columns {
+                    buffer: &da,
+                    offset: gate * h,
+                    stride: g,
+                };
+                let y = Columns {
+                    buffer: cs,
+                    offset: c_slot * batch * h,
+                    stride: h,
+                };
+                reductions.push(column_sums(
+                    gpu,
+                    (tb, h),
+                    x,
+                    Some(y),
+                    accumulate,
+                    p.buffer(),
+                    row * h,
+                )?);
+            }
+        }
+        // dX = da_in · W_ih in step order, then added into time order.
+        let dx = storage_buffer(gpu, "input gradient in step order [T, B, I]", tb * i_size)?;
+        gemms.push(gemm(
+            gpu,
+            GemmParams::new(tb, i_size, g),
+            GemmLayout {
+                trans_b: true,
+                ..Default::default()
+            },
+            da_in_ref,
+            layer.params.weight_ih.buffer(),
+            &zeros,
+            &dx,
+        )?);
+        let params = SeqParams {
+            seq: seq as u32,
+            batch: batch as u32,
+            width: i_size as u32,
+            stride: i_size as u32,
+            batch_first: u32::from(io.d_in_batch_first),
+            reverse: u32::from(io.reverse),
+            ..Default::default()
+        };
+        let scatter = sequence_copy(
+            gpu,
+            Kernel::ScatterOutput,
+            true,
+            params,
+            lengths,
+            &dx,
+            io.d_in,
+        )?;
+        // The products first (dX's is independent of the sums), so that each
+        // family is one run of dispatches.
+        let gradients = gemms
+            .into_iter()
+            .map(|d| ("backward GEMMs", d))
+            .chain(reductions.into_iter().map(|d| ("reductions", d)))
+            .chain([("backward scatter", scatter)])
+            .collect();
+        keep.extend([da, dx, zeros]);
+        keep.extend(da_in);
+        Ok(Self {
+            gather,
+            steps,
+            kernels,
+            gradients,
+            ds,
+            dc,
+            _keep: keep,
+        })
+    }
+
+    /// The output gradient's gather (when there is one) and the steps.
+    fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if let Some(gather) = &self.gather {
+            gather.record(pass);
+        }
+        self.record_step_kernels(pass);
+    }
+
+    fn record_step_kernels(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for &(i, k) in &self.steps {
+            self.kernels[k].record(pass, i);
+        }
+    }
+
+    fn record_gradients(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for (_, g) in &self.gradients {
+            g.record(pass);
+        }
+    }
+
+    /// Timed passes [`LayerBackward::record_timed`] needs at most.
+    fn timed_passes(&self) -> usize {
+        usize::from(self.gather.is_some()) + 1 + self.gradients.len()
+    }
+
+    /// The same dispatches in the same order, one timed pass per run of a
+    /// kernel family.
+    fn record_timed(&self, encoder: &mut wgpu::CommandEncoder, timer: &mut PassTimer) {
+        let mut timed = |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(family),
+                timestamp_writes: Some(timer.writes(family)),
+            });
+            f(&mut pass);
+        };
+        if let Some(gather) = &self.gather {
+            timed("backward gather", &|pass| gather.record(pass));
+        }
+        timed("backward steps", &|pass| self.record_step_kernels(pass));
+        for run in self.gradients.chunk_by(|a, b| a.0 == b.0) {
+            timed(run[0].0, &|pass| {
+                run.iter().for_each(|(_, d)| d.record(pass))
+            });
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Training on the device: a stack's training forward and backward (the
+//! tape, seeds and gradients), a dense head ([`Linear`]), the losses, and
+//! the optimizers (SGD, Adam) that update everything in place.
+
+mod linear;
+mod loss;
+mod optim;
+
+pub use crate::model::{HostGradients, HostLayerGrads, StackGrads};
+pub use crate::pass::{
+    GradMode, HostSeeds, InputGrads, LayerGrads, Seeds, TrainOptions, TrainTape,
+};
+pub use linear::{Linear, LinearGrads};
+pub use loss::{cross_entropy_loss, mse_loss, ClassTargets, Loss, IGNORE_INDEX};
+pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};

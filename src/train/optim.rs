@@ -1,0 +1,344 @@
+//! Optimizers on the device: SGD with momentum and Adam, with optional
+//! clipping by the global gradient norm. A step is one submit: the norm
+//! (when clipping), every parameter's update in place, and the recurrent
+//! layers' repacking. Nothing is read back.
+
+use crate::cells::Layer;
+use crate::error::{Error, Result};
+use crate::gpu::tensor::{storage_buffer, GpuTensor};
+use crate::gpu::Gpu;
+use crate::kernels::dispatch::{submit_all, Dispatch};
+use crate::kernels::optimizer::{update, OptimizerStep, UpdateBuffers};
+use crate::kernels::sum::{finish_sum, partial_count, partial_sums, Finish};
+use crate::model::{RnnStack, StackGrads};
+use crate::train::linear::{Linear, LinearGrads};
+
+/// The update rule, with PyTorch's defaults in [`OptimizerConfig::sgd`] and
+/// [`OptimizerConfig::adam`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimizerKind {
+    /// `buf = momentum*buf + g; p -= lr*buf` (or `lr*(g + momentum*buf)`
+    /// with Nesterov).
+    Sgd {
+        /// Momentum factor in `[0, 1)`; 0 is plain SGD.
+        momentum: f32,
+        /// Whether to use Nesterov momentum.
+        nesterov: bool,
+    },
+    /// Adam (Kingma & Ba) with bias-corrected moments, PyTorch's form.
+    Adam {
+        /// Decay of the first moment, in `[0, 1)`.
+        beta1: f32,
+        /// Decay of the second moment, in `[0, 1)`.
+        beta2: f32,
+        /// Added to the second moment's root in the denominator.
+        eps: f32,
+    },
+}
+
+/// An optimizer's update rule and hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptimizerConfig {
+    /// The update rule.
+    pub kind: OptimizerKind,
+    /// Learning rate.
+    pub lr: f32,
+    /// L2 penalty added to the gradient: `g + weight_decay * p`.
+    pub weight_decay: f32,
+    /// Scale the gradients by `min(1, max/(norm + 1e-6))` first, `norm` over
+    /// every registered gradient (PyTorch's `clip_grad_norm_`).
+    pub max_grad_norm: Option<f32>,
+}
+
+impl OptimizerConfig {
+    /// SGD with `momentum` (0 for none), no Nesterov, no weight decay.
+    pub fn sgd(lr: f32, momentum: f32) -> Self {
+        Self {
+            kind: OptimizerKind::Sgd {
+                momentum,
+                nesterov: false,
+            },
+            lr,
+            weight_decay: 0.0,
+            max_grad_norm: None,
+        }
+    }
+
+    /// Adam with betas (0.9, 0.999) and eps 1e-8.
+    pub fn adam(lr: f32) -> Self {
+        Self {
+            kind: OptimizerKind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+            },
+            lr,
+            weight_decay: 0.0,
+            max_grad_norm: None,
+        }
+    }
+
+    /// The same config clipping the global gradient norm to `max_norm`.
+    pub fn with_max_grad_norm(mut self, max_norm: f32) -> Self {
+        self.max_grad_norm = Some(max_norm);
+        self
+    }
+
+    /// Checks that every hyper-parameter is finite and in range.
+    pub fn validated(self) -> Result<Self> {
+        let bad = |what: &str, v: f32, range: &str| {
+            Err(Error::config(
+                format!("optimizer {what}"),
+                format!("{v} is not {range}"),
+            ))
+        };
+        let in_unit = |v: f32| (0.0..1.0).contains(&v);
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", self.lr, "finite and positive");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", self.weight_decay, "finite and >= 0");
+        }
+        if let Some(m) = self.max_grad_norm {
+            if !(m.is_finite() && m > 0.0) {
+                return bad("max_grad_norm", m, "finite and positive");
+            }
+        }
+        match self.kind {
+            OptimizerKind::Sgd { momentum, .. } if !in_unit(momentum) => {
+                bad("momentum", momentum, "in [0, 1)")
+            }
+            OptimizerKind::Adam { beta1, .. } if !in_unit(beta1) => {
+                bad("beta1", beta1, "in [0, 1)")
+            }
+            OptimizerKind::Adam { beta2, .. } if !in_unit(beta2) => {
+                bad("beta2", beta2, "in [0, 1)")
+            }
+            OptimizerKind::Adam { eps, .. } if !(eps.is_finite() && eps > 0.0) => {
+                bad("eps", eps, "finite and positive")
+            }
+            _ => Ok(self),
+        }
+    }
+
+    /// The step-dependent values of step `t` (1-based).
+    fn step_values(&self, t: u64) -> OptimizerStep {
+        let mut s = OptimizerStep {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            bias_correction1: 1.0,
+            bias_correction2_sqrt: 1.0,
+            ..Default::default()
+        };
+        match self.kind {
+            OptimizerKind::Sgd { momentum, .. } => s.momentum = momentum,
+            OptimizerKind::Adam { beta1, beta2, eps } => {
+                let power = |b: f32| f64::from(b).powf(t as f64);
+                s.momentum = beta1;
+                s.beta2 = beta2;
+                s.eps = eps;
+                s.bias_correction1 = (1.0 - power(beta1)) as f32;
+                s.bias_correction2_sqrt = (1.0 - power(beta2)).sqrt() as f32;
+            }
+        }
+        s
+    }
+}
+
+/// One registered parameter with its gradient and state.
+struct Slot {
+    param: GpuTensor,
+    grad: GpuTensor,
+    /// SGD: momentum buffer; Adam: first moment.
+    m: wgpu::Buffer,
+    /// Adam: second moment.
+    v: Option<wgpu::Buffer>,
+}
+
+/// An optimizer over a fixed set of (parameter, gradient) pairs, updating in
+/// place on the device.
+pub struct Optimizer {
+    gpu: Gpu,
+    config: OptimizerConfig,
+    slots: Vec<Slot>,
+    /// Recurrent layers whose kernel layouts follow their parameters.
+    layers: Vec<Layer>,
+    steps: u64,
+    step_uniform: wgpu::Buffer,
+    /// `(norm, coefficient)` of the last clipped step; `(0, 1)` unclipped.
+    clip: GpuTensor,
+    placeholder: wgpu::Buffer,
+    /// Built on the first step after the last registration.
+    dispatches: Option<Vec<Dispatch>>,
+}
+
+impl Optimizer {
+    /// An optimizer with no parameters registered yet.
+    pub fn new(gpu: &Gpu, config: OptimizerConfig) -> Result<Self> {
+        let config = config.validated()?;
+        let step_uniform = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("optimizer step"),
+            size: size_of::<OptimizerStep>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Self {
+            gpu: gpu.clone(),
+            config,
+            slots: Vec::new(),
+            layers: Vec::new(),
+            steps: 0,
+            step_uniform,
+            clip: GpuTensor::from_slice(
+                gpu,
+                "gradient norm and clip coefficient",
+                &[0.0, 1.0],
+                &[2],
+            )?,
+            placeholder: storage_buffer(gpu, "unused second moment", 1)?,
+            dispatches: None,
+        })
+    }
+
+    /// The update rule and hyper-parameters.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Registers `param`, updated from `grad` (same shape and device).
+    pub fn add(&mut self, what: &str, param: &GpuTensor, grad: &GpuTensor) -> Result<()> {
+        param.check_device(&self.gpu, what, "optimizer")?;
+        grad.check(
+            &self.gpu,
+            &format!("gradient of {what}"),
+            "optimizer",
+            param.shape(),
+        )?;
+        let adam = matches!(self.config.kind, OptimizerKind::Adam { .. });
+        let n = param.len();
+        self.slots.push(Slot {
+            param: param.clone(),
+            grad: grad.clone(),
+            m: storage_buffer(&self.gpu, &format!("{what} first moment"), n)?,
+            v: adam
+                .then(|| storage_buffer(&self.gpu, &format!("{what} second moment"), n))
+                .transpose()?,
+        });
+        self.dispatches = None;
+        Ok(())
+    }
+
+    /// Registers every parameter of `stack` with its gradient in `grads`;
+    /// each step also rebuilds the layers' kernel layouts.
+    pub fn add_stack(&mut self, stack: &RnnStack, grads: &StackGrads) -> Result<()> {
+        if grads.layers().len() != stack.device.layers.len() {
+            return Err(Error::config(
+                "stack gradients",
+                format!(
+                    "{} layer-directions for a stack of {}",
+                    grads.layers().len(),
+                    stack.device.layers.len()
+                ),
+            ));
+        }
+        for (slot, (layer, g)) in stack.device.layers.iter().zip(grads.layers()).enumerate() {
+            let params = layer.parameters().named();
+            let grads = g.named();
+            if params.len() != grads.len() {
+                return Err(Error::config(
+                    format!("gradients of layer-direction {slot}"),
+                    "do not match the layer's parameters",
+                ));
+            }
+            for ((kind, p), (_, g)) in params.into_iter().zip(grads) {
+                self.add(&format!("{kind}[{slot}]"), p, g)?;
+            }
+            self.layers.push(layer.clone());
+        }
+        Ok(())
+    }
+
+    /// Registers a dense layer's weight and bias.
+    pub fn add_linear(&mut self, linear: &Linear, grads: &LinearGrads) -> Result<()> {
+        self.add("linear weight", linear.weight(), &grads.weight)?;
+        self.add("linear bias", linear.bias(), &grads.bias)
+    }
+
+    fn build(&self) -> Result<Vec<Dispatch>> {
+        let gpu = &self.gpu;
+        let mut out = Vec::new();
+        if let Some(max_norm) = self.config.max_grad_norm {
+            let total: usize = self.slots.iter().map(|s| partial_count(s.grad.len())).sum();
+            let partials = storage_buffer(gpu, "gradient norm partials", total)?;
+            let mut offset = 0;
+            for s in &self.slots {
+                out.push(partial_sums(
+                    gpu,
+                    s.grad.buffer(),
+                    s.grad.len(),
+                    true,
+                    &partials,
+                    offset,
+                )?);
+                offset += partial_count(s.grad.len());
+            }
+            let finish = Finish::ClipCoefficient { max_norm };
+            out.push(finish_sum(
+                gpu,
+                &partials,
+                total,
+                finish,
+                self.clip.buffer(),
+            )?);
+        }
+        let (adam, nesterov) = match self.config.kind {
+            OptimizerKind::Sgd { nesterov, .. } => (false, nesterov),
+            OptimizerKind::Adam { .. } => (true, false),
+        };
+        for s in &self.slots {
+            let buffers = UpdateBuffers {
+                step: &self.step_uniform,
+                param: s.param.buffer(),
+                grad: s.grad.buffer(),
+                m: &s.m,
+                v: s.v.as_ref().unwrap_or(&self.placeholder),
+                clip: self.clip.buffer(),
+            };
+            out.push(update(gpu, s.param.len(), adam, nesterov, buffers)?);
+        }
+        Ok(out)
+    }
+
+    /// One step over every registered parameter from its current gradient.
+    pub fn step(&mut self) -> Result<()> {
+        if self.slots.is_empty() {
+            return Err(Error::config("optimizer", "no parameters registered"));
+        }
+        if self.dispatches.is_none() {
+            self.dispatches = Some(self.build()?);
+        }
+        self.steps += 1;
+        let values = self.config.step_values(self.steps);
+        self.gpu
+            .queue()
+            .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
+        // Compute passes order their dispatches: the repacks read the
+        // updated parameters.
+        let updates = self.dispatches.iter().flatten();
+        let repacks = self.layers.iter().flat_map(Layer::repack_dispatches);
+        submit_all(&self.gpu, "optimizer step", updates.chain(repacks))?;
+        Ok(())
+    }
+
+    /// `(norm, coefficient)` of the last step's gradients when clipping:
+    /// the global norm before clipping and the factor applied.
+    pub fn last_clip(&self) -> Result<(f32, f32)> {
+        let v = self.clip.to_vec()?;
+        Ok((v[0], v[1]))
+    }
+}
