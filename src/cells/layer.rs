@@ -126,13 +126,6 @@ pub(crate) struct LayerPass {
 }
 
 impl LayerPass {
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for (range, gemm) in &self.gemms {
-            gemm.record(pass);
-            self.record_steps(pass, range.clone());
-        }
-    }
-
     /// The input-projection GEMM of each chunk of steps.
     pub fn chunks(&self) -> &[(Range<usize>, Dispatch)] {
         &self.gemms
@@ -211,7 +204,12 @@ impl Layer {
     /// [`RnnWeights::rounded_for`]); an f16 layer is for inference, built
     /// from host weights.
     pub fn repack(&self) -> Result<()> {
-        submit_all(&self.gpu, "repacking weights", self.repack.iter())
+        submit_all(
+            &self.gpu,
+            "repacking weights",
+            "weight rebuild",
+            self.repack.iter(),
+        )
     }
 
     /// The dispatches of [`Layer::repack`], to record after an update.

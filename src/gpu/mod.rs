@@ -3,7 +3,7 @@
 //! cheap to clone (an `Arc`).
 
 pub(crate) mod pipelines;
-pub(crate) mod profile;
+pub(crate) mod recorder;
 pub(crate) mod tensor;
 mod tuning;
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use pipelines::{CachedPipeline, KernelSpec, PipelineCache};
-pub use profile::KernelProfile;
+pub use recorder::KernelProfile;
 pub use tensor::GpuTensor;
 pub use tuning::Tuning;
 pub(crate) use tuning::SUBGROUP_LANES;

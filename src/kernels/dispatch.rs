@@ -11,6 +11,7 @@ use wgpu::util::DeviceExt;
 use super::Kernel;
 use crate::error::Result;
 use crate::gpu::pipelines::CachedPipeline;
+use crate::gpu::recorder::submit;
 use crate::gpu::Gpu;
 
 /// Invocations per workgroup of the one-element-per-invocation kernels.
@@ -167,26 +168,23 @@ impl Dispatch {
 
     /// Records this dispatch alone and submits it (host helpers and tests).
     #[cfg(test)]
-    pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &str) -> Result<()> {
-        submit_all(gpu, during, [self])
+    pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &'static str) -> Result<()> {
+        submit_all(gpu, during, during, [self])
     }
 }
 
-/// Records `dispatches` in order into one compute pass and submits it.
+/// Records `dispatches` in order, as kernel family `family`, and submits
+/// them in one encoder.
 pub(crate) fn submit_all<'a>(
     gpu: &Gpu,
-    during: &str,
+    during: &'static str,
+    family: &'static str,
     dispatches: impl IntoIterator<Item = &'a Dispatch>,
 ) -> Result<()> {
-    gpu.scoped(during, || {
-        let mut encoder = gpu.device().create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for d in dispatches {
-                d.record(&mut pass);
-            }
-        }
-        gpu.queue().submit([encoder.finish()]);
+    submit(gpu, during, |rec| {
+        rec.run(family, |pass| {
+            dispatches.into_iter().for_each(|d| d.record(pass))
+        })
     })
 }
 

@@ -6,6 +6,7 @@
 use crate::cells::{DeviceStack, Layer};
 use crate::config::{Precision, Schedule, StackConfig};
 use crate::error::Result;
+use crate::gpu::recorder::{Plain, Profiled};
 use crate::gpu::{Gpu, GpuTensor, KernelProfile};
 use crate::pass::{
     Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache, RnnOutput, Seeds,
@@ -106,10 +107,8 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput> {
-        Ok(self
-            .forward_pass()
-            .run(input, h0, c0, lengths, false, None)?
-            .0)
+        let (out, ()) = self.forward_pass().infer(input, (h0, c0), lengths, Plain)?;
+        Ok(out)
     }
 
     /// [`RnnStack::forward`] with each kernel family (gather, input GEMM,
@@ -122,10 +121,8 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<(RnnOutput, KernelProfile)> {
-        let (out, profile, _) = self
-            .forward_pass()
-            .run(input, h0, c0, lengths, true, None)?;
-        Ok((out, profile.expect("profiled run returns a profile")))
+        self.forward_pass()
+            .infer(input, (h0, c0), lengths, Profiled)
     }
 
     /// Frees the buffers the last inference forward kept for the next one
@@ -188,10 +185,10 @@ impl RnnStack {
         lengths: Option<&[usize]>,
         options: TrainOptions,
     ) -> Result<(RnnOutput, TrainTape)> {
-        let (out, _, tape) =
+        let (out, tape, ()) =
             self.forward_pass()
-                .run(input, h0, c0, lengths, false, Some(options))?;
-        Ok((out, tape.expect("a training forward returns a tape")))
+                .train(input, (h0, c0), lengths, options, Plain)?;
+        Ok((out, tape))
     }
 
     /// [`RnnStack::forward_train`] with each kernel family's GPU time from
@@ -204,14 +201,8 @@ impl RnnStack {
         lengths: Option<&[usize]>,
         options: TrainOptions,
     ) -> Result<(RnnOutput, TrainTape, KernelProfile)> {
-        let (out, profile, tape) =
-            self.forward_pass()
-                .run(input, h0, c0, lengths, true, Some(options))?;
-        Ok((
-            out,
-            tape.expect("a training forward returns a tape"),
-            profile.expect("a profiled run returns a profile"),
-        ))
+        self.forward_pass()
+            .train(input, (h0, c0), lengths, options, Profiled)
     }
 
     /// The backward pass of the training forward that made `tape`: writes
@@ -224,10 +215,10 @@ impl RnnStack {
         grads: &StackGrads,
         mode: GradMode,
     ) -> Result<InputGrads> {
-        Ok(self
+        let (d, ()) = self
             .backward_pass()
-            .run(tape, seeds, grads.layers(), mode, false)?
-            .0)
+            .run(tape, seeds, grads.layers(), mode, Plain)?;
+        Ok(d)
     }
 
     /// [`RnnStack::backward`] with each kernel family's GPU time (backward
@@ -242,10 +233,8 @@ impl RnnStack {
         grads: &StackGrads,
         mode: GradMode,
     ) -> Result<(InputGrads, KernelProfile)> {
-        let (grads, profile) = self
-            .backward_pass()
-            .run(tape, seeds, grads.layers(), mode, true)?;
-        Ok((grads, profile.expect("a profiled run returns a profile")))
+        self.backward_pass()
+            .run(tape, seeds, grads.layers(), mode, Profiled)
     }
 
     /// Uploads host data, runs [`RnnStack::forward_train`] and

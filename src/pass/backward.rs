@@ -17,7 +17,7 @@ use super::tape::{GradMode, InputGrads, LayerGrads, Seeds, TapedLayer, TrainTape
 use crate::cells::{DeviceStack, Layer};
 use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::error::{Error, Result};
-use crate::gpu::profile::{submit_timed, KernelProfile, PassTimer};
+use crate::gpu::recorder::{Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
 use crate::kernels::backward::{back_params, persistent_backward};
 use crate::kernels::dispatch::Dispatch;
@@ -44,14 +44,17 @@ impl Deref for Backward<'_> {
 }
 
 impl Backward<'_> {
-    pub(crate) fn run(
+    /// The backward of the training forward that made `tape`, submitted as
+    /// `how` says: writes (or adds) the parameter gradients into `grads`
+    /// and returns the input gradients.
+    pub(crate) fn run<S: Submit>(
         &self,
         tape: &TrainTape,
         seeds: Seeds<'_>,
         grads: &[LayerGrads],
         mode: GradMode,
-        profile: bool,
-    ) -> Result<(InputGrads, Option<KernelProfile>)> {
+        how: S,
+    ) -> Result<(InputGrads, S::Out)> {
         let cfg = self.config;
         let gpu = &self.gpu;
         if !tape.gpu.same_device(gpu) || tape.config != cfg {
@@ -159,15 +162,10 @@ impl Backward<'_> {
         }
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
-        let passes = profile.then(|| {
-            planned
-                .iter()
-                .map(|(_, lb, dropout)| lb.timed_passes() + usize::from(dropout.is_some()))
-                .sum()
-        });
-        let profile = submit_timed(gpu, "backward", passes, |encoder, mut timer| {
+        let record = |rec: &mut Recorder<'_>| {
             for (slot, lb, dropout) in &planned {
                 let slot = *slot as u64;
+                let encoder = rec.encoder();
                 if let Some(g) = seeds.h_n {
                     let last = ((seq + 1) * batch * ho * 4) as u64;
                     encoder.copy_buffer_to_buffer(
@@ -181,41 +179,21 @@ impl Backward<'_> {
                 if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
                     encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
                 }
-                if let Some(timer) = timer.as_deref_mut() {
-                    lb.record_timed(encoder, timer);
-                    if let Some(dropout) = dropout {
-                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                            label: Some("dropout"),
-                            timestamp_writes: Some(timer.writes("dropout")),
-                        });
-                        dropout.record(&mut pass);
-                    }
-                } else {
-                    {
-                        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                            label: Some("rnn backward steps"),
-                            timestamp_writes: None,
-                        });
-                        lb.record_steps(&mut pass);
-                    }
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("rnn backward gradients"),
-                        timestamp_writes: None,
-                    });
-                    lb.record_gradients(&mut pass);
-                    if let Some(dropout) = dropout {
-                        dropout.record(&mut pass);
-                    }
+                lb.record(rec);
+                if let Some(dropout) = dropout {
+                    rec.run("dropout", |pass| dropout.record(pass));
                 }
                 // These read only what the steps wrote, so they may follow
                 // the gradient dispatches.
+                let encoder = rec.encoder();
                 encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
                 if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
                     encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
                 }
             }
-        })?;
-        Ok((InputGrads { input, h0, c0 }, profile))
+        };
+        let submitted = how.submit(gpu, "backward", &record)?;
+        Ok((InputGrads { input, h0, c0 }, submitted))
     }
 }
 
@@ -637,49 +615,19 @@ impl LayerBackward {
         })
     }
 
-    /// The output gradient's gather (when there is one) and the steps.
-    fn record_steps(&self, pass: &mut wgpu::ComputePass<'_>) {
+    /// Records the gather of the output gradient (when there is one), the
+    /// steps, then the weight and input gradients, each a kernel family.
+    fn record(&self, rec: &mut Recorder<'_>) {
         if let Some(gather) = &self.gather {
-            gather.record(pass);
+            rec.run("backward gather", |pass| gather.record(pass));
         }
-        self.record_step_kernels(pass);
-    }
-
-    fn record_step_kernels(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for &(i, k) in &self.steps {
-            self.kernels[k].record(pass, i);
-        }
-    }
-
-    fn record_gradients(&self, pass: &mut wgpu::ComputePass<'_>) {
-        for (_, g) in &self.gradients {
-            g.record(pass);
-        }
-    }
-
-    /// Timed passes [`LayerBackward::record_timed`] needs at most.
-    fn timed_passes(&self) -> usize {
-        usize::from(self.gather.is_some()) + 1 + self.gradients.len()
-    }
-
-    /// The same dispatches in the same order, one timed pass per run of a
-    /// kernel family.
-    fn record_timed(&self, encoder: &mut wgpu::CommandEncoder, timer: &mut PassTimer) {
-        let mut timed = |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(family),
-                timestamp_writes: Some(timer.writes(family)),
-            });
-            f(&mut pass);
-        };
-        if let Some(gather) = &self.gather {
-            timed("backward gather", &|pass| gather.record(pass));
-        }
-        timed("backward steps", &|pass| self.record_step_kernels(pass));
-        for run in self.gradients.chunk_by(|a, b| a.0 == b.0) {
-            timed(run[0].0, &|pass| {
-                run.iter().for_each(|(_, d)| d.record(pass))
-            });
+        rec.run("backward steps", |pass| {
+            for &(i, k) in &self.steps {
+                self.kernels[k].record(pass, i);
+            }
+        });
+        for (family, d) in &self.gradients {
+            rec.run(family, |pass| d.record(pass));
         }
     }
 }

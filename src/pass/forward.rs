@@ -12,7 +12,7 @@ use super::wavefront::WavefrontPlan;
 use crate::cells::{DeviceStack, LayerPass};
 use crate::config::{validate_lengths, Schedule};
 use crate::error::{Error, Result};
-use crate::gpu::profile::{submit_timed, KernelProfile, PassTimer};
+use crate::gpu::recorder::{Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::kernels::dispatch::Dispatch;
 use crate::kernels::sequence::{gather_steps, sequence_copy, SeqParams};
@@ -121,28 +121,55 @@ struct Outputs<'a> {
     c_n: Option<&'a GpuTensor>,
 }
 
+/// A checked forward call: its sizes, lengths and output tensors.
+struct Call {
+    seq: usize,
+    batch: usize,
+    lengths: Vec<u32>,
+    out: RnnOutput,
+}
+
+/// The dispatches of one forward and the tensors they read and write: what
+/// one encoder records. The last layer writes `copy_out` when the plan is
+/// kept (then copied into this call's own output tensor).
+struct ForwardRecording<'a> {
+    stack: &'a DeviceStack,
+    steps: &'a PlannedSteps,
+    states: (Option<&'a GpuTensor>, Option<&'a GpuTensor>),
+    out: &'a RnnOutput,
+    copy_out: Option<&'a wgpu::Buffer>,
+}
+
+impl ForwardRecording<'_> {
+    fn record(&self, rec: &mut Recorder<'_>) {
+        let outputs = Outputs {
+            h_n: &self.out.h_n,
+            c_n: self.out.c_n.as_ref(),
+        };
+        match self.steps {
+            PlannedSteps::Layered(layers) => {
+                record_layers(self.stack, rec, layers, self.states, outputs)
+            }
+            PlannedSteps::Wavefront(plan) => {
+                plan.record(rec, self.states, (outputs.h_n, outputs.c_n))
+            }
+        }
+        if let Some(result) = self.copy_out {
+            let output = self.out.output.buffer();
+            rec.encoder()
+                .copy_buffer_to_buffer(result, 0, output, 0, result.size());
+        }
+    }
+}
+
 impl Forward<'_> {
-    /// The forward pass; `profile` times kernel families, `train` keeps what
-    /// `RnnStack::backward` needs and applies dropout between layers.
-    /// A plain inference forward reuses the buffers and bind groups of the
-    /// previous one when the shape and the input tensor are the same
-    /// ([`ForwardPlan`]); profiled and training forwards plan afresh (a
-    /// tape owns its buffers).
-    pub(crate) fn run(
+    /// Checks the inputs and makes the outputs.
+    fn call(
         &self,
         input: &GpuTensor,
-        h0: Option<&GpuTensor>,
-        c0: Option<&GpuTensor>,
+        (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
         lengths: Option<&[usize]>,
-        profile: bool,
-        train: Option<TrainOptions>,
-    ) -> Result<(RnnOutput, Option<KernelProfile>, Option<TrainTape>)> {
-        if let Some(options) = train {
-            options.validated()?;
-            // A tape holds its own buffers: free the kept inference plan's
-            // first.
-            self.kept.release();
-        }
+    ) -> Result<Call> {
         let cfg = self.config;
         let layer0 = cfg.layer;
         let &[a, b, _] = input.shape() else {
@@ -183,99 +210,115 @@ impl Forward<'_> {
             .has_cell_state()
             .then(|| GpuTensor::zeros(gpu, "c_n", &[slots, batch, h]))
             .transpose()?;
-        let outputs = Outputs {
-            h_n: &h_n,
-            c_n: c_n.as_ref(),
-        };
+        Ok(Call {
+            seq,
+            batch,
+            lengths,
+            out: RnnOutput { output, h_n, c_n },
+        })
+    }
 
-        if !profile && train.is_none() {
-            let key = PlanKey {
-                seq,
-                batch,
-                input: input.buffer().clone(),
-            };
-            let mut cache = self.kept.plan.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.as_ref().is_none_or(|plan| plan.key != key) {
-                // Drop the old plan's buffers before allocating the new ones.
-                *cache = None;
-                let lengths_buffer = storage_buffer_of(gpu, "lengths", &lengths)?;
-                let result = storage_buffer(gpu, "output [T, B, D*Ho]", output.len())?;
-                let steps = self.plan_inference((seq, batch), input, &lengths_buffer, &result)?;
-                *cache = Some(ForwardPlan {
-                    key,
-                    lengths: lengths_buffer,
-                    output: result,
-                    steps,
-                });
-            }
-            let plan = cache.as_ref().expect("planned above");
-            gpu.queue()
-                .write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&lengths));
-            gpu.scoped("forward", || {
-                let mut encoder =
-                    gpu.device()
-                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("rnn forward"),
-                        });
-                self.record_steps(&mut encoder, &plan.steps, (h0, c0), outputs, None, true);
-                encoder.copy_buffer_to_buffer(
-                    &plan.output,
-                    0,
-                    output.buffer(),
-                    0,
-                    plan.output.size(),
-                );
-                gpu.queue().submit([encoder.finish()]);
-            })?;
-            return Ok((RnnOutput { output, h_n, c_n }, None, None));
+    /// An inference forward, submitted as `how` says. It reuses the kept
+    /// plan's buffers and bind groups when the shape and the input tensor
+    /// are those of the previous call ([`ForwardPlan`]), else plans afresh
+    /// and keeps that.
+    pub(crate) fn infer<S: Submit>(
+        &self,
+        input: &GpuTensor,
+        states: (Option<&GpuTensor>, Option<&GpuTensor>),
+        lengths: Option<&[usize]>,
+        how: S,
+    ) -> Result<(RnnOutput, S::Out)> {
+        let call = self.call(input, states, lengths)?;
+        let gpu = &self.gpu;
+        let key = PlanKey {
+            seq: call.seq,
+            batch: call.batch,
+            input: input.buffer().clone(),
+        };
+        let mut cache = self.kept.plan.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.as_ref().is_none_or(|plan| plan.key != key) {
+            // Drop the old plan's buffers before allocating the new ones.
+            *cache = None;
+            let lengths_buffer = storage_buffer_of(gpu, "lengths", &call.lengths)?;
+            let result = storage_buffer(gpu, "output [T, B, D*Ho]", call.out.output.len())?;
+            let steps =
+                self.plan_inference((call.seq, call.batch), input, &lengths_buffer, &result)?;
+            *cache = Some(ForwardPlan {
+                key,
+                lengths: lengths_buffer,
+                output: result,
+                steps,
+            });
         }
+        let Some(plan) = cache.as_ref() else {
+            unreachable!("planned above")
+        };
+        gpu.queue()
+            .write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&call.lengths));
+        let recording = ForwardRecording {
+            stack: self.stack,
+            steps: &plan.steps,
+            states,
+            out: &call.out,
+            copy_out: Some(&plan.output),
+        };
+        let submitted = how.submit(gpu, "forward", &|rec| recording.record(rec))?;
+        Ok((call.out, submitted))
+    }
 
-        let lengths = storage_buffer_of(gpu, "lengths", &lengths)?;
-        let planned = match train {
-            None => self.plan_inference((seq, batch), input, &lengths, output.buffer())?,
-            Some(_) => PlannedSteps::Layered(self.plan_layers(
-                seq,
-                batch,
-                input,
-                &lengths,
-                output.buffer(),
-                train,
-            )?),
+    /// A training forward: dropout between layers, and the [`TrainTape`]
+    /// that the backward reads (it owns its buffers: the kept inference
+    /// plan is freed first).
+    pub(crate) fn train<S: Submit>(
+        &self,
+        input: &GpuTensor,
+        states: (Option<&GpuTensor>, Option<&GpuTensor>),
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+        how: S,
+    ) -> Result<(RnnOutput, TrainTape, S::Out)> {
+        let options = options.validated()?;
+        self.kept.release();
+        let call = self.call(input, states, lengths)?;
+        let gpu = &self.gpu;
+        let (seq, batch) = (call.seq, call.batch);
+        let lengths = storage_buffer_of(gpu, "lengths", &call.lengths)?;
+        let planned = PlannedSteps::Layered(self.plan_layers(
+            seq,
+            batch,
+            input,
+            &lengths,
+            call.out.output.buffer(),
+            Some(options),
+        )?);
+        let recording = ForwardRecording {
+            stack: self.stack,
+            steps: &planned,
+            states,
+            out: &call.out,
+            copy_out: None,
         };
-        let passes = profile.then(|| match &planned {
-            PlannedSteps::Layered(layers) => layers
-                .iter()
-                .map(|p| {
-                    usize::from(p.gather.is_some())
-                        + 2 * p.pass.chunks().len()
-                        + 1
-                        + usize::from(p.dropout.is_some())
+        let submitted = how.submit(gpu, "forward", &|rec| recording.record(rec))?;
+        let PlannedSteps::Layered(planned) = planned else {
+            unreachable!("a training forward runs layered")
+        };
+        let tape = TrainTape {
+            gpu: gpu.clone(),
+            config: self.config,
+            seq,
+            batch,
+            lengths,
+            options,
+            layers: planned
+                .into_iter()
+                .map(|p| TapedLayer {
+                    steps_in: p.steps_in,
+                    pass: p.pass,
                 })
-                .sum(),
-            PlannedSteps::Wavefront(plan) => plan.timed_passes(),
-        });
-        let profile = submit_timed(gpu, "forward", passes, |encoder, timer| {
-            self.record_steps(encoder, &planned, (h0, c0), outputs, timer, false);
-        })?;
-        let tape = match (train, planned) {
-            (Some(options), PlannedSteps::Layered(planned)) => Some(TrainTape {
-                gpu: gpu.clone(),
-                config: cfg,
-                seq,
-                batch,
-                lengths,
-                options,
-                layers: planned
-                    .into_iter()
-                    .map(|p| TapedLayer {
-                        steps_in: p.steps_in,
-                        pass: p.pass,
-                    })
-                    .collect(),
-            }),
-            _ => None,
+                .collect(),
         };
-        Ok((RnnOutput { output, h_n, c_n }, profile, tape))
+        Ok((call.out, tape, submitted))
     }
 
     /// Whether an inference forward runs the layer wavefront: asked for,
@@ -303,26 +346,6 @@ impl Forward<'_> {
         } else {
             PlannedSteps::Layered(self.plan_layers(seq, batch, input, lengths, output, None)?)
         })
-    }
-
-    /// Records `steps` (see [`Forward::record_layers`]).
-    fn record_steps(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        steps: &PlannedSteps,
-        states: (Option<&GpuTensor>, Option<&GpuTensor>),
-        out: Outputs<'_>,
-        timer: Option<&mut PassTimer>,
-        reused: bool,
-    ) {
-        match steps {
-            PlannedSteps::Layered(layers) => {
-                self.record_layers(encoder, layers, states, out, timer, reused)
-            }
-            PlannedSteps::Wavefront(plan) => {
-                plan.record(encoder, states, (out.h_n, out.c_n), timer)
-            }
-        }
     }
 
     /// Builds every dispatch of a forward over `input` (all checks happen
@@ -418,107 +441,72 @@ impl Forward<'_> {
         }
         Ok(planned)
     }
+}
 
-    /// Records `planned` into `encoder`: each layer-direction's initial
-    /// state (`h0`/`c0`, or zeros where `reused` buffers may hold the last
-    /// call's), its dispatches (one pass, or one timed pass per kernel
-    /// family), and its final state into `h_n`/`c_n`.
-    fn record_layers(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        planned: &[PlannedLayer],
-        (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
-        out: Outputs<'_>,
-        mut timer: Option<&mut PassTimer>,
-        reused: bool,
-    ) {
-        let layer0 = self.config.layer;
-        for p in planned {
-            let batch = p.batch;
-            let (h_bytes, c_bytes) = (
-                (batch * layer0.output_size() * 4) as u64,
-                (batch * layer0.hidden_size * 4) as u64,
-            );
-            let slot = p.slot as u64;
-            match h0 {
-                Some(h0) => encoder.copy_buffer_to_buffer(
-                    h0.buffer(),
-                    slot * h_bytes,
-                    &p.pass.hs,
-                    0,
-                    h_bytes,
-                ),
-                None if reused => encoder.clear_buffer(&p.pass.hs, 0, Some(h_bytes)),
-                None => {}
+/// Records `planned` with `rec`: each layer-direction's initial state
+/// (`h0`/`c0`, or zeros: a kept plan's buffers hold the last call's), its
+/// dispatches, and its final state into `h_n`/`c_n`.
+fn record_layers(
+    stack: &DeviceStack,
+    rec: &mut Recorder<'_>,
+    planned: &[PlannedLayer],
+    (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
+    out: Outputs<'_>,
+) {
+    let layer0 = stack.config.layer;
+    for p in planned {
+        let batch = p.batch;
+        let (h_bytes, c_bytes) = (
+            (batch * layer0.output_size() * 4) as u64,
+            (batch * layer0.hidden_size * 4) as u64,
+        );
+        let slot = p.slot as u64;
+        let encoder = rec.encoder();
+        match h0 {
+            Some(h0) => {
+                encoder.copy_buffer_to_buffer(h0.buffer(), slot * h_bytes, &p.pass.hs, 0, h_bytes)
             }
-            if let Some(c) = &p.pass.c {
-                match c0 {
-                    Some(c0) => {
-                        encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes)
-                    }
-                    // The inference cell state is updated in place: it ends
-                    // the last call holding that call's c_T.
-                    None if reused => encoder.clear_buffer(c, 0, Some(c_bytes)),
-                    None => {}
+            None => encoder.clear_buffer(&p.pass.hs, 0, Some(h_bytes)),
+        }
+        if let Some(c) = &p.pass.c {
+            match c0 {
+                Some(c0) => {
+                    encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes)
                 }
+                // The inference cell state is updated in place: it ends
+                // the last call holding that call's c_T.
+                None => encoder.clear_buffer(c, 0, Some(c_bytes)),
             }
-            match timer.as_deref_mut() {
-                None => {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("rnn layer"),
-                        timestamp_writes: None,
-                    });
-                    if let Some((gather, _)) = &p.gather {
-                        gather.record(&mut pass);
-                    }
-                    p.pass.record(&mut pass);
-                    p.scatter.record(&mut pass);
-                    if let Some(dropout) = &p.dropout {
-                        dropout.record(&mut pass);
-                    }
-                }
-                Some(timer) => {
-                    // The same dispatches in the same order, one pass per family run.
-                    let mut timed =
-                        |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
-                            let mut pass =
-                                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                                    label: Some(family),
-                                    timestamp_writes: Some(timer.writes(family)),
-                                });
-                            f(&mut pass);
-                        };
-                    if let Some((gather, _)) = &p.gather {
-                        timed("gather (step order)", &|pass| gather.record(pass));
-                    }
-                    for (range, gemm) in p.pass.chunks() {
-                        timed("input GEMM", &|pass| gemm.record(pass));
-                        timed("step kernels", &|pass| {
-                            p.pass.record_steps(pass, range.clone())
-                        });
-                    }
-                    timed("scatter (time order)", &|pass| p.scatter.record(pass));
-                    if let Some(dropout) = &p.dropout {
-                        timed("dropout", &|pass| dropout.record(pass));
-                    }
-                }
-            }
-            encoder.copy_buffer_to_buffer(
-                &p.pass.hs,
-                p.seq as u64 * h_bytes,
-                out.h_n.buffer(),
-                slot * h_bytes,
-                h_bytes,
-            );
-            if let (Some(c_n), Some(c)) = (out.c_n, &p.pass.c) {
-                // Training keeps every step's cell state; the last is slot T.
-                let last = if p.training {
-                    p.seq as u64 * c_bytes
-                } else {
-                    0
-                };
-                encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
-            }
+        }
+        if let Some((gather, _)) = &p.gather {
+            rec.run("gather (step order)", |pass| gather.record(pass));
+        }
+        for (range, gemm) in p.pass.chunks() {
+            rec.run("input GEMM", |pass| gemm.record(pass));
+            rec.run("step kernels", |pass| {
+                p.pass.record_steps(pass, range.clone())
+            });
+        }
+        rec.run("scatter (time order)", |pass| p.scatter.record(pass));
+        if let Some(dropout) = &p.dropout {
+            rec.run("dropout", |pass| dropout.record(pass));
+        }
+        let encoder = rec.encoder();
+        encoder.copy_buffer_to_buffer(
+            &p.pass.hs,
+            p.seq as u64 * h_bytes,
+            out.h_n.buffer(),
+            slot * h_bytes,
+            h_bytes,
+        );
+        if let (Some(c_n), Some(c)) = (out.c_n, &p.pass.c) {
+            // Training keeps every step's cell state; the last is slot T.
+            let last = if p.training {
+                p.seq as u64 * c_bytes
+            } else {
+                0
+            };
+            encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
         }
     }
 }

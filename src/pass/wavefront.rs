@@ -10,7 +10,7 @@ use crate::cells::{weight_buffer, InputProjection, Layer};
 use crate::config::{CellKind, Precision};
 use crate::config::{Direction, Schedule, StackConfig};
 use crate::error::Result;
-use crate::gpu::profile::PassTimer;
+use crate::gpu::recorder::Recorder;
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
 use crate::gpu::Gpu;
 use crate::kernels::dispatch::Dispatch;
@@ -258,21 +258,16 @@ impl WavefrontPlan {
         })
     }
 
-    /// Compute passes [`WavefrontPlan::record`] times with a timer.
-    pub fn timed_passes(&self) -> usize {
-        2 + usize::from(self.gather.is_some()) + 2 * self.projection.gemms.len()
-    }
-
     /// Records the forward: the weight rebuild, the initial states (`h0`
     /// `[L, B, H]`, `c0`, or zeros), the waves with layer 0's GEMMs before
     /// the waves that read them, the output, and `h_n` / `c_n`.
     pub fn record(
         &self,
-        encoder: &mut wgpu::CommandEncoder,
+        rec: &mut Recorder<'_>,
         (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
         (h_n, c_n): (&GpuTensor, Option<&GpuTensor>),
-        timer: Option<&mut PassTimer>,
     ) {
+        let encoder = rec.encoder();
         let block = (self.batch * self.hidden * 4) as u64;
         let layer_stride = (self.seq as u64 + 1) * block;
         for copy in &self.copies {
@@ -314,49 +309,20 @@ impl WavefrontPlan {
             })
             .collect();
         debug_assert!(segments.iter().all(|(_, r)| r.start % chunk == 0));
-        match timer {
-            None => {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("rnn wavefront"),
-                    timestamp_writes: None,
-                });
-                for d in &self.repack {
-                    d.record(&mut pass);
-                }
-                if let Some((gather, _)) = &self.gather {
-                    gather.record(&mut pass);
-                }
-                for (gemm, range) in &segments {
-                    gemm.record(&mut pass);
-                    for w in range.clone() {
-                        self.waves.record(&mut pass, w);
-                    }
-                }
-                self.scatter.record(&mut pass);
-            }
-            Some(timer) => {
-                let mut timed = |family: &'static str, f: &dyn Fn(&mut wgpu::ComputePass<'_>)| {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(family),
-                        timestamp_writes: Some(timer.writes(family)),
-                    });
-                    f(&mut pass);
-                };
-                timed("weight rebuild", &|pass| {
-                    self.repack.iter().for_each(|d| d.record(pass))
-                });
-                if let Some((gather, _)) = &self.gather {
-                    timed("gather (step order)", &|pass| gather.record(pass));
-                }
-                for (gemm, range) in &segments {
-                    timed("input GEMM", &|pass| gemm.record(pass));
-                    timed("wavefront steps", &|pass| {
-                        range.clone().for_each(|w| self.waves.record(pass, w))
-                    });
-                }
-                timed("scatter (time order)", &|pass| self.scatter.record(pass));
-            }
+        rec.run("weight rebuild", |pass| {
+            self.repack.iter().for_each(|d| d.record(pass))
+        });
+        if let Some((gather, _)) = &self.gather {
+            rec.run("gather (step order)", |pass| gather.record(pass));
         }
+        for (gemm, range) in &segments {
+            rec.run("input GEMM", |pass| gemm.record(pass));
+            rec.run("wavefront steps", |pass| {
+                range.clone().for_each(|w| self.waves.record(pass, w))
+            });
+        }
+        rec.run("scatter (time order)", |pass| self.scatter.record(pass));
+        let encoder = rec.encoder();
         for z in 0..self.layers as u64 {
             let last = z * layer_stride + self.seq as u64 * block;
             encoder.copy_buffer_to_buffer(&self.hs, last, h_n.buffer(), z * block, block);

@@ -135,7 +135,7 @@ impl Linear {
             self.bias.buffer(),
             y.buffer(),
         )?;
-        submit_all(&self.gpu, "linear forward", [&product])?;
+        submit_all(&self.gpu, "linear forward", "linear", [&product])?;
         Ok(y)
     }
 
@@ -198,7 +198,7 @@ impl Linear {
                 grad_x.buffer(),
             )?,
         ];
-        submit_all(&self.gpu, "linear backward", &dispatches)?;
+        submit_all(&self.gpu, "linear backward", "linear", &dispatches)?;
         Ok(grad_x)
     }
 

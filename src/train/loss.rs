@@ -160,6 +160,6 @@ fn mean_of_terms(
             value.buffer(),
         )?,
     ];
-    submit_all(gpu, "loss", &dispatches)?;
+    submit_all(gpu, "loss", "loss", &dispatches)?;
     Ok(Loss { value, grad })
 }

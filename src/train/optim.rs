@@ -5,9 +5,10 @@
 
 use crate::cells::Layer;
 use crate::error::{Error, Result};
+use crate::gpu::recorder::{submit, Recorder};
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
 use crate::gpu::Gpu;
-use crate::kernels::dispatch::{submit_all, Dispatch};
+use crate::kernels::dispatch::Dispatch;
 use crate::kernels::optimizer::{update, OptimizerStep, UpdateBuffers};
 use crate::kernels::sum::{finish_sum, partial_count, partial_sums, Finish};
 use crate::model::{RnnStack, StackGrads};
@@ -327,12 +328,24 @@ impl Optimizer {
         self.gpu
             .queue()
             .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
-        // Compute passes order their dispatches: the repacks read the
-        // updated parameters.
-        let updates = self.dispatches.iter().flatten();
-        let repacks = self.layers.iter().flat_map(Layer::repack_dispatches);
-        submit_all(&self.gpu, "optimizer step", updates.chain(repacks))?;
-        Ok(())
+        submit(&self.gpu, "optimizer step", |rec| self.record(rec))
+    }
+
+    /// Records one step: the clipping norm, every update, then the layers'
+    /// repacks, which read the updated parameters.
+    fn record(&self, rec: &mut Recorder<'_>) {
+        rec.run("optimizer", |pass| {
+            self.dispatches
+                .iter()
+                .flatten()
+                .for_each(|d| d.record(pass))
+        });
+        rec.run("weight rebuild", |pass| {
+            self.layers
+                .iter()
+                .flat_map(Layer::repack_dispatches)
+                .for_each(|d| d.record(pass))
+        });
     }
 
     /// `(norm, coefficient)` of the last step's gradients when clipping:
