@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::packing;
+use super::{cell_family, packing};
 use crate::config::{CellKind, GruReset, Precision, RnnConfig};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::storage_buffer;
@@ -15,7 +15,7 @@ use crate::kernels::dispatch::{submit_all, Dispatch};
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams, TILE};
 use crate::kernels::repack::{add_rows, interleave_gates};
 use crate::kernels::step::{
-    persistent_pieces, step_kernels, StageRows, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
+    persistent_pieces, StageRows, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
 use crate::kernels::{precision_constants, Kernel};
@@ -320,7 +320,8 @@ impl Layer {
         buffers.extend(&z);
         // Stage i's weights are recurrent[i]; the reset-before GRU's second
         // stage reads the r*h the first wrote.
-        let mut stages: Vec<StepStage> = step_kernels(cfg.cell, projected)
+        let mut stages: Vec<StepStage> = cell_family(cfg.cell)
+            .step_kernels(projected)
             .into_iter()
             .enumerate()
             .map(|(i, (kernel, mut constants))| StepStage {

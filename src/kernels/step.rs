@@ -13,7 +13,7 @@ use super::dispatch::bind_resources;
 use super::dispatch::texels_bind_group;
 use super::texels::{pack_grid, PackParams, SourceLayout, TexelMatrix};
 use super::{precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
-use crate::config::{CellKind, GruReset, Nonlinearity, Precision};
+use crate::config::Precision;
 use crate::error::Result;
 use crate::gpu::pipelines::CachedPipeline;
 use crate::gpu::{Gpu, SUBGROUP_LANES};
@@ -59,29 +59,6 @@ pub struct StepOffsets {
     pub xg_offset: u32,
     pub h_prev_offset: u32,
     pub h_out_offset: u32,
-}
-
-/// The entry points one step of `cell` dispatches before any projection, in
-/// order, with their override constants.
-pub fn step_kernels(cell: CellKind, projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
-    let flag = |b: bool| f64::from(u8::from(b));
-    match cell {
-        CellKind::Lstm | CellKind::PeepholeLstm => vec![(
-            Kernel::LstmStep,
-            vec![
-                ("PEEPHOLE", flag(cell == CellKind::PeepholeLstm)),
-                ("PROJ", flag(projected)),
-            ],
-        )],
-        CellKind::Gru(GruReset::After) => vec![(Kernel::GruStep, vec![])],
-        CellKind::Gru(GruReset::Before) => {
-            vec![(Kernel::GruGates, vec![]), (Kernel::GruCandidate, vec![])]
-        }
-        CellKind::Rnn(act) => vec![(
-            Kernel::RnnStep,
-            vec![("RELU", flag(act == Nonlinearity::Relu))],
-        )],
-    }
 }
 
 /// One dispatch of every step: which kernel, its sizes and its buffers

@@ -14,20 +14,17 @@
 use std::ops::Deref;
 
 use super::tape::{GradMode, InputGrads, LayerGrads, Seeds, TapedLayer, TrainTape};
-use crate::cells::{DeviceStack, Layer};
-use crate::config::{CellKind, GruReset, Nonlinearity};
+use crate::cells::{cell_family, BackwardSteps, CellBackward, DeviceStack, Layer};
+use crate::config::{CellKind, GruReset};
 use crate::error::{Error, Result};
 use crate::gpu::recorder::{Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
-use crate::kernels::backward::{back_params, persistent_backward};
+use crate::kernels::backward::back_params;
 use crate::kernels::dispatch::Dispatch;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
 use crate::kernels::reduce::{column_sums, Columns};
 use crate::kernels::sequence::{sequence_copy, SeqParams};
-use crate::kernels::step::{
-    per_step_variant, rows_constant, step_dispatch, PerStepDispatch, RowOperand,
-};
-use crate::kernels::texels::TexelMatrix;
+use crate::kernels::step::PerStepDispatch;
 use crate::kernels::Kernel;
 
 /// The backward pass over the layers of `stack`: every layer and direction
@@ -250,193 +247,25 @@ impl LayerBackward {
         let lengths = &tape.lengths;
         let ds = storage_buffer(gpu, "state gradients [T+2, B, Ho]", (seq + 2) * batch * ho)?;
         let da = storage_buffer(gpu, "gate gradients [T, B, G*H]", tb * g)?;
-        let unused = || storage_buffer(gpu, "unused binding", 1);
-        let flag = |b: bool| f64::from(u8::from(b));
-        let params = back_params(batch, seq, h, ho);
         let reset_before = cfg.cell == CellKind::Gru(GruReset::Before);
-        let mut keep = vec![];
-        let mut dc = None;
-        // The input-side gate gradients, when they differ from `da`.
-        let mut da_in = None;
-        let mut kernels = vec![];
-        let mut steps = vec![];
-        // Every product with weight_hh may read it as texels, and then its
-        // row operand da_i too: the first `multiplied` of each step's gate
-        // rows (reset before: r and z only), nothing at dispatch T.
-        let texels = layer.texels.backward.as_ref();
-        let multiplied = if reset_before { 2 * h } else { g };
-        let rows = RowOperand {
-            src: &da,
-            what: "da_i",
-            batch: batch as u32,
-            cols: multiplied as u32,
-            ld: g as u32,
-            offsets: (0..=seq)
-                .map(|i| (i < seq).then_some((i * batch * g) as u32))
-                .collect(),
+        let steps_ctx = BackwardSteps {
+            gpu,
+            layer,
+            pass,
+            lengths,
+            ds: &ds,
+            da: &da,
+            seq,
+            batch,
+            params: back_params(batch, seq, h, ho),
         };
-        // The reset-before GRU's gru_backward_reset multiplies the n part.
-        let n_rows = RowOperand {
-            what: "da_n",
-            cols: h as u32,
-            offsets: (0..=seq)
-                .map(|i| (i < seq).then_some((i * batch * g + 2 * h) as u32))
-                .collect(),
-            ..rows
-        };
-        // The projection's backward step multiplies dS_i, Ho per row.
-        let ds_rows = RowOperand {
-            src: &ds,
-            what: "dS_i",
-            cols: ho as u32,
-            ld: ho as u32,
-            offsets: (0..=seq).map(|i| Some((i * batch * ho) as u32)).collect(),
-            ..rows
-        };
-        let dispatch = |kernel: Kernel,
-                        constants: &[(&'static str, f64)],
-                        buffers: &[&wgpu::Buffer],
-                        units: usize,
-                        (rows, texels): (&RowOperand, Option<&TexelMatrix>)|
-         -> Result<PerStepDispatch> {
-            let mut constants = constants.to_vec();
-            constants.push(rows_constant(batch));
-            let (kernel, groups, texels) = per_step_variant(
-                gpu,
-                kernel,
-                units as u32,
-                batch as u32,
-                &mut constants,
-                texels,
-            );
-            step_dispatch(
-                gpu,
-                kernel,
-                &constants,
-                &params,
-                buffers,
-                texels,
-                Some((rows, units as u32)),
-                groups,
-            )
-        };
-        match cfg.cell {
-            CellKind::Lstm | CellKind::PeepholeLstm => {
-                let cell_c = storage_buffer(gpu, "cell-state gradient [B, H]", batch * h)?;
-                let cs = pass.c.as_ref().expect("an LSTM keeps its cell states");
-                let peephole = layer.extra.as_ref().expect("an LSTM binds peepholes");
-                let projected = cfg.proj_size.is_some();
-                let constants = [
-                    ("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)),
-                    ("PROJ", flag(projected)),
-                ];
-                let w_hh = layer.params.weight_hh.buffer();
-                let bound = [lengths, &ds, &da, &pass.acts, cs, &cell_c, peephole];
-                if layer.runs_persistent(batch) {
-                    // Where the forward runs the persistent kernel, so does
-                    // the backward: one dispatch per piece of slots.
-                    let buffers: Vec<&wgpu::Buffer> =
-                        std::iter::once(&layer.recurrent[0]).chain(bound).collect();
-                    let (persistent, pieces) = persistent_backward(
-                        gpu,
-                        (batch, seq, h),
-                        cfg.cell == CellKind::PeepholeLstm,
-                        &buffers,
-                        layer.texels.forward.first(),
-                    )?;
-                    kernels.push(persistent);
-                    steps.extend((0..pieces).map(|piece| (piece, 0)));
-                } else {
-                    let buffers: Vec<&wgpu::Buffer> = std::iter::once(w_hh).chain(bound).collect();
-                    kernels.push(dispatch(
-                        Kernel::LstmBackwardStep,
-                        &constants,
-                        &buffers,
-                        ho,
-                        (&rows, texels),
-                    )?);
-                    if let Some(w_hr) = &layer.params.weight_hr {
-                        let buffers: Vec<&wgpu::Buffer> =
-                            std::iter::once(w_hr.buffer()).chain(bound).collect();
-                        kernels.push(dispatch(
-                            Kernel::LstmBackwardCell,
-                            &constants,
-                            &buffers,
-                            h,
-                            (&ds_rows, layer.texels.projection_backward.as_ref()),
-                        )?);
-                    }
-                    for i in (0..=seq).rev() {
-                        steps.push((i, 0));
-                        if projected && i > 0 {
-                            steps.push((i, 1));
-                        }
-                    }
-                }
-                dc = Some(cell_c);
-            }
-            CellKind::Gru(reset) => {
-                let (input_side, aux) = match reset {
-                    GruReset::After => (
-                        storage_buffer(gpu, "input-side gate gradients [T, B, 3H]", tb * g)?,
-                        pass.history.clone().expect("a training GRU keeps W_hn h"),
-                    ),
-                    GruReset::Before => {
-                        (unused()?, storage_buffer(gpu, "d(r*h) [B, H]", batch * h)?)
-                    }
-                };
-                let buffers = [
-                    layer.params.weight_hh.buffer(),
-                    lengths,
-                    &ds,
-                    &da,
-                    &pass.acts,
-                    &pass.hs,
-                    &input_side,
-                    &aux,
-                ];
-                let constants = [("RESET_BEFORE", flag(reset_before))];
-                kernels.push(dispatch(
-                    Kernel::GruBackwardStep,
-                    &constants,
-                    &buffers,
-                    h,
-                    (&rows, texels),
-                )?);
-                if reset_before {
-                    kernels.push(dispatch(
-                        Kernel::GruBackwardReset,
-                        &constants,
-                        &buffers,
-                        h,
-                        (&n_rows, texels),
-                    )?);
-                }
-                for i in (0..=seq).rev() {
-                    if reset_before && i < seq {
-                        steps.push((i, 1));
-                    }
-                    steps.push((i, 0));
-                }
-                if reset == GruReset::After {
-                    da_in = Some(input_side);
-                } else {
-                    keep.push(input_side);
-                }
-                keep.push(aux);
-            }
-            CellKind::Rnn(act) => {
-                let constants = [("RELU", flag(act == Nonlinearity::Relu))];
-                kernels.push(dispatch(
-                    Kernel::RnnBackwardStep,
-                    &constants,
-                    &[layer.params.weight_hh.buffer(), lengths, &ds, &da, &pass.hs],
-                    h,
-                    (&rows, texels),
-                )?);
-                steps.extend((0..=seq).rev().map(|i| (i, 0)));
-            }
-        }
+        let CellBackward {
+            kernels,
+            steps,
+            dc,
+            da_in,
+            mut keep,
+        } = cell_family(cfg.cell).backward_steps(&steps_ctx)?;
 
         let gather = io
             .d_out

@@ -1,0 +1,50 @@
+//! The vanilla RNN, `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with tanh or
+//! ReLU. Its WGSL is in `shaders/rnn/`.
+
+use super::backward::{flag, BackwardSteps, CellBackward};
+use super::CellFamily;
+use crate::config::Nonlinearity;
+use crate::error::Result;
+use crate::kernels::Kernel;
+
+/// An RNN with `act` as its nonlinearity.
+pub(crate) struct Rnn {
+    pub act: Nonlinearity,
+}
+
+impl Rnn {
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        vec![("RELU", flag(self.act == Nonlinearity::Relu))]
+    }
+}
+
+impl CellFamily for Rnn {
+    fn step_kernels(&self, _projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
+        vec![(Kernel::RnnStep, self.constants())]
+    }
+
+    fn backward_steps(&self, b: &BackwardSteps<'_>) -> Result<CellBackward> {
+        let cfg = *b.layer.config();
+        let rows = b.gate_rows("da_i", 0, cfg.gate_rows());
+        let kernel = b.dispatch(
+            Kernel::RnnBackwardStep,
+            &self.constants(),
+            &[
+                b.layer.params.weight_hh.buffer(),
+                b.lengths,
+                b.ds,
+                b.da,
+                &b.pass.hs,
+            ],
+            cfg.hidden_size,
+            (&rows, b.texels()),
+        )?;
+        Ok(CellBackward {
+            kernels: vec![kernel],
+            steps: (0..=b.seq).rev().map(|i| (i, 0)).collect(),
+            dc: None,
+            da_in: None,
+            keep: vec![],
+        })
+    }
+}
