@@ -4,11 +4,13 @@
 //! kernels per step, gates then candidate). Its WGSL is in `shaders/gru/`.
 
 use super::backward::{flag, BackwardSteps, CellBackward};
-use super::CellFamily;
+use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::GruReset;
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
+use crate::gpu::Gpu;
 use crate::kernels::Kernel;
+use crate::weights::LayerTensors;
 
 /// A GRU with its reset gate `reset` the recurrent product.
 pub(crate) struct Gru {
@@ -16,6 +18,50 @@ pub(crate) struct Gru {
 }
 
 impl CellFamily for Gru {
+    fn recurrent_layout(&self) -> &'static [(&'static [usize], usize)] {
+        match self.reset {
+            GruReset::After => &[(&[0, 1, 2], 4)],
+            GruReset::Before => &[(&[0, 1], 2), (&[2], 1)],
+        }
+    }
+
+    fn extra(
+        &self,
+        gpu: &Gpu,
+        _params: &LayerTensors,
+        hidden: usize,
+    ) -> Result<Option<wgpu::Buffer>> {
+        match self.reset {
+            // b_hn, written by the repack.
+            GruReset::After => Ok(Some(storage_buffer(gpu, "cell extras", 3 * hidden)?)),
+            GruReset::Before => Ok(None),
+        }
+    }
+
+    fn step_scratch(&self, _projected: bool, train: bool) -> StepScratch {
+        match self.reset {
+            GruReset::After => StepScratch {
+                history: train.then_some("W_hn h + b_hn"),
+                binds_history: true,
+                z: false,
+            },
+            GruReset::Before => StepScratch {
+                history: Some("r*h"),
+                binds_history: true,
+                z: true,
+            },
+        }
+    }
+
+    fn wavefront(&self) -> Option<WavefrontCell> {
+        // The reset-before GRU needs two dependent dispatches per step.
+        (self.reset == GruReset::After).then(|| WavefrontCell {
+            gates: &[0, 1, 2],
+            extras_per_unit: 1,
+            constants: vec![("CELL", 1.0), ("PEEPHOLE", 0.0), ("RELU", 0.0)],
+        })
+    }
+
     fn step_kernels(&self, _projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
         match self.reset {
             GruReset::After => vec![(Kernel::GruStep, vec![])],

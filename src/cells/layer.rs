@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{cell_family, packing};
+use super::cell_family;
 use crate::config::{CellKind, GruReset, Precision, RnnConfig};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::storage_buffer;
@@ -56,7 +56,7 @@ pub(crate) struct Layer {
 #[derive(Clone, Default)]
 pub(crate) struct LayerTexels {
     /// The forward step's recurrent weights, `[Ho, width*H]` for each
-    /// buffer of [`packing::recurrent_layout`] (one per step stage).
+    /// buffer of [`super::CellFamily::recurrent_layout`] (one per step stage).
     pub forward: Vec<TexelMatrix>,
     /// `weight_hh` `[G*H, Ho]`, for the backward step.
     pub backward: Option<TexelMatrix>,
@@ -81,7 +81,8 @@ impl LayerTexels {
         };
         // All of them or none: a stage without its texels runs the plain
         // kernel.
-        let forward = packing::recurrent_layout(config.cell)
+        let forward = cell_family(config.cell)
+            .recurrent_layout()
             .iter()
             .map(|(_, width)| texels("recurrent weights", ho, width * h, precision))
             .collect::<Result<Option<Vec<_>>>>()?
@@ -148,17 +149,13 @@ impl Layer {
         let params = LayerTensors::upload(gpu, weights)?;
         let (h, ho) = (config.hidden_size, config.output_size());
         let weight_buffer = |what: &str, n: usize| weight_buffer(gpu, what, n, precision);
-        let recurrent = packing::recurrent_layout(config.cell)
+        let family = cell_family(config.cell);
+        let recurrent = family
+            .recurrent_layout()
             .iter()
             .map(|(_, width)| weight_buffer("recurrent weights", ho * h * width))
             .collect::<Result<Vec<_>>>()?;
-        let extra = match config.cell {
-            CellKind::PeepholeLstm => params.peephole.as_ref().map(|p| p.buffer().clone()),
-            CellKind::Lstm | CellKind::Gru(GruReset::After) => {
-                Some(storage_buffer(gpu, "cell extras", 3 * h)?)
-            }
-            CellKind::Gru(GruReset::Before) | CellKind::Rnn(_) => None,
-        };
+        let extra = family.extra(gpu, &params, h)?;
         let projection = params
             .weight_hr
             .as_ref()
@@ -294,22 +291,15 @@ impl Layer {
         let scratch = |what: &str| storage_buffer(gpu, what, steps_of(seq) * bh);
         let projected = self.projection.is_some();
         // The projection's input o*tanh(c), or what the backward pass reads.
-        let history = match cfg.cell {
-            CellKind::Lstm | CellKind::PeepholeLstm if projected => Some(scratch("o*tanh(c)")?),
-            CellKind::Gru(GruReset::Before) => Some(scratch("r*h")?),
-            CellKind::Gru(GruReset::After) if train => Some(scratch("W_hn h + b_hn")?),
-            _ => None,
-        };
-        // The LSTM and GRU kernels bind a buffer after the state even where
-        // their override constants never touch it.
-        let bound_history = match (&history, cfg.cell) {
+        let family = cell_family(cfg.cell);
+        let wants = family.step_scratch(projected, train);
+        let history = wants.history.map(scratch).transpose()?;
+        let bound_history = match (&history, wants.binds_history) {
             (Some(b), _) => Some(b.clone()),
-            (None, CellKind::Rnn(_)) => None,
-            (None, _) => Some(storage_buffer(gpu, "unused binding", 1)?),
+            (None, true) => Some(storage_buffer(gpu, "unused binding", 1)?),
+            (None, false) => None,
         };
-        let z = (cfg.cell == CellKind::Gru(GruReset::Before))
-            .then(|| scratch("z"))
-            .transpose()?;
+        let z = wants.z.then(|| scratch("z")).transpose()?;
         let mut buffers: Vec<&wgpu::Buffer> = vec![&xg];
         buffers.extend(&self.recurrent);
         buffers.extend(&self.extra);
@@ -320,7 +310,7 @@ impl Layer {
         buffers.extend(&z);
         // Stage i's weights are recurrent[i]; the reset-before GRU's second
         // stage reads the r*h the first wrote.
-        let mut stages: Vec<StepStage> = cell_family(cfg.cell)
+        let mut stages: Vec<StepStage> = family
             .step_kernels(projected)
             .into_iter()
             .enumerate()
@@ -514,7 +504,11 @@ fn repack_dispatches(
     let (rows, h, ho) = (config.gate_rows(), config.hidden_size, config.output_size());
     let w_hh = params.weight_hh.buffer();
     let mut out = Vec::new();
-    for ((gates, width), dst) in packing::recurrent_layout(config.cell).iter().zip(recurrent) {
+    for ((gates, width), dst) in cell_family(config.cell)
+        .recurrent_layout()
+        .iter()
+        .zip(recurrent)
+    {
         let dst = (dst, precision);
         out.push(interleave_gates(gpu, w_hh, (h, ho), gates, *width, dst)?);
     }

@@ -3,13 +3,15 @@
 //! Its WGSL is in `shaders/lstm/`.
 
 use super::backward::{flag, BackwardSteps, CellBackward};
-use super::CellFamily;
+use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::CellKind;
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
+use crate::gpu::Gpu;
 use crate::kernels::backward::persistent_backward;
 use crate::kernels::step::RowOperand;
 use crate::kernels::Kernel;
+use crate::weights::LayerTensors;
 
 /// An LSTM, with peepholes or without.
 pub(crate) struct Lstm {
@@ -23,6 +25,42 @@ impl Lstm {
 }
 
 impl CellFamily for Lstm {
+    fn recurrent_layout(&self) -> &'static [(&'static [usize], usize)] {
+        &[(&[0, 1, 2, 3], 4)]
+    }
+
+    fn extra(
+        &self,
+        gpu: &Gpu,
+        params: &LayerTensors,
+        hidden: usize,
+    ) -> Result<Option<wgpu::Buffer>> {
+        Ok(Some(match &params.peephole {
+            Some(p) if self.peephole => p.buffer().clone(),
+            _ => storage_buffer(gpu, "cell extras", 3 * hidden)?,
+        }))
+    }
+
+    fn step_scratch(&self, projected: bool, _train: bool) -> StepScratch {
+        StepScratch {
+            history: projected.then_some("o*tanh(c)"),
+            binds_history: true,
+            z: false,
+        }
+    }
+
+    fn wavefront(&self) -> Option<WavefrontCell> {
+        Some(WavefrontCell {
+            gates: &[0, 1, 2, 3],
+            extras_per_unit: 3,
+            constants: vec![
+                ("CELL", 0.0),
+                ("PEEPHOLE", flag(self.peephole)),
+                ("RELU", 0.0),
+            ],
+        })
+    }
+
     fn step_kernels(&self, projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
         vec![(Kernel::LstmStep, self.constants(projected))]
     }

@@ -18,10 +18,58 @@ pub(crate) use stack::DeviceStack;
 
 use crate::config::CellKind;
 use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::Kernel;
+use crate::weights::LayerTensors;
+
+/// What a cell family's forward steps write besides `hs` and the cell
+/// state, per step in training or one block in inference.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StepScratch {
+    /// The `[B, H]` history the backward reads or the next stage
+    /// multiplies, by name (see [`LayerPass::history`]).
+    pub history: Option<&'static str>,
+    /// Whether the step kernels bind a history buffer even where they
+    /// never touch it (an unused one is bound then).
+    pub binds_history: bool,
+    /// The reset-before GRU's `z` between its two stages.
+    pub z: bool,
+}
+
+/// How the layer wavefront's one kernel runs a cell family.
+pub(crate) struct WavefrontCell {
+    /// The gate rows each interleaved weight vector holds, in slot order.
+    pub gates: &'static [usize],
+    /// Per-unit extras each layer copies in (LSTM peepholes, GRU b_hn).
+    pub extras_per_unit: usize,
+    /// `CELL`, `PEEPHOLE`, `RELU`.
+    pub constants: Vec<(&'static str, f64)>,
+}
 
 /// What one cell family contributes to the passes.
 pub(crate) trait CellFamily {
+    /// The recurrent weight buffers the step kernels bind, in binding
+    /// order: the gate blocks of each and its slots per unit (see
+    /// [`packing::interleave_recurrent`]).
+    fn recurrent_layout(&self) -> &'static [(&'static [usize], usize)];
+
+    /// The step kernels' `extra` binding: LSTM peepholes `[3, H]` (the
+    /// parameter of a peephole LSTM, zeros for a plain one), the
+    /// reset-after GRU's `b_hn`; `None` where they bind none.
+    fn extra(
+        &self,
+        gpu: &Gpu,
+        params: &LayerTensors,
+        hidden: usize,
+    ) -> Result<Option<wgpu::Buffer>>;
+
+    /// What the forward steps write besides the states.
+    fn step_scratch(&self, projected: bool, train: bool) -> StepScratch;
+
+    /// How the layer wavefront runs this family; `None` where it cannot
+    /// (see [`crate::Schedule::Wavefront`]).
+    fn wavefront(&self) -> Option<WavefrontCell>;
+
     /// The kernels of one forward step, in dispatch order, with their
     /// override constants (`projected`: an LSTM with `proj_size`, whose
     /// projection step follows).

@@ -6,6 +6,7 @@
 // layer, the rest by no test yet.
 #![allow(dead_code)]
 
+use super::cell_family;
 use crate::config::{CellKind, GruReset};
 use crate::weights::RnnWeights;
 
@@ -65,21 +66,10 @@ pub fn projection_weights(w: &RnnWeights) -> Option<Vec<f32>> {
         .map(|w_hr| (0..h * ho).map(|n| w_hr[(n % ho) * h + n / ho]).collect())
 }
 
-/// The recurrent weight buffers each cell's step kernel binds, in binding
-/// order: the gate blocks of each and its slots per unit (see
-/// [`interleave_recurrent`]).
-pub fn recurrent_layout(cell: CellKind) -> &'static [(&'static [usize], usize)] {
-    match cell {
-        CellKind::Lstm | CellKind::PeepholeLstm => &[(&[0, 1, 2, 3], 4)],
-        CellKind::Gru(GruReset::After) => &[(&[0, 1, 2], 4)],
-        CellKind::Gru(GruReset::Before) => &[(&[0, 1], 2), (&[2], 1)],
-        CellKind::Rnn(_) => &[(&[0], 1)],
-    }
-}
-
 /// The recurrent weight buffers each cell's step kernel binds, in binding order.
 pub fn recurrent_weights(w: &RnnWeights) -> Vec<Vec<f32>> {
-    recurrent_layout(w.config().cell)
+    cell_family(w.config().cell)
+        .recurrent_layout()
         .iter()
         .map(|(gates, width)| interleave_recurrent(w, gates, *width))
         .collect()

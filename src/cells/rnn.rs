@@ -2,10 +2,12 @@
 //! ReLU. Its WGSL is in `shaders/rnn/`.
 
 use super::backward::{flag, BackwardSteps, CellBackward};
-use super::CellFamily;
+use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::Nonlinearity;
 use crate::error::Result;
+use crate::gpu::Gpu;
 use crate::kernels::Kernel;
+use crate::weights::LayerTensors;
 
 /// An RNN with `act` as its nonlinearity.
 pub(crate) struct Rnn {
@@ -19,6 +21,35 @@ impl Rnn {
 }
 
 impl CellFamily for Rnn {
+    fn recurrent_layout(&self) -> &'static [(&'static [usize], usize)] {
+        &[(&[0], 1)]
+    }
+
+    fn extra(
+        &self,
+        _gpu: &Gpu,
+        _params: &LayerTensors,
+        _hidden: usize,
+    ) -> Result<Option<wgpu::Buffer>> {
+        Ok(None)
+    }
+
+    fn step_scratch(&self, _projected: bool, _train: bool) -> StepScratch {
+        StepScratch::default()
+    }
+
+    fn wavefront(&self) -> Option<WavefrontCell> {
+        Some(WavefrontCell {
+            gates: &[0],
+            extras_per_unit: 0,
+            constants: vec![
+                ("CELL", 2.0),
+                ("PEEPHOLE", 0.0),
+                ("RELU", flag(self.act == Nonlinearity::Relu)),
+            ],
+        })
+    }
+
     fn step_kernels(&self, _projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
         vec![(Kernel::RnnStep, self.constants())]
     }

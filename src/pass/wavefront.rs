@@ -6,8 +6,8 @@
 //! layers above the first compute their input projection inside each step
 //! instead of in one GEMM over the whole sequence.
 
-use crate::cells::{weight_buffer, InputProjection, Layer};
-use crate::config::{CellKind, Precision};
+use crate::cells::{cell_family, weight_buffer, InputProjection, Layer};
+use crate::config::Precision;
 use crate::config::{Direction, Schedule, StackConfig};
 use crate::error::Result;
 use crate::gpu::recorder::Recorder;
@@ -20,15 +20,6 @@ use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{rows_constant, step_groups, PerStepDispatch};
 use crate::kernels::wavefront::WaveParams;
 use crate::kernels::{precision_constants, Kernel};
-
-/// The gate rows each wavefront weight vector holds, in slot order.
-fn wave_gates(cell: CellKind) -> &'static [usize] {
-    match cell {
-        CellKind::Lstm | CellKind::PeepholeLstm => &[0, 1, 2, 3],
-        CellKind::Gru(_) => &[0, 1, 2],
-        CellKind::Rnn(_) => &[0],
-    }
-}
 
 /// A copy recorded before every forward: all of `src` into `dst` at `at`.
 struct BufferCopy {
@@ -98,7 +89,14 @@ impl WavefrontPlan {
         let block = h * h * 4;
         let w_hh = weight_buffer(gpu, "wavefront W_hh [L, H, H, 4]", n * block, precision)?;
         let w_ih = storage_buffer(gpu, "wavefront W_ih [L-1, H, H, 4]", (n - 1) * block)?;
-        let gates = wave_gates(cell);
+        let Some(family) = cell_family(cell).wavefront() else {
+            // Schedule::check refuses these configurations first.
+            return Err(crate::error::Error::config(
+                "schedule wavefront",
+                format!("a {} cannot run the layer wavefront", cell.name()),
+            ));
+        };
+        let gates = family.gates;
         let mut repack = Vec::new();
         for (z, layer) in layers.iter().enumerate() {
             let params = &layer.params;
@@ -125,11 +123,7 @@ impl WavefrontPlan {
         }
         // Biases of layers 1.. (layer 0's are in its GEMM) and the extras:
         // LSTM peepholes [3H] (zeros for a plain LSTM), GRU b_hn [H].
-        let extra_len = match cell {
-            CellKind::Lstm | CellKind::PeepholeLstm => 3 * h,
-            CellKind::Gru(_) => h,
-            CellKind::Rnn(_) => 0,
-        };
+        let extra_len = family.extras_per_unit * h;
         let bias = storage_buffer(gpu, "wavefront biases [L-1, G*H]", (n - 1) * rows)?;
         let extra = storage_buffer(gpu, "wavefront extras [L, ...]", n * extra_len)?;
         let mut copies = Vec::new();
@@ -184,24 +178,12 @@ impl WavefrontPlan {
             })
             .collect();
         let flag = |b: bool| f64::from(u8::from(b));
-        let mut constants = vec![
-            (
-                "CELL",
-                match cell {
-                    CellKind::Lstm | CellKind::PeepholeLstm => 0.0,
-                    CellKind::Gru(_) => 1.0,
-                    CellKind::Rnn(_) => 2.0,
-                },
-            ),
-            ("PEEPHOLE", flag(cell == CellKind::PeepholeLstm)),
-            (
-                "RELU",
-                flag(cell == CellKind::Rnn(crate::config::Nonlinearity::Relu)),
-            ),
+        let mut constants = family.constants;
+        constants.extend([
             ("TILED", flag(gpu.tuning().step_tiles())),
             ("TRAIN", 0.0),
             rows_constant(batch),
-        ];
+        ]);
         constants.extend(precision_constants(precision));
         let [x, y, _] = step_groups(h as u32, batch as u32);
         let waves = PerStepDispatch::new(
