@@ -1,4 +1,4 @@
-// What the reset-before GRU step kernels share (gru/reset_before_step.wgsl,
+// What the reset-before GRU step kernels share (gru/gates.wgsl, gru/candidate.wgsl,
 // gru/gates_subgroup.wgsl, gru/candidate_subgroup.wgsl): the bindings and
 // the end of each of a step's two dispatches for one (row, unit). The host
 // prepends common/common.wgsl, then this file, to each.

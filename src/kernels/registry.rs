@@ -168,6 +168,7 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "lstm/cell.wgsl",
                     "lstm/common.wgsl",
                     "lstm/sequence_buffer.wgsl",
@@ -195,6 +196,7 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "lstm/cell.wgsl",
                     "lstm/common.wgsl",
                     "lstm/sequence_buffer.wgsl",
@@ -207,6 +209,7 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "lstm/cell.wgsl",
                     "lstm/common.wgsl",
                     "subgroup/texels.wgsl",
@@ -218,7 +221,12 @@ impl Kernel {
                 "gru_step",
                 "gru_step",
                 PerStep,
-                wgsl!("common/common.wgsl", "gru/common.wgsl", "gru/step.wgsl"),
+                wgsl!(
+                    "common/common.wgsl",
+                    "common/matvec.wgsl",
+                    "gru/common.wgsl",
+                    "gru/step.wgsl"
+                ),
             ),
             Kernel::GruStepSubgroup => row(
                 "gru_step_subgroup",
@@ -240,8 +248,9 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "gru/reset_before_common.wgsl",
-                    "gru/reset_before_step.wgsl"
+                    "gru/gates.wgsl"
                 ),
             ),
             Kernel::GruGatesSubgroup => row(
@@ -264,8 +273,9 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "gru/reset_before_common.wgsl",
-                    "gru/reset_before_step.wgsl"
+                    "gru/candidate.wgsl"
                 ),
             ),
             Kernel::GruCandidateSubgroup => row(
@@ -286,7 +296,12 @@ impl Kernel {
                 "rnn_step",
                 "rnn_step",
                 PerStep,
-                wgsl!("common/common.wgsl", "rnn/common.wgsl", "rnn/step.wgsl"),
+                wgsl!(
+                    "common/common.wgsl",
+                    "common/matvec.wgsl",
+                    "rnn/common.wgsl",
+                    "rnn/step.wgsl"
+                ),
             ),
             Kernel::RnnStepSubgroup => row(
                 "rnn_step_subgroup",
@@ -306,7 +321,11 @@ impl Kernel {
                 "projection_step",
                 "projection_step",
                 PerStep,
-                wgsl!("common/common.wgsl", "lstm/projection_step.wgsl"),
+                wgsl!(
+                    "common/common.wgsl",
+                    "common/matvec.wgsl",
+                    "lstm/projection_step.wgsl"
+                ),
             ),
             Kernel::ProjectionSubgroup => row(
                 "projection_subgroup",
@@ -314,6 +333,7 @@ impl Kernel {
                 PerStep,
                 wgsl!(
                     "common/common.wgsl",
+                    "common/matvec.wgsl",
                     "lstm/projection_step.wgsl",
                     "subgroup/subgroup.wgsl",
                     "subgroup/texels.wgsl",
