@@ -9,7 +9,7 @@ use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
 use super::Kernel;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::pipelines::CachedPipeline;
 use crate::gpu::recorder::submit;
 use crate::gpu::Gpu;
@@ -73,30 +73,57 @@ pub(crate) fn bind_resources<'a>(
     })
 }
 
+/// `resources` in the order `kernel`'s WGSL declares them after its params
+/// (binding 1..), found by name; every declared binding must be given once.
+fn in_declared_order<T>(kernel: Kernel, mut resources: Vec<(&'static str, T)>) -> Result<Vec<T>> {
+    let declared = kernel.spec().bindings();
+    let wrong = |message: String| Error::Wgpu {
+        during: format!("binding {}", kernel.label()),
+        message,
+    };
+    let mut ordered = Vec::with_capacity(resources.len());
+    for &(name, _) in declared.iter().skip(1) {
+        let at = resources
+            .iter()
+            .position(|(given, _)| *given == name)
+            .ok_or_else(|| wrong(format!("no resource named `{name}` given")))?;
+        ordered.push(resources.swap_remove(at).1);
+    }
+    if let Some((extra, _)) = resources.first() {
+        return Err(wrong(format!("`{extra}` is not a binding of the kernel")));
+    }
+    Ok(ordered)
+}
+
 impl Dispatch {
     /// Checks the grid against the device limits and binds `params` and
-    /// `buffers` (bindings 1..) for `kernel` with its override `constants`.
+    /// `buffers`, each named as `kernel`'s WGSL declares it (the WGSL's
+    /// declarations give the binding order), with its override `constants`.
     pub fn new<P: Pod>(
         gpu: &Gpu,
         kernel: Kernel,
         constants: &[(&'static str, f64)],
         params: &P,
-        buffers: &[&wgpu::Buffer],
+        buffers: &[(&'static str, &wgpu::Buffer)],
         groups: [u32; 3],
     ) -> Result<Self> {
-        let resources = buffers.iter().map(|b| b.as_entire_binding()).collect();
+        let resources = buffers
+            .iter()
+            .map(|&(name, b)| (name, b.as_entire_binding()))
+            .collect();
         Self::with_resources(gpu, kernel, constants, params, resources, groups)
     }
 
-    /// [`Dispatch::new`] for any resources (textures too) at bindings 1...
+    /// [`Dispatch::new`] for any named resources (textures too).
     pub(crate) fn with_resources<P: Pod>(
         gpu: &Gpu,
         kernel: Kernel,
         constants: &[(&'static str, f64)],
         params: &P,
-        resources: Vec<wgpu::BindingResource<'_>>,
+        resources: Vec<(&'static str, wgpu::BindingResource<'_>)>,
         groups: [u32; 3],
     ) -> Result<Self> {
+        let resources = in_declared_order(kernel, resources)?;
         gpu.check_dispatch(kernel.label(), groups)?;
         let pipeline = gpu.pipeline(&kernel.spec(), constants)?;
         let uniform = gpu
@@ -208,4 +235,25 @@ pub(crate) fn texels_bind_group(
         layout,
         entries: &entries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_resources_are_bound_in_the_declared_order() {
+        // sequence/sequence.wgsl declares p, lengths, src, dst.
+        let given = vec![("dst", 3), ("lengths", 1), ("src", 2)];
+        assert_eq!(
+            in_declared_order(Kernel::GatherSteps, given).unwrap(),
+            [1, 2, 3]
+        );
+        let missing = vec![("dst", 3), ("src", 2)];
+        let err = in_declared_order(Kernel::GatherSteps, missing).unwrap_err();
+        assert!(err.to_string().contains("`lengths`"), "{err}");
+        let extra = vec![("dst", 3), ("lengths", 1), ("src", 2), ("bias", 4)];
+        let err = in_declared_order(Kernel::GatherSteps, extra).unwrap_err();
+        assert!(err.to_string().contains("`bias`"), "{err}");
+    }
 }

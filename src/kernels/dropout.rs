@@ -89,7 +89,7 @@ impl DropoutMask {
             grid_width,
             ..Default::default()
         };
-        Dispatch::new(gpu, Kernel::Dropout, &[], &params, &[x], groups)
+        Dispatch::new(gpu, Kernel::Dropout, &[], &params, &[("x", x)], groups)
     }
 }
 

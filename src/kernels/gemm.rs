@@ -234,7 +234,7 @@ pub fn gemm(
             kernel,
             &[],
             &layout.apply(params),
-            &[a, b, bias, c],
+            &[("a", a), ("b", b), ("bias", bias), ("c", c)],
             grid(1),
         )?));
     }
@@ -256,7 +256,7 @@ pub fn gemm(
         kernel,
         &[],
         &unsplit.apply(slices),
-        &[a, b, bias, &scratch],
+        &[("a", a), ("b", b), ("bias", bias), ("c", &scratch)],
         grid(splits),
     )?);
     let sum = column_sums(

@@ -32,13 +32,13 @@ impl WgslTwin for LossParams {
 }
 
 /// `kernel` over `len` elements (MSE) or rows (cross-entropy):
-/// `[pred, target, grad, terms]` bound in that order.
+/// `buffers` named as the kernel's WGSL names them.
 pub fn loss_terms(
     gpu: &Gpu,
     kernel: Kernel,
     (len, classes): (usize, usize),
     scale: f32,
-    buffers: [&wgpu::Buffer; 4],
+    buffers: [(&'static str, &wgpu::Buffer); 4],
 ) -> Result<Dispatch> {
     let (groups, grid_width) = elementwise_grid(gpu, len as u64);
     let params = LossParams {

@@ -98,7 +98,14 @@ pub fn update(
         Kernel::OptimizerStep,
         &constants,
         &params,
-        &[b.step, b.param, b.grad, b.m, b.v, b.clip],
+        &[
+            ("s", b.step),
+            ("param", b.param),
+            ("grad", b.grad),
+            ("m", b.m),
+            ("v", b.v),
+            ("clip", b.clip),
+        ],
         groups,
     )
 }

@@ -147,7 +147,7 @@ fn column_sums_once(
         Kernel::ColumnSums,
         &constants,
         &params,
-        &[x.buffer, y_cols.buffer, out],
+        &[("x", x.buffer), ("y", y_cols.buffer), ("out", out)],
         groups,
     )
 }

@@ -65,7 +65,14 @@ fn dispatch(
     let (groups, grid_width) = elementwise_grid(gpu, u64::from(params.len));
     params.grid_width = grid_width;
     let constants = precision_constants(precision);
-    Dispatch::new(gpu, kernel, &constants, &params, &[a, b, dst], groups)
+    Dispatch::new(
+        gpu,
+        kernel,
+        &constants,
+        &params,
+        &[("a", a), ("b", b), ("dst", dst)],
+        groups,
+    )
 }
 
 /// `dst` `[K, H, width]` from `src` `[gates*H, K]`: slot `s` of unit `j` at

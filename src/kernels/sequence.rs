@@ -74,7 +74,7 @@ pub fn sequence_copy(
         kernel,
         &constants,
         &params,
-        &[lengths, src, dst],
+        &[("lengths", lengths), ("src", src), ("dst", dst)],
         groups,
     )
 }

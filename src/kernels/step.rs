@@ -14,7 +14,7 @@ use super::dispatch::texels_bind_group;
 use super::texels::{pack_grid, PackParams, SourceLayout, TexelMatrix};
 use super::{precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
 use crate::config::Precision;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::pipelines::CachedPipeline;
 use crate::gpu::{Gpu, SUBGROUP_LANES};
 
@@ -133,6 +133,19 @@ impl PerStepDispatch {
         texels: &[&TexelMatrix],
         groups: [u32; 3],
     ) -> Result<Self> {
+        // Bound in the order the WGSL declares them (the cell's buffers
+        // come in that order); the count is checked here, the kinds by the
+        // bind group's validation.
+        let declared = kernel.spec().bindings().len() - 1;
+        if resources.len() != declared {
+            return Err(Error::Wgpu {
+                during: format!("binding {}", kernel.label()),
+                message: format!(
+                    "{} resources given, the kernel declares {declared}",
+                    resources.len()
+                ),
+            });
+        }
         gpu.check_dispatch(kernel.label(), groups)?;
         let size = size_of::<P>();
         let immediates = gpu.tuning().immediates();

@@ -72,7 +72,7 @@ pub fn partial_sums(
         Kernel::PartialSums,
         &constants,
         &params,
-        &[x, out],
+        &[("x", x), ("out", out)],
         [groups as u32, 1, 1],
     )
 }
@@ -111,7 +111,7 @@ pub fn finish_sum(
         Kernel::FinishSum,
         &constants,
         &params,
-        &[partials, out],
+        &[("x", partials), ("out", out)],
         [1, 1, 1],
     )
 }

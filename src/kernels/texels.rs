@@ -216,8 +216,8 @@ impl TexelMatrix {
             &precision_constants(self.precision),
             &params,
             vec![
-                src.as_entire_binding(),
-                wgpu::BindingResource::TextureView(&self.view),
+                ("src", src.as_entire_binding()),
+                ("dst", wgpu::BindingResource::TextureView(&self.view)),
             ],
             groups,
         )

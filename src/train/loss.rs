@@ -99,7 +99,12 @@ pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
         Kernel::MseLoss,
         (n, 1),
         scale,
-        [pred.buffer(), target.buffer(), grad.buffer(), &squared],
+        [
+            ("pred", pred.buffer()),
+            ("target_values", target.buffer()),
+            ("grad", grad.buffer()),
+            ("squared", &squared),
+        ],
     )?;
     mean_of_terms(gpu, terms, &squared, n, scale, grad)
 }
@@ -132,7 +137,12 @@ pub fn cross_entropy_loss(logits: &GpuTensor, targets: &ClassTargets) -> Result<
         Kernel::CrossEntropy,
         (rows, classes),
         scale,
-        [logits.buffer(), &targets.buffer, grad.buffer(), &row_loss],
+        [
+            ("logits", logits.buffer()),
+            ("targets", &targets.buffer),
+            ("grad", grad.buffer()),
+            ("row_loss", &row_loss),
+        ],
     )?;
     mean_of_terms(gpu, terms, &row_loss, rows, scale, grad)
 }
