@@ -22,6 +22,7 @@ test: vulkan-driver
 lint:
 	cargo fmt --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wgpu-rnn
 
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
 # only when no Vulkan driver is present.

@@ -128,7 +128,7 @@ impl Tuning {
     /// Whether a subgroup step kernel whose row operand has `len` elements
     /// per row, multiplied into `outputs` values per row, reads it as
     /// texels packed before every step (forced by the selector, else where
-    /// both reach [`ROW_TEXELS_MIN_LENGTH`]).
+    /// both reach 128, the shortest whose packing pays for its dispatch).
     pub fn row_texels(&self, len: usize, outputs: usize) -> bool {
         self.row_texels
             .unwrap_or(len.min(outputs) >= ROW_TEXELS_MIN_LENGTH)

@@ -134,7 +134,7 @@ impl RnnStack {
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything
     /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
     /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
-    /// [`Error::NonFinite`]. The input goes into a device tensor kept for
+    /// [`crate::Error::NonFinite`]. The input goes into a device tensor kept for
     /// the next call of the same shape, so repeated calls reuse the
     /// forward's plan.
     pub fn forward_host(
@@ -240,7 +240,7 @@ impl RnnStack {
     /// Uploads host data, runs [`RnnStack::forward_train`] and
     /// [`RnnStack::backward`] (overwriting fresh gradients) and reads
     /// everything back. Layouts as in [`RnnStack::forward_host`]; NaN or
-    /// infinite inputs are refused with [`Error::NonFinite`].
+    /// infinite inputs are refused with [`crate::Error::NonFinite`].
     #[allow(clippy::too_many_arguments)]
     pub fn train_step_host(
         &self,

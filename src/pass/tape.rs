@@ -47,7 +47,7 @@ pub(crate) struct TapedLayer {
     pub pass: LayerPass,
 }
 
-/// What a training forward keeps for [`RnnStack::backward`].
+/// What a training forward keeps for [`crate::RnnStack::backward`].
 pub struct TrainTape {
     pub(crate) gpu: Gpu,
     pub(crate) config: StackConfig,
@@ -122,7 +122,7 @@ pub struct InputGrads {
     pub c0: Option<GpuTensor>,
 }
 
-/// Host cotangents for [`RnnStack::train_step_host`]; `None` is zeros.
+/// Host cotangents for [`crate::RnnStack::train_step_host`]; `None` is zeros.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HostSeeds<'a> {
     /// Shaped like `output`.
