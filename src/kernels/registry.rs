@@ -4,8 +4,9 @@
 //! its bindings are read from the WGSL declarations themselves
 //! ([`crate::gpu::pipelines::declared_bindings`]), so they are written once.
 //!
-//! Adding a kernel: its WGSL under `shaders/`, a variant here with its row,
-//! and the host function that builds its dispatch in the family's module.
+//! Adding a kernel: its WGSL under `shaders/`, its row here (the variant,
+//! `Kernel::ALL` and `Kernel::spec` are generated from the rows), and the
+//! host function that builds its dispatch in the family's module.
 
 use crate::gpu::pipelines::{KernelSpec, ParamsBinding};
 
@@ -18,53 +19,28 @@ macro_rules! wgsl {
     };
 }
 
-/// Every compute entry point of the crate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    GemmNt,
-    GemmDot,
-    GemmDot8,
-    GemmTexels,
-    LstmStep,
-    LstmStepSubgroup,
-    LstmSequence,
-    LstmSequenceTexels,
-    GruStep,
-    GruStepSubgroup,
-    GruGates,
-    GruGatesSubgroup,
-    GruCandidate,
-    GruCandidateSubgroup,
-    RnnStep,
-    RnnStepSubgroup,
-    ProjectionStep,
-    ProjectionSubgroup,
-    GatherSteps,
-    ScatterOutput,
-    ColumnSums,
-    LstmBackwardStep,
-    LstmBackwardSequence,
-    LstmBackwardSequenceTexels,
-    LstmBackwardSubgroup,
-    LstmBackwardCell,
-    LstmBackwardCellSubgroup,
-    GruBackwardStep,
-    GruBackwardSubgroup,
-    GruBackwardReset,
-    GruBackwardResetSubgroup,
-    RnnBackwardStep,
-    RnnBackwardSubgroup,
-    Dropout,
-    InterleaveGates,
-    AddRows,
-    PartialSums,
-    FinishSum,
-    MseLoss,
-    CrossEntropy,
-    OptimizerStep,
-    PackTexels,
-    PackStateTexels,
-    WavefrontStep,
+/// `Kernel` with one variant per row, `Kernel::ALL` and `Kernel::spec`.
+macro_rules! registry {
+    ($($kernel:ident => $row:expr,)+) => {
+        /// Every compute entry point of the crate.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Kernel {
+            $($kernel,)+
+        }
+
+        impl Kernel {
+            /// Every variant, for the tests that compile or inspect them all.
+            #[cfg(test)]
+            pub const ALL: &[Kernel] = &[$(Kernel::$kernel,)+];
+
+            /// The kernel's row.
+            pub const fn spec(self) -> KernelSpec {
+                match self {
+                    $(Kernel::$kernel => $row,)+
+                }
+            }
+        }
+    };
 }
 
 const fn row(
@@ -81,508 +57,457 @@ const fn row(
     }
 }
 
+registry! {
+    GemmNt => row(
+        "gemm_nt",
+        "gemm_nt",
+        Uniform,
+        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+    ),
+    GemmDot => row(
+        "gemm_dot",
+        "gemm_dot",
+        Uniform,
+        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+    ),
+    GemmDot8 => row(
+        "gemm_dot8",
+        "gemm_dot8",
+        Uniform,
+        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+    ),
+    GemmTexels => row(
+        "gemm_texels",
+        "gemm_texels",
+        Uniform,
+        wgsl!(
+            "gemm/common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "gemm/texels.wgsl"
+        ),
+    ),
+    LstmStep => row(
+        "lstm_step",
+        "lstm_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "lstm/cell.wgsl",
+            "lstm/common.wgsl",
+            "lstm/sequence_buffer.wgsl",
+            "lstm/step.wgsl"
+        ),
+    ),
+    LstmStepSubgroup => row(
+        "lstm_step_subgroup",
+        "step_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "lstm/cell.wgsl",
+            "lstm/common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "subgroup/step.wgsl"
+        ),
+    ),
+    LstmSequence => row(
+        "lstm_sequence",
+        "lstm_sequence",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "lstm/cell.wgsl",
+            "lstm/common.wgsl",
+            "lstm/sequence_buffer.wgsl",
+            "lstm/step.wgsl"
+        ),
+    ),
+    LstmSequenceTexels => row(
+        "lstm_sequence_texels",
+        "lstm_sequence",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "lstm/cell.wgsl",
+            "lstm/common.wgsl",
+            "subgroup/texels.wgsl",
+            "lstm/sequence_texels.wgsl",
+            "lstm/step.wgsl"
+        ),
+    ),
+    GruStep => row(
+        "gru_step",
+        "gru_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "gru/common.wgsl",
+            "gru/step.wgsl"
+        ),
+    ),
+    GruStepSubgroup => row(
+        "gru_step_subgroup",
+        "step_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "gru/common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "subgroup/step.wgsl"
+        ),
+    ),
+    GruGates => row(
+        "gru_gates",
+        "gru_gates",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "gru/reset_before_common.wgsl",
+            "gru/gates.wgsl"
+        ),
+    ),
+    GruGatesSubgroup => row(
+        "gru_gates_subgroup",
+        "gru_gates_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "gru/reset_before_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "gru/gates_subgroup.wgsl"
+        ),
+    ),
+    GruCandidate => row(
+        "gru_candidate",
+        "gru_candidate",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "gru/reset_before_common.wgsl",
+            "gru/candidate.wgsl"
+        ),
+    ),
+    GruCandidateSubgroup => row(
+        "gru_candidate_subgroup",
+        "gru_candidate_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "gru/reset_before_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "gru/candidate_subgroup.wgsl"
+        ),
+    ),
+    RnnStep => row(
+        "rnn_step",
+        "rnn_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "rnn/common.wgsl",
+            "rnn/step.wgsl"
+        ),
+    ),
+    RnnStepSubgroup => row(
+        "rnn_step_subgroup",
+        "rnn_step_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "rnn/common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "rnn/step_subgroup.wgsl"
+        ),
+    ),
+    ProjectionStep => row(
+        "projection_step",
+        "projection_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "lstm/projection_step.wgsl"
+        ),
+    ),
+    ProjectionSubgroup => row(
+        "projection_subgroup",
+        "projection_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/matvec.wgsl",
+            "lstm/projection_step.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "lstm/projection_subgroup.wgsl"
+        ),
+    ),
+    GatherSteps => row(
+        "gather_steps",
+        "gather_steps",
+        Uniform,
+        wgsl!("sequence/sequence.wgsl"),
+    ),
+    ScatterOutput => row(
+        "scatter_output",
+        "scatter_output",
+        Uniform,
+        wgsl!("sequence/sequence.wgsl"),
+    ),
+    ColumnSums => row(
+        "column_sums",
+        "column_sums",
+        Uniform,
+        wgsl!("reduce/columns.wgsl"),
+    ),
+    LstmBackwardStep => row(
+        "lstm_backward_step",
+        "lstm_backward_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "lstm/backward.wgsl"
+        ),
+    ),
+    LstmBackwardSequence => row(
+        "lstm_backward_sequence",
+        "lstm_backward_sequence",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "lstm/backward_sequence_buffer.wgsl",
+            "lstm/backward_sequence.wgsl"
+        ),
+    ),
+    LstmBackwardSequenceTexels => row(
+        "lstm_backward_sequence_texels",
+        "lstm_backward_sequence",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "subgroup/texels.wgsl",
+            "lstm/backward_sequence_texels.wgsl",
+            "lstm/backward_sequence.wgsl"
+        ),
+    ),
+    LstmBackwardSubgroup => row(
+        "lstm_backward_subgroup",
+        "backward_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "subgroup/backward.wgsl"
+        ),
+    ),
+    LstmBackwardCell => row(
+        "lstm_backward_cell",
+        "lstm_backward_cell",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "lstm/backward.wgsl"
+        ),
+    ),
+    LstmBackwardCellSubgroup => row(
+        "lstm_backward_cell_subgroup",
+        "lstm_backward_cell_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "lstm/backward_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "lstm/backward_cell_subgroup.wgsl"
+        ),
+    ),
+    GruBackwardStep => row(
+        "gru_backward_step",
+        "gru_backward_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "gru/backward_common.wgsl",
+            "gru/backward.wgsl"
+        ),
+    ),
+    GruBackwardSubgroup => row(
+        "gru_backward_subgroup",
+        "backward_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "gru/backward_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "subgroup/backward.wgsl"
+        ),
+    ),
+    GruBackwardReset => row(
+        "gru_backward_reset",
+        "gru_backward_reset",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "gru/backward_common.wgsl",
+            "gru/backward.wgsl"
+        ),
+    ),
+    GruBackwardResetSubgroup => row(
+        "gru_backward_reset_subgroup",
+        "gru_backward_reset_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "gru/backward_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "gru/backward_reset_subgroup.wgsl"
+        ),
+    ),
+    RnnBackwardStep => row(
+        "rnn_backward_step",
+        "rnn_backward_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "rnn/backward_common.wgsl",
+            "rnn/backward.wgsl"
+        ),
+    ),
+    RnnBackwardSubgroup => row(
+        "rnn_backward_subgroup",
+        "backward_subgroup",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "common/backward.wgsl",
+            "rnn/backward_common.wgsl",
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            "subgroup/backward.wgsl"
+        ),
+    ),
+    Dropout => row(
+        "dropout",
+        "dropout",
+        Uniform,
+        wgsl!("sequence/dropout.wgsl"),
+    ),
+    InterleaveGates => row(
+        "interleave_gates",
+        "interleave_gates",
+        Uniform,
+        wgsl!("repack/repack.wgsl"),
+    ),
+    AddRows => row("add_rows", "add_rows", Uniform, wgsl!("repack/repack.wgsl")),
+    PartialSums => row(
+        "partial_sums",
+        "partial_sums",
+        Uniform,
+        wgsl!("reduce/sum.wgsl"),
+    ),
+    FinishSum => row(
+        "finish_sum",
+        "finish_sum",
+        Uniform,
+        wgsl!("reduce/sum.wgsl"),
+    ),
+    MseLoss => row(
+        "mse_loss",
+        "mse_loss",
+        Uniform,
+        wgsl!("train/mse_loss.wgsl"),
+    ),
+    CrossEntropy => row(
+        "cross_entropy",
+        "cross_entropy",
+        Uniform,
+        wgsl!("train/cross_entropy.wgsl"),
+    ),
+    OptimizerStep => row(
+        "optimizer_step",
+        "optimizer_step",
+        Uniform,
+        wgsl!("train/optimizer.wgsl"),
+    ),
+    PackTexels => row(
+        "pack_texels",
+        "pack_texels",
+        Uniform,
+        wgsl!("repack/pack_texels.wgsl"),
+    ),
+    PackStateTexels => row(
+        "pack_state_texels",
+        "pack_texels",
+        PerStep,
+        wgsl!("repack/pack_texels.wgsl"),
+    ),
+    WavefrontStep => row(
+        "wavefront_step",
+        "wavefront_step",
+        PerStep,
+        wgsl!(
+            "common/common.wgsl",
+            "lstm/cell.wgsl",
+            "wavefront/step.wgsl"
+        ),
+    ),
+}
+
 impl Kernel {
-    /// Every variant, for the tests that compile or inspect them all.
-    #[cfg(test)]
-    pub const ALL: [Kernel; 44] = [
-        Kernel::GemmNt,
-        Kernel::GemmDot,
-        Kernel::GemmDot8,
-        Kernel::GemmTexels,
-        Kernel::LstmStep,
-        Kernel::LstmStepSubgroup,
-        Kernel::LstmSequence,
-        Kernel::LstmSequenceTexels,
-        Kernel::GruStep,
-        Kernel::GruStepSubgroup,
-        Kernel::GruGates,
-        Kernel::GruGatesSubgroup,
-        Kernel::GruCandidate,
-        Kernel::GruCandidateSubgroup,
-        Kernel::RnnStep,
-        Kernel::RnnStepSubgroup,
-        Kernel::ProjectionStep,
-        Kernel::ProjectionSubgroup,
-        Kernel::GatherSteps,
-        Kernel::ScatterOutput,
-        Kernel::ColumnSums,
-        Kernel::LstmBackwardStep,
-        Kernel::LstmBackwardSequence,
-        Kernel::LstmBackwardSequenceTexels,
-        Kernel::LstmBackwardSubgroup,
-        Kernel::LstmBackwardCell,
-        Kernel::LstmBackwardCellSubgroup,
-        Kernel::GruBackwardStep,
-        Kernel::GruBackwardSubgroup,
-        Kernel::GruBackwardReset,
-        Kernel::GruBackwardResetSubgroup,
-        Kernel::RnnBackwardStep,
-        Kernel::RnnBackwardSubgroup,
-        Kernel::Dropout,
-        Kernel::InterleaveGates,
-        Kernel::AddRows,
-        Kernel::PartialSums,
-        Kernel::FinishSum,
-        Kernel::MseLoss,
-        Kernel::CrossEntropy,
-        Kernel::OptimizerStep,
-        Kernel::PackTexels,
-        Kernel::PackStateTexels,
-        Kernel::WavefrontStep,
-    ];
-
-    /// The kernel's row.
-    pub const fn spec(self) -> KernelSpec {
-        match self {
-            Kernel::GemmNt => row(
-                "gemm_nt",
-                "gemm_nt",
-                Uniform,
-                wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
-            ),
-            Kernel::GemmDot => row(
-                "gemm_dot",
-                "gemm_dot",
-                Uniform,
-                wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
-            ),
-            Kernel::GemmDot8 => row(
-                "gemm_dot8",
-                "gemm_dot8",
-                Uniform,
-                wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
-            ),
-            Kernel::GemmTexels => row(
-                "gemm_texels",
-                "gemm_texels",
-                Uniform,
-                wgsl!(
-                    "gemm/common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "gemm/texels.wgsl"
-                ),
-            ),
-            Kernel::LstmStep => row(
-                "lstm_step",
-                "lstm_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "lstm/cell.wgsl",
-                    "lstm/common.wgsl",
-                    "lstm/sequence_buffer.wgsl",
-                    "lstm/step.wgsl"
-                ),
-            ),
-            Kernel::LstmStepSubgroup => row(
-                "lstm_step_subgroup",
-                "step_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "lstm/cell.wgsl",
-                    "lstm/common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "subgroup/step.wgsl"
-                ),
-            ),
-            Kernel::LstmSequence => row(
-                "lstm_sequence",
-                "lstm_sequence",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "lstm/cell.wgsl",
-                    "lstm/common.wgsl",
-                    "lstm/sequence_buffer.wgsl",
-                    "lstm/step.wgsl"
-                ),
-            ),
-            Kernel::LstmSequenceTexels => row(
-                "lstm_sequence_texels",
-                "lstm_sequence",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "lstm/cell.wgsl",
-                    "lstm/common.wgsl",
-                    "subgroup/texels.wgsl",
-                    "lstm/sequence_texels.wgsl",
-                    "lstm/step.wgsl"
-                ),
-            ),
-            Kernel::GruStep => row(
-                "gru_step",
-                "gru_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "gru/common.wgsl",
-                    "gru/step.wgsl"
-                ),
-            ),
-            Kernel::GruStepSubgroup => row(
-                "gru_step_subgroup",
-                "step_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "gru/common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "subgroup/step.wgsl"
-                ),
-            ),
-            Kernel::GruGates => row(
-                "gru_gates",
-                "gru_gates",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "gru/reset_before_common.wgsl",
-                    "gru/gates.wgsl"
-                ),
-            ),
-            Kernel::GruGatesSubgroup => row(
-                "gru_gates_subgroup",
-                "gru_gates_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "gru/reset_before_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "gru/gates_subgroup.wgsl"
-                ),
-            ),
-            Kernel::GruCandidate => row(
-                "gru_candidate",
-                "gru_candidate",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "gru/reset_before_common.wgsl",
-                    "gru/candidate.wgsl"
-                ),
-            ),
-            Kernel::GruCandidateSubgroup => row(
-                "gru_candidate_subgroup",
-                "gru_candidate_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "gru/reset_before_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "gru/candidate_subgroup.wgsl"
-                ),
-            ),
-            Kernel::RnnStep => row(
-                "rnn_step",
-                "rnn_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "rnn/common.wgsl",
-                    "rnn/step.wgsl"
-                ),
-            ),
-            Kernel::RnnStepSubgroup => row(
-                "rnn_step_subgroup",
-                "rnn_step_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "rnn/common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "rnn/step_subgroup.wgsl"
-                ),
-            ),
-            Kernel::ProjectionStep => row(
-                "projection_step",
-                "projection_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "lstm/projection_step.wgsl"
-                ),
-            ),
-            Kernel::ProjectionSubgroup => row(
-                "projection_subgroup",
-                "projection_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/matvec.wgsl",
-                    "lstm/projection_step.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "lstm/projection_subgroup.wgsl"
-                ),
-            ),
-            Kernel::GatherSteps => row(
-                "gather_steps",
-                "gather_steps",
-                Uniform,
-                wgsl!("sequence/sequence.wgsl"),
-            ),
-            Kernel::ScatterOutput => row(
-                "scatter_output",
-                "scatter_output",
-                Uniform,
-                wgsl!("sequence/sequence.wgsl"),
-            ),
-            Kernel::ColumnSums => row(
-                "column_sums",
-                "column_sums",
-                Uniform,
-                wgsl!("reduce/columns.wgsl"),
-            ),
-            Kernel::LstmBackwardStep => row(
-                "lstm_backward_step",
-                "lstm_backward_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "lstm/backward.wgsl"
-                ),
-            ),
-            Kernel::LstmBackwardSequence => row(
-                "lstm_backward_sequence",
-                "lstm_backward_sequence",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "lstm/backward_sequence_buffer.wgsl",
-                    "lstm/backward_sequence.wgsl"
-                ),
-            ),
-            Kernel::LstmBackwardSequenceTexels => row(
-                "lstm_backward_sequence_texels",
-                "lstm_backward_sequence",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "subgroup/texels.wgsl",
-                    "lstm/backward_sequence_texels.wgsl",
-                    "lstm/backward_sequence.wgsl"
-                ),
-            ),
-            Kernel::LstmBackwardSubgroup => row(
-                "lstm_backward_subgroup",
-                "backward_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "subgroup/backward.wgsl"
-                ),
-            ),
-            Kernel::LstmBackwardCell => row(
-                "lstm_backward_cell",
-                "lstm_backward_cell",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "lstm/backward.wgsl"
-                ),
-            ),
-            Kernel::LstmBackwardCellSubgroup => row(
-                "lstm_backward_cell_subgroup",
-                "lstm_backward_cell_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "lstm/backward_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "lstm/backward_cell_subgroup.wgsl"
-                ),
-            ),
-            Kernel::GruBackwardStep => row(
-                "gru_backward_step",
-                "gru_backward_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "gru/backward_common.wgsl",
-                    "gru/backward.wgsl"
-                ),
-            ),
-            Kernel::GruBackwardSubgroup => row(
-                "gru_backward_subgroup",
-                "backward_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "gru/backward_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "subgroup/backward.wgsl"
-                ),
-            ),
-            Kernel::GruBackwardReset => row(
-                "gru_backward_reset",
-                "gru_backward_reset",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "gru/backward_common.wgsl",
-                    "gru/backward.wgsl"
-                ),
-            ),
-            Kernel::GruBackwardResetSubgroup => row(
-                "gru_backward_reset_subgroup",
-                "gru_backward_reset_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "gru/backward_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "gru/backward_reset_subgroup.wgsl"
-                ),
-            ),
-            Kernel::RnnBackwardStep => row(
-                "rnn_backward_step",
-                "rnn_backward_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "rnn/backward_common.wgsl",
-                    "rnn/backward.wgsl"
-                ),
-            ),
-            Kernel::RnnBackwardSubgroup => row(
-                "rnn_backward_subgroup",
-                "backward_subgroup",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "common/backward.wgsl",
-                    "rnn/backward_common.wgsl",
-                    "subgroup/subgroup.wgsl",
-                    "subgroup/texels.wgsl",
-                    "subgroup/state_texels.wgsl",
-                    "subgroup/products.wgsl",
-                    "subgroup/backward.wgsl"
-                ),
-            ),
-            Kernel::Dropout => row(
-                "dropout",
-                "dropout",
-                Uniform,
-                wgsl!("sequence/dropout.wgsl"),
-            ),
-            Kernel::InterleaveGates => row(
-                "interleave_gates",
-                "interleave_gates",
-                Uniform,
-                wgsl!("repack/repack.wgsl"),
-            ),
-            Kernel::AddRows => row("add_rows", "add_rows", Uniform, wgsl!("repack/repack.wgsl")),
-            Kernel::PartialSums => row(
-                "partial_sums",
-                "partial_sums",
-                Uniform,
-                wgsl!("reduce/sum.wgsl"),
-            ),
-            Kernel::FinishSum => row(
-                "finish_sum",
-                "finish_sum",
-                Uniform,
-                wgsl!("reduce/sum.wgsl"),
-            ),
-            Kernel::MseLoss => row(
-                "mse_loss",
-                "mse_loss",
-                Uniform,
-                wgsl!("train/mse_loss.wgsl"),
-            ),
-            Kernel::CrossEntropy => row(
-                "cross_entropy",
-                "cross_entropy",
-                Uniform,
-                wgsl!("train/cross_entropy.wgsl"),
-            ),
-            Kernel::OptimizerStep => row(
-                "optimizer_step",
-                "optimizer_step",
-                Uniform,
-                wgsl!("train/optimizer.wgsl"),
-            ),
-            Kernel::PackTexels => row(
-                "pack_texels",
-                "pack_texels",
-                Uniform,
-                wgsl!("repack/pack_texels.wgsl"),
-            ),
-            Kernel::PackStateTexels => row(
-                "pack_state_texels",
-                "pack_texels",
-                PerStep,
-                wgsl!("repack/pack_texels.wgsl"),
-            ),
-            Kernel::WavefrontStep => row(
-                "wavefront_step",
-                "wavefront_step",
-                PerStep,
-                wgsl!(
-                    "common/common.wgsl",
-                    "lstm/cell.wgsl",
-                    "wavefront/step.wgsl"
-                ),
-            ),
-        }
-    }
-
+    /// The pipeline and profile name.
     pub const fn label(self) -> &'static str {
         self.spec().label
     }

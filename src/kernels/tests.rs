@@ -48,7 +48,7 @@ fn module_with(kernel: Kernel, options: ModuleOptions) -> naga::Module {
 
 #[test]
 fn every_shader_parses_and_validates() {
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let m = module(kernel);
         assert!(
             m.entry_points.iter().any(|e| e.name == kernel.spec().entry),
@@ -68,7 +68,7 @@ fn every_shader_validates_with_f16_weights() {
         f16_weights: true,
         ..Default::default()
     };
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         module_with(kernel, options);
     }
 }
@@ -82,7 +82,7 @@ fn params_become_immediates() {
         immediate_bytes: 32,
         ..Default::default()
     };
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         assert_eq!(
             kernel.spec().source.matches(PARAMS_UNIFORM).count(),
             1,
@@ -153,7 +153,7 @@ fn binding_kind(kernel: Kernel, m: &naga::Module, var: &naga::GlobalVariable) ->
 
 #[test]
 fn declared_bindings_match_the_shaders() {
-    for kernel in Kernel::ALL {
+    for &kernel in Kernel::ALL {
         let m = module(kernel);
         let mut found: Vec<(u32, BindingKind)> = Vec::new();
         let mut texels = Vec::new();
@@ -272,7 +272,11 @@ fn texel_kernels_agree_on_the_texture_width() {
         "const TEXEL_ROW_SHIFT: u32 = {}u;",
         super::texels::TEXEL_ROW_SHIFT
     );
-    for kernel in Kernel::ALL.into_iter().filter(|k| k.texel_matrices() > 0) {
+    for kernel in Kernel::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.texel_matrices() > 0)
+    {
         assert_eq!(
             kernel.spec().source.matches(&want).count(),
             1,
