@@ -14,9 +14,9 @@ use crate::error::{Error, Result};
 use pipelines::{CachedPipeline, KernelSpec, PipelineCache};
 pub use recorder::KernelProfile;
 pub use tensor::GpuTensor;
+use tuning::AdapterFacts;
 pub use tuning::Tuning;
 pub(crate) use tuning::SUBGROUP_LANES;
-use tuning::{AdapterFacts, Forced};
 pub(crate) use tuning::{GemmPath, GEMM_BUSY_GROUPS, GEMM_K_PER_SPLIT};
 
 /// Environment variable naming the backend (`vulkan|metal|dx12|gl`).
@@ -271,13 +271,7 @@ impl Gpu {
                 immediates: caps.immediates,
                 max_immediate_size: limits.max_immediate_size,
             },
-            Forced {
-                step_tiles: sel.step_tiles,
-                subgroup_kernels: sel.subgroup_kernels,
-                immediates: sel.immediates,
-                row_texels: sel.row_texels,
-                persistent: sel.persistent,
-            },
+            sel,
         );
         Ok(Self {
             inner: Arc::new(Inner {

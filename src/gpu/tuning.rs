@@ -4,6 +4,8 @@
 //! measurement justifies it. CPU adapters (lavapipe) are our test bench, not
 //! our target: their variants stay here, behind [`Tuning::cpu`].
 
+use super::AdapterSelector;
+
 /// The smallest row operand (h_{t-1}, da_i) whose packing into texels
 /// before every step pays for its dispatch, in elements per row and in the
 /// product's outputs per row. BENCHMARKS.md, "Weights and operands as
@@ -60,18 +62,9 @@ pub(crate) struct AdapterFacts<'a> {
     pub max_immediate_size: u32,
 }
 
-/// The selector's forced choices (`None`: the default below).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Forced {
-    pub step_tiles: Option<bool>,
-    pub subgroup_kernels: Option<bool>,
-    pub immediates: Option<bool>,
-    pub row_texels: Option<bool>,
-    pub persistent: Option<bool>,
-}
-
 impl Tuning {
-    pub(crate) fn choose(facts: AdapterFacts<'_>, forced: Forced) -> Self {
+    /// The choices for an adapter, where the selector forces none.
+    pub(crate) fn choose(facts: AdapterFacts<'_>, forced: &AdapterSelector) -> Self {
         let cpu = facts.info.device_type == wgpu::DeviceType::Cpu;
         // Workgroup barriers cost more than the cache misses they save on
         // CPU adapters: BENCHMARKS.md, "Step kernels without workgroup
