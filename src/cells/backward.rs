@@ -44,11 +44,6 @@ pub(crate) struct CellBackward {
     pub keep: Vec<wgpu::Buffer>,
 }
 
-/// 1.0 or 0.0, for a boolean override constant.
-pub(crate) fn flag(b: bool) -> f64 {
-    f64::from(u8::from(b))
-}
-
 impl BackwardSteps<'_> {
     /// The product's row operand `da_i`: the first `cols` of each step's
     /// gate rows, nothing at dispatch T.

@@ -3,13 +3,13 @@
 //! (Cho et al., the seed, ONNX `linear_before_reset=0`; two dependent
 //! kernels per step, gates then candidate). Its WGSL is in `shaders/gru/`.
 
-use super::backward::{flag, BackwardSteps, CellBackward};
+use super::backward::{BackwardSteps, CellBackward};
 use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::GruReset;
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
 use crate::gpu::Gpu;
-use crate::kernels::Kernel;
+use crate::kernels::{flag, Kernel};
 use crate::weights::LayerTensors;
 
 /// A GRU with its reset gate `reset` the recurrent product.

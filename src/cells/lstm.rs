@@ -2,7 +2,7 @@
 //! `C_{t-1}`, o sees `C_t`) and either with a projection (`proj_size`).
 //! Its WGSL is in `shaders/lstm/`.
 
-use super::backward::{flag, BackwardSteps, CellBackward};
+use super::backward::{BackwardSteps, CellBackward};
 use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::CellKind;
 use crate::error::Result;
@@ -10,7 +10,7 @@ use crate::gpu::tensor::storage_buffer;
 use crate::gpu::Gpu;
 use crate::kernels::backward::persistent_backward;
 use crate::kernels::step::RowOperand;
-use crate::kernels::Kernel;
+use crate::kernels::{flag, Kernel};
 use crate::weights::LayerTensors;
 
 /// An LSTM, with peepholes or without.

@@ -1,12 +1,12 @@
 //! The vanilla RNN, `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with tanh or
 //! ReLU. Its WGSL is in `shaders/rnn/`.
 
-use super::backward::{flag, BackwardSteps, CellBackward};
+use super::backward::{BackwardSteps, CellBackward};
 use super::{CellFamily, StepScratch, WavefrontCell};
 use crate::config::Nonlinearity;
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::kernels::Kernel;
+use crate::kernels::{flag, Kernel};
 use crate::weights::LayerTensors;
 
 /// An RNN with `act` as its nonlinearity.

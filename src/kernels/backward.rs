@@ -10,7 +10,7 @@ use super::step::{
     persistent_pieces, rows_constant, PerStepDispatch, PERSISTENT_MAX_UNITS, ROWS_PER_GROUP,
 };
 use super::texels::TexelMatrix;
-use super::{Kernel, WgslTwin};
+use super::{flag, Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
 
@@ -90,7 +90,6 @@ pub fn persistent_backward(
             ..Default::default()
         })
         .collect();
-    let flag = |b: bool| f64::from(u8::from(b));
     let constants = [
         ("PEEPHOLE", flag(peephole)),
         ("PROJ", 0.0),

@@ -29,6 +29,11 @@ pub(crate) use registry::Kernel;
 /// work so that no invocation comes near it.
 pub const LOOP_BUDGET: usize = 16384;
 
+/// 1.0 or 0.0: a boolean override constant.
+pub(crate) fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
 /// [`F16_WEIGHTS`] for a layer of `precision`: what its weight-reading
 /// kernels add to their constants.
 pub(crate) fn precision_constants(precision: crate::Precision) -> Vec<(&'static str, f64)> {

@@ -5,7 +5,7 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::{elementwise_grid, Dispatch};
-use super::{Kernel, WgslTwin};
+use super::{flag, Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
 
@@ -91,7 +91,6 @@ pub fn update(
         grid_width,
         ..Default::default()
     };
-    let flag = |x: bool| f64::from(u8::from(x));
     let constants = [("ADAM", flag(adam)), ("NESTEROV", flag(nesterov))];
     Dispatch::new(
         gpu,

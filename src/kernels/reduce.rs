@@ -6,7 +6,7 @@ use std::mem::offset_of;
 use bytemuck::{Pod, Zeroable};
 
 use super::dispatch::Dispatch;
-use super::{Kernel, WgslTwin, LOOP_BUDGET};
+use super::{flag, Kernel, WgslTwin, LOOP_BUDGET};
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
 use crate::gpu::Gpu;
@@ -136,7 +136,6 @@ fn column_sums_once(
         out_offset: out_offset as u32,
         _pad0: 0,
     };
-    let flag = |b: bool| f64::from(u8::from(b));
     let constants = [
         ("PRODUCT", flag(y.is_some())),
         ("ACCUMULATE", flag(accumulate)),

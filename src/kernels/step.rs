@@ -12,7 +12,7 @@ use wgpu::util::DeviceExt;
 use super::dispatch::bind_resources;
 use super::dispatch::texels_bind_group;
 use super::texels::{pack_grid, PackParams, SourceLayout, TexelMatrix};
-use super::{precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
+use super::{flag, precision_constants, Kernel, WgslTwin, IMMEDIATE_PARAMS};
 use crate::config::Precision;
 use crate::error::{Error, Result};
 use crate::gpu::pipelines::CachedPipeline;
@@ -336,7 +336,6 @@ impl Steps {
         stages: Vec<StepStage<'_>>,
         train: bool,
     ) -> Result<Self> {
-        let flag = |b: bool| f64::from(u8::from(b));
         let mut dispatches = Vec::new();
         for stage in stages {
             let params: Vec<StepParams> = offsets
@@ -423,7 +422,6 @@ impl Steps {
         (precision, weights): (Precision, Option<&TexelMatrix>),
     ) -> Result<Self> {
         debug_assert!(units as usize <= PERSISTENT_MAX_UNITS);
-        let flag = |b: bool| f64::from(u8::from(b));
         let params: Vec<StepParams> = chunks
             .iter()
             .map(|(range, o)| StepParams {

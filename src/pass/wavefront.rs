@@ -19,7 +19,7 @@ use crate::kernels::sequence::gather_steps;
 use crate::kernels::sequence::{sequence_copy, SeqParams};
 use crate::kernels::step::{rows_constant, step_groups, PerStepDispatch};
 use crate::kernels::wavefront::WaveParams;
-use crate::kernels::{precision_constants, Kernel};
+use crate::kernels::{flag, precision_constants, Kernel};
 
 /// A copy recorded before every forward: all of `src` into `dst` at `at`.
 struct BufferCopy {
@@ -177,7 +177,6 @@ impl WavefrontPlan {
                 ..Default::default()
             })
             .collect();
-        let flag = |b: bool| f64::from(u8::from(b));
         let mut constants = family.constants;
         constants.extend([
             ("TILED", flag(gpu.tuning().step_tiles())),
