@@ -76,7 +76,7 @@ pub(crate) fn bind_resources<'a>(
 /// `resources` in the order `kernel`'s WGSL declares them after its params
 /// (binding 1..), found by name; every declared binding must be given once.
 fn in_declared_order<T>(kernel: Kernel, mut resources: Vec<(&'static str, T)>) -> Result<Vec<T>> {
-    let declared = kernel.spec().bindings();
+    let declared = kernel.bindings();
     let wrong = |message: String| Error::Wgpu {
         during: format!("binding {}", kernel.label()),
         message,

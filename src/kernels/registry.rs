@@ -8,7 +8,9 @@
 //! `Kernel::ALL` and `Kernel::spec` are generated from the rows), and the
 //! host function that builds its dispatch in the family's module.
 
-use crate::gpu::pipelines::{KernelSpec, ParamsBinding};
+use std::sync::OnceLock;
+
+use crate::gpu::pipelines::{BindingKind, KernelSpec, ParamsBinding};
 
 use ParamsBinding::{PerStep, Uniform};
 
@@ -29,8 +31,8 @@ macro_rules! registry {
         }
 
         impl Kernel {
-            /// Every variant, for the tests that compile or inspect them all.
-            #[cfg(test)]
+            /// Every variant, in declaration order (`kernel as usize` is its
+            /// index).
             pub const ALL: &[Kernel] = &[$(Kernel::$kernel,)+];
 
             /// The kernel's row.
@@ -512,8 +514,37 @@ impl Kernel {
         self.spec().label
     }
 
+    /// Group 0's bindings as the WGSL declares them (see
+    /// [`KernelSpec::bindings`]).
+    pub fn bindings(self) -> &'static [(&'static str, BindingKind)] {
+        &self.declared().bindings
+    }
+
     /// How many texture matrices group 1 binds (0: no group 1).
     pub fn texel_matrices(self) -> u32 {
-        self.spec().texel_matrices()
+        self.declared().texel_matrices
     }
+
+    /// What the kernel's WGSL declares, read once per process for every
+    /// kernel: dispatches are built on every training step, and reading
+    /// the WGSL again for each would put it on that path.
+    fn declared(self) -> &'static Declared {
+        static DECLARED: OnceLock<Vec<Declared>> = OnceLock::new();
+        let all = DECLARED.get_or_init(|| {
+            Kernel::ALL
+                .iter()
+                .map(|k| Declared {
+                    bindings: k.spec().bindings(),
+                    texel_matrices: k.spec().texel_matrices(),
+                })
+                .collect()
+        });
+        &all[self as usize]
+    }
+}
+
+/// A kernel's declarations (see [`Kernel::bindings`]).
+struct Declared {
+    bindings: Vec<(&'static str, BindingKind)>,
+    texel_matrices: u32,
 }

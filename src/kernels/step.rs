@@ -136,7 +136,7 @@ impl PerStepDispatch {
         // Bound in the order the WGSL declares them (the cell's buffers
         // come in that order); the count is checked here, the kinds by the
         // bind group's validation.
-        let declared = kernel.spec().bindings().len() - 1;
+        let declared = kernel.bindings().len() - 1;
         if resources.len() != declared {
             return Err(Error::Wgpu {
                 during: format!("binding {}", kernel.label()),

@@ -295,3 +295,13 @@ fn kernel_labels_are_unique() {
     labels.dedup();
     assert_eq!(labels.len(), before, "two kernels share a label");
 }
+
+/// `Kernel::bindings` and `texel_matrices` index a table by `kernel as usize`.
+#[test]
+fn kernels_index_their_declarations() {
+    for (i, &kernel) in Kernel::ALL.iter().enumerate() {
+        assert_eq!(kernel as usize, i, "{}", kernel.label());
+        assert_eq!(kernel.bindings(), kernel.spec().bindings().as_slice());
+        assert_eq!(kernel.texel_matrices(), kernel.spec().texel_matrices());
+    }
+}
