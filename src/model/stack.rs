@@ -131,6 +131,24 @@ impl RnnStack {
         self.plan.release();
     }
 
+    /// Uploads host initial states: `h0` `[L*D, B, Ho]`, `c0` `[L*D, B, H]`.
+    fn upload_states(
+        &self,
+        batch: usize,
+        (h0, c0): (Option<&[f32]>, Option<&[f32]>),
+    ) -> Result<(Option<GpuTensor>, Option<GpuTensor>)> {
+        let (gpu, cfg) = (self.gpu(), self.config());
+        let slots = cfg.state_slots();
+        let upload = |what: &str, data: Option<&[f32]>, width: usize| {
+            data.map(|d| GpuTensor::from_slice(gpu, what, d, &[slots, batch, width]))
+                .transpose()
+        };
+        Ok((
+            upload("h0", h0, cfg.layer.output_size())?,
+            upload("c0", c0, cfg.layer.hidden_size)?,
+        ))
+    }
+
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything
     /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
     /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
@@ -150,7 +168,6 @@ impl RnnStack {
         let cfg = *self.config();
         let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
         // Finiteness is checked by the uploads, lengths by `forward`.
-        let slots = cfg.state_slots();
         let mut kept = self.plan.host_input();
         let input = match kept.as_ref() {
             Some(t) if t.shape() == in_shape => {
@@ -163,12 +180,7 @@ impl RnnStack {
                 kept.insert(t).clone()
             }
         };
-        let h0 = h0
-            .map(|d| GpuTensor::from_slice(gpu, "h0", d, &[slots, batch, cfg.layer.output_size()]))
-            .transpose()?;
-        let c0 = c0
-            .map(|d| GpuTensor::from_slice(gpu, "c0", d, &[slots, batch, cfg.layer.hidden_size]))
-            .transpose()?;
+        let (h0, c0) = self.upload_states(batch, (h0, c0))?;
         self.forward(&input, h0.as_ref(), c0.as_ref(), lengths)?
             .to_host()
     }
@@ -267,8 +279,7 @@ impl RnnStack {
                 .transpose()
         };
         let input = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
-        let h0 = upload("h0", h0, &[slots, batch, ho])?;
-        let c0 = upload("c0", c0, &[slots, batch, h])?;
+        let (h0, c0) = self.upload_states(batch, (h0, c0))?;
         let g_out = upload("grad_output", seeds.output, &out_shape)?;
         let g_h = upload("grad_h_n", seeds.h_n, &[slots, batch, ho])?;
         let g_c = upload("grad_c_n", seeds.c_n, &[slots, batch, h])?;
