@@ -21,6 +21,21 @@ macro_rules! wgsl {
     };
 }
 
+/// [`wgsl!`] for a subgroup kernel: its cell's files, the subgroup
+/// helpers, then its own file.
+macro_rules! subgroup_wgsl {
+    ($($file:literal),+; $kernel:literal) => {
+        wgsl!(
+            $($file,)+
+            "subgroup/subgroup.wgsl",
+            "subgroup/texels.wgsl",
+            "subgroup/state_texels.wgsl",
+            "subgroup/products.wgsl",
+            $kernel
+        )
+    };
+}
+
 /// `Kernel` with one variant per row, `Kernel::ALL` and `Kernel::spec`.
 macro_rules! registry {
     ($($kernel:ident => $row:expr,)+) => {
@@ -59,24 +74,53 @@ const fn row(
     }
 }
 
+/// The GEMM module: `gemm_nt`, `gemm_dot` and `gemm_dot8`.
+const GEMM: &str = wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl");
+
+/// The LSTM forward module: the per-step kernel and the persistent one.
+const LSTM_STEP: &str = wgsl!(
+    "common/common.wgsl",
+    "common/matvec.wgsl",
+    "lstm/cell.wgsl",
+    "lstm/common.wgsl",
+    "lstm/sequence_buffer.wgsl",
+    "lstm/step.wgsl"
+);
+
+/// The LSTM backward module: the step and, projected, the cell-state step.
+const LSTM_BACKWARD: &str = wgsl!(
+    "common/common.wgsl",
+    "common/backward.wgsl",
+    "lstm/backward_common.wgsl",
+    "lstm/backward.wgsl"
+);
+
+/// The GRU backward module: the step and the reset-before n step.
+const GRU_BACKWARD: &str = wgsl!(
+    "common/common.wgsl",
+    "common/backward.wgsl",
+    "gru/backward_common.wgsl",
+    "gru/backward.wgsl"
+);
+
 registry! {
     GemmNt => row(
         "gemm_nt",
         "gemm_nt",
         Uniform,
-        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+        GEMM,
     ),
     GemmDot => row(
         "gemm_dot",
         "gemm_dot",
         Uniform,
-        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+        GEMM,
     ),
     GemmDot8 => row(
         "gemm_dot8",
         "gemm_dot8",
         Uniform,
-        wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl"),
+        GEMM,
     ),
     GemmTexels => row(
         "gemm_texels",
@@ -92,27 +136,16 @@ registry! {
         "lstm_step",
         "lstm_step",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/matvec.wgsl",
-            "lstm/cell.wgsl",
-            "lstm/common.wgsl",
-            "lstm/sequence_buffer.wgsl",
-            "lstm/step.wgsl"
-        ),
+        LSTM_STEP,
     ),
     LstmStepSubgroup => row(
         "lstm_step_subgroup",
         "step_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "lstm/cell.wgsl",
-            "lstm/common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "lstm/common.wgsl";
             "subgroup/step.wgsl"
         ),
     ),
@@ -120,14 +153,7 @@ registry! {
         "lstm_sequence",
         "lstm_sequence",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/matvec.wgsl",
-            "lstm/cell.wgsl",
-            "lstm/common.wgsl",
-            "lstm/sequence_buffer.wgsl",
-            "lstm/step.wgsl"
-        ),
+        LSTM_STEP,
     ),
     LstmSequenceTexels => row(
         "lstm_sequence_texels",
@@ -158,15 +184,7 @@ registry! {
         "gru_step_subgroup",
         "step_subgroup",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "gru/common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
-            "subgroup/step.wgsl"
-        ),
+        subgroup_wgsl!("common/common.wgsl", "gru/common.wgsl"; "subgroup/step.wgsl"),
     ),
     GruGates => row(
         "gru_gates",
@@ -183,13 +201,9 @@ registry! {
         "gru_gates_subgroup",
         "gru_gates_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
-            "gru/reset_before_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "gru/reset_before_common.wgsl";
             "gru/gates_subgroup.wgsl"
         ),
     ),
@@ -208,13 +222,9 @@ registry! {
         "gru_candidate_subgroup",
         "gru_candidate_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
-            "gru/reset_before_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "gru/reset_before_common.wgsl";
             "gru/candidate_subgroup.wgsl"
         ),
     ),
@@ -233,15 +243,7 @@ registry! {
         "rnn_step_subgroup",
         "rnn_step_subgroup",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "rnn/common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
-            "rnn/step_subgroup.wgsl"
-        ),
+        subgroup_wgsl!("common/common.wgsl", "rnn/common.wgsl"; "rnn/step_subgroup.wgsl"),
     ),
     ProjectionStep => row(
         "projection_step",
@@ -257,14 +259,10 @@ registry! {
         "projection_subgroup",
         "projection_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/matvec.wgsl",
-            "lstm/projection_step.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "lstm/projection_step.wgsl";
             "lstm/projection_subgroup.wgsl"
         ),
     ),
@@ -290,12 +288,7 @@ registry! {
         "lstm_backward_step",
         "lstm_backward_step",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/backward.wgsl",
-            "lstm/backward_common.wgsl",
-            "lstm/backward.wgsl"
-        ),
+        LSTM_BACKWARD,
     ),
     LstmBackwardSequence => row(
         "lstm_backward_sequence",
@@ -326,14 +319,10 @@ registry! {
         "lstm_backward_subgroup",
         "backward_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/backward.wgsl",
-            "lstm/backward_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "lstm/backward_common.wgsl";
             "subgroup/backward.wgsl"
         ),
     ),
@@ -341,25 +330,16 @@ registry! {
         "lstm_backward_cell",
         "lstm_backward_cell",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/backward.wgsl",
-            "lstm/backward_common.wgsl",
-            "lstm/backward.wgsl"
-        ),
+        LSTM_BACKWARD,
     ),
     LstmBackwardCellSubgroup => row(
         "lstm_backward_cell_subgroup",
         "lstm_backward_cell_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/backward.wgsl",
-            "lstm/backward_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "lstm/backward_common.wgsl";
             "lstm/backward_cell_subgroup.wgsl"
         ),
     ),
@@ -367,25 +347,16 @@ registry! {
         "gru_backward_step",
         "gru_backward_step",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/backward.wgsl",
-            "gru/backward_common.wgsl",
-            "gru/backward.wgsl"
-        ),
+        GRU_BACKWARD,
     ),
     GruBackwardSubgroup => row(
         "gru_backward_subgroup",
         "backward_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/backward.wgsl",
-            "gru/backward_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "gru/backward_common.wgsl";
             "subgroup/backward.wgsl"
         ),
     ),
@@ -393,25 +364,16 @@ registry! {
         "gru_backward_reset",
         "gru_backward_reset",
         PerStep,
-        wgsl!(
-            "common/common.wgsl",
-            "common/backward.wgsl",
-            "gru/backward_common.wgsl",
-            "gru/backward.wgsl"
-        ),
+        GRU_BACKWARD,
     ),
     GruBackwardResetSubgroup => row(
         "gru_backward_reset_subgroup",
         "gru_backward_reset_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/backward.wgsl",
-            "gru/backward_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "gru/backward_common.wgsl";
             "gru/backward_reset_subgroup.wgsl"
         ),
     ),
@@ -430,14 +392,10 @@ registry! {
         "rnn_backward_subgroup",
         "backward_subgroup",
         PerStep,
-        wgsl!(
+        subgroup_wgsl!(
             "common/common.wgsl",
             "common/backward.wgsl",
-            "rnn/backward_common.wgsl",
-            "subgroup/subgroup.wgsl",
-            "subgroup/texels.wgsl",
-            "subgroup/state_texels.wgsl",
-            "subgroup/products.wgsl",
+            "rnn/backward_common.wgsl";
             "subgroup/backward.wgsl"
         ),
     ),
