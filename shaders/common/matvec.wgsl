@@ -1,11 +1,14 @@
-// The recurrent products of a step kernel, shared by every per-step
-// forward kernel: for the BT batch rows b0.. of a workgroup and its unit j,
-// acc[bb] = sum over k of row(b0 + bb)[k] * W[k, j]. The kernel's module
-// supplies, before or after this file (WGSL declarations are unordered):
+// A per-step forward kernel (`matvec_step`, the entry point of every kernel
+// that includes this file): for the BT batch rows b0.. of a workgroup and
+// its unit j < p.units, acc[bb] = sum over k < p.rec of row(b0 + bb)[k] *
+// W[k, j], then the kernel's own end of the step. The kernel's module
+// supplies (WGSL declarations are unordered):
 //   alias Acc = f32 | vec2<f32> | vec4<f32>;  the gates one weight holds
 //   fn matvec_weight(k: u32, j: u32) -> Acc   W[k, j] (any storage type)
 //   fn matvec_row(at: u32) -> f32             the row operand's element `at`
-// Rows start at `first + b * stride` and have K elements. With TILED (GPUs)
+//   fn matvec_rows() -> vec2<u32>             (first, stride): row b starts
+//                                             at first + b * stride
+//   fn matvec_finish(b: u32, j: u32, acc: Acc)  the rest of the step With TILED (GPUs)
 // the rows are staged in workgroup memory KT values at a time; without
 // (CPU adapters) every invocation reads the same values straight from the
 // buffer (a cache broadcast): no tile, no barriers. Rows past the batch
@@ -53,4 +56,26 @@ fn recurrent_products(li: u32, j: u32, b0: u32, units: u32, K: u32, first: u32, 
         }
     }
     return acc;
+}
+
+@compute @workgroup_size(64)
+fn matvec_step(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+) {
+    let units = p.units;
+    let j = wg.x * WG + li;
+    let b0 = wg.y * BT;
+    let rows = matvec_rows();
+    var acc = recurrent_products(li, j, b0, units, p.rec, rows.x, rows.y);
+    if (j >= units) {
+        return;
+    }
+    for (var bb = 0u; bb < BT; bb++) {
+        let b = b0 + bb;
+        if (b >= p.batch) {
+            break;
+        }
+        matvec_finish(b, j, acc[bb]);
+    }
 }

@@ -10,24 +10,10 @@ fn matvec_row(at: u32) -> f32 {
     return hs[at];
 }
 
-@compute @workgroup_size(64)
-fn gru_step(
-    @builtin(local_invocation_index) li: u32,
-    @builtin(workgroup_id) wg: vec3<u32>,
-) {
-    let H = p.units;
-    let K = p.rec;
-    let j = wg.x * WG + li;
-    let b0 = wg.y * BT;
-    var acc = recurrent_products(li, j, b0, H, K, p.h_prev_offset, K);
-    if (j >= H) {
-        return;
-    }
-    for (var bb = 0u; bb < BT; bb++) {
-        let b = b0 + bb;
-        if (b >= p.batch) {
-            break;
-        }
-        finish_unit(b, j, acc[bb]);
-    }
+fn matvec_rows() -> vec2<u32> {
+    return vec2<u32>(p.h_prev_offset, p.rec);
+}
+
+fn matvec_finish(b: u32, j: u32, acc: Acc) {
+    finish_unit(b, j, acc);
 }

@@ -22,29 +22,16 @@ fn matvec_row(at: u32) -> f32 {
     return m[at];
 }
 
-@compute @workgroup_size(64)
-fn projection_step(
-    @builtin(local_invocation_index) li: u32,
-    @builtin(workgroup_id) wg: vec3<u32>,
-) {
-    // Here H is Ho (units) and K is the LSTM's hidden size.
+fn matvec_rows() -> vec2<u32> {
+    return vec2<u32>(history(p.step, p.rec), p.rec);
+}
+
+fn matvec_finish(b: u32, j: u32, acc: Acc) {
+    // Here units are Ho and the products run over the LSTM's hidden size.
     let H = p.units;
-    let K = p.rec;
-    let j = wg.x * WG + li;
-    let b0 = wg.y * BT;
-    var acc = recurrent_products(li, j, b0, H, K, history(p.step, K), K);
-    if (j >= H) {
-        return;
+    var h = hs[p.h_prev_offset + b * H + j];
+    if (p.step < lengths[b]) {
+        h = acc;
     }
-    for (var bb = 0u; bb < BT; bb++) {
-        let b = b0 + bb;
-        if (b >= p.batch) {
-            break;
-        }
-        var h = hs[p.h_prev_offset + b * H + j];
-        if (p.step < lengths[b]) {
-            h = acc[bb];
-        }
-        hs[p.h_out_offset + b * H + j] = h;
-    }
+    hs[p.h_out_offset + b * H + j] = h;
 }

@@ -134,7 +134,7 @@ registry! {
     ),
     LstmStep => row(
         "lstm_step",
-        "lstm_step",
+        "matvec_step",
         PerStep,
         LSTM_STEP,
     ),
@@ -171,7 +171,7 @@ registry! {
     ),
     GruStep => row(
         "gru_step",
-        "gru_step",
+        "matvec_step",
         PerStep,
         wgsl!(
             "common/common.wgsl",
@@ -188,7 +188,7 @@ registry! {
     ),
     GruGates => row(
         "gru_gates",
-        "gru_gates",
+        "matvec_step",
         PerStep,
         wgsl!(
             "common/common.wgsl",
@@ -209,7 +209,7 @@ registry! {
     ),
     GruCandidate => row(
         "gru_candidate",
-        "gru_candidate",
+        "matvec_step",
         PerStep,
         wgsl!(
             "common/common.wgsl",
@@ -230,7 +230,7 @@ registry! {
     ),
     RnnStep => row(
         "rnn_step",
-        "rnn_step",
+        "matvec_step",
         PerStep,
         wgsl!(
             "common/common.wgsl",
@@ -247,7 +247,7 @@ registry! {
     ),
     ProjectionStep => row(
         "projection_step",
-        "projection_step",
+        "matvec_step",
         PerStep,
         wgsl!(
             "common/common.wgsl",
