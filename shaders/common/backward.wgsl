@@ -1,4 +1,4 @@
-// Shared by the backward step kernels (*_backward.wgsl), prepended after
+// Shared by the backward step kernels (<cell>/backward.wgsl), prepended after
 // common/common.wgsl. Dispatch i (i = T, T-1, ..., 0) finishes dS_i, the gradient
 // of hs slot i (slot 0 is h0, slot s+1 the state after step s), and then
 // runs the cell's backward of step i-1, which maps slot i-1 to slot i:
@@ -33,4 +33,27 @@ fn at_step(s: u32, b: u32, width: u32) -> u32 {
 // past the batch repeat the last row and are never written.
 fn read_row(b0: u32, bb: u32) -> u32 {
     return min(b0 + bb, p.batch - 1u);
+}
+
+// The products of a backward step with the weights transposed, for the BT
+// rows of a workgroup from b0 and its unit k < units: acc[bb] = sum over
+// r < count of g[col + r] * w[(col + r) * units + k], g the step's gate
+// gradients of that row (`width` per row, read through the cell's
+// `backward_gate`), w the cell's `weight_hh`. Every weight load serves BT
+// rows; rows past the batch repeat the last.
+fn transposed_products(b0: u32, k: u32, units: u32, width: u32, col: u32, count: u32) -> array<f32, 4> {
+    let i = p.step;
+    let r0 = at_step(i, read_row(b0, 0u), width) + col;
+    let r1 = at_step(i, read_row(b0, 1u), width) + col;
+    let r2 = at_step(i, read_row(b0, 2u), width) + col;
+    let r3 = at_step(i, read_row(b0, 3u), width) + col;
+    var acc = array<f32, 4>();
+    for (var r = 0u; r < count; r++) {
+        let wv = w[(col + r) * units + k];
+        acc[0] = fma(backward_gate(r0 + r), wv, acc[0]);
+        if (ROWS > 1u) { acc[1] = fma(backward_gate(r1 + r), wv, acc[1]); }
+        if (ROWS > 2u) { acc[2] = fma(backward_gate(r2 + r), wv, acc[2]); }
+        if (ROWS > 3u) { acc[3] = fma(backward_gate(r3 + r), wv, acc[3]); }
+    }
+    return acc;
 }

@@ -122,3 +122,8 @@ fn finish_reset(b: u32, k: u32, rec: f32) {
     aux[b * H + k] = drh;
     da_hid[gates] = da_r;
 }
+
+// The gate gradients `transposed_products` multiplies (common/backward.wgsl).
+fn backward_gate(at: u32) -> f32 {
+    return da_hid[at];
+}

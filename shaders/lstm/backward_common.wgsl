@@ -103,3 +103,8 @@ fn finish_state_gradient_at(i: u32, b: u32, k: u32, rec: f32) {
         cell_backward(b, k, i - 1u, g);
     }
 }
+
+// The gate gradients `transposed_products` multiplies (common/backward.wgsl).
+fn backward_gate(at: u32) -> f32 {
+    return da[at];
+}

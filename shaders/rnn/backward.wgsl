@@ -11,17 +11,7 @@ fn rnn_backward_step(
     let b0 = wg.y * BT;
     var acc = array<f32, 4>();
     if (i < p.seq && k < H) {
-        let r0 = at_step(i, read_row(b0, 0u), H);
-        let r1 = at_step(i, read_row(b0, 1u), H);
-        let r2 = at_step(i, read_row(b0, 2u), H);
-        let r3 = at_step(i, read_row(b0, 3u), H);
-        for (var r = 0u; r < H; r++) {
-            let wv = w[r * H + k];
-            acc[0] = fma(da[r0 + r], wv, acc[0]);
-            if (ROWS > 1u) { acc[1] = fma(da[r1 + r], wv, acc[1]); }
-            if (ROWS > 2u) { acc[2] = fma(da[r2 + r], wv, acc[2]); }
-            if (ROWS > 3u) { acc[3] = fma(da[r3 + r], wv, acc[3]); }
-        }
+        acc = transposed_products(b0, k, H, H, 0u, H);
     }
     if (k >= H) {
         return;

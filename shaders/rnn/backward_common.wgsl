@@ -53,3 +53,8 @@ fn finish_state_gradient(b: u32, k: u32, rec: f32) {
         da[at_step(s, b, H) + k] = d;
     }
 }
+
+// The gate gradients `transposed_products` multiplies (common/backward.wgsl).
+fn backward_gate(at: u32) -> f32 {
+    return da[at];
+}
