@@ -8,6 +8,7 @@ pub(crate) mod tensor;
 mod tuning;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -121,7 +122,8 @@ pub struct Capabilities {
 }
 
 struct Inner {
-    instance: wgpu::Instance,
+    /// `None` for an app's device ([`Gpu::from_wgpu`]).
+    instance: Option<wgpu::Instance>,
     adapter: wgpu::Adapter,
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -130,7 +132,18 @@ struct Inner {
     limits: wgpu::Limits,
     tuning: Tuning,
     pipelines: PipelineCache,
+    /// Buffers, bind groups, textures and query sets made through
+    /// [`Gpu::created`]'s helpers: what a steady-state call must not add to.
+    created: AtomicU64,
 }
+
+/// The optional features the crate uses where a device has them: f16
+/// weights, kernel profiles, the subgroup kernels and per-step params as
+/// immediates. Every kernel runs without them (on the plain kernels).
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::IMMEDIATES);
 
 /// A GPU device ready to run the crate's kernels.
 #[derive(Clone)]
@@ -234,14 +247,7 @@ impl Gpu {
                 name: sel.name.clone(),
                 seen,
             })?;
-        let info = adapter.get_info();
-        let have = adapter.features();
-        let optional = wgpu::Features::SHADER_F16
-            | wgpu::Features::TIMESTAMP_QUERY
-            | wgpu::Features::SUBGROUP
-            | wgpu::Features::IMMEDIATES;
-        let features = have & optional;
-        let mut limits = adapter.limits();
+        let mut limits = Self::recommended_limits(&adapter);
         if let Some(cap) = sel.max_storage_binding {
             let cap = u64::from(cap).min(limits.max_storage_buffer_binding_size);
             limits.max_storage_buffer_binding_size = cap;
@@ -249,15 +255,72 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-rnn"),
-                required_features: features,
-                required_limits: limits.clone(),
+                required_features: Self::recommended_features(&adapter),
+                required_limits: limits,
                 ..Default::default()
             })
             .await
             .map_err(|e| Error::RequestDevice {
-                adapter: describe_adapter(&info),
+                adapter: describe_adapter(&adapter.get_info()),
                 reason: e.to_string(),
             })?;
+        Ok(Self::from_parts(
+            Some(instance),
+            &adapter,
+            device,
+            queue,
+            sel,
+        ))
+    }
+
+    /// Runs on a device the app made (wgpu's handles are cheap clones of
+    /// one device). Kernels are chosen from the features and limits the
+    /// device was created with: without `SUBGROUP`, `SHADER_F16`,
+    /// `IMMEDIATES` or `TIMESTAMP_QUERY` every cell still runs, on the plain
+    /// kernels (f16 weights and profiles are then refused); a size over a
+    /// limit is an [`Error::OverLimit`] naming it. Ask for
+    /// [`Gpu::recommended_features`] and [`Gpu::recommended_limits`] when
+    /// creating the device to get the fast paths and the largest sizes. The
+    /// tuning overrides of [`AdapterSelector::from_env`] apply.
+    pub fn from_wgpu(adapter: &wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        Self::from_wgpu_tuned(adapter, device, queue, &AdapterSelector::from_env())
+    }
+
+    /// [`Gpu::from_wgpu`] with the kernel choices `tuning` forces (its
+    /// `step_tiles`, `persistent`, `subgroup_kernels`, `row_texels` and
+    /// `immediates`; the adapter fields are ignored).
+    pub fn from_wgpu_tuned(
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        tuning: &AdapterSelector,
+    ) -> Self {
+        Self::from_parts(None, adapter, device, queue, tuning)
+    }
+
+    /// The features to request from `adapter` for every fast path: those of
+    /// [`OPTIONAL_FEATURES`] that it has.
+    pub fn recommended_features(adapter: &wgpu::Adapter) -> wgpu::Features {
+        adapter.features() & OPTIONAL_FEATURES
+    }
+
+    /// The limits to request from `adapter` for the largest layers and
+    /// batches: all it offers (the storage binding size bounds a layer's
+    /// `T*B*G*H`, immediates carry the per-step params).
+    pub fn recommended_limits(adapter: &wgpu::Adapter) -> wgpu::Limits {
+        adapter.limits()
+    }
+
+    fn from_parts(
+        instance: Option<wgpu::Instance>,
+        adapter: &wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        sel: &AdapterSelector,
+    ) -> Self {
+        let info = adapter.get_info();
+        let features = device.features();
+        let limits = device.limits();
         let caps = Capabilities {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
@@ -273,19 +336,20 @@ impl Gpu {
             },
             sel,
         );
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                limits: device.limits(),
+                limits,
                 tuning,
                 instance,
-                adapter,
+                adapter: adapter.clone(),
                 device,
                 queue,
                 info,
                 caps,
                 pipelines: PipelineCache::default(),
+                created: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     /// The wgpu device.
@@ -300,9 +364,10 @@ impl Gpu {
     pub fn adapter(&self) -> &wgpu::Adapter {
         &self.inner.adapter
     }
-    /// The instance the adapter came from.
-    pub fn instance(&self) -> &wgpu::Instance {
-        &self.inner.instance
+    /// The instance the adapter came from; `None` for an app's device
+    /// ([`Gpu::from_wgpu`]).
+    pub fn instance(&self) -> Option<&wgpu::Instance> {
+        self.inner.instance.as_ref()
     }
     /// The adapter's name, backend, driver and device type.
     pub fn info(&self) -> &wgpu::AdapterInfo {
@@ -326,6 +391,55 @@ impl Gpu {
         describe_adapter(&self.inner.info)
     }
 
+    /// Buffers, bind groups, textures and query sets the crate has made on
+    /// this device so far: a steady-state call (a reused plan, a stream
+    /// step) leaves it unchanged.
+    pub fn resources_created(&self) -> u64 {
+        self.inner.created.load(Ordering::Relaxed)
+    }
+
+    /// Counts one resource made for [`Gpu::resources_created`].
+    fn count(&self) {
+        self.inner.created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `device.create_buffer`, counted.
+    pub(crate) fn create_buffer(&self, desc: &wgpu::BufferDescriptor<'_>) -> wgpu::Buffer {
+        self.count();
+        self.inner.device.create_buffer(desc)
+    }
+
+    /// `device.create_buffer_init`, counted.
+    pub(crate) fn create_buffer_init(
+        &self,
+        desc: &wgpu::util::BufferInitDescriptor<'_>,
+    ) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.count();
+        self.inner.device.create_buffer_init(desc)
+    }
+
+    /// `device.create_bind_group`, counted.
+    pub(crate) fn create_bind_group(
+        &self,
+        desc: &wgpu::BindGroupDescriptor<'_>,
+    ) -> wgpu::BindGroup {
+        self.count();
+        self.inner.device.create_bind_group(desc)
+    }
+
+    /// `device.create_texture`, counted.
+    pub(crate) fn create_texture(&self, desc: &wgpu::TextureDescriptor<'_>) -> wgpu::Texture {
+        self.count();
+        self.inner.device.create_texture(desc)
+    }
+
+    /// `device.create_query_set`, counted.
+    pub(crate) fn create_query_set(&self, desc: &wgpu::QuerySetDescriptor<'_>) -> wgpu::QuerySet {
+        self.count();
+        self.inner.device.create_query_set(desc)
+    }
+
     /// Number of pipelines compiled so far (each key compiles once).
     pub fn pipelines_compiled(&self) -> usize {
         self.inner.pipelines.compiled()
@@ -342,6 +456,22 @@ impl Gpu {
         self.inner
             .pipelines
             .get(&self.inner.device, spec, constants, |options| {
+                // Caught here, by name, rather than as a validation error
+                // when the layout is made (an app's device may have less).
+                let storage = spec
+                    .bindings()
+                    .iter()
+                    .filter(|(_, kind)| kind.is_storage_buffer())
+                    .count() as u64;
+                let limit = self.limits().max_storage_buffers_per_shader_stage;
+                if storage > u64::from(limit) {
+                    return Err(Error::OverLimit {
+                        what: format!("storage buffers of the kernel {}", spec.label),
+                        requested: storage,
+                        limit_name: "max_storage_buffers_per_shader_stage",
+                        limit: u64::from(limit),
+                    });
+                }
                 if options.f16_weights && !self.capabilities().shader_f16 {
                     return Err(Error::config(
                         "precision f16",

@@ -69,6 +69,13 @@ pub enum BindingKind {
 /// are written; layouts are built from this. Panics where the declarations
 /// leave a gap or repeat a binding (the registry test runs this on every
 /// kernel).
+impl BindingKind {
+    /// Whether the binding counts against `max_storage_buffers_per_shader_stage`.
+    pub fn is_storage_buffer(self) -> bool {
+        matches!(self, Self::StorageRead | Self::StorageReadWrite)
+    }
+}
+
 pub(crate) fn declared_bindings(source: &str, group: u32) -> Vec<(&str, BindingKind)> {
     let prefix = format!("@group({group}) @binding(");
     let mut found: Vec<(u32, &str, BindingKind)> = Vec::new();

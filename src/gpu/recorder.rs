@@ -60,7 +60,7 @@ impl PassTimer {
                 format!("{} has no TIMESTAMP_QUERY feature", gpu.describe()),
             ));
         }
-        let set = gpu.device().create_query_set(&wgpu::QuerySetDescriptor {
+        let set = gpu.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("pass timestamps"),
             ty: wgpu::QueryType::Timestamp,
             count: 2 * Self::CAPACITY,
@@ -106,13 +106,13 @@ impl PassTimer {
     fn resolve(&self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder) -> wgpu::Buffer {
         let n = 2 * self.labels.len() as u32;
         let bytes = u64::from(n.max(1)) * 8;
-        let resolved = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        let resolved = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("timestamps"),
             size: bytes,
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let readable = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        let readable = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("timestamps read-back"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

@@ -27,7 +27,7 @@ pub(crate) fn checked_bytes(gpu: &Gpu, what: &str, n: usize) -> Result<u64> {
 pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Buffer> {
     let size = checked_bytes(gpu, what, n.max(1))?;
     gpu.scoped(&format!("allocating {what}"), || {
-        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some(what),
             size,
             usage: USAGE,
@@ -184,14 +184,16 @@ impl GpuTensor {
     /// Copies the tensor back to the host.
     pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
         let bytes = self.len() as u64 * 4;
-        let device = self.gpu.device();
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = self.gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read-back"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut encoder = device.create_command_encoder(&Default::default());
+        let mut encoder = self
+            .gpu
+            .device()
+            .create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
         self.gpu.queue().submit([encoder.finish()]);
         let bytes = read_mapped(&self.gpu, &staging, &format!("tensor {:?}", self.shape)).await?;

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use bytemuck::Pod;
-use wgpu::util::DeviceExt;
 
 use super::Kernel;
 use crate::error::{Error, Result};
@@ -66,7 +65,7 @@ pub(crate) fn bind_resources<'a>(
             })
         })
         .collect();
-    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+    gpu.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(kernel.label()),
         layout: &pipeline.layout,
         entries: &entries,
@@ -126,13 +125,11 @@ impl Dispatch {
         let resources = in_declared_order(kernel, resources)?;
         gpu.check_dispatch(kernel.label(), groups)?;
         let pipeline = gpu.pipeline(&kernel.spec(), constants)?;
-        let uniform = gpu
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(kernel.label()),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+        let uniform = gpu.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(kernel.label()),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
         let bind_group = bind_resources(
             gpu,
             kernel,
@@ -230,7 +227,7 @@ pub(crate) fn texels_bind_group(
             resource: wgpu::BindingResource::TextureView(view),
         })
         .collect();
-    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+    gpu.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("texels"),
         layout,
         entries: &entries,

@@ -7,7 +7,6 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
-use wgpu::util::DeviceExt;
 
 use super::dispatch::bind_resources;
 use super::dispatch::texels_bind_group;
@@ -164,13 +163,11 @@ impl PerStepDispatch {
             constants.push((IMMEDIATE_PARAMS, size as f64));
             StepParamsSource::Immediates { bytes, size }
         } else {
-            let uniform = gpu
-                .device()
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("per-step params"),
-                    contents: &bytes,
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
+            let uniform = gpu.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("per-step params"),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
             StepParamsSource::Uniform {
                 buffer: uniform,
                 stride: stride as u32,

@@ -159,7 +159,7 @@ impl TexelMatrix {
             });
         }
         let texture = gpu.scoped(&format!("allocating {what} as texels"), || {
-            gpu.device().create_texture(&wgpu::TextureDescriptor {
+            gpu.create_texture(&wgpu::TextureDescriptor {
                 label: Some(what),
                 size: wgpu::Extent3d {
                     width: TEXEL_ROW,

@@ -177,7 +177,7 @@ impl Optimizer {
     /// An optimizer with no parameters registered yet.
     pub fn new(gpu: &Gpu, config: OptimizerConfig) -> Result<Self> {
         let config = config.validated()?;
-        let step_uniform = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        let step_uniform = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("optimizer step"),
             size: size_of::<OptimizerStep>() as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,

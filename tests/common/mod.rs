@@ -3,6 +3,8 @@
 //! tests never skip.
 #![allow(dead_code)]
 
+pub mod training;
+
 use std::sync::OnceLock;
 
 use rand::rngs::SmallRng;
