@@ -73,7 +73,7 @@ pub use error::{Error, Result};
 pub use gpu::{
     describe_adapter, list_adapters, AdapterSelector, Capabilities, Gpu, GpuTensor, KernelProfile,
     Tuning, ENV_ADAPTER, ENV_BACKEND, ENV_IMMEDIATES, ENV_PERSISTENT, ENV_ROW_TEXELS,
-    ENV_STEP_TILES, ENV_SUBGROUP_KERNELS, OPTIONAL_FEATURES,
+    ENV_STEP_TILES, ENV_SUBGROUP_KERNELS, OPTIONAL_FEATURES, TENSOR_USAGE,
 };
 pub use model::{Rnn, RnnStack};
 pub use pass::{HostOutput, RnnOutput};

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use pipelines::{CachedPipeline, KernelSpec, PipelineCache};
 pub use recorder::KernelProfile;
-pub use tensor::GpuTensor;
+pub use tensor::{GpuTensor, TENSOR_USAGE};
 use tuning::AdapterFacts;
 pub use tuning::Tuning;
 pub(crate) use tuning::SUBGROUP_LANES;

@@ -270,6 +270,10 @@ pub(crate) trait Submit {
 /// [`submit`]: nothing comes back.
 pub(crate) struct Plain;
 
+/// Into a caller's encoder: no submit, no wait, no error scope (a device
+/// error surfaces where the caller submits).
+pub(crate) struct IntoEncoder<'e>(pub &'e mut wgpu::CommandEncoder);
+
 /// [`submit_profiled`]: each kernel family's GPU time comes back.
 pub(crate) struct Profiled;
 
@@ -294,5 +298,20 @@ impl Submit for Profiled {
         record: &dyn Fn(&mut Recorder<'_>),
     ) -> Result<KernelProfile> {
         submit_profiled(gpu, during, record)
+    }
+}
+
+impl Submit for IntoEncoder<'_> {
+    type Out = ();
+    fn submit(
+        self,
+        _gpu: &Gpu,
+        _during: &'static str,
+        record: &dyn Fn(&mut Recorder<'_>),
+    ) -> Result<()> {
+        let mut recorder = Recorder::new(self.0, None);
+        record(&mut recorder);
+        recorder.finish();
+        Ok(())
     }
 }

@@ -1,18 +1,25 @@
-//! `GpuTensor`: a device buffer of f32 with a shape; upload, zeros, and
-//! read-back (async, with a blocking wrapper).
+//! `GpuTensor`: f32 values with a shape in a device buffer (ours, or a view
+//! on an app's buffer); upload, zeros, and read-back (async, with a blocking
+//! wrapper).
 
 use crate::error::{check_finite, Error, Result};
 use crate::gpu::Gpu;
 
-/// A row-major f32 tensor in a GPU storage buffer.
+/// A row-major f32 tensor in a GPU storage buffer: the whole buffer, or
+/// (made by [`GpuTensor::from_buffer`]) a view at an offset into an app's
+/// buffer. Cloning shares the buffer.
 #[derive(Debug, Clone)]
 pub struct GpuTensor {
     gpu: Gpu,
     buffer: wgpu::Buffer,
+    /// Byte offset of the first value in `buffer`.
+    offset: u64,
     shape: Vec<usize>,
 }
 
-const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+/// The usages a buffer needs to back a [`GpuTensor`]: kernels bind it, and
+/// passes copy into and out of it.
+pub const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
@@ -30,7 +37,7 @@ pub(crate) fn storage_buffer(gpu: &Gpu, what: &str, n: usize) -> Result<wgpu::Bu
         gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some(what),
             size,
-            usage: USAGE,
+            usage: TENSOR_USAGE,
             mapped_at_creation: false,
         })
     })
@@ -101,6 +108,7 @@ impl GpuTensor {
         Ok(Self {
             gpu: gpu.clone(),
             buffer: storage_buffer_with(gpu, what, data)?,
+            offset: 0,
             shape: shape.to_vec(),
         })
     }
@@ -111,6 +119,68 @@ impl GpuTensor {
         Ok(Self {
             gpu: gpu.clone(),
             buffer: storage_buffer(gpu, what, n)?,
+            offset: 0,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A view of `shape` on an app's `buffer` (made on `gpu`'s device),
+    /// starting `offset` bytes in: the passes read and write it in place,
+    /// with no copy to the host. The buffer needs the usages of
+    /// [`TENSOR_USAGE`]; `offset` must be a multiple of the device's
+    /// `min_storage_buffer_offset_alignment` (256 on many GPUs), and the
+    /// view must end inside the buffer. The values are not checked for NaN
+    /// (they never pass the host).
+    pub fn from_buffer(
+        gpu: &Gpu,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        shape: &[usize],
+    ) -> Result<Self> {
+        let what = "app buffer view";
+        let missing = TENSOR_USAGE - buffer.usage();
+        if !missing.is_empty() {
+            return Err(Error::config(
+                what,
+                format!(
+                    "the buffer lacks the usages {missing:?} (a tensor's buffer needs {TENSOR_USAGE:?})"
+                ),
+            ));
+        }
+        let align = u64::from(gpu.limits().min_storage_buffer_offset_alignment);
+        if offset % align != 0 {
+            return Err(Error::config(
+                what,
+                format!(
+                    "offset {offset} is not a multiple of the device's \
+                     min_storage_buffer_offset_alignment ({align})"
+                ),
+            ));
+        }
+        if let Some(axis) = shape.iter().position(|&d| d == 0) {
+            return Err(Error::ZeroSize {
+                what: format!("{what} axis {axis}"),
+            });
+        }
+        let bytes = shape
+            .iter()
+            .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
+            .unwrap_or(u64::MAX);
+        gpu.check_storage_binding(what, bytes)?;
+        if offset.saturating_add(bytes) > buffer.size() {
+            return Err(Error::config(
+                what,
+                format!(
+                    "{shape:?} f32 at offset {offset} takes {bytes} bytes, past the end of a \
+                     {}-byte buffer",
+                    buffer.size()
+                ),
+            ));
+        }
+        Ok(Self {
+            gpu: gpu.clone(),
+            buffer: buffer.clone(),
+            offset,
             shape: shape.to_vec(),
         })
     }
@@ -129,7 +199,7 @@ impl GpuTensor {
         check_finite(what, data)?;
         self.gpu
             .queue()
-            .write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+            .write_buffer(&self.buffer, self.offset, bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -172,9 +242,44 @@ impl GpuTensor {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The storage buffer holding the values.
+    /// The storage buffer holding the values (from [`GpuTensor::offset`]
+    /// on).
     pub fn buffer(&self) -> &wgpu::Buffer {
         &self.buffer
+    }
+    /// Byte offset of the first value in [`GpuTensor::buffer`] (0 but for
+    /// views made by [`GpuTensor::from_buffer`]).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// Bytes the values take: `4 * len`.
+    pub fn byte_len(&self) -> u64 {
+        self.len() as u64 * 4
+    }
+    /// The buffer, for a kernel that binds it whole and reads from its
+    /// start: refused for a view at a nonzero offset (`what` names it).
+    pub(crate) fn bindable(&self, what: &str) -> Result<&wgpu::Buffer> {
+        if self.offset != 0 {
+            return Err(Error::config(
+                what,
+                format!(
+                    "a view at byte offset {} cannot be bound here; pass a tensor that starts \
+                     its buffer",
+                    self.offset
+                ),
+            ));
+        }
+        Ok(&self.buffer)
+    }
+
+    /// Records a copy of the tensor into `dst` from byte `dst_offset`.
+    pub(crate) fn copy_to(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(&self.buffer, self.offset, dst, dst_offset, self.byte_len());
     }
     /// The device the tensor lives on.
     pub fn gpu(&self) -> &Gpu {
@@ -194,7 +299,7 @@ impl GpuTensor {
             .gpu
             .device()
             .create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes);
+        self.copy_to(&mut encoder, &staging, 0);
         self.gpu.queue().submit([encoder.finish()]);
         let bytes = read_mapped(&self.gpu, &staging, &format!("tensor {:?}", self.shape)).await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())

@@ -6,11 +6,12 @@
 use crate::cells::{DeviceStack, Layer};
 use crate::config::{Precision, Schedule, StackConfig};
 use crate::error::Result;
-use crate::gpu::recorder::{Plain, Profiled};
+use crate::gpu::recorder::{IntoEncoder, Plain, Profiled};
+use crate::gpu::tensor::checked_bytes;
 use crate::gpu::{Gpu, GpuTensor, KernelProfile};
 use crate::pass::{
     Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache, RnnOutput, Seeds,
-    TrainOptions, TrainTape,
+    Source, TrainOptions, TrainTape,
 };
 use crate::weights::StackWeights;
 
@@ -97,9 +98,10 @@ impl RnnStack {
     /// (any order), a reverse direction starts at the row's own last valid
     /// step, the output is zero past it and `h_n`/`c_n` are the states after
     /// it. One submit, no read-back. The call's buffers and bind groups are
-    /// kept for the next call with the same sizes and the same `input`
-    /// tensor (write new data into it with [`GpuTensor::write`]); another
-    /// shape, a training forward or [`RnnStack::release_plan`] frees them.
+    /// kept for the next call of the same `(T, B)` (with any tensors);
+    /// another size, a training forward or [`RnnStack::release_plan`] frees
+    /// them. Returns new output tensors: see [`RnnStack::forward_into`] for
+    /// a loop that allocates nothing.
     pub fn forward(
         &self,
         input: &GpuTensor,
@@ -107,8 +109,72 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnOutput> {
-        let (out, ()) = self.forward_pass().infer(input, (h0, c0), lengths, Plain)?;
+        let out = self.outputs_for(input)?;
+        self.forward_into(input, h0, c0, lengths, &out)?;
         Ok(out)
+    }
+
+    /// Output tensors for a forward of `(T, B)`: `output` `[T, B, D*Ho]`
+    /// (`[B, T, D*Ho]` batch-first), `h_n` `[L*D, B, Ho]`, `c_n`
+    /// `[L*D, B, H]` (LSTMs).
+    pub fn outputs(&self, seq: usize, batch: usize) -> Result<RnnOutput> {
+        self.forward_pass().outputs(seq, batch)
+    }
+
+    /// [`RnnStack::outputs`] for the `(T, B)` of `input`.
+    fn outputs_for(&self, input: &GpuTensor) -> Result<RnnOutput> {
+        let &[a, b, _] = input.shape() else {
+            return Err(crate::Error::shape(
+                "input [T, B, I]",
+                &[0, 0, self.config().layer.input_size],
+                input.shape(),
+            ));
+        };
+        let (seq, batch) = if self.config().batch_first {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        self.outputs(seq, batch)
+    }
+
+    /// [`RnnStack::forward`] into tensors the caller provides (made by
+    /// [`RnnStack::outputs`], or views on the app's buffers): a loop of one
+    /// `(T, B)` allocates nothing after its first call. `out.h_n` may be
+    /// `h0` itself (and `out.c_n` `c0`): the states are read before they
+    /// are written.
+    pub fn forward_into(
+        &self,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        out: &RnnOutput,
+    ) -> Result<()> {
+        self.forward_pass()
+            .infer(Source::Tensor(input), (h0, c0), lengths, out, Plain)
+    }
+
+    /// [`RnnStack::forward_into`] recorded into the caller's `encoder`:
+    /// nothing is submitted or waited for; the results are there once the
+    /// caller submits the encoder (after any work recorded before, before
+    /// any after). Several forwards may be recorded into one encoder.
+    pub fn record_forward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &GpuTensor,
+        h0: Option<&GpuTensor>,
+        c0: Option<&GpuTensor>,
+        lengths: Option<&[usize]>,
+        out: &RnnOutput,
+    ) -> Result<()> {
+        self.forward_pass().infer(
+            Source::Tensor(input),
+            (h0, c0),
+            lengths,
+            out,
+            IntoEncoder(encoder),
+        )
     }
 
     /// [`RnnStack::forward`] with each kernel family (gather, input GEMM,
@@ -121,8 +187,11 @@ impl RnnStack {
         c0: Option<&GpuTensor>,
         lengths: Option<&[usize]>,
     ) -> Result<(RnnOutput, KernelProfile)> {
-        self.forward_pass()
-            .infer(input, (h0, c0), lengths, Profiled)
+        let out = self.outputs_for(input)?;
+        let profile =
+            self.forward_pass()
+                .infer(Source::Tensor(input), (h0, c0), lengths, &out, Profiled)?;
+        Ok((out, profile))
     }
 
     /// Frees the buffers the last inference forward kept for the next one
@@ -152,9 +221,8 @@ impl RnnStack {
     /// Uploads host data, runs [`RnnStack::forward`] and reads everything
     /// back. `input` is `[T, B, I]` (`[B, T, I]` batch-first), `h0` / `c0`
     /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
-    /// [`crate::Error::NonFinite`]. The input goes into a device tensor kept for
-    /// the next call of the same shape, so repeated calls reuse the
-    /// forward's plan.
+    /// [`crate::Error::NonFinite`]. The input is written straight into the
+    /// kept plan's input buffer.
     pub fn forward_host(
         &self,
         input: &[f32],
@@ -164,25 +232,18 @@ impl RnnStack {
         c0: Option<&[f32]>,
         lengths: Option<&[usize]>,
     ) -> Result<HostOutput> {
-        let gpu = self.gpu();
-        let cfg = *self.config();
-        let in_shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
-        // Finiteness is checked by the uploads, lengths by `forward`.
-        let mut kept = self.plan.host_input();
-        let input = match kept.as_ref() {
-            Some(t) if t.shape() == in_shape => {
-                t.write_as("input", input)?;
-                t.clone()
-            }
-            _ => {
-                *kept = None;
-                let t = GpuTensor::from_slice(gpu, "input", input, &in_shape)?;
-                kept.insert(t).clone()
-            }
-        };
+        // Refused before anything is allocated for it.
+        checked_bytes(self.gpu(), "input", input.len())?;
         let (h0, c0) = self.upload_states(batch, (h0, c0))?;
-        self.forward(&input, h0.as_ref(), c0.as_ref(), lengths)?
-            .to_host()
+        let out = self.outputs(seq_len, batch)?;
+        self.forward_pass().infer(
+            Source::Host(input, (seq_len, batch)),
+            (h0.as_ref(), c0.as_ref()),
+            lengths,
+            &out,
+            Plain,
+        )?;
+        out.to_host()
     }
 
     /// The forward pass of [`RnnStack::forward`] in training mode: dropout
@@ -200,6 +261,24 @@ impl RnnStack {
         let (out, tape, ()) =
             self.forward_pass()
                 .train(input, (h0, c0), lengths, options, Plain)?;
+        Ok((out, tape))
+    }
+
+    /// [`RnnStack::forward_train`] recorded into the caller's `encoder`
+    /// (nothing submitted or waited for). The tape is valid once the
+    /// caller has submitted the encoder; record the backward after it, into
+    /// the same encoder or a later one.
+    pub fn record_forward_train(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        input: &GpuTensor,
+        (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
+        lengths: Option<&[usize]>,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape)> {
+        let (out, tape, ()) =
+            self.forward_pass()
+                .train(input, (h0, c0), lengths, options, IntoEncoder(encoder))?;
         Ok((out, tape))
     }
 
@@ -230,6 +309,23 @@ impl RnnStack {
         let (d, ()) = self
             .backward_pass()
             .run(tape, seeds, grads.layers(), mode, Plain)?;
+        Ok(d)
+    }
+
+    /// [`RnnStack::backward`] recorded into the caller's `encoder`
+    /// (nothing submitted or waited for): the gradients are there once the
+    /// caller submits it.
+    pub fn record_backward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+    ) -> Result<InputGrads> {
+        let (d, ()) =
+            self.backward_pass()
+                .run(tape, seeds, grads.layers(), mode, IntoEncoder(encoder))?;
         Ok(d)
     }
 

@@ -115,8 +115,16 @@ impl Backward<'_> {
         // Plan every layer first (all checks happen here), then record.
         let mut planned: Vec<(usize, LayerBackward, Option<Dispatch>)> = Vec::new();
         // Gradient of the current layer's output: (buffer, batch-first).
-        let mut d_out: Option<(wgpu::Buffer, bool)> =
-            seeds.output.map(|t| (t.buffer().clone(), cfg.batch_first));
+        // A view at a nonzero offset is copied into a buffer of our own
+        // first: the gather binds its source whole.
+        let own_seed = match seeds.output {
+            Some(t) if t.offset() != 0 => Some((t, storage_buffer(gpu, "grad_output", t.len())?)),
+            _ => None,
+        };
+        let mut d_out: Option<(wgpu::Buffer, bool)> = match &own_seed {
+            Some((_, own)) => Some((own.clone(), cfg.batch_first)),
+            None => seeds.output.map(|t| (t.buffer().clone(), cfg.batch_first)),
+        };
         for l in (0..cfg.num_layers).rev() {
             let in_width = cfg.layer_config(l).input_size;
             let d_in = if l == 0 {
@@ -160,6 +168,9 @@ impl Backward<'_> {
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
         let record = |rec: &mut Recorder<'_>| {
+            if let Some((seed, own)) = &own_seed {
+                seed.copy_to(rec.encoder(), own, 0);
+            }
             for (slot, lb, dropout) in &planned {
                 let slot = *slot as u64;
                 let encoder = rec.encoder();
@@ -167,14 +178,15 @@ impl Backward<'_> {
                     let last = ((seq + 1) * batch * ho * 4) as u64;
                     encoder.copy_buffer_to_buffer(
                         g.buffer(),
-                        slot * h_bytes,
+                        g.offset() + slot * h_bytes,
                         &lb.ds,
                         last,
                         h_bytes,
                     );
                 }
                 if let (Some(g), Some(dc)) = (seeds.c_n, &lb.dc) {
-                    encoder.copy_buffer_to_buffer(g.buffer(), slot * c_bytes, dc, 0, c_bytes);
+                    let at = g.offset() + slot * c_bytes;
+                    encoder.copy_buffer_to_buffer(g.buffer(), at, dc, 0, c_bytes);
                 }
                 lb.record(rec);
                 if let Some(dropout) = dropout {

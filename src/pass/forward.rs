@@ -4,16 +4,17 @@
 //! the same shape and input tensor.
 
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::output::RnnOutput;
 use super::tape::{TapedLayer, TrainOptions, TrainTape};
 use super::wavefront::WavefrontPlan;
 use crate::cells::{DeviceStack, LayerPass};
 use crate::config::{validate_lengths, Schedule};
-use crate::error::{Error, Result};
+use crate::error::{check_finite, Error, Result};
 use crate::gpu::recorder::{Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
+use crate::gpu::Gpu;
 use crate::kernels::dispatch::Dispatch;
 use crate::kernels::sequence::{gather_steps, sequence_copy, SeqParams};
 use crate::kernels::Kernel;
@@ -22,34 +23,25 @@ use crate::kernels::Kernel;
 /// (shared by a layer and the one-layer stacks it runs as).
 pub(crate) type PlanCache = Arc<KeptForward>;
 
-/// What a module keeps between inference forwards.
+/// What a module keeps between inference forwards: the last plan. Locked
+/// for a whole call, so that two threads never write its input or lengths
+/// in turn before either has recorded.
 #[derive(Default)]
 pub(crate) struct KeptForward {
     plan: Mutex<Option<ForwardPlan>>,
-    /// The tensor `RnnStack::forward_host` writes its input into, so that
-    /// its calls of one shape reuse the plan too. Locked for a whole
-    /// `forward_host` call: two threads must not write it in turn before
-    /// either has submitted.
-    host_input: Mutex<Option<GpuTensor>>,
 }
 
 impl KeptForward {
     /// Frees what is kept.
     pub(crate) fn release(&self) {
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        *self.host_input() = None;
     }
 
-    /// The host-input tensor, locked.
-    pub(crate) fn host_input(&self) -> MutexGuard<'_, Option<GpuTensor>> {
-        self.host_input.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The input buffer the kept plan was made for.
+    /// The input buffer of the kept plan.
     #[cfg(test)]
     pub(crate) fn planned_input(&self) -> Option<wgpu::Buffer> {
         let plan = self.plan.lock().unwrap_or_else(|e| e.into_inner());
-        plan.as_ref().map(|p| p.key.input.clone())
+        plan.as_ref().map(|p| p.input.clone())
     }
 }
 
@@ -68,27 +60,70 @@ impl Deref for Forward<'_> {
     }
 }
 
-/// What a forward's buffers and bind groups are made for: the sizes, and
-/// the input tensor the first layer's bind groups refer to.
-#[derive(PartialEq)]
-struct PlanKey {
-    seq: usize,
-    batch: usize,
-    input: wgpu::Buffer,
+/// Where an inference forward's input comes from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// A device tensor (ours or a view on an app's buffer): copied into
+    /// the plan's input in the recording.
+    Tensor(&'a GpuTensor),
+    /// Host values of the given `(T, B)`, checked finite: written into the
+    /// plan's input before the submit (submitting paths only).
+    Host(&'a [f32], (usize, usize)),
 }
 
-/// Every buffer, bind group and per-step uniform of an inference forward,
-/// kept so that the next call with the same [`PlanKey`] only writes the
-/// lengths and records (allocating nothing but its outputs). Holds the
-/// memory of one forward between calls; a call of another shape replaces
-/// it.
+/// Every buffer, bind group and per-step uniform of an inference forward
+/// of one `(T, B)`, kept so that the next call of that size allocates
+/// nothing and only records. Its own input, lengths and output buffers are
+/// what the layers bind: a call's tensors are copied in and out in the
+/// recording, so any tensors of the right shape (ours, or views on an app's
+/// buffers, different each call) run on one plan. Holds the memory of one
+/// forward between calls; a call of another size replaces it.
 pub(crate) struct ForwardPlan {
-    key: PlanKey,
+    seq: usize,
+    batch: usize,
+    /// `[T, B, I]` in the stack's layout: what the first layer reads.
+    input: wgpu::Buffer,
+    /// `[B]` u32.
     lengths: wgpu::Buffer,
-    /// What the last layer writes; copied into each call's own output
-    /// tensor, so that an earlier call's result is never overwritten.
+    /// Lengths some call gave, each in a buffer the recording copies from
+    /// (never written after it is made, so recordings of different lengths
+    /// in one encoder each copy their own); `None` while every call ran
+    /// full length, which `lengths` holds from the start.
+    given_lengths: Option<Vec<(Vec<u32>, wgpu::Buffer)>>,
+    /// What the last layer writes; copied into each call's own output.
     output: wgpu::Buffer,
     steps: PlannedSteps,
+}
+
+/// Distinct per-row lengths a plan keeps buffers for before it forgets
+/// them all (a loop over varying lengths allocates one small buffer per
+/// new set, never without bound).
+const KEPT_LENGTHS: usize = 16;
+
+impl ForwardPlan {
+    /// The buffer to copy `lengths` from before recording, `None` where
+    /// `self.lengths` already holds them for good (every call so far full
+    /// length).
+    fn lengths_source(&mut self, gpu: &Gpu, lengths: &[u32]) -> Option<wgpu::Buffer> {
+        let full = lengths.iter().all(|&l| l as usize == self.seq);
+        if full && self.given_lengths.is_none() {
+            return None;
+        }
+        let kept = self.given_lengths.get_or_insert_with(Vec::new);
+        if let Some((_, buffer)) = kept.iter().find(|(l, _)| l == lengths) {
+            return Some(buffer.clone());
+        }
+        if kept.len() >= KEPT_LENGTHS {
+            kept.clear();
+        }
+        let buffer = gpu.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("lengths source"),
+            contents: bytemuck::cast_slice(lengths),
+            usage: wgpu::BufferUsages::COPY_SRC,
+        });
+        kept.push((lengths.to_vec(), buffer.clone()));
+        Some(buffer)
+    }
 }
 
 /// A forward's dispatches in the stack's [`Schedule`].
@@ -121,27 +156,42 @@ struct Outputs<'a> {
     c_n: Option<&'a GpuTensor>,
 }
 
-/// A checked forward call: its sizes, lengths and output tensors.
+/// A checked forward call: its sizes and lengths.
 struct Call {
     seq: usize,
     batch: usize,
     lengths: Vec<u32>,
-    out: RnnOutput,
 }
 
 /// The dispatches of one forward and the tensors they read and write: what
-/// one encoder records. The last layer writes `copy_out` when the plan is
-/// kept (then copied into this call's own output tensor).
+/// one encoder records. With a kept plan, the recording first copies the
+/// call's input and lengths into the plan's buffers, and last the plan's
+/// output into the call's.
 struct ForwardRecording<'a> {
     stack: &'a DeviceStack,
     steps: &'a PlannedSteps,
+    /// `(from, into)` copies before the layers: the input, the lengths.
+    copy_in: Vec<(Copy<'a>, &'a wgpu::Buffer)>,
     states: (Option<&'a GpuTensor>, Option<&'a GpuTensor>),
     out: &'a RnnOutput,
     copy_out: Option<&'a wgpu::Buffer>,
 }
 
+/// What a recording copies into a plan's buffer.
+enum Copy<'a> {
+    Tensor(&'a GpuTensor),
+    Buffer(wgpu::Buffer),
+}
+
 impl ForwardRecording<'_> {
     fn record(&self, rec: &mut Recorder<'_>) {
+        let encoder = rec.encoder();
+        for (from, into) in &self.copy_in {
+            match from {
+                Copy::Tensor(t) => t.copy_to(encoder, into, 0),
+                Copy::Buffer(b) => encoder.copy_buffer_to_buffer(b, 0, into, 0, b.size()),
+            }
+        }
         let outputs = Outputs {
             h_n: &self.out.h_n,
             c_n: self.out.c_n.as_ref(),
@@ -155,37 +205,44 @@ impl ForwardRecording<'_> {
             }
         }
         if let Some(result) = self.copy_out {
-            let output = self.out.output.buffer();
-            rec.encoder()
-                .copy_buffer_to_buffer(result, 0, output, 0, result.size());
+            let output = &self.out.output;
+            rec.encoder().copy_buffer_to_buffer(
+                result,
+                0,
+                output.buffer(),
+                output.offset(),
+                output.byte_len(),
+            );
         }
     }
 }
 
 impl Forward<'_> {
-    /// Checks the inputs and makes the outputs.
+    /// Checks a call's input shape, initial states and lengths.
     fn call(
         &self,
-        input: &GpuTensor,
+        input_shape: &[usize],
         (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
         lengths: Option<&[usize]>,
     ) -> Result<Call> {
         let cfg = self.config;
         let layer0 = cfg.layer;
-        let &[a, b, _] = input.shape() else {
+        let &[a, b, i] = input_shape else {
             let want = if cfg.batch_first {
                 "input [B, T, I]"
             } else {
                 "input [T, B, I]"
             };
-            return Err(Error::shape(
-                want,
-                &[0, 0, layer0.input_size],
-                input.shape(),
-            ));
+            return Err(Error::shape(want, &[0, 0, layer0.input_size], input_shape));
         };
+        if i != layer0.input_size {
+            return Err(Error::shape(
+                "input",
+                &[a, b, layer0.input_size],
+                input_shape,
+            ));
+        }
         let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
-        self.check_tensor("input", input, &[a, b, layer0.input_size])?;
         let (h, ho) = (layer0.hidden_size, layer0.output_size());
         let slots = cfg.state_slots();
         if let Some(h0) = h0 {
@@ -201,75 +258,146 @@ impl Forward<'_> {
             }
             None => vec![seq as u32; batch],
         };
-        let gpu = &self.gpu;
-        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
-        let output = GpuTensor::zeros(gpu, "output", &out_shape)?;
-        let h_n = GpuTensor::zeros(gpu, "h_n", &[slots, batch, ho])?;
-        let c_n = layer0
-            .cell
-            .has_cell_state()
-            .then(|| GpuTensor::zeros(gpu, "c_n", &[slots, batch, h]))
-            .transpose()?;
         Ok(Call {
             seq,
             batch,
             lengths,
-            out: RnnOutput { output, h_n, c_n },
         })
     }
 
-    /// An inference forward, submitted as `how` says. It reuses the kept
-    /// plan's buffers and bind groups when the shape and the input tensor
-    /// are those of the previous call ([`ForwardPlan`]), else plans afresh
-    /// and keeps that.
+    /// New output tensors for a forward of `(T, B)`.
+    pub(crate) fn outputs(&self, seq: usize, batch: usize) -> Result<RnnOutput> {
+        let cfg = self.config;
+        let gpu = &self.gpu;
+        let (h, ho, slots) = (
+            cfg.layer.hidden_size,
+            cfg.layer.output_size(),
+            cfg.state_slots(),
+        );
+        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
+        Ok(RnnOutput {
+            output: GpuTensor::zeros(gpu, "output", &out_shape)?,
+            h_n: GpuTensor::zeros(gpu, "h_n", &[slots, batch, ho])?,
+            c_n: cfg
+                .layer
+                .cell
+                .has_cell_state()
+                .then(|| GpuTensor::zeros(gpu, "c_n", &[slots, batch, h]))
+                .transpose()?,
+        })
+    }
+
+    /// Checks that `out` holds the outputs of a forward of `(T, B)`.
+    fn check_outputs(&self, out: &RnnOutput, seq: usize, batch: usize) -> Result<()> {
+        let cfg = self.config;
+        let (h, ho, slots) = (
+            cfg.layer.hidden_size,
+            cfg.layer.output_size(),
+            cfg.state_slots(),
+        );
+        let out_shape = cfg.sequence_shape(seq, batch, cfg.output_size());
+        self.check_tensor("output", &out.output, &out_shape)?;
+        self.check_tensor("h_n", &out.h_n, &[slots, batch, ho])?;
+        match &out.c_n {
+            Some(c_n) => self.check_cell_state("c_n", c_n, &[slots, batch, h]),
+            None if cfg.layer.cell.has_cell_state() => Err(Error::config(
+                "c_n",
+                "missing: an LSTM's forward writes its final cell state",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// An inference forward from `input` into `out` (tensors of the
+    /// shapes [`Forward::outputs`] makes), submitted as `how` says. It
+    /// reuses the kept plan when the call's `(T, B)` is the last one's,
+    /// else plans afresh and keeps that.
     pub(crate) fn infer<S: Submit>(
         &self,
-        input: &GpuTensor,
+        input: Source<'_>,
         states: (Option<&GpuTensor>, Option<&GpuTensor>),
         lengths: Option<&[usize]>,
+        out: &RnnOutput,
         how: S,
-    ) -> Result<(RnnOutput, S::Out)> {
-        let call = self.call(input, states, lengths)?;
-        let gpu = &self.gpu;
-        let key = PlanKey {
-            seq: call.seq,
-            batch: call.batch,
-            input: input.buffer().clone(),
+    ) -> Result<S::Out> {
+        let cfg = self.config;
+        let input_shape = match input {
+            Source::Tensor(t) => t.shape().to_vec(),
+            Source::Host(_, (seq, batch)) => cfg
+                .sequence_shape(seq, batch, cfg.layer.input_size)
+                .to_vec(),
         };
+        let call = self.call(&input_shape, states, lengths)?;
+        match input {
+            Source::Tensor(t) => self.check_tensor("input", t, &input_shape)?,
+            Source::Host(data, _) => {
+                let n: usize = input_shape.iter().product();
+                if data.len() != n {
+                    return Err(Error::shape("input", &input_shape, &[data.len()]));
+                }
+                if n == 0 {
+                    return Err(Error::ZeroSize {
+                        what: format!("input {input_shape:?}"),
+                    });
+                }
+                check_finite("input", data)?;
+            }
+        }
+        self.check_outputs(out, call.seq, call.batch)?;
+        let gpu = &self.gpu;
         let mut cache = self.kept.plan.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.as_ref().is_none_or(|plan| plan.key != key) {
+        if cache
+            .as_ref()
+            .is_none_or(|plan| (plan.seq, plan.batch) != (call.seq, call.batch))
+        {
             // Drop the old plan's buffers before allocating the new ones.
             *cache = None;
-            let lengths_buffer = storage_buffer_of(gpu, "lengths", &call.lengths)?;
-            let result = storage_buffer(gpu, "output [T, B, D*Ho]", call.out.output.len())?;
+            let full = vec![call.seq as u32; call.batch];
+            let lengths = storage_buffer_of(gpu, "lengths", &full)?;
+            let plan_input = storage_buffer(gpu, "planned input", input_shape.iter().product())?;
+            let result = storage_buffer(gpu, "output [T, B, D*Ho]", out.output.len())?;
             let steps =
-                self.plan_inference((call.seq, call.batch), input, &lengths_buffer, &result)?;
+                self.plan_inference((call.seq, call.batch), (&plan_input, &lengths, &result))?;
             *cache = Some(ForwardPlan {
-                key,
-                lengths: lengths_buffer,
+                seq: call.seq,
+                batch: call.batch,
+                input: plan_input,
+                lengths,
+                given_lengths: None,
                 output: result,
                 steps,
             });
         }
-        let Some(plan) = cache.as_ref() else {
+        let Some(plan) = cache.as_mut() else {
             unreachable!("planned above")
         };
-        gpu.queue()
-            .write_buffer(&plan.lengths, 0, bytemuck::cast_slice(&call.lengths));
+        let lengths_source = plan.lengths_source(gpu, &call.lengths);
+        let mut copy_in = Vec::new();
+        match input {
+            Source::Tensor(t) => copy_in.push((Copy::Tensor(t), &plan.input)),
+            Source::Host(data, _) => {
+                gpu.queue()
+                    .write_buffer(&plan.input, 0, bytemuck::cast_slice(data));
+            }
+        }
+        if let Some(source) = lengths_source {
+            copy_in.push((Copy::Buffer(source), &plan.lengths));
+        }
         let recording = ForwardRecording {
             stack: self.stack,
             steps: &plan.steps,
+            copy_in,
             states,
-            out: &call.out,
+            out,
             copy_out: Some(&plan.output),
         };
-        let submitted = how.submit(gpu, "forward", &|rec| recording.record(rec))?;
-        Ok((call.out, submitted))
+        how.submit(gpu, "forward", &|rec| recording.record(rec))
     }
 
     /// A training forward: dropout between layers, and the [`TrainTape`]
     /// that the backward reads (it owns its buffers: the kept inference
-    /// plan is freed first).
+    /// plan is freed first). A view at a nonzero offset as input is copied
+    /// into a buffer of the tape's own (the backward reads the input).
     pub(crate) fn train<S: Submit>(
         &self,
         input: &GpuTensor,
@@ -279,24 +407,35 @@ impl Forward<'_> {
         how: S,
     ) -> Result<(RnnOutput, TrainTape, S::Out)> {
         let options = options.validated()?;
+        let call = self.call(input.shape(), states, lengths)?;
+        self.check_tensor("input", input, input.shape())?;
         self.kept.release();
-        let call = self.call(input, states, lengths)?;
+        let out = self.outputs(call.seq, call.batch)?;
         let gpu = &self.gpu;
         let (seq, batch) = (call.seq, call.batch);
         let lengths = storage_buffer_of(gpu, "lengths", &call.lengths)?;
+        let own_input = match input.offset() {
+            0 => None,
+            _ => Some(storage_buffer(gpu, "input", input.len())?),
+        };
+        let layer_input = own_input.as_ref().unwrap_or(input.buffer());
         let planned = PlannedSteps::Layered(self.plan_layers(
             seq,
             batch,
-            input,
+            layer_input,
             &lengths,
-            call.out.output.buffer(),
+            out.output.buffer(),
             Some(options),
         )?);
         let recording = ForwardRecording {
             stack: self.stack,
             steps: &planned,
+            copy_in: own_input
+                .iter()
+                .map(|own| (Copy::Tensor(input), own))
+                .collect(),
             states,
-            out: &call.out,
+            out: &out,
             copy_out: None,
         };
         let submitted = how.submit(gpu, "forward", &|rec| recording.record(rec))?;
@@ -318,7 +457,7 @@ impl Forward<'_> {
                 })
                 .collect(),
         };
-        Ok((call.out, tape, submitted))
+        Ok((out, tape, submitted))
     }
 
     /// Whether an inference forward runs the layer wavefront: asked for,
@@ -331,9 +470,7 @@ impl Forward<'_> {
     fn plan_inference(
         &self,
         (seq, batch): (usize, usize),
-        input: &GpuTensor,
-        lengths: &wgpu::Buffer,
-        output: &wgpu::Buffer,
+        (input, lengths, output): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
     ) -> Result<PlannedSteps> {
         Ok(if self.wavefront() {
             PlannedSteps::Wavefront(Box::new(WavefrontPlan::new(
@@ -354,7 +491,7 @@ impl Forward<'_> {
         &self,
         seq: usize,
         batch: usize,
-        input: &GpuTensor,
+        input: &wgpu::Buffer,
         lengths: &wgpu::Buffer,
         output: &wgpu::Buffer,
         train: Option<TrainOptions>,
@@ -380,7 +517,7 @@ impl Forward<'_> {
                 )?
             };
             let layer_in = if l == 0 {
-                input.buffer().clone()
+                input.clone()
             } else {
                 between.last().cloned().expect("previous layer output")
             };
@@ -463,16 +600,24 @@ fn record_layers(
         let slot = p.slot as u64;
         let encoder = rec.encoder();
         match h0 {
-            Some(h0) => {
-                encoder.copy_buffer_to_buffer(h0.buffer(), slot * h_bytes, &p.pass.hs, 0, h_bytes)
-            }
+            Some(h0) => encoder.copy_buffer_to_buffer(
+                h0.buffer(),
+                h0.offset() + slot * h_bytes,
+                &p.pass.hs,
+                0,
+                h_bytes,
+            ),
             None => encoder.clear_buffer(&p.pass.hs, 0, Some(h_bytes)),
         }
         if let Some(c) = &p.pass.c {
             match c0 {
-                Some(c0) => {
-                    encoder.copy_buffer_to_buffer(c0.buffer(), slot * c_bytes, c, 0, c_bytes)
-                }
+                Some(c0) => encoder.copy_buffer_to_buffer(
+                    c0.buffer(),
+                    c0.offset() + slot * c_bytes,
+                    c,
+                    0,
+                    c_bytes,
+                ),
                 // The inference cell state is updated in place: it ends
                 // the last call holding that call's c_T.
                 None => encoder.clear_buffer(c, 0, Some(c_bytes)),
@@ -496,7 +641,7 @@ fn record_layers(
             &p.pass.hs,
             p.seq as u64 * h_bytes,
             out.h_n.buffer(),
-            slot * h_bytes,
+            out.h_n.offset() + slot * h_bytes,
             h_bytes,
         );
         if let (Some(c_n), Some(c)) = (out.c_n, &p.pass.c) {
@@ -506,7 +651,13 @@ fn record_layers(
             } else {
                 0
             };
-            encoder.copy_buffer_to_buffer(c, last, c_n.buffer(), slot * c_bytes, c_bytes);
+            encoder.copy_buffer_to_buffer(
+                c,
+                last,
+                c_n.buffer(),
+                c_n.offset() + slot * c_bytes,
+                c_bytes,
+            );
         }
     }
 }

@@ -10,6 +10,6 @@ mod tape;
 mod wavefront;
 
 pub(crate) use backward::Backward;
-pub(crate) use forward::{Forward, PlanCache};
+pub(crate) use forward::{Forward, PlanCache, Source};
 pub use output::{HostOutput, RnnOutput};
 pub use tape::{GradMode, HostSeeds, InputGrads, LayerGrads, Seeds, TrainOptions, TrainTape};

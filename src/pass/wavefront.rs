@@ -65,7 +65,7 @@ impl WavefrontPlan {
         config: &StackConfig,
         layers: &[Layer],
         (seq, batch): (usize, usize),
-        (input, lengths, output): (&GpuTensor, &wgpu::Buffer, &wgpu::Buffer),
+        (input, lengths, output): (&wgpu::Buffer, &wgpu::Buffer, &wgpu::Buffer),
     ) -> Result<Self> {
         Schedule::Wavefront.check(config)?;
         let cell = config.layer.cell;
@@ -77,11 +77,11 @@ impl WavefrontPlan {
         let gather = gather_steps(
             gpu,
             lengths,
-            input.buffer(),
+            input,
             (seq, batch, config.layer.input_size),
             (config.batch_first, reverse),
         )?;
-        let steps_in = gather.as_ref().map_or(input.buffer(), |(_, b)| b);
+        let steps_in = gather.as_ref().map_or(input, |(_, b)| b);
         let projection = layers[0].input_projection(seq, batch, steps_in, false)?;
 
         // Weights: every layer's W_hh, then W_ih of layers 1.., as [H, H]
@@ -258,7 +258,7 @@ impl WavefrontPlan {
             match h0 {
                 Some(h0) => encoder.copy_buffer_to_buffer(
                     h0.buffer(),
-                    z * block,
+                    h0.offset() + z * block,
                     &self.hs,
                     z * layer_stride,
                     block,
@@ -268,7 +268,7 @@ impl WavefrontPlan {
         }
         if let Some(c) = &self.c {
             match c0 {
-                Some(c0) => encoder.copy_buffer_to_buffer(c0.buffer(), 0, c, 0, c.size()),
+                Some(c0) => c0.copy_to(encoder, c, 0),
                 None => encoder.clear_buffer(c, 0, None),
             }
         }
@@ -306,10 +306,16 @@ impl WavefrontPlan {
         let encoder = rec.encoder();
         for z in 0..self.layers as u64 {
             let last = z * layer_stride + self.seq as u64 * block;
-            encoder.copy_buffer_to_buffer(&self.hs, last, h_n.buffer(), z * block, block);
+            encoder.copy_buffer_to_buffer(
+                &self.hs,
+                last,
+                h_n.buffer(),
+                h_n.offset() + z * block,
+                block,
+            );
         }
         if let (Some(c), Some(c_n)) = (&self.c, c_n) {
-            encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), 0, c.size());
+            encoder.copy_buffer_to_buffer(c, 0, c_n.buffer(), c_n.offset(), c.size());
         }
     }
 }

@@ -130,7 +130,7 @@ impl Linear {
             &self.gpu,
             params,
             GemmLayout::default(),
-            x.buffer(),
+            x.bindable("linear input")?,
             self.weight.buffer(),
             self.bias.buffer(),
             y.buffer(),
@@ -159,7 +159,12 @@ impl Linear {
         check("grad linear weight", &grads.weight, &[o, i])?;
         check("grad linear bias", &grads.bias, &[o])?;
         let accumulate = mode == GradMode::Accumulate;
-        let grad_x = GpuTensor::zeros(&self.gpu, "linear grad_x", x.shape())?;
+        let x_shape = x.shape();
+        let (x, grad_y) = (
+            x.bindable("linear input")?,
+            grad_y.bindable("linear grad_y")?,
+        );
+        let grad_x = GpuTensor::zeros(&self.gpu, "linear grad_x", x_shape)?;
         let dispatches = [
             // dW [O, I] = dyᵀ [O, N] · x [N, I]: both operands stored transposed.
             gemm(
@@ -170,15 +175,15 @@ impl Linear {
                     trans_b: true,
                     accumulate,
                 },
-                grad_y.buffer(),
-                x.buffer(),
+                grad_y,
+                x,
                 &self.zeros,
                 grads.weight.buffer(),
             )?,
             column_sums(
                 &self.gpu,
                 (rows, o),
-                Columns::dense(grad_y.buffer(), o),
+                Columns::dense(grad_y, o),
                 None,
                 accumulate,
                 grads.bias.buffer(),
@@ -192,7 +197,7 @@ impl Linear {
                     trans_b: true,
                     ..Default::default()
                 },
-                grad_y.buffer(),
+                grad_y,
                 self.weight.buffer(),
                 &self.zeros,
                 grad_x.buffer(),

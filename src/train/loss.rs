@@ -100,8 +100,8 @@ pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
         (n, 1),
         scale,
         [
-            ("pred", pred.buffer()),
-            ("target_values", target.buffer()),
+            ("pred", pred.bindable("MSE prediction")?),
+            ("target_values", target.bindable("MSE target")?),
             ("grad", grad.buffer()),
             ("squared", &squared),
         ],
@@ -138,7 +138,7 @@ pub fn cross_entropy_loss(logits: &GpuTensor, targets: &ClassTargets) -> Result<
         (rows, classes),
         scale,
         [
-            ("logits", logits.buffer()),
+            ("logits", logits.bindable("logits")?),
             ("targets", &targets.buffer),
             ("grad", grad.buffer()),
             ("row_loss", &row_loss),
