@@ -148,7 +148,7 @@ impl GpuTensor {
             ));
         }
         let align = u64::from(gpu.limits().min_storage_buffer_offset_alignment);
-        if offset % align != 0 {
+        if !offset.is_multiple_of(align) {
             return Err(Error::config(
                 what,
                 format!(
