@@ -256,7 +256,7 @@ fn bad_views_and_outputs_are_refused() {
             mapped_at_creation: false,
         })
     };
-    let message = |r: Result<GpuTensor, Error>| r.err().expect("refused").to_string();
+    let message = |r: Result<GpuTensor, Error>| r.expect_err("refused").to_string();
 
     let no_storage = make(
         wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
@@ -283,8 +283,7 @@ fn bad_views_and_outputs_are_refused() {
     let foreign = GpuTensor::zeros(&other, "x", &[4, 1, 2]).unwrap();
     let m = stack
         .forward(&foreign, None, None, None)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(m.contains("different device"), "{m}");
     let x = GpuTensor::zeros(gpu, "x", &[4, 1, 2]).unwrap();
@@ -292,16 +291,14 @@ fn bad_views_and_outputs_are_refused() {
     out.h_n = GpuTensor::zeros(gpu, "h_n", &[1, 2, 3]).unwrap();
     let m = stack
         .forward_into(&x, None, None, None, &out)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(m.contains("h_n"), "{m}");
     out.h_n = GpuTensor::zeros(gpu, "h_n", &[1, 1, 3]).unwrap();
     out.c_n = None;
     let m = stack
         .forward_into(&x, None, None, None, &out)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(m.contains("c_n"), "{m}");
 }
