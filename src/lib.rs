@@ -75,6 +75,6 @@ pub use gpu::{
     Tuning, ENV_ADAPTER, ENV_BACKEND, ENV_IMMEDIATES, ENV_PERSISTENT, ENV_ROW_TEXELS,
     ENV_STEP_TILES, ENV_SUBGROUP_KERNELS, OPTIONAL_FEATURES, TENSOR_USAGE,
 };
-pub use model::{Rnn, RnnStack};
+pub use model::{Rnn, RnnStack, Stream};
 pub use pass::{HostOutput, RnnOutput};
 pub use weights::{parameter_shapes, LayerTensors, RnnWeights, StackWeights};

@@ -230,6 +230,18 @@ impl GpuTensor {
         Ok(())
     }
 
+    /// The same values (sharing the buffer) with another shape of the same
+    /// number of elements.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        if shape.iter().product::<usize>() != self.len() {
+            return Err(Error::shape("reshape", &self.shape, shape));
+        }
+        Ok(Self {
+            shape: shape.to_vec(),
+            ..self.clone()
+        })
+    }
+
     /// The dimensions, outermost first.
     pub fn shape(&self) -> &[usize] {
         &self.shape

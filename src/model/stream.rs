@@ -1,0 +1,302 @@
+//! [`Stream`]: a unidirectional [`RnnStack`] run frame by frame, its
+//! states kept on the device between calls (speech enhancement, keyword
+//! spotting, online forecasting, a game agent). Each call is an inference
+//! forward of K steps on a plan the stream keeps per K, with the states as
+//! both its initial and its final states: after the first call of a K
+//! nothing is allocated and nothing waited for.
+
+use std::sync::Arc;
+
+use crate::config::Direction;
+use crate::error::{Error, Result};
+use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
+use crate::gpu::tensor::read_mapped;
+use crate::gpu::GpuTensor;
+use crate::pass::{Forward, PlanCache, RnnOutput, Source};
+
+use super::RnnStack;
+
+/// A stream of frames through a unidirectional stack, for a fixed batch of
+/// `B` independent streams (rows). Made by [`RnnStack::stream`].
+pub struct Stream {
+    stack: RnnStack,
+    batch: usize,
+    /// `h` `[L, B, Ho]` and (LSTM) `c` `[L, B, H]`: the state after the last
+    /// step, zeros at the start.
+    h: GpuTensor,
+    c: Option<GpuTensor>,
+    /// One kept forward per number of steps a call has taken.
+    runs: Vec<Run>,
+    /// The steps-1 input `[1, B, I]` that [`Stream::step_host`] writes.
+    host_input: Option<GpuTensor>,
+    /// Where [`Stream::step_host`] reads its output back from.
+    readable: Option<wgpu::Buffer>,
+}
+
+/// The kept forward of one number of steps `K` and its output
+/// `[K, B, Ho]` (`[B, K, Ho]` batch-first).
+struct Run {
+    steps: usize,
+    plan: PlanCache,
+    out: RnnOutput,
+}
+
+impl RnnStack {
+    /// A [`Stream`] of `batch` rows through this stack, from zero states.
+    /// Refuses a bidirectional or reverse stack: its steps run from the end
+    /// of the sequence, which a stream does not have yet.
+    pub fn stream(&self, batch: usize) -> Result<Stream> {
+        let cfg = self.config();
+        if cfg.direction != Direction::Forward {
+            return Err(Error::config(
+                "stream",
+                format!(
+                    "a {} stack needs the whole sequence; a stream runs forward stacks only",
+                    cfg.direction.name()
+                ),
+            ));
+        }
+        if batch == 0 {
+            return Err(Error::ZeroSize {
+                what: "stream batch".into(),
+            });
+        }
+        let gpu = self.gpu();
+        let (layers, h, ho) = (
+            cfg.num_layers,
+            cfg.layer.hidden_size,
+            cfg.layer.output_size(),
+        );
+        Ok(Stream {
+            stack: self.clone(),
+            batch,
+            h: GpuTensor::zeros(gpu, "stream h", &[layers, batch, ho])?,
+            c: cfg
+                .layer
+                .cell
+                .has_cell_state()
+                .then(|| GpuTensor::zeros(gpu, "stream c", &[layers, batch, h]))
+                .transpose()?,
+            runs: Vec::new(),
+            host_input: None,
+            readable: None,
+        })
+    }
+}
+
+impl Stream {
+    /// Rows (independent streams) the stream advances together.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// The stack the stream runs.
+    pub fn stack(&self) -> &RnnStack {
+        &self.stack
+    }
+
+    /// The hidden state after the last step, `[L, B, Ho]`: read it, save
+    /// it, or write another into it ([`GpuTensor::write`], or a copy
+    /// recorded by the app) to set it.
+    pub fn h(&self) -> &GpuTensor {
+        &self.h
+    }
+
+    /// The cell state after the last step, `[L, B, H]` (LSTMs), as
+    /// [`Stream::h`].
+    pub fn c(&self) -> Option<&GpuTensor> {
+        self.c.as_ref()
+    }
+
+    /// Advances every row one step on `x` `[B, I]` (or `[1, B, I]`) and
+    /// submits: no host wait. Returns the top layer's new `h`, `[1, B, Ho]`
+    /// (`[B, 1, Ho]` batch-first; valid once the GPU has run the submit,
+    /// and until the next call).
+    pub fn step(&mut self, x: &GpuTensor) -> Result<&GpuTensor> {
+        let x = self.one_step(x)?;
+        self.run(&x, Plain)
+    }
+
+    /// Advances every row `K` steps on `x` `[K, B, I]` (`[B, K, I]` for a
+    /// batch-first stack) in one recording and one submit. Returns the top
+    /// layer's output of the K steps, `[K, B, Ho]` (`[B, K, Ho]`).
+    pub fn steps(&mut self, x: &GpuTensor) -> Result<&GpuTensor> {
+        self.run(x, Plain)
+    }
+
+    /// [`Stream::step`] recorded into the app's `encoder` (nothing
+    /// submitted or waited for).
+    pub fn record_step(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &GpuTensor,
+    ) -> Result<&GpuTensor> {
+        let x = self.one_step(x)?;
+        self.run(&x, IntoEncoder(encoder))
+    }
+
+    /// [`Stream::steps`] recorded into the app's `encoder`.
+    pub fn record_steps(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &GpuTensor,
+    ) -> Result<&GpuTensor> {
+        self.run(x, IntoEncoder(encoder))
+    }
+
+    /// One step from host values `x` `[B, I]`, waiting for the GPU and
+    /// reading the top layer's new `h` `[B, Ho]` back: a real-time loop's
+    /// step. Refuses NaN and infinities. Allocates nothing on the device
+    /// after its first call.
+    pub fn step_host(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.step_host_async(x))
+    }
+
+    /// [`Stream::step_host`] without blocking the thread on the read-back.
+    pub async fn step_host_async(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        let gpu = self.stack.gpu().clone();
+        let cfg = *self.stack.config();
+        let in_shape = cfg.sequence_shape(1, self.batch, cfg.layer.input_size);
+        let input = match &self.host_input {
+            Some(t) => t.clone(),
+            None => {
+                let t = GpuTensor::zeros(&gpu, "stream input", &in_shape)?;
+                self.host_input.insert(t).clone()
+            }
+        };
+        input.write_as("stream input", x)?;
+        let out_bytes = (self.batch * cfg.output_size() * 4) as u64;
+        let readable = match &self.readable {
+            Some(b) => b.clone(),
+            None => {
+                let b = gpu.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("stream read-back"),
+                    size: out_bytes,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.readable.insert(b).clone()
+            }
+        };
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("stream step"),
+            });
+        let output = self.record_steps(&mut encoder, &input)?;
+        output.copy_to(&mut encoder, &readable, 0);
+        gpu.scoped("stream step", || gpu.queue().submit([encoder.finish()]))?;
+        let bytes = read_mapped(&gpu, &readable, "stream output").await?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Zeroes the states of the rows where `rows` is true (a new utterance
+    /// in that slot), for every layer, on the device; the other rows are
+    /// untouched. Submits; no host wait.
+    pub fn reset_rows(&mut self, rows: &[bool]) -> Result<()> {
+        let gpu = self.stack.gpu().clone();
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("stream reset"),
+            });
+        self.record_reset_rows(&mut encoder, rows)?;
+        gpu.scoped("stream reset", || gpu.queue().submit([encoder.finish()]))?;
+        Ok(())
+    }
+
+    /// [`Stream::reset_rows`] recorded into the app's `encoder`.
+    pub fn record_reset_rows(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        rows: &[bool],
+    ) -> Result<()> {
+        if rows.len() != self.batch {
+            return Err(Error::shape(
+                "stream row mask",
+                &[self.batch],
+                &[rows.len()],
+            ));
+        }
+        let layers = self.stack.config().num_layers;
+        for state in std::iter::once(&self.h).chain(&self.c) {
+            let width = state.shape()[2] as u64 * 4;
+            for l in 0..layers {
+                for b in (0..self.batch).filter(|&b| rows[b]) {
+                    let at = state.offset() + ((l * self.batch + b) as u64) * width;
+                    encoder.clear_buffer(state.buffer(), at, Some(width));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `x` `[B, I]` as the one-step input `[1, B, I]` (`[B, 1, I]`
+    /// batch-first; the same buffer).
+    fn one_step(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        let cfg = self.stack.config();
+        let input = cfg.layer.input_size;
+        match *x.shape() {
+            [b, i] | [1, b, i] | [b, 1, i] if (b, i) == (self.batch, input) => {
+                x.reshape(&cfg.sequence_shape(1, self.batch, input))
+            }
+            _ => Err(Error::shape(
+                "stream step input [B, I]",
+                &[self.batch, input],
+                x.shape(),
+            )),
+        }
+    }
+
+    /// One call of `K` steps (K from `x`), recorded as `how` says.
+    fn run<S: Submit>(&mut self, x: &GpuTensor, how: S) -> Result<&GpuTensor> {
+        let cfg = *self.stack.config();
+        let steps = match *x.shape() {
+            [a, b, i] if i == cfg.layer.input_size => {
+                let (steps, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
+                if batch != self.batch {
+                    return Err(Error::shape("stream input batch", &[self.batch], &[batch]));
+                }
+                steps
+            }
+            _ => {
+                let want = cfg.sequence_shape(1, self.batch, cfg.layer.input_size);
+                return Err(Error::shape("stream input [K, B, I]", &want, x.shape()));
+            }
+        };
+        let at = match self.runs.iter().position(|r| r.steps == steps) {
+            Some(at) => at,
+            None => {
+                let gpu = self.stack.gpu();
+                let out_shape = cfg.sequence_shape(steps, self.batch, cfg.output_size());
+                // Only the output is the run's own: the states are the
+                // stream's, read before each layer and written after it.
+                let out = RnnOutput {
+                    output: GpuTensor::zeros(gpu, "stream output", &out_shape)?,
+                    h_n: self.h.clone(),
+                    c_n: self.c.clone(),
+                };
+                self.runs.push(Run {
+                    steps,
+                    plan: Arc::default(),
+                    out,
+                });
+                self.runs.len() - 1
+            }
+        };
+        let run = &self.runs[at];
+        let forward = Forward {
+            stack: &self.stack.device,
+            kept: &run.plan,
+            schedule: self.stack.schedule(),
+        };
+        forward.infer(
+            Source::Tensor(x),
+            (Some(&self.h), self.c.as_ref()),
+            None,
+            &run.out,
+            how,
+        )?;
+        Ok(&run.out.output)
+    }
+}
