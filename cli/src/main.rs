@@ -125,6 +125,9 @@ struct RunArgs {
 enum Mode {
     Infer,
     Train,
+    /// Per-step latency of a stream (`Stream::step_host`) beside its
+    /// alternatives; `--seq` and `--bidirectional` do not apply.
+    Stream,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -171,6 +174,9 @@ struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Timed steps of `--mode stream` (after at least 50 warm-up steps).
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
     /// Print exactly one JSON line.
     #[arg(long)]
     json: bool,
@@ -309,6 +315,9 @@ fn info(args: &AdapterArgs) -> Result<(), String> {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), String> {
+    if args.mode == Mode::Stream {
+        return run_stream_bench(args);
+    }
     let precision = match args.precision {
         Precision::F32 => wgpu_rnn::Precision::F32,
         Precision::F16 => wgpu_rnn::Precision::F16,
@@ -414,5 +423,79 @@ fn run_bench(args: &BenchArgs) -> Result<(), String> {
     if !args.json {
         println!("GFLOP/s counts 2*G*H*(I+H) FLOPs per token, layer and direction (input GEMM + recurrent products), 3x that with --mode train; every row was checked against the f64 reference before timing (training: every gradient of a 2-row step).");
     }
+    Ok(())
+}
+
+fn run_stream_bench(args: &BenchArgs) -> Result<(), String> {
+    use wgpu_rnn_cli::stream_bench::{self, StreamConfig, CHUNK};
+    if args.bidirectional {
+        return Err("--mode stream runs forward stacks only (no --bidirectional)".into());
+    }
+    let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+    let name = args.cell.clone().unwrap_or_else(|| "lstm".into());
+    let cell = CellKind::parse(&name).map_err(|e| e.to_string())?;
+    let cfg = StreamConfig {
+        cell,
+        batch: args.batch,
+        input: args.input,
+        hidden: args.hidden,
+        layers: args.layers,
+        steps: args.steps,
+        warmup: args.warmup.max(50),
+    };
+    let r = stream_bench::run(&gpu, &cfg).map_err(|e| e.to_string())?;
+    if args.json {
+        let line = serde_json::json!({
+            "cell": name, "B": cfg.batch, "I": cfg.input, "H": cfg.hidden, "L": cfg.layers,
+            "mode": "stream", "steps": cfg.steps,
+            "step_median_s": r.step.median_s, "step_p99_s": r.step.p99_s,
+            "chunk8_median_s": r.chunk.median_s, "chunk8_p99_s": r.chunk.p99_s,
+            "workaround_median_s": r.workaround.median_s, "workaround_p99_s": r.workaround.p99_s,
+            "floor_median_s": r.floor.median_s, "floor_p99_s": r.floor.p99_s,
+            "kernels_s": r.kernels_s, "max_abs_err": r.max_abs_err,
+            "device": gpu.describe(),
+        });
+        println!("{line}");
+        return Ok(());
+    }
+    println!("adapter: {}", gpu.describe());
+    println!(
+        "{} B={} I={} H={} L={}: {} steps per measurement, checked against the f64 reference (max |err| {:.2e})",
+        cell.name(), cfg.batch, cfg.input, cfg.hidden, cfg.layers, cfg.steps, r.max_abs_err
+    );
+    println!("{:<44} {:>10} {:>10}", "per step", "median us", "p99 us");
+    let rows = [
+        (
+            "(a) Stream::step_host (write, submit, wait, read h)",
+            r.step,
+        ),
+        (
+            &*format!("(b) Stream::steps_host of {CHUNK}, per step"),
+            r.chunk,
+        ),
+        ("(c) forward T=1, h_n fed back, read back", r.workaround),
+        ("(d) floor: write, 1 dispatch, submit, wait, read", r.floor),
+    ];
+    for (what, l) in rows {
+        println!(
+            "{what:<44} {:>10.1} {:>10.1}",
+            l.median_s * 1e6,
+            l.p99_s * 1e6
+        );
+    }
+    if let Some(k) = r.kernels_s {
+        println!(
+            "one step's kernels on the GPU (timestamps, T=1 forward): {:.1} us",
+            k * 1e6
+        );
+    }
+    println!(
+        "(c)/(a) = {:.2}, (b)/(a) = {:.2}, (a)/((d) + kernels) = {}",
+        r.workaround.median_s / r.step.median_s,
+        r.chunk.median_s / r.step.median_s,
+        r.kernels_s
+            .map(|k| format!("{:.2}", r.step.median_s / (r.floor.median_s + k)))
+            .unwrap_or_else(|| "n/a".into())
+    );
     Ok(())
 }

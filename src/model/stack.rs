@@ -83,6 +83,7 @@ impl RnnStack {
             stack: &self.device,
             kept: &self.plan,
             schedule: self.schedule,
+            output_in_place: false,
         }
     }
 

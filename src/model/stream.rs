@@ -27,10 +27,9 @@ pub struct Stream {
     c: Option<GpuTensor>,
     /// One kept forward per number of steps a call has taken.
     runs: Vec<Run>,
-    /// The steps-1 input `[1, B, I]` that [`Stream::step_host`] writes.
-    host_input: Option<GpuTensor>,
-    /// Where [`Stream::step_host`] reads its output back from.
-    readable: Option<wgpu::Buffer>,
+    /// Per number of steps, where [`Stream::steps_host`] reads its output
+    /// back from.
+    readables: Vec<(usize, wgpu::Buffer)>,
 }
 
 /// The kept forward of one number of steps `K` and its output
@@ -78,8 +77,7 @@ impl RnnStack {
                 .then(|| GpuTensor::zeros(gpu, "stream c", &[layers, batch, h]))
                 .transpose()?,
             runs: Vec::new(),
-            host_input: None,
-            readable: None,
+            readables: Vec::new(),
         })
     }
 }
@@ -149,43 +147,68 @@ impl Stream {
     /// step. Refuses NaN and infinities. Allocates nothing on the device
     /// after its first call.
     pub fn step_host(&mut self, x: &[f32]) -> Result<Vec<f32>> {
-        pollster::block_on(self.step_host_async(x))
+        let input = self.stack.config().layer.input_size;
+        if x.len() != self.batch * input {
+            return Err(Error::shape(
+                "stream step input [B, I]",
+                &[self.batch, input],
+                &[x.len()],
+            ));
+        }
+        pollster::block_on(self.steps_host_async(x))
     }
 
-    /// [`Stream::step_host`] without blocking the thread on the read-back.
-    pub async fn step_host_async(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+    /// [`Stream::step_host`] for `K = x.len() / (B * I)` steps at once:
+    /// `x` `[K, B, I]` (`[B, K, I]` batch-first) in, the top layer's output
+    /// `[K, B, Ho]` (`[B, K, Ho]`) back.
+    pub fn steps_host(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        pollster::block_on(self.steps_host_async(x))
+    }
+
+    /// [`Stream::steps_host`] without blocking the thread on the read-back.
+    pub async fn steps_host_async(&mut self, x: &[f32]) -> Result<Vec<f32>> {
         let gpu = self.stack.gpu().clone();
         let cfg = *self.stack.config();
-        let in_shape = cfg.sequence_shape(1, self.batch, cfg.layer.input_size);
-        let input = match &self.host_input {
-            Some(t) => t.clone(),
-            None => {
-                let t = GpuTensor::zeros(&gpu, "stream input", &in_shape)?;
-                self.host_input.insert(t).clone()
-            }
-        };
-        input.write_as("stream input", x)?;
-        let out_bytes = (self.batch * cfg.output_size() * 4) as u64;
-        let readable = match &self.readable {
-            Some(b) => b.clone(),
+        let frame = self.batch * cfg.layer.input_size;
+        if x.is_empty() || !x.len().is_multiple_of(frame) {
+            return Err(Error::shape(
+                "stream input [K, B, I]",
+                &[
+                    x.len().div_ceil(frame).max(1),
+                    self.batch,
+                    cfg.layer.input_size,
+                ],
+                &[x.len()],
+            ));
+        }
+        let steps = x.len() / frame;
+        let shape = cfg.sequence_shape(steps, self.batch, cfg.layer.input_size);
+        let readable = match self.readables.iter().find(|(k, _)| *k == steps) {
+            Some((_, b)) => b.clone(),
             None => {
                 let b = gpu.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("stream read-back"),
-                    size: out_bytes,
+                    size: (steps * self.batch * cfg.output_size() * 4) as u64,
                     usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
-                self.readable.insert(b).clone()
+                self.readables.push((steps, b.clone()));
+                b
             }
         };
         let mut encoder = gpu
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("stream step"),
+                label: Some("stream steps"),
             });
-        let output = self.record_steps(&mut encoder, &input)?;
+        // The values go straight into the kept plan's input buffer.
+        let output = self.run_from(
+            Source::Host(x, (steps, self.batch)),
+            &shape,
+            IntoEncoder(&mut encoder),
+        )?;
         output.copy_to(&mut encoder, &readable, 0);
-        gpu.scoped("stream step", || gpu.queue().submit([encoder.finish()]))?;
+        gpu.scoped("stream steps", || gpu.queue().submit([encoder.finish()]))?;
         let bytes = read_mapped(&gpu, &readable, "stream output").await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
@@ -250,8 +273,18 @@ impl Stream {
 
     /// One call of `K` steps (K from `x`), recorded as `how` says.
     fn run<S: Submit>(&mut self, x: &GpuTensor, how: S) -> Result<&GpuTensor> {
+        self.run_from(Source::Tensor(x), x.shape(), how)
+    }
+
+    /// [`Stream::run`] from a tensor or host values of `shape`.
+    fn run_from<S: Submit>(
+        &mut self,
+        input: Source<'_>,
+        shape: &[usize],
+        how: S,
+    ) -> Result<&GpuTensor> {
         let cfg = *self.stack.config();
-        let steps = match *x.shape() {
+        let steps = match *shape {
             [a, b, i] if i == cfg.layer.input_size => {
                 let (steps, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
                 if batch != self.batch {
@@ -261,7 +294,7 @@ impl Stream {
             }
             _ => {
                 let want = cfg.sequence_shape(1, self.batch, cfg.layer.input_size);
-                return Err(Error::shape("stream input [K, B, I]", &want, x.shape()));
+                return Err(Error::shape("stream input [K, B, I]", &want, shape));
             }
         };
         let at = match self.runs.iter().position(|r| r.steps == steps) {
@@ -289,14 +322,9 @@ impl Stream {
             stack: &self.stack.device,
             kept: &run.plan,
             schedule: self.stack.schedule(),
+            output_in_place: true,
         };
-        forward.infer(
-            Source::Tensor(x),
-            (Some(&self.h), self.c.as_ref()),
-            None,
-            &run.out,
-            how,
-        )?;
+        forward.infer(input, (Some(&self.h), self.c.as_ref()), None, &run.out, how)?;
         Ok(&run.out.output)
     }
 }

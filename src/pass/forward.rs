@@ -51,6 +51,11 @@ pub(crate) struct Forward<'a> {
     pub stack: &'a DeviceStack,
     pub kept: &'a KeptForward,
     pub schedule: Schedule,
+    /// A new plan's last layer writes the call's output tensor itself (a
+    /// whole buffer) instead of a buffer of the plan's, saving a copy per
+    /// call: for callers that pass the same output every call (a stream).
+    /// Another output is still copied into, so it is never wrong.
+    pub output_in_place: bool,
 }
 
 impl Deref for Forward<'_> {
@@ -143,6 +148,10 @@ struct PlannedLayer {
     steps_in: wgpu::Buffer,
     pass: LayerPass,
     scatter: Dispatch,
+    /// Where the scatter is a plain copy of `hs[1..=T]` when every row runs
+    /// all T steps (one direction, and time-major or T = 1, forward or
+    /// T = 1): its destination. A copy costs the GPU less than a dispatch.
+    scatter_as_copy: Option<wgpu::Buffer>,
     /// Dropout on the layer's output, after its last direction.
     dropout: Option<Dispatch>,
 }
@@ -163,6 +172,13 @@ struct Call {
     lengths: Vec<u32>,
 }
 
+impl Call {
+    /// Whether every row runs all T steps.
+    fn full(&self) -> bool {
+        self.lengths.iter().all(|&l| l as usize == self.seq)
+    }
+}
+
 /// The dispatches of one forward and the tensors they read and write: what
 /// one encoder records. With a kept plan, the recording first copies the
 /// call's input and lengths into the plan's buffers, and last the plan's
@@ -173,6 +189,8 @@ struct ForwardRecording<'a> {
     /// `(from, into)` copies before the layers: the input, the lengths.
     copy_in: Vec<(Copy<'a>, &'a wgpu::Buffer)>,
     states: (Option<&'a GpuTensor>, Option<&'a GpuTensor>),
+    /// Every row runs all T steps.
+    full_lengths: bool,
     out: &'a RnnOutput,
     copy_out: Option<&'a wgpu::Buffer>,
 }
@@ -197,9 +215,14 @@ impl ForwardRecording<'_> {
             c_n: self.out.c_n.as_ref(),
         };
         match self.steps {
-            PlannedSteps::Layered(layers) => {
-                record_layers(self.stack, rec, layers, self.states, outputs)
-            }
+            PlannedSteps::Layered(layers) => record_layers(
+                self.stack,
+                rec,
+                layers,
+                self.states,
+                outputs,
+                self.full_lengths,
+            ),
             PlannedSteps::Wavefront(plan) => {
                 plan.record(rec, self.states, (outputs.h_n, outputs.c_n))
             }
@@ -355,7 +378,10 @@ impl Forward<'_> {
             let full = vec![call.seq as u32; call.batch];
             let lengths = storage_buffer_of(gpu, "lengths", &full)?;
             let plan_input = storage_buffer(gpu, "planned input", input_shape.iter().product())?;
-            let result = storage_buffer(gpu, "output [T, B, D*Ho]", out.output.len())?;
+            let result = match (self.output_in_place, out.output.offset()) {
+                (true, 0) => out.output.buffer().clone(),
+                _ => storage_buffer(gpu, "output [T, B, D*Ho]", out.output.len())?,
+            };
             let steps =
                 self.plan_inference((call.seq, call.batch), (&plan_input, &lengths, &result))?;
             *cache = Some(ForwardPlan {
@@ -388,8 +414,10 @@ impl Forward<'_> {
             steps: &plan.steps,
             copy_in,
             states,
+            full_lengths: call.full(),
             out,
-            copy_out: Some(&plan.output),
+            copy_out: (out.output.offset() != 0 || out.output.buffer() != &plan.output)
+                .then_some(&plan.output),
         };
         how.submit(gpu, "forward", &|rec| recording.record(rec))
     }
@@ -435,6 +463,7 @@ impl Forward<'_> {
                 .map(|own| (Copy::Tensor(input), own))
                 .collect(),
             states,
+            full_lengths: call.full(),
             out: &out,
             copy_out: None,
         };
@@ -553,6 +582,8 @@ impl Forward<'_> {
                     &pass.hs,
                     &out_buffer,
                 )?;
+                let contiguous = dirs == 1 && (seq == 1 || (!out_batch_first && !reverse));
+                let scatter_as_copy = contiguous.then(|| out_buffer.clone());
                 let mask = train.and_then(|t| t.mask(l, cfg.num_layers));
                 let dropout = match mask {
                     Some(mask) if d + 1 == dirs => {
@@ -569,6 +600,7 @@ impl Forward<'_> {
                     steps_in,
                     pass,
                     scatter,
+                    scatter_as_copy,
                     dropout,
                 });
             }
@@ -582,13 +614,15 @@ impl Forward<'_> {
 
 /// Records `planned` with `rec`: each layer-direction's initial state
 /// (`h0`/`c0`, or zeros: a kept plan's buffers hold the last call's), its
-/// dispatches, and its final state into `h_n`/`c_n`.
+/// dispatches, and its final state into `h_n`/`c_n`. `full_lengths`: every
+/// row runs all steps.
 fn record_layers(
     stack: &DeviceStack,
     rec: &mut Recorder<'_>,
     planned: &[PlannedLayer],
     (h0, c0): (Option<&GpuTensor>, Option<&GpuTensor>),
     out: Outputs<'_>,
+    full_lengths: bool,
 ) {
     let layer0 = stack.config.layer;
     for p in planned {
@@ -632,7 +666,14 @@ fn record_layers(
                 p.pass.record_steps(pass, range.clone())
             });
         }
-        rec.run("scatter (time order)", |pass| p.scatter.record(pass));
+        match (&p.scatter_as_copy, full_lengths) {
+            (Some(dst), true) => {
+                let steps = p.seq as u64 * h_bytes;
+                rec.encoder()
+                    .copy_buffer_to_buffer(&p.pass.hs, h_bytes, dst, 0, steps)
+            }
+            _ => rec.run("scatter (time order)", |pass| p.scatter.record(pass)),
+        }
         if let Some(dropout) = &p.dropout {
             rec.run("dropout", |pass| dropout.record(pass));
         }
