@@ -302,3 +302,98 @@ fn bad_views_and_outputs_are_refused() {
         .to_string();
     assert!(m.contains("c_n"), "{m}");
 }
+
+/// One training step of an LSTM with a dense head, MSE and Adam: every
+/// piece recorded into one encoder, submitted once, three steps in a row.
+/// The same weights and losses as the convenience methods' step by step.
+#[test]
+fn a_whole_training_step_recorded_in_one_encoder_gives_the_convenience_bits() {
+    use wgpu_rnn::train::{
+        mse_loss, record_mse_loss, Linear, LinearGrads, Optimizer, OptimizerConfig,
+    };
+    let gpu = common::gpu();
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 2, 5).unwrap());
+    let (seq, batch) = (7, 3);
+    let mut rng = SmallRng::seed_from_u64(12);
+    let data: Vec<(Vec<f32>, Vec<f32>)> = (0..3)
+        .map(|_| {
+            (
+                random_vec(&mut rng, seq * batch * 2, 1.0),
+                random_vec(&mut rng, batch, 1.0),
+            )
+        })
+        .collect();
+    let run = |recorded: bool| {
+        let weights = StackWeights::random(config, 0, 1.0).unwrap();
+        let lstm = RnnStack::new(gpu, &weights).unwrap();
+        let head = Linear::random(gpu, (5, 1), 0).unwrap();
+        let (lstm_grads, head_grads) = (
+            StackGrads::zeros(&lstm).unwrap(),
+            LinearGrads::zeros(&head).unwrap(),
+        );
+        let adam_config = OptimizerConfig::adam(0.05).with_max_grad_norm(0.5);
+        let mut adam = Optimizer::new(gpu, adam_config).unwrap();
+        adam.add_stack(&lstm, &lstm_grads).unwrap();
+        adam.add_linear(&head, &head_grads).unwrap();
+        let x = GpuTensor::zeros(gpu, "x", &[seq, batch, 2]).unwrap();
+        let target = GpuTensor::zeros(gpu, "target", &[1, batch, 1]).unwrap();
+        let mut losses = Vec::new();
+        for (xs, ys) in &data {
+            x.write(xs).unwrap();
+            target.write(ys).unwrap();
+            let options = TrainOptions::default();
+            if recorded {
+                let mut enc = gpu.device().create_command_encoder(&Default::default());
+                let (out, tape) = lstm
+                    .record_forward_train(&mut enc, &x, (None, None), None, options)
+                    .unwrap();
+                let pred = head.record_forward(&mut enc, &out.h_n).unwrap();
+                let loss = record_mse_loss(&mut enc, &pred, &target).unwrap();
+                let grad_h = head
+                    .record_backward(
+                        &mut enc,
+                        &out.h_n,
+                        &loss.grad,
+                        &head_grads,
+                        GradMode::Overwrite,
+                    )
+                    .unwrap();
+                let seeds = Seeds {
+                    h_n: Some(&grad_h),
+                    ..Default::default()
+                };
+                lstm.record_backward(&mut enc, &tape, seeds, &lstm_grads, GradMode::Overwrite)
+                    .unwrap();
+                adam.record_step(&mut enc).unwrap();
+                gpu.queue().submit([enc.finish()]);
+                losses.push(loss.value_host().unwrap());
+            } else {
+                let (out, tape) = lstm.forward_train(&x, None, None, None, options).unwrap();
+                let pred = head.forward(&out.h_n).unwrap();
+                let loss = mse_loss(&pred, &target).unwrap();
+                let grad_h = head
+                    .backward(&out.h_n, &loss.grad, &head_grads, GradMode::Overwrite)
+                    .unwrap();
+                let seeds = Seeds {
+                    h_n: Some(&grad_h),
+                    ..Default::default()
+                };
+                lstm.backward(&tape, seeds, &lstm_grads, GradMode::Overwrite)
+                    .unwrap();
+                adam.step().unwrap();
+                losses.push(loss.value_host().unwrap());
+            }
+        }
+        let forward = lstm
+            .forward_host(&data[0].0, seq, batch, None, None, None)
+            .unwrap();
+        (losses, head.to_host().unwrap(), forward)
+    };
+    let (want, got) = (run(false), run(true));
+    assert!(
+        got == want,
+        "recorded training differs: {:?} vs {:?}",
+        got.0,
+        want.0
+    );
+}

@@ -498,14 +498,17 @@ impl Gpu {
 
     /// Runs `f` (which records and submits work) inside validation and
     /// out-of-memory error scopes, turning any wgpu error into [`Error::Wgpu`].
+    /// Never waits: native wgpu reports a scope's errors at once; where the
+    /// report would take a wait (WebGPU), it goes to the device's
+    /// uncaptured-error handler instead.
     pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
         let device = &self.inner.device;
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
         let errors = [
-            pollster::block_on(validation.pop()),
-            pollster::block_on(oom.pop()),
+            ready(validation.pop()).flatten(),
+            ready(oom.pop()).flatten(),
         ];
         match errors.into_iter().flatten().next() {
             None => Ok(out),
@@ -558,5 +561,16 @@ impl Gpu {
     /// Whether two handles share one device (tensors must not cross devices).
     pub fn same_device(&self, other: &Gpu) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// The output of `future` if it is complete without waiting, else `None`:
+/// polled once, never blocking the thread.
+fn ready<F: std::future::Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => Some(value),
+        std::task::Poll::Pending => None,
     }
 }

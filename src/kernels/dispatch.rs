@@ -10,7 +10,7 @@ use bytemuck::Pod;
 use super::Kernel;
 use crate::error::{Error, Result};
 use crate::gpu::pipelines::CachedPipeline;
-use crate::gpu::recorder::submit;
+use crate::gpu::recorder::{submit, Submit};
 use crate::gpu::Gpu;
 
 /// Invocations per workgroup of the one-element-per-invocation kernels.
@@ -195,6 +195,22 @@ impl Dispatch {
     pub(crate) fn submit_alone(&self, gpu: &Gpu, during: &'static str) -> Result<()> {
         submit_all(gpu, during, during, [self])
     }
+}
+
+/// Records `dispatches` in order, as kernel family `family`, submitted
+/// (or recorded into a caller's encoder) as `how` says.
+pub(crate) fn record_all<S: Submit>(
+    gpu: &Gpu,
+    during: &'static str,
+    family: &'static str,
+    dispatches: &[Dispatch],
+    how: S,
+) -> Result<S::Out> {
+    how.submit(gpu, during, &|rec| {
+        rec.run(family, |pass| {
+            dispatches.iter().for_each(|d| d.record(pass))
+        })
+    })
 }
 
 /// Records `dispatches` in order, as kernel family `family`, and submits

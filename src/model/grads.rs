@@ -50,20 +50,29 @@ impl StackGrads {
 
     /// Copies every gradient back to the host.
     pub fn to_host(&self) -> Result<Vec<HostLayerGrads>> {
-        let opt = |t: &Option<GpuTensor>| t.as_ref().map(GpuTensor::to_vec).transpose();
-        self.layers
-            .iter()
-            .map(|g| {
-                Ok(HostLayerGrads {
-                    weight_ih: g.weight_ih.to_vec()?,
-                    weight_hh: g.weight_hh.to_vec()?,
-                    bias_ih: opt(&g.bias_ih)?,
-                    bias_hh: opt(&g.bias_hh)?,
-                    peephole: opt(&g.peephole)?,
-                    weight_hr: opt(&g.weight_hr)?,
-                })
-            })
-            .collect()
+        pollster::block_on(self.to_host_async())
+    }
+
+    /// [`StackGrads::to_host`] without blocking the thread.
+    pub async fn to_host_async(&self) -> Result<Vec<HostLayerGrads>> {
+        async fn opt(t: &Option<GpuTensor>) -> Result<Option<Vec<f32>>> {
+            match t {
+                Some(t) => Ok(Some(t.to_vec_async().await?)),
+                None => Ok(None),
+            }
+        }
+        let mut out = Vec::with_capacity(self.layers.len());
+        for g in &self.layers {
+            out.push(HostLayerGrads {
+                weight_ih: g.weight_ih.to_vec_async().await?,
+                weight_hh: g.weight_hh.to_vec_async().await?,
+                bias_ih: opt(&g.bias_ih).await?,
+                bias_hh: opt(&g.bias_hh).await?,
+                peephole: opt(&g.peephole).await?,
+                weight_hr: opt(&g.weight_hr).await?,
+            });
+        }
+        Ok(out)
     }
 }
 

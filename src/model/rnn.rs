@@ -58,6 +58,12 @@ impl Rnn {
         self.layer().to_weights()
     }
 
+    /// [`Rnn::to_weights`] without blocking the thread.
+    pub async fn to_weights_async(&self) -> Result<RnnWeights> {
+        let layer = self.layer();
+        layer.parameters().to_weights_async(*layer.config()).await
+    }
+
     /// The layer's sizes and cell.
     pub fn config(&self) -> &RnnConfig {
         self.layer().config()
@@ -104,5 +110,19 @@ impl Rnn {
         c0: Option<&[f32]>,
     ) -> Result<HostOutput> {
         self.stack.forward_host(input, seq_len, batch, h0, c0, None)
+    }
+
+    /// [`Rnn::forward_host`] without blocking the thread on the read-back.
+    pub async fn forward_host_async(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+    ) -> Result<HostOutput> {
+        self.stack
+            .forward_host_async(input, seq_len, batch, h0, c0, None)
+            .await
     }
 }

@@ -233,6 +233,20 @@ impl RnnStack {
         c0: Option<&[f32]>,
         lengths: Option<&[usize]>,
     ) -> Result<HostOutput> {
+        pollster::block_on(self.forward_host_async(input, seq_len, batch, h0, c0, lengths))
+    }
+
+    /// [`RnnStack::forward_host`] without blocking the thread on the
+    /// read-back.
+    pub async fn forward_host_async(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+    ) -> Result<HostOutput> {
         // Refused before anything is allocated for it.
         checked_bytes(self.gpu(), "input", input.len())?;
         let (h0, c0) = self.upload_states(batch, (h0, c0))?;
@@ -244,7 +258,7 @@ impl RnnStack {
             &out,
             Plain,
         )?;
-        out.to_host()
+        out.to_host_async().await
     }
 
     /// The forward pass of [`RnnStack::forward`] in training mode: dropout
@@ -362,6 +376,25 @@ impl RnnStack {
         seeds: HostSeeds<'_>,
         options: TrainOptions,
     ) -> Result<(HostOutput, HostGradients)> {
+        pollster::block_on(
+            self.train_step_host_async(input, seq_len, batch, h0, c0, lengths, seeds, options),
+        )
+    }
+
+    /// [`RnnStack::train_step_host`] without blocking the thread on the
+    /// read-backs.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn train_step_host_async(
+        &self,
+        input: &[f32],
+        seq_len: usize,
+        batch: usize,
+        h0: Option<&[f32]>,
+        c0: Option<&[f32]>,
+        lengths: Option<&[usize]>,
+        seeds: HostSeeds<'_>,
+        options: TrainOptions,
+    ) -> Result<(HostOutput, HostGradients)> {
         let gpu = self.gpu();
         let cfg = *self.config();
         let (slots, ho, h) = (
@@ -388,13 +421,17 @@ impl RnnStack {
             c_n: g_c.as_ref(),
         };
         let d = self.backward(&tape, seeds, &grads, GradMode::Overwrite)?;
-        let host = HostGradients {
-            input: d.input.to_vec()?,
-            h0: d.h0.to_vec()?,
-            c0: d.c0.as_ref().map(GpuTensor::to_vec).transpose()?,
-            params: grads.to_host()?,
+        let c0 = match &d.c0 {
+            Some(c0) => Some(c0.to_vec_async().await?),
+            None => None,
         };
-        Ok((out.to_host()?, host))
+        let host = HostGradients {
+            input: d.input.to_vec_async().await?,
+            h0: d.h0.to_vec_async().await?,
+            c0,
+            params: grads.to_host_async().await?,
+        };
+        Ok((out.to_host_async().await?, host))
     }
 }
 

@@ -41,9 +41,10 @@ struct Run {
 }
 
 impl RnnStack {
-    /// A [`Stream`] of `batch` rows through this stack, from zero states.
-    /// Refuses a bidirectional or reverse stack: its steps run from the end
-    /// of the sequence, which a stream does not have yet.
+    /// A [`Stream`] of `batch` rows through this stack, from zero states,
+    /// with the one-step forward planned (its buffers made, its pipelines
+    /// compiled). Refuses a bidirectional or reverse stack: its steps run
+    /// from the end of the sequence, which a stream does not have yet.
     pub fn stream(&self, batch: usize) -> Result<Stream> {
         let cfg = self.config();
         if cfg.direction != Direction::Forward {
@@ -66,7 +67,7 @@ impl RnnStack {
             cfg.layer.hidden_size,
             cfg.layer.output_size(),
         );
-        Ok(Stream {
+        let mut stream = Stream {
             stack: self.clone(),
             batch,
             h: GpuTensor::zeros(gpu, "stream h", &[layers, batch, ho])?,
@@ -78,7 +79,11 @@ impl RnnStack {
                 .transpose()?,
             runs: Vec::new(),
             readables: Vec::new(),
-        })
+        };
+        // A real-time loop's first step should not compile pipelines.
+        stream.run_of(1)?;
+        stream.readable_of(1);
+        Ok(stream)
     }
 }
 
@@ -183,19 +188,7 @@ impl Stream {
         }
         let steps = x.len() / frame;
         let shape = cfg.sequence_shape(steps, self.batch, cfg.layer.input_size);
-        let readable = match self.readables.iter().find(|(k, _)| *k == steps) {
-            Some((_, b)) => b.clone(),
-            None => {
-                let b = gpu.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("stream read-back"),
-                    size: (steps * self.batch * cfg.output_size() * 4) as u64,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                self.readables.push((steps, b.clone()));
-                b
-            }
-        };
+        let readable = self.readable_of(steps);
         let mut encoder = gpu
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -271,6 +264,58 @@ impl Stream {
         }
     }
 
+    /// Where host calls of `steps` steps read their output back from, made
+    /// on first use.
+    fn readable_of(&mut self, steps: usize) -> wgpu::Buffer {
+        if let Some((_, b)) = self.readables.iter().find(|(k, _)| *k == steps) {
+            return b.clone();
+        }
+        let bytes = steps * self.batch * self.stack.config().output_size() * 4;
+        let b = self.stack.gpu().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("stream read-back"),
+            size: bytes as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.readables.push((steps, b.clone()));
+        b
+    }
+
+    /// The forward pass of `run`.
+    fn forward<'a>(&'a self, run: &'a Run) -> Forward<'a> {
+        Forward {
+            stack: &self.stack.device,
+            kept: &run.plan,
+            schedule: self.stack.schedule(),
+            output_in_place: true,
+        }
+    }
+
+    /// The index of the run of `steps` steps, made and planned (buffers
+    /// allocated, pipelines compiled) on first use.
+    fn run_of(&mut self, steps: usize) -> Result<usize> {
+        if let Some(at) = self.runs.iter().position(|r| r.steps == steps) {
+            return Ok(at);
+        }
+        let cfg = *self.stack.config();
+        let gpu = self.stack.gpu();
+        let out_shape = cfg.sequence_shape(steps, self.batch, cfg.output_size());
+        // Only the output is the run's own: the states are the stream's,
+        // read before each layer and written after it.
+        let run = Run {
+            steps,
+            plan: Arc::default(),
+            out: RnnOutput {
+                output: GpuTensor::zeros(gpu, "stream output", &out_shape)?,
+                h_n: self.h.clone(),
+                c_n: self.c.clone(),
+            },
+        };
+        self.forward(&run).prepare(steps, self.batch, &run.out)?;
+        self.runs.push(run);
+        Ok(self.runs.len() - 1)
+    }
+
     /// One call of `K` steps (K from `x`), recorded as `how` says.
     fn run<S: Submit>(&mut self, x: &GpuTensor, how: S) -> Result<&GpuTensor> {
         self.run_from(Source::Tensor(x), x.shape(), how)
@@ -297,34 +342,10 @@ impl Stream {
                 return Err(Error::shape("stream input [K, B, I]", &want, shape));
             }
         };
-        let at = match self.runs.iter().position(|r| r.steps == steps) {
-            Some(at) => at,
-            None => {
-                let gpu = self.stack.gpu();
-                let out_shape = cfg.sequence_shape(steps, self.batch, cfg.output_size());
-                // Only the output is the run's own: the states are the
-                // stream's, read before each layer and written after it.
-                let out = RnnOutput {
-                    output: GpuTensor::zeros(gpu, "stream output", &out_shape)?,
-                    h_n: self.h.clone(),
-                    c_n: self.c.clone(),
-                };
-                self.runs.push(Run {
-                    steps,
-                    plan: Arc::default(),
-                    out,
-                });
-                self.runs.len() - 1
-            }
-        };
+        let at = self.run_of(steps)?;
         let run = &self.runs[at];
-        let forward = Forward {
-            stack: &self.stack.device,
-            kept: &run.plan,
-            schedule: self.stack.schedule(),
-            output_in_place: true,
-        };
-        forward.infer(input, (Some(&self.h), self.c.as_ref()), None, &run.out, how)?;
+        self.forward(run)
+            .infer(input, (Some(&self.h), self.c.as_ref()), None, &run.out, how)?;
         Ok(&run.out.output)
     }
 }

@@ -331,6 +331,53 @@ impl Forward<'_> {
         }
     }
 
+    /// Makes the kept plan one of `(T, B)` (allocating and compiling
+    /// what it needs) unless it already is; `out` are the outputs of the
+    /// calls to come.
+    fn keep_plan(
+        &self,
+        cache: &mut Option<ForwardPlan>,
+        (seq, batch): (usize, usize),
+        out: &RnnOutput,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        let cfg = self.config;
+        if cache
+            .as_ref()
+            .is_none_or(|plan| (plan.seq, plan.batch) != (seq, batch))
+        {
+            // Drop the old plan's buffers before allocating the new ones.
+            *cache = None;
+            let full = vec![seq as u32; batch];
+            let lengths = storage_buffer_of(gpu, "lengths", &full)?;
+            let plan_input =
+                storage_buffer(gpu, "planned input", seq * batch * cfg.layer.input_size)?;
+            let result = match (self.output_in_place, out.output.offset()) {
+                (true, 0) => out.output.buffer().clone(),
+                _ => storage_buffer(gpu, "output [T, B, D*Ho]", out.output.len())?,
+            };
+            let steps = self.plan_inference((seq, batch), (&plan_input, &lengths, &result))?;
+            *cache = Some(ForwardPlan {
+                seq,
+                batch,
+                input: plan_input,
+                lengths,
+                given_lengths: None,
+                output: result,
+                steps,
+            });
+        }
+        Ok(())
+    }
+
+    /// Plans an inference forward of `(T, B)` into `out` ahead of the first
+    /// call, so that the call allocates and compiles nothing.
+    pub(crate) fn prepare(&self, seq: usize, batch: usize, out: &RnnOutput) -> Result<()> {
+        self.check_outputs(out, seq, batch)?;
+        let mut cache = self.kept.plan.lock().unwrap_or_else(|e| e.into_inner());
+        self.keep_plan(&mut cache, (seq, batch), out)
+    }
+
     /// An inference forward from `input` into `out` (tensors of the
     /// shapes [`Forward::outputs`] makes), submitted as `how` says. It
     /// reuses the kept plan when the call's `(T, B)` is the last one's,
@@ -369,31 +416,7 @@ impl Forward<'_> {
         self.check_outputs(out, call.seq, call.batch)?;
         let gpu = &self.gpu;
         let mut cache = self.kept.plan.lock().unwrap_or_else(|e| e.into_inner());
-        if cache
-            .as_ref()
-            .is_none_or(|plan| (plan.seq, plan.batch) != (call.seq, call.batch))
-        {
-            // Drop the old plan's buffers before allocating the new ones.
-            *cache = None;
-            let full = vec![call.seq as u32; call.batch];
-            let lengths = storage_buffer_of(gpu, "lengths", &full)?;
-            let plan_input = storage_buffer(gpu, "planned input", input_shape.iter().product())?;
-            let result = match (self.output_in_place, out.output.offset()) {
-                (true, 0) => out.output.buffer().clone(),
-                _ => storage_buffer(gpu, "output [T, B, D*Ho]", out.output.len())?,
-            };
-            let steps =
-                self.plan_inference((call.seq, call.batch), (&plan_input, &lengths, &result))?;
-            *cache = Some(ForwardPlan {
-                seq: call.seq,
-                batch: call.batch,
-                input: plan_input,
-                lengths,
-                given_lengths: None,
-                output: result,
-                steps,
-            });
-        }
+        self.keep_plan(&mut cache, (call.seq, call.batch), out)?;
         let Some(plan) = cache.as_mut() else {
             unreachable!("planned above")
         };

@@ -6,9 +6,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
+use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
 use crate::gpu::Gpu;
-use crate::kernels::dispatch::submit_all;
+use crate::kernels::dispatch::record_all;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
 use crate::kernels::reduce::{column_sums, Columns};
 use crate::pass::GradMode;
@@ -121,6 +122,20 @@ impl Linear {
 
     /// `y = x Wᵀ + b` for `x` `[.., I]`: `[.., O]`. One submit.
     pub fn forward(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        self.forward_as(x, Plain)
+    }
+
+    /// [`Linear::forward`] recorded into the app's `encoder` (nothing
+    /// submitted or waited for).
+    pub fn record_forward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &GpuTensor,
+    ) -> Result<GpuTensor> {
+        self.forward_as(x, IntoEncoder(encoder))
+    }
+
+    fn forward_as<S: Submit>(&self, x: &GpuTensor, how: S) -> Result<GpuTensor> {
         let rows = self.rows_of("linear input", x)?;
         let mut shape = x.shape().to_vec();
         *shape.last_mut().expect("rows_of checked the shape") = self.out_features;
@@ -135,7 +150,7 @@ impl Linear {
             self.bias.buffer(),
             y.buffer(),
         )?;
-        submit_all(&self.gpu, "linear forward", "linear", [&product])?;
+        record_all(&self.gpu, "linear forward", "linear", &[product], how)?;
         Ok(y)
     }
 
@@ -148,6 +163,29 @@ impl Linear {
         grad_y: &GpuTensor,
         grads: &LinearGrads,
         mode: GradMode,
+    ) -> Result<GpuTensor> {
+        self.backward_as(x, grad_y, grads, mode, Plain)
+    }
+
+    /// [`Linear::backward`] recorded into the app's `encoder`.
+    pub fn record_backward(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &GpuTensor,
+        grad_y: &GpuTensor,
+        grads: &LinearGrads,
+        mode: GradMode,
+    ) -> Result<GpuTensor> {
+        self.backward_as(x, grad_y, grads, mode, IntoEncoder(encoder))
+    }
+
+    fn backward_as<S: Submit>(
+        &self,
+        x: &GpuTensor,
+        grad_y: &GpuTensor,
+        grads: &LinearGrads,
+        mode: GradMode,
+        how: S,
     ) -> Result<GpuTensor> {
         let (i, o) = (self.in_features, self.out_features);
         let rows = self.rows_of("linear input", x)?;
@@ -203,12 +241,20 @@ impl Linear {
                 grad_x.buffer(),
             )?,
         ];
-        submit_all(&self.gpu, "linear backward", "linear", &dispatches)?;
+        record_all(&self.gpu, "linear backward", "linear", &dispatches, how)?;
         Ok(grad_x)
     }
 
     /// Host copies of `(weight, bias)`.
     pub fn to_host(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        Ok((self.weight.to_vec()?, self.bias.to_vec()?))
+        pollster::block_on(self.to_host_async())
+    }
+
+    /// [`Linear::to_host`] without blocking the thread.
+    pub async fn to_host_async(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        Ok((
+            self.weight.to_vec_async().await?,
+            self.bias.to_vec_async().await?,
+        ))
     }
 }

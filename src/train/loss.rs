@@ -3,9 +3,10 @@
 //! one submit; only the scalar, when the caller reads it, leaves the GPU.
 
 use crate::error::{Error, Result};
+use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
 use crate::gpu::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::gpu::Gpu;
-use crate::kernels::dispatch::{submit_all, Dispatch};
+use crate::kernels::dispatch::{record_all, Dispatch};
 use crate::kernels::loss::loss_terms;
 use crate::kernels::sum::{finish_sum, partial_count, partial_sums, Finish};
 use crate::kernels::Kernel;
@@ -25,7 +26,12 @@ pub struct Loss {
 impl Loss {
     /// Reads the mean back (the one value a training loop shows).
     pub fn value_host(&self) -> Result<f32> {
-        Ok(self.value.to_vec()?[0])
+        pollster::block_on(self.value_host_async())
+    }
+
+    /// [`Loss::value_host`] without blocking the thread.
+    pub async fn value_host_async(&self) -> Result<f32> {
+        Ok(self.value.to_vec_async().await?[0])
     }
 }
 
@@ -88,6 +94,20 @@ impl ClassTargets {
 /// `mean((pred - target)²)` over every element (PyTorch's `mse_loss` with
 /// `reduction="mean"`); `pred` and `target` have one shape.
 pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
+    mse_loss_as(pred, target, Plain)
+}
+
+/// [`mse_loss`] recorded into the app's `encoder` (nothing submitted or
+/// waited for).
+pub fn record_mse_loss(
+    encoder: &mut wgpu::CommandEncoder,
+    pred: &GpuTensor,
+    target: &GpuTensor,
+) -> Result<Loss> {
+    mse_loss_as(pred, target, IntoEncoder(encoder))
+}
+
+fn mse_loss_as<S: Submit>(pred: &GpuTensor, target: &GpuTensor, how: S) -> Result<Loss> {
     let gpu = pred.gpu();
     target.check(gpu, "MSE target", "prediction", pred.shape())?;
     let n = pred.len();
@@ -106,13 +126,30 @@ pub fn mse_loss(pred: &GpuTensor, target: &GpuTensor) -> Result<Loss> {
             ("squared", &squared),
         ],
     )?;
-    mean_of_terms(gpu, terms, &squared, n, scale, grad)
+    mean_of_terms(gpu, terms, &squared, n, scale, grad, how)
 }
 
 /// Softmax cross-entropy of `logits` `[.., C]` against one class per row
 /// (PyTorch's `cross_entropy` with `reduction="mean"` and `ignore_index`):
 /// the mean over the rows whose target counts.
 pub fn cross_entropy_loss(logits: &GpuTensor, targets: &ClassTargets) -> Result<Loss> {
+    cross_entropy_loss_as(logits, targets, Plain)
+}
+
+/// [`cross_entropy_loss`] recorded into the app's `encoder`.
+pub fn record_cross_entropy_loss(
+    encoder: &mut wgpu::CommandEncoder,
+    logits: &GpuTensor,
+    targets: &ClassTargets,
+) -> Result<Loss> {
+    cross_entropy_loss_as(logits, targets, IntoEncoder(encoder))
+}
+
+fn cross_entropy_loss_as<S: Submit>(
+    logits: &GpuTensor,
+    targets: &ClassTargets,
+    how: S,
+) -> Result<Loss> {
     let gpu = logits.gpu();
     if !targets.gpu.same_device(gpu) {
         return Err(Error::config(
@@ -144,18 +181,19 @@ pub fn cross_entropy_loss(logits: &GpuTensor, targets: &ClassTargets) -> Result<
             ("row_loss", &row_loss),
         ],
     )?;
-    mean_of_terms(gpu, terms, &row_loss, rows, scale, grad)
+    mean_of_terms(gpu, terms, &row_loss, rows, scale, grad, how)
 }
 
 /// Runs `terms` (which fills `terms_buffer` and the gradient), then reduces
 /// the `len` terms to `scale * sum`: one submit.
-fn mean_of_terms(
+fn mean_of_terms<S: Submit>(
     gpu: &Gpu,
     terms: Dispatch,
     terms_buffer: &wgpu::Buffer,
     len: usize,
     scale: f32,
     grad: GpuTensor,
+    how: S,
 ) -> Result<Loss> {
     let value = GpuTensor::zeros(gpu, "loss", &[1])?;
     let partials = storage_buffer(gpu, "loss partial sums", partial_count(len))?;
@@ -170,6 +208,6 @@ fn mean_of_terms(
             value.buffer(),
         )?,
     ];
-    submit_all(gpu, "loss", "loss", &dispatches)?;
+    record_all(gpu, "loss", "loss", &dispatches, how)?;
     Ok(Loss { value, grad })
 }

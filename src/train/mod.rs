@@ -11,5 +11,8 @@ pub use crate::pass::{
     GradMode, HostSeeds, InputGrads, LayerGrads, Seeds, TrainOptions, TrainTape,
 };
 pub use linear::{Linear, LinearGrads};
-pub use loss::{cross_entropy_loss, mse_loss, ClassTargets, Loss, IGNORE_INDEX};
+pub use loss::{
+    cross_entropy_loss, mse_loss, record_cross_entropy_loss, record_mse_loss, ClassTargets, Loss,
+    IGNORE_INDEX,
+};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};

@@ -5,7 +5,7 @@
 
 use crate::cells::Layer;
 use crate::error::{Error, Result};
-use crate::gpu::recorder::{submit, Recorder};
+use crate::gpu::recorder::{submit, IntoEncoder, Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, GpuTensor};
 use crate::gpu::Gpu;
 use crate::kernels::dispatch::Dispatch;
@@ -214,6 +214,9 @@ impl Optimizer {
     /// Registers `param`, updated from `grad` (same shape and device).
     pub fn add(&mut self, what: &str, param: &GpuTensor, grad: &GpuTensor) -> Result<()> {
         param.check_device(&self.gpu, what, "optimizer")?;
+        // The update kernel binds both whole.
+        param.bindable(what)?;
+        grad.bindable(&format!("gradient of {what}"))?;
         grad.check(
             &self.gpu,
             &format!("gradient of {what}"),
@@ -317,6 +320,35 @@ impl Optimizer {
 
     /// One step over every registered parameter from its current gradient.
     pub fn step(&mut self) -> Result<()> {
+        self.prepare_step()?;
+        let values = self.config.step_values(self.steps);
+        self.gpu
+            .queue()
+            .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
+        submit(&self.gpu, "optimizer step", |rec| self.record(rec))
+    }
+
+    /// [`Optimizer::step`] recorded into the app's `encoder` (nothing
+    /// submitted or waited for); it counts as taken. The step's values
+    /// (Adam's bias corrections) are copied in by the recording from a
+    /// small buffer made for it, so several steps may share one encoder.
+    pub fn record_step(&mut self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        self.prepare_step()?;
+        let values = self.config.step_values(self.steps);
+        let source = self
+            .gpu
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("optimizer step values"),
+                contents: bytemuck::bytes_of(&values),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
+        encoder.copy_buffer_to_buffer(&source, 0, &self.step_uniform, 0, source.size());
+        IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec))
+    }
+
+    /// Checks there is something to update, builds the dispatches after a
+    /// registration and counts the step.
+    fn prepare_step(&mut self) -> Result<()> {
         if self.slots.is_empty() {
             return Err(Error::config("optimizer", "no parameters registered"));
         }
@@ -324,11 +356,7 @@ impl Optimizer {
             self.dispatches = Some(self.build()?);
         }
         self.steps += 1;
-        let values = self.config.step_values(self.steps);
-        self.gpu
-            .queue()
-            .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
-        submit(&self.gpu, "optimizer step", |rec| self.record(rec))
+        Ok(())
     }
 
     /// Records one step: the clipping norm, every update, then the layers'
@@ -351,7 +379,12 @@ impl Optimizer {
     /// `(norm, coefficient)` of the last step's gradients when clipping:
     /// the global norm before clipping and the factor applied.
     pub fn last_clip(&self) -> Result<(f32, f32)> {
-        let v = self.clip.to_vec()?;
+        pollster::block_on(self.last_clip_async())
+    }
+
+    /// [`Optimizer::last_clip`] without blocking the thread.
+    pub async fn last_clip_async(&self) -> Result<(f32, f32)> {
+        let v = self.clip.to_vec_async().await?;
         Ok((v[0], v[1]))
     }
 }

@@ -121,14 +121,27 @@ impl LayerTensors {
 
     /// Reads the tensors back as weights of a layer with `config`.
     pub fn to_weights(&self, config: RnnConfig) -> Result<RnnWeights> {
-        let opt = |t: &Option<GpuTensor>| t.as_ref().map(GpuTensor::to_vec).transpose();
-        let (w_ih, w_hh) = (self.weight_ih.to_vec()?, self.weight_hh.to_vec()?);
-        let (b_ih, b_hh, peephole) = (
-            opt(&self.bias_ih)?,
-            opt(&self.bias_hh)?,
-            opt(&self.peephole)?,
+        pollster::block_on(self.to_weights_async(config))
+    }
+
+    /// [`LayerTensors::to_weights`] without blocking the thread.
+    pub async fn to_weights_async(&self, config: RnnConfig) -> Result<RnnWeights> {
+        async fn opt(t: &Option<GpuTensor>) -> Result<Option<Vec<f32>>> {
+            match t {
+                Some(t) => Ok(Some(t.to_vec_async().await?)),
+                None => Ok(None),
+            }
+        }
+        let (w_ih, w_hh) = (
+            self.weight_ih.to_vec_async().await?,
+            self.weight_hh.to_vec_async().await?,
         );
-        match opt(&self.weight_hr)? {
+        let (b_ih, b_hh, peephole) = (
+            opt(&self.bias_ih).await?,
+            opt(&self.bias_hh).await?,
+            opt(&self.peephole).await?,
+        );
+        match opt(&self.weight_hr).await? {
             Some(w_hr) => {
                 RnnWeights::with_projection_weights(config, w_ih, w_hh, b_ih, b_hh, peephole, w_hr)
             }
