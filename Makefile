@@ -1,6 +1,7 @@
 # wgpu-rnn: the two commands of the README, plus what they need.
 #   make bench  - adapter info, then every cell validated against the f64 reference and timed
-#   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU)
+#   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU),
+#                 then the two integration examples, which check their own results
 #   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 4 min on lavapipe)
 .PHONY: bench test demo lint vulkan-driver
 
@@ -18,6 +19,8 @@ demo: vulkan-driver
 test: vulkan-driver
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
+	cargo run --example in_your_app
+	cargo run --example streaming
 
 lint:
 	cargo fmt --check
