@@ -40,6 +40,16 @@
 //! [`train::Optimizer`] (SGD or Adam, global-norm clipping, in place);
 //! `examples/train_adding.rs` and the `wgpu-rnn demo` command.
 //!
+//! Inside an app that already uses wgpu: [`Gpu::from_wgpu`] runs on the
+//! app's device (ask for [`Gpu::recommended_features`] and
+//! [`Gpu::recommended_limits`] when creating it), every pass has a
+//! `record_*` form that records into the app's `CommandEncoder` without
+//! submitting or waiting ([`RnnStack::record_forward`],
+//! [`RnnStack::record_forward_train`], [`RnnStack::record_backward`], and
+//! the training pieces), [`GpuTensor::from_buffer`] views the app's
+//! buffers, and a [`Stream`] keeps a stack's states on the device between
+//! frames (`examples/in_your_app.rs`, `examples/streaming.rs`).
+//!
 //! NaN policy: weights and inputs that pass through the host (`RnnWeights`,
 //! `GpuTensor::from_slice`, `Rnn::forward_host`) are checked and a NaN or
 //! infinity is an [`Error::NonFinite`]. Data that is already on the device is

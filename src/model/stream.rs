@@ -18,6 +18,22 @@ use super::RnnStack;
 
 /// A stream of frames through a unidirectional stack, for a fixed batch of
 /// `B` independent streams (rows). Made by [`RnnStack::stream`].
+///
+/// ```
+/// use wgpu_rnn::{CellKind, Gpu, GruReset, RnnConfig, RnnStack, StackConfig, StackWeights};
+/// let gpu = Gpu::new()?;
+/// let config = StackConfig::new(RnnConfig::new(CellKind::Gru(GruReset::After), 4, 8)?);
+/// let gru = RnnStack::new(&gpu, &StackWeights::random(config, 0, 1.0)?)?;
+/// let mut stream = gru.stream(2)?; // two independent streams
+/// for t in 0..10 {
+///     let frame = vec![t as f32 * 0.1; 2 * 4]; // [B, I]
+///     let h = stream.step_host(&frame)?; // [B, H]: the new state, read back
+///     assert_eq!(h.len(), 2 * 8);
+/// }
+/// stream.reset_rows(&[true, false])?; // stream 0 starts over
+/// assert_eq!(stream.h().shape(), &[1, 2, 8]); // [L, B, H], on the device
+/// # Ok::<(), wgpu_rnn::Error>(())
+/// ```
 pub struct Stream {
     stack: RnnStack,
     batch: usize,
