@@ -272,3 +272,86 @@ fn bad_streams_are_refused() {
     let err = stream.step(&foreign).unwrap_err().to_string();
     assert!(err.contains("different device"), "{err}");
 }
+
+/// Truncated BPTT through a stream: chunks of training forwards carry the
+/// state like inference steps do, and each chunk's gradients are those of a
+/// training step from the state the chunk started at.
+#[test]
+fn training_chunks_carry_the_state() {
+    use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+    fn seeds_of(o: &wgpu_rnn::RnnOutput) -> Seeds<'_> {
+        Seeds {
+            output: Some(&o.output),
+            ..Default::default()
+        }
+    }
+    let gpu = common::gpu();
+    for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::After)] {
+        let config = StackConfig::new(RnnConfig::new(cell, 3, 5).unwrap()).with_layers(2);
+        let weights = StackWeights::random(config, 8, 1.0).unwrap();
+        let stack = RnnStack::new(gpu, &weights).unwrap();
+        let (k, batch) = (4, 2);
+        let mut rng = SmallRng::seed_from_u64(6);
+        let chunks: Vec<Vec<f32>> = (0..3)
+            .map(|_| random_vec(&mut rng, k * batch * 3, 1.0))
+            .collect();
+        let mut inference = stack.stream(batch).unwrap();
+        let mut training = stack.stream(batch).unwrap();
+        let label = cell.name();
+        for (n, chunk) in chunks.iter().enumerate() {
+            let x = GpuTensor::from_slice(gpu, "x", chunk, &[k, batch, 3]).unwrap();
+            let h0 = training.h().to_vec().unwrap();
+            let c0 = training.c().map(|c| c.to_vec().unwrap());
+            let want = inference.steps(&x).unwrap().to_vec().unwrap();
+            let (out, tape) = training.train_steps(&x, TrainOptions::default()).unwrap();
+            let got = out.output.to_vec().unwrap();
+            let worst = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-5,
+                "{label} chunk {n}: output {worst:e} from inference"
+            );
+            let state_gap = inference
+                .h()
+                .to_vec()
+                .unwrap()
+                .iter()
+                .zip(&training.h().to_vec().unwrap())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                state_gap < 1e-5,
+                "{label} chunk {n}: state {state_gap:e} apart"
+            );
+
+            // The chunk's gradients are those of a training step from h0/c0.
+
+            let grads = StackGrads::zeros(&stack).unwrap();
+            stack
+                .backward(&tape, seeds_of(&out), &grads, GradMode::Overwrite)
+                .unwrap();
+            let h0_t = GpuTensor::from_slice(gpu, "h0", &h0, &[2, batch, 5]).unwrap();
+            let c0_t = c0.map(|c| GpuTensor::from_slice(gpu, "c0", &c, &[2, batch, 5]).unwrap());
+            let (o2, tape2) = stack
+                .forward_train(
+                    &x,
+                    Some(&h0_t),
+                    c0_t.as_ref(),
+                    None,
+                    TrainOptions::default(),
+                )
+                .unwrap();
+            let grads2 = StackGrads::zeros(&stack).unwrap();
+            stack
+                .backward(&tape2, seeds_of(&o2), &grads2, GradMode::Overwrite)
+                .unwrap();
+            assert!(
+                grads.to_host().unwrap() == grads2.to_host().unwrap(),
+                "{label} chunk {n}: gradients differ from a step from the chunk's start state"
+            );
+        }
+    }
+}

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
 use crate::gpu::tensor::read_mapped;
 use crate::gpu::GpuTensor;
-use crate::pass::{Forward, PlanCache, RnnOutput, Source};
+use crate::pass::{Forward, PlanCache, RnnOutput, Source, TrainOptions, TrainTape};
 
 use super::RnnStack;
 
@@ -220,6 +220,51 @@ impl Stream {
         gpu.scoped("stream steps", || gpu.queue().submit([encoder.finish()]))?;
         let bytes = read_mapped(&gpu, &readable, "stream output").await?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Truncated backpropagation through time: a training forward of the
+    /// `K` steps of `x` `[K, B, I]` from the stream's state, which then
+    /// moves on to the state after them. Run the backward on the returned
+    /// tape as after [`RnnStack::forward_train`]; its `h0`/`c0` gradients
+    /// are where the truncation cuts (the earlier chunks are not
+    /// revisited). Allocates its tape, as every training forward does.
+    pub fn train_steps(
+        &mut self,
+        x: &GpuTensor,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape)> {
+        let gpu = self.stack.gpu().clone();
+        let mut encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("stream training steps"),
+            });
+        let taped = self.record_train_steps(&mut encoder, x, options)?;
+        gpu.scoped("stream training steps", || {
+            gpu.queue().submit([encoder.finish()])
+        })?;
+        Ok(taped)
+    }
+
+    /// [`Stream::train_steps`] recorded into the app's `encoder`.
+    pub fn record_train_steps(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        x: &GpuTensor,
+        options: TrainOptions,
+    ) -> Result<(RnnOutput, TrainTape)> {
+        let (out, tape) = self.stack.record_forward_train(
+            encoder,
+            x,
+            (Some(&self.h), self.c.as_ref()),
+            None,
+            options,
+        )?;
+        out.h_n.copy_to(encoder, self.h.buffer(), self.h.offset());
+        if let (Some(c_n), Some(c)) = (&out.c_n, &self.c) {
+            c_n.copy_to(encoder, c.buffer(), c.offset());
+        }
+        Ok((out, tape))
     }
 
     /// Zeroes the states of the rows where `rows` is true (a new utterance
