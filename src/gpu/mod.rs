@@ -566,7 +566,7 @@ impl Gpu {
 
 /// The output of `future` if it is complete without waiting, else `None`:
 /// polled once, never blocking the thread.
-fn ready<F: std::future::Future>(future: F) -> Option<F::Output> {
+pub(crate) fn ready<F: std::future::Future>(future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     match future.as_mut().poll(&mut context) {

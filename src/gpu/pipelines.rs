@@ -349,7 +349,7 @@ impl PipelineCache {
             },
             cache: None,
         });
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        if let Some(e) = super::ready(scope.pop()).flatten() {
             return Err(Error::Wgpu {
                 during: format!("compiling {}", spec.label),
                 message: e.to_string(),
