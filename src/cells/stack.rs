@@ -1,6 +1,8 @@
 //! [`DeviceStack`]: every layer and direction of a module on one device, and
 //! the checks that a tensor handed to a pass fits it.
 
+use std::sync::Arc;
+
 use crate::config::{Precision, StackConfig};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
@@ -14,11 +16,16 @@ pub(crate) struct DeviceStack {
     pub gpu: Gpu,
     pub config: StackConfig,
     pub layers: Vec<Layer>,
+    /// Who the stack is: shared by its clones (which share its weights),
+    /// not by another stack of the same configuration.
+    pub id: Arc<()>,
 }
 
 impl DeviceStack {
     /// Uploads every layer's weights, the recurrent ones at `precision`.
     pub fn upload(gpu: &Gpu, weights: &StackWeights, precision: Precision) -> Result<Self> {
+        // Refused from the sizes, before a weight is copied.
+        gpu.check_config(weights.config())?;
         let layers = weights
             .layers()
             .iter()
@@ -34,6 +41,7 @@ impl DeviceStack {
             gpu: gpu.clone(),
             config,
             layers,
+            id: Arc::default(),
         })
     }
 
@@ -53,5 +61,20 @@ impl DeviceStack {
     /// Checks that `t` lives on this module's device and has shape `expected`.
     pub fn check_tensor(&self, what: &str, t: &GpuTensor, expected: &[usize]) -> Result<()> {
         t.check(&self.gpu, what, "layer", expected)
+    }
+
+    /// The version of every parameter, per layer-direction: what a training
+    /// tape records and its backward compares.
+    pub fn parameter_versions(&self) -> Vec<Vec<(&'static str, u64)>> {
+        self.layers
+            .iter()
+            .map(|l| {
+                l.parameters()
+                    .named()
+                    .into_iter()
+                    .map(|(name, t)| (name, t.version()))
+                    .collect()
+            })
+            .collect()
     }
 }

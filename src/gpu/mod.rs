@@ -542,6 +542,33 @@ impl Gpu {
         Ok(())
     }
 
+    /// Checks that a module of `config` fits this device's limits, from the
+    /// configuration alone: its largest weight matrices (`weight_ih`,
+    /// `weight_hh`, their kernel layouts, `weight_hr`) must each fit one
+    /// storage binding. [`crate::RnnStack::new`] calls it before copying or
+    /// uploading a weight; a loader can call it as soon as it knows the
+    /// sizes.
+    pub fn check_config(&self, config: &crate::config::StackConfig) -> Result<()> {
+        let f32s = |what: String, dims: &[usize]| -> Result<()> {
+            let bytes = dims
+                .iter()
+                .try_fold(4u64, |acc, &d| acc.checked_mul(d as u64))
+                .unwrap_or(u64::MAX);
+            self.check_storage_binding(&what, bytes)
+        };
+        for l in 0..config.num_layers {
+            let layer = config.layer_config(l);
+            let (rows, h, ho) = (layer.gate_rows(), layer.hidden_size, layer.output_size());
+            let at = |name: &str| format!("{name} of layer {l} [{rows} x ..]");
+            f32s(at("weight_ih"), &[rows, layer.input_size])?;
+            f32s(at("weight_hh"), &[rows, ho])?;
+            if layer.proj_size.is_some() {
+                f32s(format!("weight_hr of layer {l} [{ho} x {h}]"), &[ho, h])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a dispatch size against `max_compute_workgroups_per_dimension`.
     pub(crate) fn check_dispatch(&self, what: &str, groups: [u32; 3]) -> Result<()> {
         let limit = self.inner.limits.max_compute_workgroups_per_dimension;

@@ -2,6 +2,9 @@
 //! on an app's buffer); upload, zeros, and read-back (async, with a blocking
 //! wrapper).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crate::error::{check_finite, Error, Result};
 use crate::gpu::Gpu;
 
@@ -15,6 +18,9 @@ pub struct GpuTensor {
     /// Byte offset of the first value in `buffer`.
     offset: u64,
     shape: Vec<usize>,
+    /// Bumped by every in-place write through the crate (shared by
+    /// clones): how a training tape knows its weights changed.
+    version: Arc<AtomicU64>,
 }
 
 /// The usages a buffer needs to back a [`GpuTensor`]: kernels bind it, and
@@ -110,6 +116,7 @@ impl GpuTensor {
             buffer: storage_buffer_with(gpu, what, data)?,
             offset: 0,
             shape: shape.to_vec(),
+            version: Arc::default(),
         })
     }
 
@@ -121,6 +128,7 @@ impl GpuTensor {
             buffer: storage_buffer(gpu, what, n)?,
             offset: 0,
             shape: shape.to_vec(),
+            version: Arc::default(),
         })
     }
 
@@ -182,6 +190,7 @@ impl GpuTensor {
             buffer: buffer.clone(),
             offset,
             shape: shape.to_vec(),
+            version: Arc::default(),
         })
     }
 
@@ -200,7 +209,20 @@ impl GpuTensor {
         self.gpu
             .queue()
             .write_buffer(&self.buffer, self.offset, bytemuck::cast_slice(data));
+        self.bump();
         Ok(())
+    }
+
+    /// How many times the values were written in place through the crate
+    /// (`write`, an optimizer step); shared by clones. A view's writes by
+    /// the app itself are not seen.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// Counts an in-place write.
+    pub(crate) fn bump(&self) {
+        self.version.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Checks that the tensor lives on `gpu`: `what` names it in the error,

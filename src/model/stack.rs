@@ -13,7 +13,7 @@ use crate::pass::{
     Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache, RnnOutput, Seeds,
     Source, TrainOptions, TrainTape,
 };
-use crate::weights::StackWeights;
+use crate::weights::{LayerTensors, StackWeights};
 
 use super::grads::{HostGradients, StackGrads};
 
@@ -76,6 +76,23 @@ impl RnnStack {
     /// The module's shape and options.
     pub fn config(&self) -> &StackConfig {
         &self.device.config
+    }
+
+    /// The parameters of layer `layer`, direction `direction` (0 forward,
+    /// 1 reverse), in PyTorch's layout; `None` past the stack. Writing to
+    /// them ([`GpuTensor::write`]) makes the tapes of earlier training
+    /// forwards stale, and takes effect in inference forwards after
+    /// [`RnnStack::repack`].
+    pub fn parameters(&self, layer: usize, direction: usize) -> Option<&LayerTensors> {
+        let cfg = self.config();
+        (layer < cfg.num_layers && direction < cfg.directions())
+            .then(|| self.device.layers[layer * cfg.directions() + direction].parameters())
+    }
+
+    /// Rebuilds every layer's kernel layouts from its parameters (after
+    /// writing to them; an optimizer step does it itself).
+    pub fn repack(&self) -> Result<()> {
+        self.device.layers.iter().try_for_each(|l| l.repack())
     }
 
     fn forward_pass(&self) -> Forward<'_> {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
 use crate::gpu::tensor::read_mapped;
 use crate::gpu::GpuTensor;
-use crate::pass::{Forward, PlanCache, RnnOutput, Source, TrainOptions, TrainTape};
+use crate::pass::{check_work, Forward, PlanCache, RnnOutput, Source, TrainOptions, TrainTape};
 
 use super::RnnStack;
 
@@ -191,7 +191,12 @@ impl Stream {
         let gpu = self.stack.gpu().clone();
         let cfg = *self.stack.config();
         let frame = self.batch * cfg.layer.input_size;
-        if x.is_empty() || !x.len().is_multiple_of(frame) {
+        if x.is_empty() {
+            return Err(Error::ZeroSize {
+                what: "stream steps K".into(),
+            });
+        }
+        if !x.len().is_multiple_of(frame) {
             return Err(Error::shape(
                 "stream input [K, B, I]",
                 &[
@@ -403,6 +408,7 @@ impl Stream {
                 return Err(Error::shape("stream input [K, B, I]", &want, shape));
             }
         };
+        check_work(steps, self.batch)?;
         let at = self.run_of(steps)?;
         let run = &self.runs[at];
         self.forward(run)

@@ -12,6 +12,7 @@
 //! scattered back to time order.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use super::tape::{GradMode, InputGrads, LayerGrads, Seeds, TapedLayer, TrainTape};
 use crate::cells::{cell_family, BackwardSteps, CellBackward, DeviceStack, Layer};
@@ -54,11 +55,28 @@ impl Backward<'_> {
     ) -> Result<(InputGrads, S::Out)> {
         let cfg = self.config;
         let gpu = &self.gpu;
-        if !tape.gpu.same_device(gpu) || tape.config != cfg {
+        if !Arc::ptr_eq(&tape.stack, &self.id) {
             return Err(Error::config(
                 "tape",
-                "it was recorded by a different module or device",
+                "it was recorded by a different stack (a stack of the same configuration is not \
+                 enough: the tape's activations belong to that stack's weights)",
             ));
+        }
+        let now = self.parameter_versions();
+        for (slot, (then, now)) in tape.versions.iter().zip(&now).enumerate() {
+            for (&(name, was), &(_, is)) in then.iter().zip(now) {
+                if was != is {
+                    return Err(Error::config(
+                        "tape",
+                        format!(
+                            "{name} of layer-direction {slot} changed after the forward that \
+                             made this tape (written {} time(s) since): run the training \
+                             forward again",
+                            is - was
+                        ),
+                    ));
+                }
+            }
         }
         let (seq, batch) = (tape.seq, tape.batch);
         let layer0 = cfg.layer;

@@ -266,6 +266,7 @@ impl Forward<'_> {
             ));
         }
         let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
+        check_work(seq, batch)?;
         let (h, ho) = (layer0.hidden_size, layer0.output_size());
         let slots = cfg.state_slots();
         if let Some(h0) = h0 {
@@ -290,6 +291,7 @@ impl Forward<'_> {
 
     /// New output tensors for a forward of `(T, B)`.
     pub(crate) fn outputs(&self, seq: usize, batch: usize) -> Result<RnnOutput> {
+        check_work(seq, batch)?;
         let cfg = self.config;
         let gpu = &self.gpu;
         let (h, ho, slots) = (
@@ -496,7 +498,8 @@ impl Forward<'_> {
         };
         let tape = TrainTape {
             gpu: gpu.clone(),
-            config: self.config,
+            stack: self.stack.id.clone(),
+            versions: self.stack.parameter_versions(),
             seq,
             batch,
             lengths,
@@ -724,4 +727,17 @@ fn record_layers(
             );
         }
     }
+}
+
+/// The crate's one rule for empty work: a pass of no steps (T = 0) or no
+/// rows (B = 0) is an [`Error::ZeroSize`], on every entry point (host and
+/// device, inference, training, stream).
+pub(crate) fn check_work(seq: usize, batch: usize) -> Result<()> {
+    let what = match (seq, batch) {
+        (0, 0) => "sequence length T and batch B",
+        (0, _) => "sequence length T",
+        (_, 0) => "batch B",
+        _ => return Ok(()),
+    };
+    Err(Error::ZeroSize { what: what.into() })
 }

@@ -10,6 +10,6 @@ mod tape;
 mod wavefront;
 
 pub(crate) use backward::Backward;
-pub(crate) use forward::{Forward, PlanCache, Source};
+pub(crate) use forward::{check_work, Forward, PlanCache, Source};
 pub use output::{HostOutput, RnnOutput};
 pub use tape::{GradMode, HostSeeds, InputGrads, LayerGrads, Seeds, TrainOptions, TrainTape};

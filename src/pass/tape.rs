@@ -1,8 +1,9 @@
 //! What a training forward keeps for the backward ([`TrainTape`]), its
 //! options, and the seeds and results of a backward pass.
 
+use std::sync::Arc;
+
 use crate::cells::LayerPass;
-use crate::config::StackConfig;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 use crate::kernels::dropout::DropoutMask;
@@ -50,7 +51,10 @@ pub(crate) struct TapedLayer {
 /// What a training forward keeps for [`crate::RnnStack::backward`].
 pub struct TrainTape {
     pub(crate) gpu: Gpu,
-    pub(crate) config: StackConfig,
+    /// The stack that recorded it ([`crate::cells::DeviceStack::id`]).
+    pub(crate) stack: Arc<()>,
+    /// Its parameters' versions at the forward, per layer-direction.
+    pub(crate) versions: Vec<Vec<(&'static str, u64)>>,
     pub(crate) seq: usize,
     pub(crate) batch: usize,
     pub(crate) lengths: wgpu::Buffer,

@@ -111,7 +111,12 @@ impl Linear {
     fn rows_of(&self, what: &str, x: &GpuTensor) -> Result<usize> {
         x.check_device(&self.gpu, what, "layer")?;
         match x.shape().split_last() {
-            Some((&last, lead)) if last == self.in_features => Ok(lead.iter().product()),
+            Some((&last, lead)) if last == self.in_features => match lead.iter().product() {
+                0 => Err(Error::ZeroSize {
+                    what: format!("{what} rows {:?}", x.shape()),
+                }),
+                rows => Ok(rows),
+            },
             _ => {
                 let mut want = x.shape().to_vec();
                 *want.last_mut().unwrap_or(&mut 0) = self.in_features;

@@ -111,6 +111,11 @@ fn mse_loss_as<S: Submit>(pred: &GpuTensor, target: &GpuTensor, how: S) -> Resul
     let gpu = pred.gpu();
     target.check(gpu, "MSE target", "prediction", pred.shape())?;
     let n = pred.len();
+    if n == 0 {
+        return Err(Error::ZeroSize {
+            what: format!("MSE prediction {:?}", pred.shape()),
+        });
+    }
     let grad = GpuTensor::zeros(gpu, "MSE gradient", pred.shape())?;
     let squared = storage_buffer(gpu, "squared errors", n)?;
     let scale = 1.0 / n as f32;
@@ -156,6 +161,11 @@ fn cross_entropy_loss_as<S: Submit>(
             "class targets",
             "live on another device than the logits",
         ));
+    }
+    if logits.is_empty() {
+        return Err(Error::ZeroSize {
+            what: format!("logits {:?}", logits.shape()),
+        });
     }
     let classes = *logits.shape().last().unwrap_or(&0);
     let rows = logits.len() / classes.max(1);

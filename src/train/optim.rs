@@ -148,6 +148,8 @@ impl OptimizerConfig {
 
 /// One registered parameter with its gradient and state.
 struct Slot {
+    /// The name it was registered under.
+    what: String,
     param: GpuTensor,
     grad: GpuTensor,
     /// SGD: momentum buffer; Adam: first moment.
@@ -213,19 +215,62 @@ impl Optimizer {
 
     /// Registers `param`, updated from `grad` (same shape and device).
     pub fn add(&mut self, what: &str, param: &GpuTensor, grad: &GpuTensor) -> Result<()> {
-        param.check_device(&self.gpu, what, "optimizer")?;
-        // The update kernel binds both whole.
-        param.bindable(what)?;
-        grad.bindable(&format!("gradient of {what}"))?;
-        grad.check(
-            &self.gpu,
-            &format!("gradient of {what}"),
-            "optimizer",
-            param.shape(),
-        )?;
+        self.check_new(&[(what, param, grad)])?;
+        self.push(what, param, grad)
+    }
+
+    /// Checks pairs about to be registered, before any is: on the device,
+    /// of one shape, bindable, not empty, and none registered already (or
+    /// twice among them).
+    fn check_new(&self, pairs: &[(&str, &GpuTensor, &GpuTensor)]) -> Result<()> {
+        let same =
+            |a: &GpuTensor, b: &GpuTensor| a.buffer() == b.buffer() && a.offset() == b.offset();
+        for (n, &(what, param, grad)) in pairs.iter().enumerate() {
+            param.check_device(&self.gpu, what, "optimizer")?;
+            grad.check(
+                &self.gpu,
+                &format!("gradient of {what}"),
+                "optimizer",
+                param.shape(),
+            )?;
+            // The update kernel binds both whole.
+            param.bindable(what)?;
+            grad.bindable(&format!("gradient of {what}"))?;
+            if param.is_empty() {
+                return Err(Error::ZeroSize {
+                    what: format!("parameter {what}"),
+                });
+            }
+            // PyTorch refuses this too: it would be updated twice per step.
+            let earlier = self
+                .slots
+                .iter()
+                .map(|s| (s.what.as_str(), &s.param, &s.grad))
+                .chain(pairs[..n].iter().map(|&(w, p, g)| (w, p, g)));
+            for (first, p, g) in earlier {
+                if same(p, param) {
+                    return Err(Error::config(
+                        what,
+                        format!("is registered twice in the optimizer (first as {first})"),
+                    ));
+                }
+                if same(g, grad) {
+                    return Err(Error::config(
+                        format!("gradient of {what}"),
+                        format!("is already the gradient of {first}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers a checked pair.
+    fn push(&mut self, what: &str, param: &GpuTensor, grad: &GpuTensor) -> Result<()> {
         let adam = matches!(self.config.kind, OptimizerKind::Adam { .. });
         let n = param.len();
         self.slots.push(Slot {
+            what: what.to_string(),
             param: param.clone(),
             grad: grad.clone(),
             m: storage_buffer(&self.gpu, &format!("{what} first moment"), n)?,
@@ -250,6 +295,7 @@ impl Optimizer {
                 ),
             ));
         }
+        let mut pairs = Vec::new();
         for (slot, (layer, g)) in stack.device.layers.iter().zip(grads.layers()).enumerate() {
             let params = layer.parameters().named();
             let grads = g.named();
@@ -260,17 +306,30 @@ impl Optimizer {
                 ));
             }
             for ((kind, p), (_, g)) in params.into_iter().zip(grads) {
-                self.add(&format!("{kind}[{slot}]"), p, g)?;
+                pairs.push((format!("{kind}[{slot}]"), p, g));
             }
-            self.layers.push(layer.clone());
         }
+        // All checked before any is registered: a refusal changes nothing.
+        let named: Vec<_> = pairs.iter().map(|(w, p, g)| (w.as_str(), *p, *g)).collect();
+        self.check_new(&named)?;
+        for (what, p, g) in named {
+            self.push(what, p, g)?;
+        }
+        self.layers.extend(stack.device.layers.iter().cloned());
         Ok(())
     }
 
     /// Registers a dense layer's weight and bias.
     pub fn add_linear(&mut self, linear: &Linear, grads: &LinearGrads) -> Result<()> {
-        self.add("linear weight", linear.weight(), &grads.weight)?;
-        self.add("linear bias", linear.bias(), &grads.bias)
+        let pairs = [
+            ("linear weight", linear.weight(), &grads.weight),
+            ("linear bias", linear.bias(), &grads.bias),
+        ];
+        self.check_new(&pairs)?;
+        for (what, p, g) in pairs {
+            self.push(what, p, g)?;
+        }
+        Ok(())
     }
 
     fn build(&self) -> Result<Vec<Dispatch>> {
@@ -325,7 +384,15 @@ impl Optimizer {
         self.gpu
             .queue()
             .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
-        submit(&self.gpu, "optimizer step", |rec| self.record(rec))
+        submit(&self.gpu, "optimizer step", |rec| self.record(rec))?;
+        self.bump_versions();
+        Ok(())
+    }
+
+    /// Every registered parameter was written in place: tapes of earlier
+    /// forwards are stale.
+    fn bump_versions(&self) {
+        self.slots.iter().for_each(|s| s.param.bump());
     }
 
     /// [`Optimizer::step`] recorded into the app's `encoder` (nothing
@@ -343,7 +410,9 @@ impl Optimizer {
                 usage: wgpu::BufferUsages::COPY_SRC,
             });
         encoder.copy_buffer_to_buffer(&source, 0, &self.step_uniform, 0, source.size());
-        IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec))
+        IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec))?;
+        self.bump_versions();
+        Ok(())
     }
 
     /// Checks there is something to update, builds the dispatches after a

@@ -143,6 +143,7 @@ impl RnnWeights {
     /// initialises them when `scale = 1`; reproducible from `seed`.
     pub fn random(config: RnnConfig, seed: u64, scale: f32) -> Result<Self> {
         let config = config.validated()?;
+        check_finite("random weights' scale", &[scale])?;
         let mut rng = SmallRng::seed_from_u64(seed);
         let k = scale / (config.hidden_size as f32).sqrt();
         let mut fill =
@@ -406,6 +407,7 @@ impl StackWeights {
     /// Random weights for every layer (see [`RnnWeights::random`]).
     pub fn random(config: StackConfig, seed: u64, scale: f32) -> Result<Self> {
         let config = config.validated()?;
+        check_finite("random weights' scale", &[scale])?;
         let layers = (0..config.state_slots())
             .map(|i| {
                 RnnWeights::random(

@@ -1,0 +1,248 @@
+//! The library API under misuse, as a new user meets it: empty work, stale
+//! and foreign tapes, parameters registered twice, bad scales, sizes that
+//! overflow; each is a clear `Error`, never a panic or a silent wrong
+//! answer. Plus what already holds and must keep holding: `Send + Sync`,
+//! one stack shared by threads, the same bits run after run.
+
+mod common;
+
+use common::random_vec;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use wgpu_rnn::train::{
+    mse_loss, GradMode, Linear, LinearGrads, Optimizer, OptimizerConfig, Seeds, StackGrads,
+    TrainOptions, TrainTape,
+};
+use wgpu_rnn::{
+    CellKind, Error, Gpu, GpuTensor, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights,
+};
+
+fn lstm(gpu: &Gpu, layers: usize) -> RnnStack {
+    let config =
+        StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 4).unwrap()).with_layers(layers);
+    RnnStack::new(gpu, &StackWeights::random(config, 1, 1.0).unwrap()).unwrap()
+}
+
+fn text<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    r.expect_err("must be refused").to_string()
+}
+
+/// B = 0 and T = 0 are `Error::ZeroSize` at every entry point.
+#[test]
+fn empty_work_is_a_zero_size_error_everywhere() {
+    let gpu = common::gpu();
+    let stack = lstm(gpu, 2);
+    let zero_size = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::ZeroSize { .. }) => {}
+        other => panic!("{what}: expected ZeroSize, got {other:?}"),
+    };
+    for (t, b) in [(0, 2), (3, 0), (0, 0)] {
+        let x = GpuTensor::zeros(gpu, "x", &[t, b, 3]).unwrap();
+        let case = format!("T={t} B={b}");
+        zero_size(
+            stack.forward(&x, None, None, None).map(drop),
+            &format!("{case} forward"),
+        );
+        zero_size(
+            stack
+                .forward_train(&x, None, None, None, TrainOptions::default())
+                .map(drop),
+            &format!("{case} forward_train"),
+        );
+        zero_size(
+            stack.forward_host(&[], t, b, None, None, None).map(drop),
+            &format!("{case} forward_host"),
+        );
+        zero_size(
+            stack
+                .train_step_host(
+                    &[],
+                    t,
+                    b,
+                    None,
+                    None,
+                    None,
+                    Default::default(),
+                    TrainOptions::default(),
+                )
+                .map(drop),
+            &format!("{case} train_step_host"),
+        );
+        zero_size(stack.outputs(t, b).map(drop), &format!("{case} outputs"));
+    }
+    zero_size(stack.stream(0).map(drop), "stream of 0 rows");
+    let mut stream = stack.stream(2).unwrap();
+    let x = GpuTensor::zeros(gpu, "x", &[0, 2, 3]).unwrap();
+    zero_size(stream.steps(&x).map(drop), "stream of 0 steps");
+    zero_size(stream.steps_host(&[]).map(drop), "host stream of 0 steps");
+
+    let head = Linear::random(gpu, (4, 1), 0).unwrap();
+    let empty = GpuTensor::zeros(gpu, "x", &[0, 4]).unwrap();
+    zero_size(head.forward(&empty).map(drop), "Linear of 0 rows");
+    let grads = LinearGrads::zeros(&head).unwrap();
+    let g = GpuTensor::zeros(gpu, "g", &[0, 1]).unwrap();
+    zero_size(
+        head.backward(&empty, &g, &grads, GradMode::Overwrite)
+            .map(drop),
+        "Linear backward of 0 rows",
+    );
+    zero_size(mse_loss(&g, &g).map(drop), "MSE of 0 values");
+    zero_size(
+        Linear::random(gpu, (0, 1), 0).map(drop),
+        "Linear of 0 inputs",
+    );
+}
+
+/// A tape whose weights changed since its forward is refused, naming the
+/// parameter; so is a tape of another stack.
+#[test]
+fn stale_and_foreign_tapes_are_refused() {
+    let gpu = common::gpu();
+    let stack = lstm(gpu, 1);
+    let x = GpuTensor::from_slice(gpu, "x", &[0.5; 2 * 2 * 3], &[2, 2, 3]).unwrap();
+    let grads = StackGrads::zeros(&stack).unwrap();
+    let forward = |s: &RnnStack| -> (wgpu_rnn::RnnOutput, TrainTape) {
+        s.forward_train(&x, None, None, None, TrainOptions::default())
+            .unwrap()
+    };
+    let backward = |s: &RnnStack, out: &wgpu_rnn::RnnOutput, tape: &TrainTape| {
+        let seeds = Seeds {
+            output: Some(&out.output),
+            ..Default::default()
+        };
+        s.backward(tape, seeds, &grads, GradMode::Overwrite)
+            .map(drop)
+    };
+
+    // After an optimizer step.
+    let (out, tape) = forward(&stack);
+    backward(&stack, &out, &tape).unwrap();
+    let mut sgd = Optimizer::new(gpu, OptimizerConfig::sgd(0.1, 0.0)).unwrap();
+    sgd.add_stack(&stack, &grads).unwrap();
+    sgd.step().unwrap();
+    let m = text(backward(&stack, &out, &tape));
+    assert!(m.contains("weight_ih") && m.contains("changed"), "{m}");
+
+    // After a write into a parameter through the public API.
+    let (out, tape) = forward(&stack);
+    let rnn_params = stack.parameters(0, 0).unwrap();
+    let w = rnn_params.weight_hh.to_vec().unwrap();
+    rnn_params.weight_hh.write(&w).unwrap();
+    let m = text(backward(&stack, &out, &tape));
+    assert!(m.contains("weight_hh") && m.contains("changed"), "{m}");
+
+    // A fresh tape works again; a tape of another stack with the same
+    // configuration does not.
+    let (out, tape) = forward(&stack);
+    backward(&stack, &out, &tape).unwrap();
+    let twin = lstm(gpu, 1);
+    let m = text(backward(&twin, &out, &tape));
+    assert!(m.contains("different"), "{m}");
+    // A clone shares the weights: its tapes are its own.
+    let clone = stack.clone();
+    backward(&clone, &out, &tape).unwrap();
+}
+
+/// A parameter registered twice would be updated twice.
+#[test]
+fn a_parameter_registered_twice_is_refused() {
+    let gpu = common::gpu();
+    let stack = lstm(gpu, 1);
+    let grads = StackGrads::zeros(&stack).unwrap();
+    let mut adam = Optimizer::new(gpu, OptimizerConfig::adam(0.01)).unwrap();
+    adam.add_stack(&stack, &grads).unwrap();
+    let m = text(adam.add_stack(&stack, &grads));
+    assert!(m.contains("twice"), "{m}");
+    let head = Linear::random(gpu, (4, 1), 0).unwrap();
+    let head_grads = LinearGrads::zeros(&head).unwrap();
+    let mut sgd = Optimizer::new(gpu, OptimizerConfig::sgd(0.1, 0.9)).unwrap();
+    sgd.add_linear(&head, &head_grads).unwrap();
+    let m = text(sgd.add("again", head.weight(), &head_grads.weight));
+    assert!(m.contains("twice"), "{m}");
+    // The refused registration changed nothing: a step still works.
+    sgd.step().unwrap();
+}
+
+#[test]
+fn non_finite_scales_are_refused() {
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 4).unwrap());
+    for scale in [f32::NAN, f32::INFINITY, -f32::INFINITY] {
+        assert!(matches!(
+            StackWeights::random(config, 1, scale),
+            Err(Error::NonFinite { .. })
+        ));
+        assert!(matches!(
+            RnnWeights::random(config.layer, 1, scale),
+            Err(Error::NonFinite { .. })
+        ));
+    }
+}
+
+/// A model too big for the device is refused from its configuration,
+/// before its weights are copied or uploaded.
+#[test]
+fn a_model_over_the_limits_is_refused_before_any_copy() {
+    let gpu = common::gpu();
+    let h = 1 << 14;
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 1, h).unwrap());
+    let m = text(gpu.check_config(&config));
+    assert!(m.contains("max_storage_buffer_binding_size"), "{m}");
+    let ok = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 4).unwrap());
+    gpu.check_config(&ok).unwrap();
+}
+
+fn _send_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<Gpu>();
+    both::<RnnStack>();
+    both::<TrainTape>();
+    both::<StackGrads>();
+    both::<Optimizer>();
+    both::<Linear>();
+    both::<GpuTensor>();
+    both::<wgpu_rnn::Stream>();
+}
+
+/// Eight threads sharing one stack get one thread's bits; the same inputs
+/// give the same bits run after run, forward and backward with dropout.
+#[test]
+fn threads_and_reruns_give_the_same_bits() {
+    let gpu = common::gpu();
+    let stack = lstm(gpu, 2);
+    let mut rng = SmallRng::seed_from_u64(3);
+    let inputs: Vec<Vec<f32>> = (0..8)
+        .map(|_| random_vec(&mut rng, 5 * 2 * 3, 1.0))
+        .collect();
+    let alone: Vec<_> = inputs
+        .iter()
+        .map(|x| stack.forward_host(x, 5, 2, None, None, None).unwrap())
+        .collect();
+    let shared: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = inputs
+            .iter()
+            .map(|x| {
+                let stack = &stack;
+                s.spawn(move || stack.forward_host(x, 5, 2, None, None, None).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(alone == shared, "threads changed the results");
+    let options = TrainOptions {
+        dropout: 0.3,
+        seed: 9,
+    };
+    let seeds = wgpu_rnn::train::HostSeeds {
+        output: Some(&[0.25; 5 * 2 * 4]),
+        ..Default::default()
+    };
+    let run = || {
+        stack
+            .train_step_host(&inputs[0], 5, 2, None, None, None, seeds, options)
+            .unwrap()
+    };
+    let first = run();
+    for _ in 0..3 {
+        assert!(run() == first, "a rerun changed the bits");
+    }
+}
