@@ -246,3 +246,97 @@ fn threads_and_reruns_give_the_same_bits() {
         assert!(run() == first, "a rerun changed the bits");
     }
 }
+
+/// Sizes and values read from files: no overflow in either build profile,
+/// and messages that name the tensor at fault.
+#[test]
+fn file_sizes_and_values_are_checked_with_their_names() {
+    use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
+    use wgpu_rnn::io::{onnx, pytorch};
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 4).unwrap()).with_layers(2);
+    let weights = StackWeights::random(config, 1, 1.0).unwrap();
+    let good = pytorch::to_state_dict(&weights);
+    pytorch::load_state_dict(&good).unwrap();
+
+    // A layer index of 2^64 - 1.
+    let mut file = good.clone();
+    let t = file.tensors["weight_ih_l1"].clone();
+    file.tensors.insert(format!("weight_ih_l{}", usize::MAX), t);
+    let m = text(pytorch::load_state_dict(&file));
+    assert!(
+        m.contains(&format!("weight_ih_l{}", usize::MAX)) && m.contains("layer index"),
+        "{m}"
+    );
+
+    // A 1-D weight_ih_l0 is weight_ih_l0's problem.
+    let mut file = good.clone();
+    file.tensors
+        .insert("weight_ih_l0".into(), HostTensor::f32(&[16], &[0.0; 16]));
+    let m = text(pytorch::load_state_dict(&file));
+    assert!(
+        m.contains("weight_ih_l0") && !m.contains("weight_hh_l0"),
+        "{m}"
+    );
+
+    // A NaN in layer 1 names layer 1's tensor.
+    let mut file = good.clone();
+    file.tensors.get_mut("weight_hh_l1").unwrap().values[53] = f64::NAN;
+    let m = text(pytorch::load_state_dict(&file));
+    assert!(m.contains("weight_hh_l1[53]"), "{m}");
+
+    // An F64 value past f32's range is not "inf".
+    let mut file = good.clone();
+    let t = file.tensors.get_mut("bias_hh_l0").unwrap();
+    t.dtype = safetensors::Dtype::F64;
+    t.values[2] = 1e300;
+    let m = text(pytorch::load_state_dict(&file));
+    assert!(
+        m.contains("bias_hh_l0") && m.contains("1e300") && m.contains("range"),
+        "{m}"
+    );
+
+    // ONNX hidden_size of 2^64 - 1.
+    let w = HostTensor::f32(&[1, 16, 3], &[0.0; 48]);
+    let r = HostTensor::f32(&[1, 16, 4], &[0.0; 64]);
+    let attrs = onnx::OnnxAttributes {
+        hidden_size: usize::MAX,
+        direction: wgpu_rnn::Direction::Forward,
+        linear_before_reset: false,
+        activation: wgpu_rnn::Nonlinearity::Tanh,
+        layout: 0,
+    };
+    let m = text(onnx::from_onnx(
+        onnx::OnnxOp::Lstm,
+        &w,
+        &r,
+        None,
+        None,
+        &attrs,
+    ));
+    assert!(m.contains("hidden_size"), "{m}");
+    let mut file = TensorFile::default();
+    file.tensors.insert("W".into(), w);
+    file.tensors.insert("R".into(), r);
+    for (k, v) in [("op", "LSTM"), ("hidden_size", "18446744073709551615")] {
+        file.metadata.insert(k.into(), v.into());
+    }
+    let m = text(onnx::load_onnx_file(&file));
+    assert!(m.contains("hidden_size"), "{m}");
+}
+
+/// An adapter name that matches nothing lists every adapter of every
+/// backend tried, not only the last tier's.
+#[test]
+fn no_adapter_lists_every_adapter_seen() {
+    let sel = wgpu_rnn::AdapterSelector {
+        name: Some("no such adapter anywhere".into()),
+        ..Default::default()
+    };
+    match Gpu::with_selector(&sel) {
+        Err(Error::NoAdapter { seen, .. }) => {
+            let here = common::gpu().describe();
+            assert!(seen.contains(&here), "{here} missing from {seen:?}");
+        }
+        other => panic!("expected NoAdapter, got {other:?}"),
+    }
+}

@@ -219,6 +219,8 @@ impl Gpu {
         // they have nothing: probing GL (EGL) is slow and noisy, and lavapipe
         // shows up through both.
         let mut tried = None;
+        // Every adapter of every tier tried, for the error.
+        let mut seen: Vec<String> = Vec::new();
         for tier in [wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY] {
             let tier = tier & backends;
             if tier.is_empty() {
@@ -226,6 +228,7 @@ impl Gpu {
             }
             let instance = new_instance(tier);
             let adapters = instance.enumerate_adapters(tier).await;
+            seen.extend(adapters.iter().map(|a| describe_adapter(&a.get_info())));
             let found = adapters.iter().any(|a| matches_name(a, sel));
             tried = Some((instance, adapters));
             if found {
@@ -234,10 +237,6 @@ impl Gpu {
         }
         // `backends` is never empty, so at least one tier was tried.
         let (instance, adapters) = tried.unwrap_or_else(|| (new_instance(backends), Vec::new()));
-        let seen: Vec<String> = adapters
-            .iter()
-            .map(|a| describe_adapter(&a.get_info()))
-            .collect();
         let adapter = adapters
             .into_iter()
             .filter(|a| matches_name(a, sel))

@@ -70,12 +70,15 @@ pub fn from_onnx(
     let order = onnx_gate_order(op);
     let g = order.len();
     let dirs = attrs.direction.count();
-    let input_size = *w
-        .shape
-        .get(2)
-        .ok_or_else(|| Error::shape("W", &[dirs, g * h, 0], &w.shape))?;
-    w.expect_shape("W", &[dirs, g * h, input_size])?;
-    r.expect_shape("R", &[dirs, g * h, h])?;
+    let &[_, _, input_size] = w.shape.as_slice() else {
+        return Err(Error::tensor(
+            "W",
+            format!(
+                "shape {:?}: expected [num_directions, gates * hidden_size, input_size]",
+                w.shape
+            ),
+        ));
+    };
     let cell = match op {
         OnnxOp::Lstm if p.is_some() => CellKind::PeepholeLstm,
         OnnxOp::Lstm => CellKind::Lstm,
@@ -89,7 +92,11 @@ pub fn from_onnx(
     if p.is_some() && op != OnnxOp::Lstm {
         return Err(Error::tensor("P", "only the LSTM operator has peepholes"));
     }
+    // Bounds hidden_size and input_size (they come from a file) before
+    // any arithmetic on them.
     let layer = RnnConfig::new(cell, input_size, h)?.with_bias(b.is_some());
+    w.expect_shape("W", &[dirs, g * h, input_size])?;
+    r.expect_shape("R", &[dirs, g * h, h])?;
     let config = StackConfig::new(layer)
         .with_direction(attrs.direction)
         .with_batch_first(attrs.layout == 1);

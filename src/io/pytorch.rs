@@ -84,11 +84,13 @@ pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
         get(0, false, "weight_hh").ok_or_else(|| Error::tensor("weight_hh_l0", "missing"))?;
     let (_, w_ih0) =
         get(0, false, "weight_ih").ok_or_else(|| Error::tensor("weight_ih_l0", "missing"))?;
-    if w_hh0.shape.len() != 2 || w_ih0.shape.len() != 2 {
-        return Err(Error::tensor(
-            "weight_hh_l0",
-            format!("expected 2 dimensions, got shape {:?}", w_hh0.shape),
-        ));
+    for (name, t) in [("weight_hh_l0", w_hh0), ("weight_ih_l0", w_ih0)] {
+        if t.shape.len() != 2 {
+            return Err(Error::tensor(
+                name,
+                format!("expected 2 dimensions, got shape {:?}", t.shape),
+            ));
+        }
     }
     let (rows, ho, input_size) = (w_hh0.shape[0], w_hh0.shape[1], w_ih0.shape[1]);
     let hidden = match get(0, false, "weight_hr") {
@@ -169,7 +171,23 @@ pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
         Some("true") => true,
         Some(v) => return Err(bad_meta("batch_first", v, "true or false")),
     };
-    let num_layers = params.keys().map(|&(l, _, _)| l + 1).max().unwrap_or(1);
+    // Every layer has at least two tensors: a larger index names a layer
+    // the file cannot hold (and must not size a loop).
+    let top = params.keys().map(|&(l, _, _)| l).max().unwrap_or(0);
+    if top >= params.len() {
+        let name = params
+            .iter()
+            .find(|(&(l, _, _), _)| l == top)
+            .map_or("", |(_, &(name, _))| name);
+        return Err(Error::tensor(
+            name,
+            format!(
+                "layer index {top}, but the file has only {} recurrent tensors",
+                params.len()
+            ),
+        ));
+    }
+    let num_layers = top + 1;
     let bias = get(0, false, "bias_ih").is_some();
     let mut layer0 = RnnConfig::new(cell, input_size, hidden)?.with_bias(bias);
     if get(0, false, "weight_hr").is_some() {

@@ -37,7 +37,9 @@ impl HostTensor {
         )
     }
 
-    /// The values as f32 (rounded from F64), after checking the dtype is a float.
+    /// The values as f32 (rounded from F64), after checking the dtype is a
+    /// float and every value is finite and within f32's range (`name` names
+    /// the tensor in the error).
     pub fn to_f32(&self, name: &str) -> Result<Vec<f32>> {
         if !self.is_float() {
             return Err(Error::tensor(
@@ -45,7 +47,24 @@ impl HostTensor {
                 format!("dtype {:?}, expected F32, F16, BF16 or F64", self.dtype),
             ));
         }
-        Ok(self.values.iter().map(|&v| v as f32).collect())
+        let mut out = Vec::with_capacity(self.values.len());
+        for (index, &v) in self.values.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(Error::NonFinite {
+                    what: name.to_string(),
+                    index,
+                    value: v as f32,
+                });
+            }
+            if v.abs() > f64::from(f32::MAX) {
+                return Err(Error::tensor(
+                    name,
+                    format!("[{index}] is {v:e}, outside f32's range (±{:e})", f32::MAX),
+                ));
+            }
+            out.push(v as f32);
+        }
+        Ok(out)
     }
 
     /// Checks the shape, naming the tensor.
