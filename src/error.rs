@@ -111,6 +111,14 @@ pub enum Error {
         limit: u64,
     },
 
+    /// The device was lost (destroyed, reset by the driver, or gone with
+    /// its GPU): nothing more can run on it; make a new [`crate::Gpu`].
+    #[error("the GPU device was lost ({reason}): make a new Gpu")]
+    DeviceLost {
+        /// wgpu's reason and message.
+        reason: String,
+    },
+
     /// wgpu reported a validation or out-of-memory error. Bad user input never
     /// gets here (it is checked first); this means a bug or an exhausted device.
     #[error("wgpu error during {during}: {message}")]

@@ -340,3 +340,49 @@ fn no_adapter_lists_every_adapter_seen() {
         other => panic!("expected NoAdapter, got {other:?}"),
     }
 }
+
+/// A lost device (here destroyed, as wgpu offers for this test) makes every
+/// later operation an `Error::DeviceLost`: no panic, no hang.
+#[test]
+fn a_lost_device_is_an_error_not_a_panic() {
+    let gpu = Gpu::new().expect("GPU tests need a wgpu adapter");
+    let stack = lstm(&gpu, 2);
+    let x = GpuTensor::from_slice(&gpu, "x", &[0.5; 2 * 2 * 3], &[2, 2, 3]).unwrap();
+    let mut stream = stack.stream(2).unwrap();
+    let out = stack.forward(&x, None, None, None).unwrap();
+    gpu.device().destroy();
+    let lost = |what: &str, r: Result<(), Error>| match r {
+        Err(Error::DeviceLost { .. }) => {}
+        other => panic!("{what}: expected DeviceLost, got {other:?}"),
+    };
+    // wgpu delivers a loss at the device's next poll, as WebGPU does; a
+    // read-back polls, so it is the first to see it.
+    lost("read-back", out.output.to_vec().map(drop));
+    lost("forward", stack.forward(&x, None, None, None).map(drop));
+    lost(
+        "forward_host",
+        stack
+            .forward_host(&[0.5; 12], 2, 2, None, None, None)
+            .map(drop),
+    );
+    lost(
+        "forward_train",
+        stack
+            .forward_train(&x, None, None, None, TrainOptions::default())
+            .map(drop),
+    );
+    lost("stream step", stream.step_host(&[0.5; 6]).map(drop));
+    lost("read-back again", out.h_n.to_vec().map(drop));
+    lost(
+        "upload",
+        GpuTensor::from_slice(&gpu, "y", &[1.0], &[1]).map(drop),
+    );
+    lost(
+        "new stack",
+        RnnStack::new(
+            &gpu,
+            &StackWeights::random(*stack.config(), 2, 1.0).unwrap(),
+        )
+        .map(drop),
+    );
+}

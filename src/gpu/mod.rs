@@ -135,6 +135,34 @@ struct Inner {
     /// Buffers, bind groups, textures and query sets made through
     /// [`Gpu::created`]'s helpers: what a steady-state call must not add to.
     created: AtomicU64,
+    /// What our own device's callbacks reported (an app's device keeps the
+    /// app's callbacks).
+    health: Arc<Health>,
+}
+
+/// Device loss and errors outside any error scope, as the device's
+/// callbacks report them.
+#[derive(Default)]
+struct Health {
+    lost: std::sync::Mutex<Option<String>>,
+    uncaptured: std::sync::Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Routes `device`'s loss and uncaptured errors here (instead of
+    /// wgpu's default handler, which panics).
+    fn watch(self: &Arc<Self>, device: &wgpu::Device) {
+        let health = self.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *health.lost.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{reason:?}: {message}"));
+        });
+        let health = self.clone();
+        device.on_uncaptured_error(Arc::new(move |error| {
+            let mut slot = health.uncaptured.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| error.to_string());
+        }));
+    }
 }
 
 /// The optional features the crate uses where a device has them: f16
@@ -263,12 +291,14 @@ impl Gpu {
                 adapter: describe_adapter(&adapter.get_info()),
                 reason: e.to_string(),
             })?;
+        let health = Arc::new(Health::default());
+        health.watch(&device);
         Ok(Self::from_parts(
             Some(instance),
             &adapter,
-            device,
-            queue,
+            (device, queue),
             sel,
+            health,
         ))
     }
 
@@ -294,7 +324,7 @@ impl Gpu {
         queue: wgpu::Queue,
         tuning: &AdapterSelector,
     ) -> Self {
-        Self::from_parts(None, adapter, device, queue, tuning)
+        Self::from_parts(None, adapter, (device, queue), tuning, Arc::default())
     }
 
     /// The features to request from `adapter` for every fast path: those of
@@ -313,9 +343,9 @@ impl Gpu {
     fn from_parts(
         instance: Option<wgpu::Instance>,
         adapter: &wgpu::Adapter,
-        device: wgpu::Device,
-        queue: wgpu::Queue,
+        (device, queue): (wgpu::Device, wgpu::Queue),
         sel: &AdapterSelector,
+        health: Arc<Health>,
     ) -> Self {
         let info = adapter.get_info();
         let features = device.features();
@@ -347,6 +377,7 @@ impl Gpu {
                 caps,
                 pipelines: PipelineCache::default(),
                 created: AtomicU64::new(0),
+                health,
             }),
         }
     }
@@ -452,6 +483,7 @@ impl Gpu {
         spec: &KernelSpec,
         constants: &[(&'static str, f64)],
     ) -> Result<Arc<CachedPipeline>> {
+        self.check_alive()?;
         self.inner
             .pipelines
             .get(&self.inner.device, spec, constants, |options| {
@@ -501,6 +533,7 @@ impl Gpu {
     /// report would take a wait (WebGPU), it goes to the device's
     /// uncaptured-error handler instead.
     pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        self.check_alive()?;
         let device = &self.inner.device;
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -509,12 +542,40 @@ impl Gpu {
             ready(validation.pop()).flatten(),
             ready(oom.pop()).flatten(),
         ];
+        self.check_alive()?;
         match errors.into_iter().flatten().next() {
             None => Ok(out),
             Some(e) => Err(Error::Wgpu {
                 during: during.to_string(),
                 message: e.to_string(),
             }),
+        }
+    }
+
+    /// [`Error::DeviceLost`] once our device is lost; an error that wgpu
+    /// reported outside any error scope since the last check, as
+    /// [`Error::Wgpu`].
+    pub(crate) fn check_alive(&self) -> Result<()> {
+        let health = &self.inner.health;
+        if let Some(reason) = health
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Err(Error::DeviceLost { reason });
+        }
+        let uncaptured = health
+            .uncaptured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match uncaptured {
+            Some(message) => Err(Error::Wgpu {
+                during: "an earlier operation (reported outside any error scope)".into(),
+                message,
+            }),
+            None => Ok(()),
         }
     }
 

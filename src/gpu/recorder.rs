@@ -305,10 +305,11 @@ impl Submit for IntoEncoder<'_> {
     type Out = ();
     fn submit(
         self,
-        _gpu: &Gpu,
+        gpu: &Gpu,
         _during: &'static str,
         record: &dyn Fn(&mut Recorder<'_>),
     ) -> Result<()> {
+        gpu.check_alive()?;
         let mut recorder = Recorder::new(self.0, None);
         record(&mut recorder);
         recorder.finish();

@@ -71,6 +71,7 @@ pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result
 /// Maps `buffer` (MAP_READ, its copies already submitted), waits for the GPU
 /// and returns its bytes; `what` names it in errors.
 pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) -> Result<Vec<u8>> {
+    gpu.check_alive()?;
     let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
     buffer.map_async(wgpu::MapMode::Read, .., move |r| {
         // The receiver outlives this callback; a failed send only means
@@ -84,6 +85,8 @@ pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) ->
     gpu.device()
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| readback_error(e.to_string()))?;
+    // A map that fails because the device went away says so.
+    gpu.check_alive()?;
     match receiver.receive().await {
         Some(Ok(())) => {}
         Some(Err(e)) => return Err(readback_error(e.to_string())),
