@@ -269,6 +269,12 @@ fn run_model(args: &RunArgs) -> Result<(), String> {
     let batch_first = args.batch_first.then_some(true);
     let out =
         run_forward(&gpu, &model, &input, batch_first, args.backward).map_err(|e| e.to_string())?;
+    // As PyTorch, the values are written anyway; one line says where.
+    for (name, count) in wgpu_rnn_cli::run::non_finite_counts(&out) {
+        eprintln!(
+            "warning: output tensor {name:?} holds {count} non-finite values (NaN or infinity)"
+        );
+    }
     let bytes = out.to_bytes().map_err(|e| e.to_string())?;
     // Write beside the target and rename, so a failure leaves no partial file.
     let tmp = args

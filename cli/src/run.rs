@@ -215,3 +215,32 @@ fn write_gradients(
         }
     }
 }
+
+/// The tensors of `file` that hold NaN or infinite values, with how many.
+pub fn non_finite_counts(file: &TensorFile) -> Vec<(String, usize)> {
+    file.tensors
+        .iter()
+        .filter_map(|(name, t)| {
+            let count = t.values.iter().filter(|v| !v.is_finite()).count();
+            (count > 0).then(|| (name.clone(), count))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod non_finite_tests {
+    use super::*;
+    use wgpu_rnn::io::tensors::HostTensor;
+
+    #[test]
+    fn non_finite_outputs_are_counted_per_tensor() {
+        let mut file = TensorFile::default();
+        file.tensors.insert(
+            "output".into(),
+            HostTensor::f32(&[3], &[1.0, f32::NAN, f32::INFINITY]),
+        );
+        file.tensors
+            .insert("h_n".into(), HostTensor::f32(&[1], &[0.5]));
+        assert_eq!(non_finite_counts(&file), vec![("output".to_string(), 2)]);
+    }
+}

@@ -399,3 +399,34 @@ fn bad_files_give_one_line_errors_and_no_output() {
     );
     assert!(!out.exists());
 }
+
+/// Outputs that overflow (a ReLU RNN with huge finite weights) are still
+/// written, exit 0 as PyTorch would, with one warning line naming them.
+#[test]
+fn non_finite_outputs_are_written_with_a_warning() {
+    let dir = Dir::new("overflow");
+    let layer = RnnConfig::new(CellKind::Rnn(wgpu_rnn::Nonlinearity::Relu), 3, 4).unwrap();
+    let config = StackConfig::new(layer);
+    let w = |n: usize| vec![1e20f32; n];
+    let weights = StackWeights::new(
+        config,
+        vec![wgpu_rnn::RnnWeights::new(layer, w(12), w(16), Some(w(4)), Some(w(4)), None).unwrap()],
+    )
+    .unwrap();
+    let model = dir.write("model.safetensors", &to_state_dict(&weights));
+    let mut input = TensorFile::default();
+    input
+        .tensors
+        .insert("input".into(), HostTensor::f32(&[3, 1, 3], &[1e20; 9]));
+    let input = dir.write("input.safetensors", &input);
+    let out = dir.path("out.safetensors");
+    let (ok, stderr) = run(&model, &input, &out, &[]);
+    assert!(ok, "{stderr}");
+    assert!(out.exists());
+    assert!(
+        stderr.contains("warning")
+            && stderr.contains("\"output\"")
+            && stderr.contains("non-finite"),
+        "{stderr}"
+    );
+}
