@@ -41,6 +41,7 @@ impl HostTensor {
     /// float and every value is finite and within f32's range (`name` names
     /// the tensor in the error).
     pub fn to_f32(&self, name: &str) -> Result<Vec<f32>> {
+        self.check_consistent(name)?;
         if !self.is_float() {
             return Err(Error::tensor(
                 name,
@@ -65,6 +66,27 @@ impl HostTensor {
             out.push(v as f32);
         }
         Ok(out)
+    }
+
+    /// Checks that the shape holds exactly the values (a tensor built by
+    /// hand may disagree with itself; a file's never does), with no
+    /// overflow in the shape's product.
+    pub fn check_consistent(&self, name: &str) -> Result<()> {
+        let n = self
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if n != Some(self.values.len()) {
+            return Err(Error::tensor(
+                name,
+                format!(
+                    "shape {:?} does not hold its {} values",
+                    self.shape,
+                    self.values.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the shape, naming the tensor.
@@ -180,7 +202,10 @@ impl TensorFile {
         let buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(name, t)| Ok((name.clone(), t.dtype, t.shape.clone(), encode(name, t)?)))
+            .map(|(name, t)| {
+                t.check_consistent(name)?;
+                Ok((name.clone(), t.dtype, t.shape.clone(), encode(name, t)?))
+            })
             .collect::<Result<_>>()?;
         let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = buffers
             .iter()
