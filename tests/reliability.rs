@@ -386,3 +386,27 @@ fn a_lost_device_is_an_error_not_a_panic() {
         .map(drop),
     );
 }
+
+/// A file's module is known from its names, shapes and metadata, so a
+/// loader can refuse a model too big for the device before converting it.
+#[test]
+fn a_files_module_is_known_before_its_weights_are_read() {
+    use wgpu_rnn::io::{model_config, pytorch};
+    let config = StackConfig::new(
+        RnnConfig::new(CellKind::Lstm, 3, 4)
+            .unwrap()
+            .with_projection(2)
+            .unwrap(),
+    )
+    .with_layers(2)
+    .with_direction(wgpu_rnn::Direction::Bidirectional);
+    let file = pytorch::to_state_dict(&StackWeights::random(config, 1, 1.0).unwrap());
+    assert_eq!(model_config(&file).unwrap(), config);
+    // With every value NaN, the configuration still reads: no value is.
+    let mut poisoned = file.clone();
+    for t in poisoned.tensors.values_mut() {
+        t.values.iter_mut().for_each(|v| *v = f64::NAN);
+    }
+    assert_eq!(model_config(&poisoned).unwrap(), config);
+    assert!(wgpu_rnn::io::load_model(&poisoned).is_err());
+}

@@ -3,7 +3,7 @@
 //! failure names the tensor, the expected and the actual value.
 
 use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
-use wgpu_rnn::io::{load_model, pytorch};
+use wgpu_rnn::io::{load_model, model_config, pytorch};
 use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
 use wgpu_rnn::{Direction, Error, Gpu, Result, RnnStack, StackWeights};
 
@@ -56,6 +56,9 @@ pub fn run_forward(
             "gradients are written under PyTorch state_dict names; give a PyTorch model file (ONNX W/R/B gradients are not produced)",
         ));
     }
+    // A model over the device's limits is refused from its shapes, before
+    // any weight is converted.
+    gpu.check_config(&model_config(model)?)?;
     let mut weights = load_model(model)?;
     if let Some(bf) = batch_first {
         let config = weights.config().with_batch_first(bf);

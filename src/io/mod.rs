@@ -5,6 +5,7 @@ pub mod onnx;
 pub mod pytorch;
 pub mod tensors;
 
+use crate::config::StackConfig;
 use crate::error::Result;
 use crate::weights::StackWeights;
 use tensors::TensorFile;
@@ -22,5 +23,16 @@ pub fn load_model(file: &TensorFile) -> Result<StackWeights> {
         onnx::load_onnx_file(file)
     } else {
         pytorch::load_state_dict(file).map(|m| m.weights)
+    }
+}
+
+/// The module `file` describes (as [`load_model`] reads it), from names,
+/// shapes and metadata alone: check it against a device
+/// ([`crate::Gpu::check_config`]) before converting any weight.
+pub fn model_config(file: &TensorFile) -> Result<StackConfig> {
+    if is_onnx_operator(file) {
+        onnx::onnx_file_config(file)
+    } else {
+        pytorch::state_dict_config(file)
     }
 }

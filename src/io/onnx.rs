@@ -57,19 +57,15 @@ fn reorder(t: &[f32], d: usize, order: &[usize], h: usize, width: usize) -> Vec<
         .collect()
 }
 
-/// Converts ONNX operator weights into a one-layer module.
-pub fn from_onnx(
+/// The module ONNX operator weights describe, from `W`'s shape and the
+/// attributes alone (no value read).
+fn onnx_config(
     op: OnnxOp,
     w: &HostTensor,
-    r: &HostTensor,
-    b: Option<&HostTensor>,
-    p: Option<&HostTensor>,
+    has_b: bool,
+    has_p: bool,
     attrs: &OnnxAttributes,
-) -> Result<StackWeights> {
-    let h = attrs.hidden_size;
-    let order = onnx_gate_order(op);
-    let g = order.len();
-    let dirs = attrs.direction.count();
+) -> Result<StackConfig> {
     let &[_, _, input_size] = w.shape.as_slice() else {
         return Err(Error::tensor(
             "W",
@@ -80,7 +76,7 @@ pub fn from_onnx(
         ));
     };
     let cell = match op {
-        OnnxOp::Lstm if p.is_some() => CellKind::PeepholeLstm,
+        OnnxOp::Lstm if has_p => CellKind::PeepholeLstm,
         OnnxOp::Lstm => CellKind::Lstm,
         OnnxOp::Gru => CellKind::Gru(if attrs.linear_before_reset {
             GruReset::After
@@ -89,17 +85,34 @@ pub fn from_onnx(
         }),
         OnnxOp::Rnn => CellKind::Rnn(attrs.activation),
     };
-    if p.is_some() && op != OnnxOp::Lstm {
+    if has_p && op != OnnxOp::Lstm {
         return Err(Error::tensor("P", "only the LSTM operator has peepholes"));
     }
     // Bounds hidden_size and input_size (they come from a file) before
     // any arithmetic on them.
-    let layer = RnnConfig::new(cell, input_size, h)?.with_bias(b.is_some());
+    let layer = RnnConfig::new(cell, input_size, attrs.hidden_size)?.with_bias(has_b);
+    Ok(StackConfig::new(layer)
+        .with_direction(attrs.direction)
+        .with_batch_first(attrs.layout == 1))
+}
+
+/// Converts ONNX operator weights into a one-layer module.
+pub fn from_onnx(
+    op: OnnxOp,
+    w: &HostTensor,
+    r: &HostTensor,
+    b: Option<&HostTensor>,
+    p: Option<&HostTensor>,
+    attrs: &OnnxAttributes,
+) -> Result<StackWeights> {
+    let config = onnx_config(op, w, b.is_some(), p.is_some(), attrs)?;
+    let (layer, input_size) = (config.layer, config.layer.input_size);
+    let h = attrs.hidden_size;
+    let order = onnx_gate_order(op);
+    let g = order.len();
+    let dirs = attrs.direction.count();
     w.expect_shape("W", &[dirs, g * h, input_size])?;
     r.expect_shape("R", &[dirs, g * h, h])?;
-    let config = StackConfig::new(layer)
-        .with_direction(attrs.direction)
-        .with_batch_first(attrs.layout == 1);
     let (w, r) = (w.to_f32("W")?, r.to_f32("R")?);
     let b = b
         .map(|b| {
@@ -136,11 +149,7 @@ pub fn from_onnx(
     StackWeights::new(config, layers)
 }
 
-/// Reads an ONNX operator stored as a safetensors file: tensors `W`, `R`,
-/// optional `B`, `P`; metadata `op` (`LSTM`, `GRU`, `RNN`), `hidden_size`,
-/// `direction` (`forward`, `reverse`, `bidirectional`), `linear_before_reset`
-/// (0/1), `activations` (RNN: `Tanh` or `Relu`), `layout` (0/1).
-pub fn load_onnx_file(file: &TensorFile) -> Result<StackWeights> {
+fn parse_attributes(file: &TensorFile) -> Result<(OnnxOp, OnnxAttributes)> {
     let meta = |k: &str| file.metadata.get(k).map(String::as_str);
     let op = match meta("op") {
         Some("LSTM") => OnnxOp::Lstm,
@@ -179,6 +188,29 @@ pub fn load_onnx_file(file: &TensorFile) -> Result<StackWeights> {
         activation,
         layout: u8::from(meta("layout") == Some("1")),
     };
+    Ok((op, attrs))
+}
+
+/// The module an ONNX operator weight file describes, from its metadata
+/// and `W`'s shape alone (no value read or copied).
+pub fn onnx_file_config(file: &TensorFile) -> Result<StackConfig> {
+    let (op, attrs) = parse_attributes(file)?;
+    let w = file.get("W").ok_or_else(|| Error::tensor("W", "missing"))?;
+    onnx_config(
+        op,
+        w,
+        file.get("B").is_some(),
+        file.get("P").is_some(),
+        &attrs,
+    )
+}
+
+/// Reads an ONNX operator stored as a safetensors file: tensors `W`, `R`,
+/// optional `B`, `P`; metadata `op` (`LSTM`, `GRU`, `RNN`), `hidden_size`,
+/// `direction` (`forward`, `reverse`, `bidirectional`), `linear_before_reset`
+/// (0/1), `activations` (RNN: `Tanh` or `Relu`), `layout` (0/1).
+pub fn load_onnx_file(file: &TensorFile) -> Result<StackWeights> {
+    let (op, attrs) = parse_attributes(file)?;
     let need = |n: &str| file.get(n).ok_or_else(|| Error::tensor(n, "missing"));
     from_onnx(
         op,

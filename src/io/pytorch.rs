@@ -70,9 +70,18 @@ pub struct PyTorchModel {
     pub parameter_names: Vec<String>,
 }
 
-/// Infers the module from `file` and loads its weights.
-pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
-    let mut params: BTreeMap<(usize, bool, &'static str), (&str, &HostTensor)> = BTreeMap::new();
+/// The tensors of a state_dict by `(layer, reverse, kind)`, with their names.
+type Params<'f> = BTreeMap<(usize, bool, &'static str), (&'f str, &'f HostTensor)>;
+
+/// The module a state_dict describes, from its tensors' names and shapes
+/// and its metadata alone: no value is read or copied (so a model too big
+/// for the device can be refused before its weights are converted).
+pub fn state_dict_config(file: &TensorFile) -> Result<StackConfig> {
+    infer(file).map(|(config, _)| config)
+}
+
+fn infer(file: &TensorFile) -> Result<(StackConfig, Params<'_>)> {
+    let mut params: Params<'_> = BTreeMap::new();
     for (name, t) in &file.tensors {
         let (kind, layer, rev) = parse_name(name).ok_or_else(|| {
             Error::tensor(name, "unknown name: expected weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, weight_hr_l{k} or weight_peephole_l{k}, optionally with _reverse")
@@ -197,6 +206,14 @@ pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
         .with_layers(num_layers)
         .with_direction(direction)
         .with_batch_first(batch_first);
+    Ok((config, params))
+}
+
+/// Infers the module from `file` and loads its weights.
+pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
+    let (config, params) = infer(file)?;
+    let get = |layer: usize, rev: bool, kind: &str| params.get(&(layer, rev, kind)).copied();
+    let (num_layers, direction, cell) = (config.num_layers, config.direction, config.layer.cell);
 
     let mut layers = Vec::new();
     let mut used = 0;
