@@ -154,8 +154,11 @@ impl Health {
     fn watch(self: &Arc<Self>, device: &wgpu::Device) {
         let health = self.clone();
         device.set_device_lost_callback(move |reason, message| {
-            *health.lost.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(format!("{reason:?}: {message}"));
+            let reason = match message.is_empty() {
+                true => format!("{reason:?}"),
+                false => format!("{reason:?}: {message}"),
+            };
+            *health.lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         });
         let health = self.clone();
         device.on_uncaptured_error(Arc::new(move |error| {

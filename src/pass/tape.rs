@@ -63,6 +63,18 @@ pub struct TrainTape {
     pub(crate) layers: Vec<TapedLayer>,
 }
 
+impl std::fmt::Debug for TrainTape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainTape")
+            .field("seq", &self.seq)
+            .field("batch", &self.batch)
+            .field("layer_directions", &self.layers.len())
+            .field("options", &self.options)
+            .field("saved_bytes", &self.saved_bytes())
+            .finish()
+    }
+}
+
 impl TrainTape {
     /// Device bytes the tape holds beyond the inference forward's: per layer
     /// and direction the gate activations `[T, B, G*H]`, the states
