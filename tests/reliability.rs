@@ -161,6 +161,35 @@ fn a_parameter_registered_twice_is_refused() {
     assert!(m.contains("twice"), "{m}");
     // The refused registration changed nothing: a step still works.
     sgd.step().unwrap();
+    // A parameter that is its own gradient, or another's gradient.
+    let p = GpuTensor::zeros(gpu, "p", &[3]).unwrap();
+    let m = text(sgd.add("p", &p, &p));
+    assert!(m.contains("its own gradient"), "{m}");
+    let q = GpuTensor::zeros(gpu, "q", &[1, 4]).unwrap();
+    let m = text(sgd.add("q", &q, head.weight()));
+    assert!(m.contains("shares its buffer"), "{m}");
+    // Linear gradients as views at an offset would be written at the
+    // buffer's start: refused.
+    let arena = gpu
+        .device()
+        .create_buffer(&wgpu_rnn::wgpu::BufferDescriptor {
+            label: None,
+            size: 4096,
+            usage: wgpu_rnn::TENSOR_USAGE,
+            mapped_at_creation: false,
+        });
+    let align = u64::from(gpu.limits().min_storage_buffer_offset_alignment);
+    let views = LinearGrads {
+        weight: GpuTensor::from_buffer(gpu, &arena, align, &[1, 4]).unwrap(),
+        bias: GpuTensor::from_buffer(gpu, &arena, 2 * align, &[1]).unwrap(),
+    };
+    let x = GpuTensor::zeros(gpu, "x", &[2, 4]).unwrap();
+    let dy = GpuTensor::zeros(gpu, "dy", &[2, 1]).unwrap();
+    let m = text(head.backward(&x, &dy, &views, GradMode::Overwrite));
+    assert!(
+        m.contains("grad linear weight") && m.contains("offset"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -355,3 +355,39 @@ fn training_chunks_carry_the_state() {
         }
     }
 }
+
+/// Chunks of many sizes (more than a stream keeps plans for, so the oldest
+/// are freed and planned again) still follow single steps bit for bit.
+#[test]
+fn chunks_of_many_sizes_follow_single_steps() {
+    let gpu = common::gpu();
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 5).unwrap());
+    let stack = RnnStack::new(gpu, &StackWeights::random(config, 4, 1.0).unwrap()).unwrap();
+    let batch = 2;
+    let sizes = [2, 3, 4, 5, 6, 7, 2, 3, 1, 5];
+    let total: usize = sizes.iter().sum();
+    let mut rng = SmallRng::seed_from_u64(8);
+    let x = random_vec(&mut rng, total * batch * 3, 1.0);
+    let mut single = stack.stream(batch).unwrap();
+    let want: Vec<f32> = x
+        .chunks(batch * 3)
+        .flat_map(|f| single.step_host(f).unwrap())
+        .collect();
+    let mut chunked = stack.stream(batch).unwrap();
+    let mut got = Vec::new();
+    let mut at = 0;
+    for k in sizes {
+        got.extend(
+            chunked
+                .steps_host(&x[at * batch * 3..(at + k) * batch * 3])
+                .unwrap(),
+        );
+        at += k;
+    }
+    let worst = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "chunks differ from steps by {worst:e}");
+}

@@ -545,7 +545,7 @@ impl Gpu {
             ready(validation.pop()).flatten(),
             ready(oom.pop()).flatten(),
         ];
-        self.check_alive()?;
+        self.check_lost()?;
         match errors.into_iter().flatten().next() {
             None => Ok(out),
             Some(e) => Err(Error::Wgpu {
@@ -559,15 +559,8 @@ impl Gpu {
     /// reported outside any error scope since the last check, as
     /// [`Error::Wgpu`].
     pub(crate) fn check_alive(&self) -> Result<()> {
+        self.check_lost()?;
         let health = &self.inner.health;
-        if let Some(reason) = health
-            .lost
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Err(Error::DeviceLost { reason });
-        }
         let uncaptured = health
             .uncaptured
             .lock()
@@ -578,6 +571,22 @@ impl Gpu {
                 during: "an earlier operation (reported outside any error scope)".into(),
                 message,
             }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Error::DeviceLost`] once our device is lost (leaves errors reported
+    /// outside any scope for the next [`Gpu::check_alive`]: they belong to
+    /// earlier work, not to what was just done).
+    pub(crate) fn check_lost(&self) -> Result<()> {
+        let health = &self.inner.health;
+        match health
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            Some(reason) => Err(Error::DeviceLost { reason }),
             None => Ok(()),
         }
     }

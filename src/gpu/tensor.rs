@@ -69,9 +69,12 @@ pub(crate) fn storage_buffer_with(gpu: &Gpu, what: &str, data: &[f32]) -> Result
 }
 
 /// Maps `buffer` (MAP_READ, its copies already submitted), waits for the GPU
-/// and returns its bytes; `what` names it in errors.
+/// and returns its bytes; `what` names it in errors. The buffer is left
+/// unmapped on every path, so a kept read-back buffer stays usable after an
+/// error. On native wgpu the wait happens in `poll` (the thread waits for
+/// the GPU); the future form lets an executor, or WebGPU, drive the map.
 pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) -> Result<Vec<u8>> {
-    gpu.check_alive()?;
+    gpu.check_lost()?;
     let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
     buffer.map_async(wgpu::MapMode::Read, .., move |r| {
         // The receiver outlives this callback; a failed send only means
@@ -82,22 +85,30 @@ pub(crate) async fn read_mapped(gpu: &Gpu, buffer: &wgpu::Buffer, what: &str) ->
         what: what.to_string(),
         reason,
     };
-    gpu.device()
+    let polled = gpu
+        .device()
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| readback_error(e.to_string()))?;
-    // A map that fails because the device went away says so.
-    gpu.check_alive()?;
-    match receiver.receive().await {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return Err(readback_error(e.to_string())),
-        None => return Err(readback_error("the map callback was dropped".into())),
-    }
-    let bytes = buffer
-        .get_mapped_range(..)
-        .map_err(|e| readback_error(e.to_string()))?
-        .to_vec();
-    buffer.unmap();
-    Ok(bytes)
+        .map_err(|e| readback_error(e.to_string()));
+    let mapped = match receiver.receive().await {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(readback_error(e.to_string())),
+        None => Err(readback_error("the map callback was dropped".into())),
+    };
+    let bytes = match mapped {
+        Ok(()) => {
+            let bytes = buffer
+                .get_mapped_range(..)
+                .map(|range| range.to_vec())
+                .map_err(|e| readback_error(e.to_string()));
+            buffer.unmap();
+            bytes
+        }
+        Err(e) => Err(e),
+    };
+    // A map that failed because the device went away says so.
+    gpu.check_lost()?;
+    polled?;
+    bytes
 }
 
 impl GpuTensor {
@@ -323,7 +334,8 @@ impl GpuTensor {
         &self.gpu
     }
 
-    /// Copies the tensor back to the host.
+    /// Copies the tensor back to the host. The future resolves once the
+    /// GPU's work is done (on native wgpu its poll waits on this thread).
     pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
         let bytes = self.len() as u64 * 4;
         let staging = self.gpu.create_buffer(&wgpu::BufferDescriptor {

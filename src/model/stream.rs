@@ -336,6 +336,7 @@ impl Stream {
         if let Some((_, b)) = self.readables.iter().find(|(k, _)| *k == steps) {
             return b.clone();
         }
+        forget_oldest(&mut self.readables, |(k, _)| *k);
         let bytes = steps * self.batch * self.stack.config().output_size() * 4;
         let b = self.stack.gpu().create_buffer(&wgpu::BufferDescriptor {
             label: Some("stream read-back"),
@@ -363,6 +364,7 @@ impl Stream {
         if let Some(at) = self.runs.iter().position(|r| r.steps == steps) {
             return Ok(at);
         }
+        forget_oldest(&mut self.runs, |r| r.steps);
         let cfg = *self.stack.config();
         let gpu = self.stack.gpu();
         let out_shape = cfg.sequence_shape(steps, self.batch, cfg.output_size());
@@ -414,5 +416,18 @@ impl Stream {
         self.forward(run)
             .infer(input, (Some(&self.h), self.c.as_ref()), None, &run.out, how)?;
         Ok(&run.out.output)
+    }
+}
+
+/// Chunk sizes a stream keeps a plan (and a read-back buffer) for: a loop
+/// of varying K reuses the last few and never grows without bound.
+const KEPT_CHUNK_SIZES: usize = 4;
+
+/// Frees the oldest entry other than one step's once `kept` is full.
+fn forget_oldest<T>(kept: &mut Vec<T>, steps: impl Fn(&T) -> usize) {
+    if kept.len() >= KEPT_CHUNK_SIZES {
+        if let Some(at) = kept.iter().position(|k| steps(k) != 1) {
+            kept.remove(at);
+        }
     }
 }

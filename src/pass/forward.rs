@@ -86,6 +86,14 @@ pub(crate) enum Source<'a> {
 pub(crate) struct ForwardPlan {
     seq: usize,
     batch: usize,
+    /// The schedule it was planned for (clones of a stack share the kept
+    /// plan but may run other schedules).
+    schedule: Schedule,
+    /// Where host input is written before the recording copies it into
+    /// `input` (made on the first host call): a queue write straight into
+    /// `input` would land before an app's encoder recorded earlier and
+    /// submitted in between, which copies its own input there.
+    host_staging: Option<wgpu::Buffer>,
     /// `[T, B, I]` in the stack's layout: what the first layer reads.
     input: wgpu::Buffer,
     /// `[B]` u32.
@@ -346,7 +354,7 @@ impl Forward<'_> {
         let cfg = self.config;
         if cache
             .as_ref()
-            .is_none_or(|plan| (plan.seq, plan.batch) != (seq, batch))
+            .is_none_or(|plan| (plan.seq, plan.batch, plan.schedule) != (seq, batch, self.schedule))
         {
             // Drop the old plan's buffers before allocating the new ones.
             *cache = None;
@@ -362,6 +370,8 @@ impl Forward<'_> {
             *cache = Some(ForwardPlan {
                 seq,
                 batch,
+                schedule: self.schedule,
+                host_staging: None,
                 input: plan_input,
                 lengths,
                 given_lengths: None,
@@ -427,8 +437,20 @@ impl Forward<'_> {
         match input {
             Source::Tensor(t) => copy_in.push((Copy::Tensor(t), &plan.input)),
             Source::Host(data, _) => {
+                let staging = plan
+                    .host_staging
+                    .get_or_insert_with(|| {
+                        gpu.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("host input staging"),
+                            size: plan.input.size(),
+                            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                            mapped_at_creation: false,
+                        })
+                    })
+                    .clone();
                 gpu.queue()
-                    .write_buffer(&plan.input, 0, bytemuck::cast_slice(data));
+                    .write_buffer(&staging, 0, bytemuck::cast_slice(data));
+                copy_in.push((Copy::Buffer(staging), &plan.input));
             }
         }
         if let Some(source) = lengths_source {

@@ -201,6 +201,9 @@ impl Linear {
         check("linear grad_y", grad_y, &y_shape)?;
         check("grad linear weight", &grads.weight, &[o, i])?;
         check("grad linear bias", &grads.bias, &[o])?;
+        // Written by kernels that bind them whole.
+        grads.weight.bindable("grad linear weight")?;
+        grads.bias.bindable("grad linear bias")?;
         let accumulate = mode == GradMode::Accumulate;
         let x_shape = x.shape();
         let (x, grad_y) = (

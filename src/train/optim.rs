@@ -247,6 +247,9 @@ impl Optimizer {
                 .iter()
                 .map(|s| (s.what.as_str(), &s.param, &s.grad))
                 .chain(pairs[..n].iter().map(|&(w, p, g)| (w, p, g)));
+            if same(param, grad) {
+                return Err(Error::config(what, "is its own gradient"));
+            }
             for (first, p, g) in earlier {
                 if same(p, param) {
                     return Err(Error::config(
@@ -258,6 +261,12 @@ impl Optimizer {
                     return Err(Error::config(
                         format!("gradient of {what}"),
                         format!("is already the gradient of {first}"),
+                    ));
+                }
+                if same(g, param) || same(p, grad) {
+                    return Err(Error::config(
+                        what,
+                        format!("shares its buffer with {first} or its gradient"),
                     ));
                 }
             }
@@ -379,14 +388,13 @@ impl Optimizer {
 
     /// One step over every registered parameter from its current gradient.
     pub fn step(&mut self) -> Result<()> {
-        self.prepare_step()?;
-        let values = self.config.step_values(self.steps);
+        let step = self.prepare_step()?;
+        let values = self.config.step_values(step);
         self.gpu
             .queue()
             .write_buffer(&self.step_uniform, 0, bytemuck::bytes_of(&values));
-        submit(&self.gpu, "optimizer step", |rec| self.record(rec))?;
-        self.bump_versions();
-        Ok(())
+        let done = submit(&self.gpu, "optimizer step", |rec| self.record(rec));
+        self.finish_step(step, done)
     }
 
     /// Every registered parameter was written in place: tapes of earlier
@@ -400,8 +408,8 @@ impl Optimizer {
     /// (Adam's bias corrections) are copied in by the recording from a
     /// small buffer made for it, so several steps may share one encoder.
     pub fn record_step(&mut self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
-        self.prepare_step()?;
-        let values = self.config.step_values(self.steps);
+        let step = self.prepare_step()?;
+        let values = self.config.step_values(step);
         let source = self
             .gpu
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -410,22 +418,31 @@ impl Optimizer {
                 usage: wgpu::BufferUsages::COPY_SRC,
             });
         encoder.copy_buffer_to_buffer(&source, 0, &self.step_uniform, 0, source.size());
-        IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec))?;
+        let done =
+            IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec));
+        self.finish_step(step, done)
+    }
+
+    /// After a step was submitted or recorded: the parameters may have been
+    /// written whatever `done` says (tapes of earlier forwards are stale
+    /// either way); the step counts once it went through.
+    fn finish_step(&mut self, step: u64, done: Result<()>) -> Result<()> {
         self.bump_versions();
+        done?;
+        self.steps = step;
         Ok(())
     }
 
     /// Checks there is something to update, builds the dispatches after a
-    /// registration and counts the step.
-    fn prepare_step(&mut self) -> Result<()> {
+    /// registration; the number the next step will have.
+    fn prepare_step(&mut self) -> Result<u64> {
         if self.slots.is_empty() {
             return Err(Error::config("optimizer", "no parameters registered"));
         }
         if self.dispatches.is_none() {
             self.dispatches = Some(self.build()?);
         }
-        self.steps += 1;
-        Ok(())
+        Ok(self.steps + 1)
     }
 
     /// Records one step: the clipping norm, every update, then the layers'
