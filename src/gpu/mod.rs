@@ -473,6 +473,13 @@ impl Gpu {
         self.inner.device.create_query_set(desc)
     }
 
+    /// Every module compiled on this device so far.
+    #[cfg(test)]
+    pub(crate) fn compiled_modules(&self) -> Vec<pipelines::CompiledModule> {
+        let modules = self.inner.pipelines.modules.lock();
+        modules.unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Number of pipelines compiled so far (each key compiles once).
     pub fn pipelines_compiled(&self) -> usize {
         self.inner.pipelines.compiled()

@@ -292,6 +292,21 @@ struct PipelineKey {
 pub(crate) struct PipelineCache {
     pipelines: Mutex<HashMap<PipelineKey, Arc<CachedPipeline>>>,
     compiled: AtomicUsize,
+    /// Every module compiled, as the device got it (the translation test
+    /// runs them through naga's other back ends).
+    #[cfg(test)]
+    pub modules: Mutex<Vec<CompiledModule>>,
+}
+
+/// A module as compiled: its source after the host's rewriting, the entry
+/// point and the override constants.
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledModule {
+    pub label: &'static str,
+    pub entry: &'static str,
+    pub source: String,
+    pub overrides: Vec<(&'static str, f64)>,
 }
 
 impl PipelineCache {
@@ -324,9 +339,20 @@ impl PipelineCache {
         check(options)?;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let overrides = ModuleOptions::overrides(constants);
+        let source = spec.module_source(options);
+        #[cfg(test)]
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(CompiledModule {
+                label: spec.label,
+                entry: spec.entry,
+                source: source.clone(),
+                overrides: overrides.clone(),
+            });
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(spec.label),
-            source: wgpu::ShaderSource::Wgsl(spec.module_source(options).into()),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         let layout = spec.bind_group_layout(device, options);
         let texels_layout = spec.texels_group_layout(device);

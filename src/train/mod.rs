@@ -16,3 +16,7 @@ pub use loss::{
     IGNORE_INDEX,
 };
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
+
+// Sits at the top layer: its workload runs every pass.
+#[cfg(test)]
+mod translation_tests;
