@@ -2,8 +2,10 @@
 #   make bench  - adapter info, then every cell validated against the f64 reference and timed
 #   make test   - the whole test suite (GPU tests run on lavapipe when there is no GPU),
 #                 then the two integration examples, which check their own results
+#   make test-drivers - the GPU tests again on OpenGL (llvmpipe) and on SwiftShader's Vulkan
+#                 with a GPU's defaults (CI runs it after make test; installs the drivers)
 #   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 4 min on lavapipe)
-.PHONY: bench test demo lint vulkan-driver
+.PHONY: bench test test-drivers demo lint vulkan-driver
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -21,6 +23,9 @@ test: vulkan-driver
 	cargo test --workspace --doc
 	cargo run --example in_your_app
 	cargo run --example streaming
+
+test-drivers: vulkan-driver
+	.ci/drivers
 
 lint:
 	cargo fmt --check

@@ -55,9 +55,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 ";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The app's device, asking for what makes our kernels fastest.
+    // The app's device, asking for what makes our kernels fastest (on the
+    // backends wgpu's own WGPU_BACKEND names, else Vulkan, Metal or DX12).
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-        backends: wgpu::Backends::PRIMARY,
+        backends: wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY),
         ..wgpu::InstanceDescriptor::new_without_display_handle()
     });
     let adapter = pollster::block_on(instance.request_adapter(&Default::default()))?;

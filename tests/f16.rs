@@ -2,7 +2,9 @@
 //! and states) against the f64 reference. On the weights the layer holds
 //! (rounded to f16) they must agree as closely as an f32 layer does; on the
 //! original f32 weights they differ by what the rounding costs, which is
-//! measured and bounded here. Bad uses get errors.
+//! measured and bounded here. Bad uses get errors. On a device without
+//! `SHADER_F16` (OpenGL, SwiftShader) each test checks the refusal instead
+//! and says so.
 
 mod common;
 
@@ -21,6 +23,9 @@ const F16: Precision = Precision::F16;
 
 #[test]
 fn every_cell_matches_the_reference_on_its_f16_weights() {
+    if !common::f16_runs(gpu(), "every_cell_matches_the_reference_on_its_f16_weights") {
+        return;
+    }
     for cell in CellKind::ALL {
         for (i, h, t, b, scale) in [(1, 1, 1, 1, 1.0), (3, 67, 7, 5, 1.0), (5, 33, 6, 3, 1e4)] {
             let weights = RnnWeights::random(RnnConfig::new(cell, i, h).unwrap(), 5, 1.0).unwrap();
@@ -50,6 +55,9 @@ fn every_cell_matches_the_reference_on_its_f16_weights() {
 
 #[test]
 fn projected_and_persistent_lstms_read_f16_weights() {
+    if !common::f16_runs(gpu(), "projected_and_persistent_lstms_read_f16_weights") {
+        return;
+    }
     let config = RnnConfig::new(CellKind::Lstm, 5, 67)
         .unwrap()
         .with_projection(13)
@@ -70,6 +78,9 @@ fn projected_and_persistent_lstms_read_f16_weights() {
 
 #[test]
 fn f16_stacks_match_the_reference() {
+    if !common::f16_runs(gpu(), "f16_stacks_match_the_reference") {
+        return;
+    }
     for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::After)] {
         let config = StackConfig::new(RnnConfig::new(cell, 3, 33).unwrap())
             .with_layers(2)
@@ -105,6 +116,9 @@ fn f16_output_error(weights: &RnnWeights, seq: usize, batch: usize, seed: u64) -
 
 #[test]
 fn f16_layers_store_half_the_bytes() {
+    if !common::f16_runs(gpu(), "f16_layers_store_half_the_bytes") {
+        return;
+    }
     let config = RnnConfig::new(CellKind::Lstm, 5, 67)
         .unwrap()
         .with_projection(13)
@@ -124,6 +138,9 @@ fn f16_layers_store_half_the_bytes() {
 
 #[test]
 fn the_kernels_compute_with_the_rounded_weights() {
+    if !common::f16_runs(gpu(), "the_kernels_compute_with_the_rounded_weights") {
+        return;
+    }
     // If the f16 layer secretly kept f32 weights, it would be closer to the
     // unrounded reference than to the rounded one.
     for cell in [
@@ -150,6 +167,12 @@ fn the_kernels_compute_with_the_rounded_weights() {
 
 #[test]
 fn f16_accuracy_against_the_f32_weights_over_a_long_sequence() {
+    if !common::f16_runs(
+        gpu(),
+        "f16_accuracy_against_the_f32_weights_over_a_long_sequence",
+    ) {
+        return;
+    }
     // What storing the recurrent weights in f16 costs: the weights move by
     // at most 2^-11 relative, the outputs of a 256-step sequence by about
     // 2e-5 (measured 1.7e-5 LSTM, 2.2e-5 GRU). States kept in f16 would
@@ -167,6 +190,9 @@ fn f16_accuracy_against_the_f32_weights_over_a_long_sequence() {
 
 #[test]
 fn bad_f16_uses_are_errors() {
+    if !common::f16_runs(gpu(), "bad_f16_uses_are_errors") {
+        return;
+    }
     // A recurrent weight past f16's range.
     let config = RnnConfig::new(CellKind::Lstm, 2, 3)
         .unwrap()

@@ -116,6 +116,9 @@ fn tiny_shapes_more_layers_than_steps() {
 
 #[test]
 fn f16_weights() {
+    if !common::f16_runs(gpu(), "f16_weights") {
+        return;
+    }
     let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 9, 33).unwrap()).with_layers(2);
     let weights = StackWeights::random(config, 80, 0.5).unwrap();
     wavefront(

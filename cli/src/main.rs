@@ -42,8 +42,9 @@ impl AdapterArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List adapters and describe the one chosen: features and key limits.
-    Info(#[command(flatten)] AdapterArgs),
+    /// List adapters and describe the one chosen (with --all: every adapter
+    /// on every backend): features, key limits and the kernels that run.
+    Info(InfoArgs),
     /// Validate against the f64 reference, then time whole sequences.
     /// Without --cell, runs the default table over every cell.
     Bench(BenchArgs),
@@ -52,6 +53,16 @@ enum Command {
     /// Train RNN, LSTM, peephole LSTM and GRU on the adding and copy tasks on
     /// the GPU: loss curves (CSV, SVG) and a table of who solved what.
     Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Describe every adapter on every backend (those --backend and
+    /// --adapter allow), not only the one chosen.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Args)]
@@ -287,37 +298,73 @@ fn run_model(args: &RunArgs) -> Result<(), String> {
     })
 }
 
-fn info(args: &AdapterArgs) -> Result<(), String> {
+fn info(args: &InfoArgs) -> Result<(), String> {
+    let sel = args.adapter.selector();
+    if args.all {
+        let gpus = Gpu::every_adapter(&sel).map_err(|e| e.to_string())?;
+        if gpus.is_empty() {
+            return Err("no adapter found on any backend".into());
+        }
+        for (i, gpu) in gpus.into_iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            match gpu {
+                Ok(gpu) => describe(&gpu),
+                Err(e) => println!("{e}"),
+            }
+        }
+        return Ok(());
+    }
     println!("adapters:");
     for a in list_adapters() {
         println!("  {}", describe_adapter(&a));
     }
-    let gpu = Gpu::with_selector(&args.selector()).map_err(|e| e.to_string())?;
-    println!("chosen: {}", gpu.describe());
-    println!(
-        "step kernels: {}",
-        if gpu.tuning().step_tiles() {
-            "workgroup tiles"
-        } else {
-            "direct reads (CPU adapter)"
-        }
-    );
+    let gpu = Gpu::with_selector(&sel).map_err(|e| e.to_string())?;
+    println!("chosen:");
+    describe(&gpu);
+    Ok(())
+}
+
+/// The adapter, the features and limits that decide the kernels, and the
+/// kernels that run.
+fn describe(gpu: &Gpu) {
+    println!("adapter: {}", gpu.describe());
     let caps = gpu.capabilities();
     println!(
         "features: shader_f16={} timestamp_query={} subgroup={} immediates={}",
         caps.shader_f16, caps.timestamp_query, caps.subgroup, caps.immediates
     );
+    let info = gpu.info();
     let l = gpu.limits();
     println!(
-        "limits: max_storage_buffer_binding_size={} max_buffer_size={} max_compute_workgroup_storage_size={} max_compute_invocations_per_workgroup={} max_compute_workgroups_per_dimension={} min_uniform_buffer_offset_alignment={}",
+        "limits: max_storage_buffer_binding_size={} max_buffer_size={} max_compute_workgroup_storage_size={} max_compute_invocations_per_workgroup={} max_compute_workgroups_per_dimension={} min_uniform_buffer_offset_alignment={} max_immediate_size={} subgroup_size={}..{}",
         l.max_storage_buffer_binding_size,
         l.max_buffer_size,
         l.max_compute_workgroup_storage_size,
         l.max_compute_invocations_per_workgroup,
         l.max_compute_workgroups_per_dimension,
-        l.min_uniform_buffer_offset_alignment
+        l.min_uniform_buffer_offset_alignment,
+        l.max_immediate_size,
+        info.subgroup_min_size,
+        info.subgroup_max_size,
     );
-    Ok(())
+    for line in gpu.tuning().to_string().lines() {
+        println!("{line}");
+    }
+    println!(
+        "f16 weights: {}; kernel profiles: {}",
+        if caps.shader_f16 {
+            "yes"
+        } else {
+            "no (SHADER_F16 missing)"
+        },
+        if caps.timestamp_query {
+            "yes"
+        } else {
+            "no (TIMESTAMP_QUERY missing)"
+        }
+    );
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), String> {

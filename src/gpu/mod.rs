@@ -24,6 +24,9 @@ pub(crate) use tuning::{GemmPath, GEMM_BUSY_GROUPS, GEMM_K_PER_SPLIT};
 pub const ENV_BACKEND: &str = "WGPU_RNN_BACKEND";
 /// Environment variable with a substring of the adapter name to pick.
 pub const ENV_ADAPTER: &str = "WGPU_RNN_ADAPTER";
+/// Environment variable choosing every default as for a GPU (1) or as for a
+/// CPU adapter (0), whatever device type the adapter reports.
+pub const ENV_GPU_TUNING: &str = "WGPU_RNN_GPU_TUNING";
 /// Environment variable forcing the step kernels' workgroup tiles (1) or
 /// direct reads (0).
 pub const ENV_STEP_TILES: &str = "WGPU_RNN_STEP_TILES";
@@ -48,6 +51,12 @@ pub struct AdapterSelector {
     /// Lower the device's `max_storage_buffer_binding_size` below the adapter's
     /// (to test the splitting and refusal paths without huge buffers).
     pub max_storage_binding: Option<u32>,
+    /// Choose every kernel default as for a GPU (`Some(true)`) or as for a
+    /// CPU adapter (`Some(false)`) whatever device type the adapter
+    /// reports (default: its device type; `WGPU_RNN_GPU_TUNING=1|0`). Run a
+    /// software driver with `Some(true)` to exercise the paths a GPU takes.
+    /// The fields below override single choices on top of it.
+    pub gpu_tuning: Option<bool>,
     /// Force the workgroup-tiled kernels (step kernels, big GEMMs) on or off
     /// (default: on for GPUs; off for CPU adapters, which run direct reads
     /// and 8x8 register-blocked GEMMs; `WGPU_RNN_STEP_TILES=1|0`).
@@ -75,13 +84,15 @@ pub struct AdapterSelector {
 }
 
 impl AdapterSelector {
-    /// Reads `WGPU_RNN_BACKEND` and `WGPU_RNN_ADAPTER`.
+    /// Reads `WGPU_RNN_BACKEND`, `WGPU_RNN_ADAPTER` and the tuning
+    /// overrides (`WGPU_RNN_GPU_TUNING`, `WGPU_RNN_STEP_TILES`, ...).
     pub fn from_env() -> Self {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             backend: get(ENV_BACKEND),
             name: get(ENV_ADAPTER),
             max_storage_binding: None,
+            gpu_tuning: get(ENV_GPU_TUNING).map(|v| v != "0"),
             step_tiles: get(ENV_STEP_TILES).map(|v| v != "0"),
             persistent: get(ENV_PERSISTENT).map(|v| v != "0"),
             subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
@@ -277,7 +288,33 @@ impl Gpu {
                 name: sel.name.clone(),
                 seen,
             })?;
-        let mut limits = Self::recommended_limits(&adapter);
+        Self::open(instance, &adapter, sel).await
+    }
+
+    /// A device on every adapter of every backend that `sel`'s backend and
+    /// name allow, with `sel`'s tuning overrides, in wgpu's order: what
+    /// `wgpu-rnn info --all` describes. An adapter that would not give a
+    /// device is an error in its place.
+    pub fn every_adapter(sel: &AdapterSelector) -> Result<Vec<Result<Self>>> {
+        let backends = sel.backends()?;
+        let instance = new_instance(backends);
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        Ok(adapters
+            .iter()
+            .filter(|a| matches_name(a, sel))
+            .map(|a| pollster::block_on(Self::open(instance.clone(), a, sel)))
+            .collect())
+    }
+
+    /// A device on `adapter` with the recommended features and limits (the
+    /// storage binding size capped as `sel` says), watched by our own
+    /// loss and error handlers.
+    async fn open(
+        instance: wgpu::Instance,
+        adapter: &wgpu::Adapter,
+        sel: &AdapterSelector,
+    ) -> Result<Self> {
+        let mut limits = Self::recommended_limits(adapter);
         if let Some(cap) = sel.max_storage_binding {
             let cap = u64::from(cap).min(limits.max_storage_buffer_binding_size);
             limits.max_storage_buffer_binding_size = cap;
@@ -285,7 +322,7 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-rnn"),
-                required_features: Self::recommended_features(&adapter),
+                required_features: Self::recommended_features(adapter),
                 required_limits: limits,
                 ..Default::default()
             })
@@ -298,7 +335,7 @@ impl Gpu {
         health.watch(&device);
         Ok(Self::from_parts(
             Some(instance),
-            &adapter,
+            adapter,
             (device, queue),
             sel,
             health,

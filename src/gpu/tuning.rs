@@ -65,7 +65,10 @@ pub(crate) struct AdapterFacts<'a> {
 impl Tuning {
     /// The choices for an adapter, where the selector forces none.
     pub(crate) fn choose(facts: AdapterFacts<'_>, forced: &AdapterSelector) -> Self {
-        let cpu = facts.info.device_type == wgpu::DeviceType::Cpu;
+        let cpu = match forced.gpu_tuning {
+            Some(gpu) => !gpu,
+            None => facts.info.device_type == wgpu::DeviceType::Cpu,
+        };
         // Workgroup barriers cost more than the cache misses they save on
         // CPU adapters: BENCHMARKS.md, "Step kernels without workgroup
         // tiles on CPU adapters".
@@ -93,7 +96,10 @@ impl Tuning {
         }
     }
 
-    /// Whether the adapter is a CPU (lavapipe, SwiftShader-like software).
+    /// Whether the defaults are a CPU adapter's (lavapipe, SwiftShader):
+    /// the adapter's device type, unless
+    /// [`AdapterSelector::gpu_tuning`](crate::AdapterSelector::gpu_tuning)
+    /// says otherwise.
     pub fn cpu(&self) -> bool {
         self.cpu
     }
@@ -147,6 +153,18 @@ impl Tuning {
         self.persistent.unwrap_or(default)
     }
 
+    /// When [`Tuning::persistent_steps`] picks the persistent kernels, in
+    /// words.
+    fn persistent_rule(&self) -> &'static str {
+        match (self.persistent, self.cpu, self.subgroup_kernels) {
+            (Some(true), ..) => "always (forced)",
+            (Some(false), ..) => "never (forced)",
+            (None, false, _) => "batch <= 16",
+            (None, true, true) => "batch 1 and hidden <= 64",
+            (None, true, false) => "hidden <= 32, or hidden <= 64 and batch <= 4",
+        }
+    }
+
     /// The GEMM kernels worth trying for an `m x n x k` product of `tiles`
     /// 64x64 tiles, best first; the caller takes the first one the
     /// device's limits allow ([`GemmPath::Tiled`] always fits).
@@ -181,5 +199,103 @@ impl Tuning {
             .next_power_of_two()
             .min(MAX_ROW_GROUPS);
         (lane_rows, row_groups)
+    }
+}
+
+/// The kernel paths in a few lines, for `wgpu-rnn info` and the tests'
+/// headers.
+impl std::fmt::Display for Tuning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = |b: bool| if b { "on" } else { "off" };
+        writeln!(
+            f,
+            "defaults: {}",
+            if self.cpu { "CPU adapter" } else { "GPU" }
+        )?;
+        writeln!(
+            f,
+            "step kernels: {}",
+            match (self.subgroup_kernels, self.step_tiles) {
+                (true, _) => "subgroup broadcasts (8 lanes)",
+                (false, true) => "workgroup tiles",
+                (false, false) => "direct reads",
+            }
+        )?;
+        writeln!(
+            f,
+            "persistent LSTM (no projection, hidden <= 256): {}",
+            self.persistent_rule()
+        )?;
+        writeln!(
+            f,
+            "GEMM: {} (4x4 blocks for thin or few-tile products)",
+            match (self.subgroup_kernels, self.step_tiles) {
+                (true, _) => "64x32 blocks from texels",
+                (false, true) => "64x64 workgroup tiles",
+                (false, false) => "8x8 register blocks",
+            }
+        )?;
+        write!(
+            f,
+            "per-step params: {}; subgroup kernels: {}",
+            if self.immediates {
+                "immediates"
+            } else {
+                "uniform array at dynamic offsets"
+            },
+            on(self.subgroup_kernels)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choose(device_type: wgpu::DeviceType, forced: &AdapterSelector) -> Tuning {
+        let info = wgpu::AdapterInfo {
+            subgroup_min_size: SUBGROUP_LANES,
+            subgroup_max_size: SUBGROUP_LANES,
+            ..wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan)
+        };
+        let facts = AdapterFacts {
+            info: &info,
+            subgroup: true,
+            immediates: true,
+            max_immediate_size: 128,
+        };
+        Tuning::choose(facts, forced)
+    }
+
+    #[test]
+    fn gpu_tuning_overrides_the_device_type() {
+        let cpu = choose(wgpu::DeviceType::Cpu, &AdapterSelector::default());
+        assert!(cpu.cpu() && !cpu.step_tiles() && cpu.subgroup_kernels());
+        assert!(cpu.persistent_steps(1, 64) && !cpu.persistent_steps(16, 64));
+
+        let as_gpu = AdapterSelector {
+            gpu_tuning: Some(true),
+            ..Default::default()
+        };
+        let gpu = choose(wgpu::DeviceType::Cpu, &as_gpu);
+        assert_eq!(
+            gpu,
+            choose(wgpu::DeviceType::DiscreteGpu, &Default::default())
+        );
+        assert!(!gpu.cpu() && gpu.step_tiles() && !gpu.subgroup_kernels());
+        assert!(gpu.persistent_steps(16, 64) && !gpu.persistent_steps(17, 64));
+        assert!(gpu.to_string().contains("defaults: GPU"), "{gpu}");
+
+        let as_cpu = AdapterSelector {
+            gpu_tuning: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(choose(wgpu::DeviceType::DiscreteGpu, &as_cpu), cpu);
+        // Single overrides still apply on top.
+        let tiles_off = AdapterSelector {
+            step_tiles: Some(false),
+            ..as_gpu
+        };
+        assert!(!choose(wgpu::DeviceType::Cpu, &tiles_off).step_tiles());
     }
 }

@@ -140,8 +140,17 @@ fn workload(gpu: &Gpu) {
     }
 }
 
-/// Each back end's errors, by module.
-fn translate(module: &CompiledModule) -> Vec<String> {
+/// What the back ends wrote for one module: file extension and bytes.
+type Written = Vec<(&'static str, Vec<u8>)>;
+
+/// Each back end's errors, and what they wrote, for one module.
+fn translate(module: &CompiledModule) -> (Vec<String>, Written) {
+    let mut written = Written::new();
+    let errors = translate_into(module, &mut written);
+    (errors, written)
+}
+
+fn translate_into(module: &CompiledModule, out: &mut Written) -> Vec<String> {
     use naga::back::{glsl, hlsl, msl, spv};
     use naga::valid::{Capabilities, ValidationFlags, Validator};
     let parsed = match naga::front::wgsl::parse_str(&module.source) {
@@ -178,8 +187,9 @@ fn translate(module: &CompiledModule) -> Vec<String> {
         entry_point: entry_point.clone(),
         ..Default::default()
     };
-    if let Err(e) = msl::write_string(&resolved, &info, &msl_options, &msl_pipeline) {
-        errors.push(format!("msl: {e:?}"));
+    match msl::write_string(&resolved, &info, &msl_options, &msl_pipeline) {
+        Ok((text, _)) => out.push(("metal", text.into_bytes())),
+        Err(e) => errors.push(format!("msl: {e:?}")),
     }
     // wgpu's DX12 back end puts the immediates in a root constant of a
     // space of their own; naga needs to be told one.
@@ -194,13 +204,20 @@ fn translate(module: &CompiledModule) -> Vec<String> {
     };
     let hlsl_pipeline = hlsl::PipelineOptions { entry_point };
     let mut text = String::new();
-    if let Err(e) =
-        hlsl::Writer::new(&mut text, &hlsl_options, &hlsl_pipeline).write(&resolved, &info, None)
+    match hlsl::Writer::new(&mut text, &hlsl_options, &hlsl_pipeline).write(&resolved, &info, None)
     {
-        errors.push(format!("hlsl: {e:?}"));
+        Ok(_) => out.push(("hlsl", text.into_bytes())),
+        Err(e) => errors.push(format!("hlsl: {e:?}")),
     }
-    if let Err(e) = spv::write_vec(&resolved, &info, &spv::Options::default(), None) {
-        errors.push(format!("spir-v: {e:?}"));
+    // SPIR-V 1.3, what wgpu's Vulkan back end writes for a Vulkan 1.1
+    // device (the oldest with subgroups).
+    let spv_options = spv::Options {
+        lang_version: (1, 3),
+        ..Default::default()
+    };
+    match spv::write_vec(&resolved, &info, &spv_options, None) {
+        Ok(words) => out.push(("spv", bytemuck::cast_slice(&words).to_vec())),
+        Err(e) => errors.push(format!("spir-v: {e:?}")),
     }
     // OpenGL has no f16 (wgpu's GL back end never offers SHADER_F16), so
     // f16-weight modules never reach it.
@@ -226,11 +243,17 @@ fn translate(module: &CompiledModule) -> Vec<String> {
         naga::proc::BoundsCheckPolicies::default(),
     )
     .and_then(|mut w| w.write());
-    if let Err(e) = written {
-        errors.push(format!("glsl: {e:?}"));
+    match written {
+        Ok(_) => out.push(("comp", text.into_bytes())),
+        Err(e) => errors.push(format!("glsl: {e:?}")),
     }
     errors
 }
+
+/// Environment variable naming a directory to write every translation
+/// into (`NNN_label.metal|hlsl|spv|comp`), for the outside validators that
+/// `.ci/shaders` runs on them (spirv-val, glslang).
+const DUMP_ENV: &str = "WGPU_RNN_SHADER_DUMP";
 
 #[test]
 fn every_compiled_module_translates_for_every_back_end() {
@@ -251,10 +274,21 @@ fn every_compiled_module_translates_for_every_back_end() {
             modules.len() - before
         );
     }
+    let dump = std::env::var_os(DUMP_ENV).map(std::path::PathBuf::from);
+    if let Some(dir) = &dump {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     let mut failures = Vec::new();
-    for m in modules.values() {
-        for e in translate(m) {
+    for (i, m) in modules.values().enumerate() {
+        let (errors, written) = translate(m);
+        for e in errors {
             failures.push(format!("{} {:?}: {e}", m.label, m.overrides));
+        }
+        if let Some(dir) = &dump {
+            let label = m.label.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            for (ext, bytes) in written {
+                std::fs::write(dir.join(format!("{i:03}_{label}.{ext}")), bytes).unwrap();
+            }
         }
     }
     eprintln!(

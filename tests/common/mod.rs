@@ -24,8 +24,10 @@ macro_rules! device {
                     $($field: $value,)*
                     ..wgpu_rnn::AdapterSelector::from_env()
                 };
-                Gpu::with_selector(&sel)
-                    .unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"))
+                let gpu = Gpu::with_selector(&sel)
+                    .unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"));
+                announce(stringify!($name), &gpu);
+                gpu
             })
         }
     };
@@ -34,10 +36,54 @@ macro_rules! device {
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        Gpu::new().unwrap_or_else(|e| {
+        let gpu = Gpu::new().unwrap_or_else(|e| {
             panic!("GPU tests need a wgpu adapter and must not be skipped: {e}")
-        })
+        });
+        announce("gpu", &gpu);
+        gpu
     })
+}
+
+/// Whether `gpu` runs f16 weights. Where the device lacks `SHADER_F16` it
+/// checks the refusal instead (an f16 layer is an [`wgpu_rnn::Error::Config`]
+/// naming the feature), says so on stderr, and returns false: the caller's
+/// f16 checks have nothing to run there.
+pub fn f16_runs(gpu: &Gpu, test: &str) -> bool {
+    use std::io::Write;
+    if gpu.capabilities().shader_f16 {
+        return true;
+    }
+    let config = wgpu_rnn::RnnConfig::new(wgpu_rnn::CellKind::Lstm, 2, 3).unwrap();
+    let weights = RnnWeights::random(config, 1, 1.0).unwrap();
+    match Rnn::with_precision(gpu, &weights, Precision::F16) {
+        Err(wgpu_rnn::Error::Config { reason, .. }) if reason.contains("SHADER_F16") => {}
+        Err(e) => panic!("f16 without SHADER_F16: wrong error: {e}"),
+        Ok(_) => panic!("an f16 layer was made on a device without SHADER_F16"),
+    }
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "[{}] {test}: no SHADER_F16 on {}: checked that f16 layers are refused",
+        env!("CARGO_CRATE_NAME"),
+        gpu.describe()
+    );
+    false
+}
+
+/// One line per device a test binary makes: the adapter and the kernel
+/// paths it runs, so a run on another driver says what it tested. Written
+/// to stderr directly, past the harness's output capture.
+pub fn announce(device: &str, gpu: &Gpu) {
+    use std::io::Write;
+    let caps = gpu.capabilities();
+    let paths = gpu.tuning().to_string().replace('\n', "; ");
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "[{}] {device}: {} | f16={} subgroup={} | {paths}",
+        env!("CARGO_CRATE_NAME"),
+        gpu.describe(),
+        caps.shader_f16,
+        caps.subgroup,
+    );
 }
 
 device! {
