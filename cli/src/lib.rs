@@ -1,12 +1,13 @@
 //! The `wgpu-rnn` command line's engines, as a library so that its tests
 //! can call them: `bench` (validated timings; `stream_bench` for `--mode
 //! stream`), `run` (a model file on an
-//! input file) and `demo` (the long-memory training demo). `main.rs` parses
+//! input file; `run_onnx` for `.onnx` models) and `demo` (the long-memory training demo). `main.rs` parses
 //! the arguments and prints.
 
 pub mod bench;
 pub mod demo;
 pub mod run;
+pub mod run_onnx;
 pub mod stream_bench;
 
 /// `Error::Config` from any two strings: what was wrong and why.

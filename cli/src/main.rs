@@ -113,7 +113,10 @@ struct DemoArgs {
 struct RunArgs {
     #[command(flatten)]
     adapter: AdapterArgs,
-    /// The model: a PyTorch nn.LSTM / nn.GRU / nn.RNN state_dict saved with safetensors.
+    /// The model: a PyTorch nn.LSTM / nn.GRU / nn.RNN state_dict saved with
+    /// safetensors, or an .onnx file of one LSTM, GRU or RNN node (then the
+    /// input file holds the graph's inputs by name, and the output file
+    /// every graph output, as ONNX Runtime gives them).
     #[arg(long)]
     model: std::path::PathBuf,
     /// `input` [T, B, I] ([B, T, I] batch-first), optional `h0`, `c0`, `lengths`.
@@ -274,12 +277,28 @@ fn run_demo(args: &DemoArgs) -> Result<(), String> {
 fn run_model(args: &RunArgs) -> Result<(), String> {
     use wgpu_rnn::io::tensors::TensorFile;
     use wgpu_rnn_cli::run::run_forward;
-    let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
-    let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
-    let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
-    let batch_first = args.batch_first.then_some(true);
-    let out =
-        run_forward(&gpu, &model, &input, batch_first, args.backward).map_err(|e| e.to_string())?;
+    let is_onnx = args
+        .model
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let out = if is_onnx {
+        if args.backward || args.batch_first {
+            return Err(format!(
+                "{}: --backward and --batch-first apply to safetensors models only (an .onnx node's layout attribute decides its layout)",
+                args.model.display()
+            ));
+        }
+        let model = wgpu_rnn::io::onnx::load(&args.model).map_err(|e| e.to_string())?;
+        let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
+        let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+        wgpu_rnn_cli::run_onnx::run_onnx(&gpu, &model, &input).map_err(|e| e.to_string())?
+    } else {
+        let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
+        let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
+        let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+        let batch_first = args.batch_first.then_some(true);
+        run_forward(&gpu, &model, &input, batch_first, args.backward).map_err(|e| e.to_string())?
+    };
     // As PyTorch, the values are written anyway; one line says where.
     for (name, count) in wgpu_rnn_cli::run::non_finite_counts(&out) {
         eprintln!(

@@ -19,7 +19,7 @@ const INPUT_NAMES: [&str; 7] = [
     "grad_c_n",
 ];
 
-fn lengths_of(t: &HostTensor, seq: usize, batch: usize) -> Result<Vec<usize>> {
+pub(crate) fn lengths_of(t: &HostTensor, seq: usize, batch: usize) -> Result<Vec<usize>> {
     if !matches!(t.dtype, safetensors::Dtype::I32 | safetensors::Dtype::I64) {
         return Err(crate::tensor_error(
             "lengths",

@@ -107,7 +107,7 @@ pub struct TensorFile {
     pub metadata: HashMap<String, String>,
 }
 
-fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
+pub(crate) fn decode(dtype: Dtype, data: &[u8]) -> Option<Vec<f64>> {
     let words = |n: usize| data.chunks_exact(n);
     Some(match dtype {
         Dtype::F32 => words(4)

@@ -4,6 +4,14 @@
 //! reordered at load time (LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n);
 //! `linear_before_reset` 1/0 becomes the reset-after/before GRU. Output
 //! layout follows PyTorch: `[T, B, D*H]`, not ONNX's `[T, D, B, H]`.
+//!
+//! [`load`] and [`load_node`] read these from `.onnx` files; the
+//! safetensors form (weights under their ONNX names, attributes as
+//! metadata) is [`load_onnx_file`].
+
+mod file;
+
+pub use file::{load, load_node, OnnxModel, OnnxNode, Operand, MIN_OPSET};
 
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
 use crate::config::{Direction, StackConfig};
