@@ -50,6 +50,9 @@ enum Command {
     Bench(BenchArgs),
     /// Run a PyTorch state_dict (or ONNX operator) model file on an input file.
     Run(RunArgs),
+    /// Write a model file (PyTorch state_dict or ONNX operator weights, as
+    /// safetensors) as an .onnx model: one node per layer.
+    Export(ExportArgs),
     /// Train RNN, LSTM, peephole LSTM and GRU on the adding and copy tasks on
     /// the GPU: loss curves (CSV, SVG) and a table of who solved what.
     Demo(DemoArgs),
@@ -135,6 +138,22 @@ struct RunArgs {
     batch_first: bool,
 }
 
+#[derive(Args)]
+struct ExportArgs {
+    /// The model, as `run` reads it (safetensors).
+    #[arg(long)]
+    model: std::path::PathBuf,
+    /// Where to write the .onnx model.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Add the graph inputs initial_h [L*D, B, H] (and LSTM initial_c).
+    #[arg(long)]
+    initial_states: bool,
+    /// Add the graph input sequence_lens [B] (int32).
+    #[arg(long)]
+    sequence_lens: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Mode {
     Infer,
@@ -207,6 +226,7 @@ fn main() -> ExitCode {
         Command::Info(a) => info(&a),
         Command::Bench(b) => run_bench(&b),
         Command::Run(r) => run_model(&r),
+        Command::Export(e) => export_model(&e),
         Command::Demo(d) => run_demo(&d),
     };
     match result {
@@ -306,14 +326,29 @@ fn run_model(args: &RunArgs) -> Result<(), String> {
         );
     }
     let bytes = out.to_bytes().map_err(|e| e.to_string())?;
-    // Write beside the target and rename, so a failure leaves no partial file.
-    let tmp = args
-        .out
-        .with_extension(format!("partial-{}", std::process::id()));
+    write_atomically(&args.out, &bytes)
+}
+
+fn export_model(args: &ExportArgs) -> Result<(), String> {
+    use wgpu_rnn::io::{load_model, onnx, tensors::TensorFile};
+    let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
+    let weights = load_model(&model).map_err(|e| e.to_string())?;
+    let options = onnx::ExportOptions {
+        initial_states: args.initial_states,
+        sequence_lens: args.sequence_lens,
+    };
+    let bytes = onnx::to_onnx_bytes(&weights, options).map_err(|e| e.to_string())?;
+    write_atomically(&args.out, &bytes)
+}
+
+/// Writes beside the target and renames, so a failure leaves no partial
+/// file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("partial-{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.out).map_err(|e| {
+    std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", args.out.display())
+        format!("{}: {e}", path.display())
     })
 }
 

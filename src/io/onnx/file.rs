@@ -174,7 +174,8 @@ impl OnnxOp {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The operator's `op_type`.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Lstm => "LSTM",
             Self::Gru => "GRU",

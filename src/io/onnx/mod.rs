@@ -7,10 +7,12 @@
 //!
 //! [`load`] and [`load_node`] read these from `.onnx` files; the
 //! safetensors form (weights under their ONNX names, attributes as
-//! metadata) is [`load_onnx_file`].
+//! metadata) is [`load_onnx_file`]; [`save`] writes a module as `.onnx`.
 
+mod export;
 mod file;
 
+pub use export::{save, to_onnx_bytes, ExportOptions, EXPORT_OPSET};
 pub use file::{load, load_node, OnnxModel, OnnxNode, Operand, MIN_OPSET};
 
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
