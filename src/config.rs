@@ -241,6 +241,14 @@ impl Direction {
             Direction::Bidirectional => "bidirectional",
         }
     }
+
+    /// The direction [`Direction::name`] names (ONNX's `direction`
+    /// attribute uses the same words).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Forward, Self::Reverse, Self::Bidirectional]
+            .into_iter()
+            .find(|d| d.name() == name)
+    }
 }
 
 /// A whole recurrent module: `layer` describes layer 0 (its `input_size` is

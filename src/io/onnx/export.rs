@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::file::proto::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 use super::{onnx_gate_order, OnnxOp};
-use crate::config::{CellKind, Direction, GruReset, Nonlinearity};
+use crate::config::{CellKind, GruReset, Nonlinearity};
 use crate::error::{Error, Result};
 use crate::weights::StackWeights;
 
@@ -325,12 +325,8 @@ impl<'a> Exporter<'a> {
             let mut n = node(self.op.name(), &format!("layer{l}"), &ins, &outs);
             n.attribute
                 .push(int_attr("hidden_size", layer.hidden_size as i64));
-            let direction = match config.direction {
-                Direction::Forward => "forward",
-                Direction::Reverse => "reverse",
-                Direction::Bidirectional => "bidirectional",
-            };
-            n.attribute.push(string_attr("direction", direction));
+            n.attribute
+                .push(string_attr("direction", config.direction.name()));
             match layer.cell {
                 CellKind::Gru(reset) => n.attribute.push(int_attr(
                     "linear_before_reset",

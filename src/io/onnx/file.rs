@@ -385,20 +385,15 @@ fn attributes(op: OnnxOp, node: &proto::NodeProto, r: &HostTensor) -> Result<Onn
     };
     let direction = match typed("direction", AttributeType::String)? {
         None => Direction::Forward,
-        Some(a) => match a.s.as_slice() {
-            b"forward" => Direction::Forward,
-            b"reverse" => Direction::Reverse,
-            b"bidirectional" => Direction::Bidirectional,
-            s => {
-                return Err(Error::config(
+        Some(a) => {
+            let name = String::from_utf8_lossy(&a.s);
+            Direction::from_name(&name).ok_or_else(|| {
+                Error::config(
                     what("direction"),
-                    format!(
-                        "{:?}, expected forward, reverse or bidirectional",
-                        String::from_utf8_lossy(s)
-                    ),
-                ))
-            }
-        },
+                    format!("{name:?}, expected forward, reverse or bidirectional"),
+                )
+            })?
+        }
     };
     let hidden_size = match typed("hidden_size", AttributeType::Int)? {
         Some(a) => usize::try_from(a.i)

@@ -175,12 +175,9 @@ fn parse_attributes(file: &TensorFile) -> Result<(OnnxOp, OnnxAttributes)> {
     let hidden_size = meta("hidden_size")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::config("metadata hidden_size", "missing or not a number"))?;
-    let direction = match meta("direction").unwrap_or("forward") {
-        "forward" => Direction::Forward,
-        "reverse" => Direction::Reverse,
-        "bidirectional" => Direction::Bidirectional,
-        v => return Err(Error::config("metadata direction", format!("{v:?}"))),
-    };
+    let direction = meta("direction").unwrap_or("forward");
+    let direction = Direction::from_name(direction)
+        .ok_or_else(|| Error::config("metadata direction", format!("{direction:?}")))?;
     let activation = match meta("activations").unwrap_or("Tanh") {
         "Tanh" => Nonlinearity::Tanh,
         "Relu" => Nonlinearity::Relu,
