@@ -1,6 +1,7 @@
 //! What a recurrent layer is: the cell, its sizes and options. Validated once,
 //! on construction, so every later stage can trust it.
 
+use crate::cell_options::CellOptions;
 use crate::error::{Error, Result};
 
 /// Where the GRU reset gate acts on the previous hidden state.
@@ -103,6 +104,9 @@ pub struct RnnConfig {
     pub bias: bool,
     /// LSTM projection size `Ho` (PyTorch's `proj_size`): `h = W_hr (o*tanh(c))`.
     pub proj_size: Option<usize>,
+    /// ONNX's options (other functions, clip, input_forget); none by
+    /// default.
+    pub options: CellOptions,
 }
 
 /// Sizes are kept below this so every element index fits the shaders' `u32`.
@@ -117,6 +121,7 @@ impl RnnConfig {
             hidden_size,
             bias: true,
             proj_size: None,
+            options: CellOptions::default(),
         }
         .validated()
     }
@@ -163,7 +168,14 @@ impl RnnConfig {
                 ));
             }
         }
+        self.options.validated(self.cell)?;
         Ok(self)
+    }
+
+    /// The same config with ONNX's cell options (see [`CellOptions`]).
+    pub fn with_options(mut self, options: CellOptions) -> Result<Self> {
+        self.options = options;
+        self.validated()
     }
 
     /// `Ho`: the size of `h` (the projection size, else the hidden size).
@@ -319,6 +331,16 @@ impl StackConfig {
             input_size,
             ..self.layer
         }
+    }
+
+    /// The config of layer `l`, direction `d`: [`StackConfig::layer_config`]
+    /// with the functions of that direction (see [`CellOptions::reverse`])
+    /// as its only ones. What that layer-direction's weights carry.
+    pub fn slot_config(&self, l: usize, d: usize) -> RnnConfig {
+        let mut config = self.layer_config(l);
+        config.options.activations = config.options.activations_of(d);
+        config.options.reverse = None;
+        config
     }
 
     /// `D*Ho`: the last axis of the output.

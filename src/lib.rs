@@ -60,6 +60,7 @@
 
 // The layers, bottom to top; a module uses only those above it in this
 // list (tests/layering.rs checks it).
+mod cell_options;
 mod cells;
 mod config;
 mod error;
@@ -76,6 +77,7 @@ mod weights;
 /// (or depend on the same version) when passing devices and buffers in.
 pub use wgpu;
 
+pub use cell_options::{Activation, Activations, CellOptions};
 pub use config::{
     CellKind, Direction, GruReset, Nonlinearity, Precision, RnnConfig, Schedule, StackConfig,
 };

@@ -1,9 +1,9 @@
 // The GRU backward pass (both reset placements), one dispatch per step (two
 // for reset-before): what its kernels share (gru/backward.wgsl,
-// subgroup/backward.wgsl, gru/backward_reset_subgroup.wgsl; common/common.wgsl
-// and common/backward.wgsl come first). See common/backward.wgsl for the
-// step scheme. With r, z,
-// n the saved activations, h the state before the step and dh the gradient
+// subgroup/backward.wgsl, gru/backward_reset_subgroup.wgsl; common/common.wgsl,
+// common/activations.wgsl and common/backward.wgsl come first; f and g are
+// shown as the plain cell's sigmoid and tanh). See common/backward.wgsl for
+// the step scheme. With r, z, n the gate values, h the state before the step and dh the gradient
 // of the state after it (h' = (1-z) n + z h):
 //   da_z = dh (h - n) z(1-z),  da_n = dh (1-z) (1-n²),  pass = z
 // Reset after (n = tanh(xn + r hn), hn = W_hn h + b_hn saved):
@@ -21,7 +21,7 @@
 // [T, B, 3H]: gradients of the hidden-side products r, z, n (what weight_hh
 // multiplies). Reset before: also the input side, which is the same.
 @group(0) @binding(4) var<storage, read_write> da_hid: array<f32>;
-// [T, B, 3H]: the activations r, z, n of the training forward.
+// [T, B, 3H]: what the training forward saved of r, z, n.
 @group(0) @binding(5) var<storage, read> acts: array<f32>;
 // [T+1, B, H]: the states.
 @group(0) @binding(6) var<storage, read> hs: array<f32>;
@@ -48,17 +48,21 @@ fn cell_backward(b: u32, j: u32, s: u32, dh: f32) {
         da_hid[at + 2u * H] = 0.0;
         return;
     }
-    let r = acts[at];
-    let z = acts[at + H];
-    let n = acts[at + 2u * H];
+    // What the forward saved of each gate (see common/activations.wgsl).
+    let sr = acts[at];
+    let sz = acts[at + H];
+    let sn = acts[at + 2u * H];
+    let r = value_f(sr);
+    let z = value_f(sz);
+    let n = value_g(sn);
     let h = hs[at_step(s, b, H) + j];
-    let da_z = dh * (h - n) * z * (1.0 - z);
-    let da_n = dh * (1.0 - z) * (1.0 - n * n);
+    let da_z = times_grad_f(dh * (h - n), sz);
+    let da_n = times_grad_g(dh * (1.0 - z), sn);
     da_hid[at + H] = da_z;
     if (RESET_BEFORE) {
         da_hid[at + 2u * H] = da_n;
     } else {
-        let da_r = da_n * aux[at_step(s, b, H) + j] * r * (1.0 - r);
+        let da_r = times_grad_f(da_n * aux[at_step(s, b, H) + j], sr);
         da_in[at] = da_r;
         da_in[at + H] = da_z;
         da_in[at + 2u * H] = da_n;
@@ -93,9 +97,9 @@ fn finish_state_gradient(b: u32, k: u32, rec: f32) {
         g += next;
     } else {
         let gates = at_step(i, b, G) + k;
-        g += acts[gates + H] * next;
+        g += value_f(acts[gates + H]) * next;
         if (RESET_BEFORE) {
-            g += aux[b * H + k] * acts[gates];
+            g += aux[b * H + k] * value_f(acts[gates]);
         }
     }
     ds[at] = g;
@@ -115,9 +119,8 @@ fn finish_reset(b: u32, k: u32, rec: f32) {
     var drh = 0.0;
     var da_r = 0.0;
     if (i < lengths[b]) {
-        let r = acts[gates];
         drh = rec;
-        da_r = drh * hs[at_step(i, b, H) + k] * r * (1.0 - r);
+        da_r = times_grad_f(drh * hs[at_step(i, b, H) + k], acts[gates]);
     }
     aux[b * H + k] = drh;
     da_hid[gates] = da_r;

@@ -34,15 +34,18 @@ fn finish_unit(b: u32, j: u32, rec: vec4<f32>) {
     var h = h_prev;
     if (p.step < lengths[b]) {
         let row = p.xg_offset + b * 3u * H + j;
-        let r = sigmoid(xg[row] + rec.x);
-        let z = sigmoid(xg[row + H] + rec.y);
+        let r_pre = xg[row] + rec.x;
+        let z_pre = xg[row + H] + rec.y;
+        let r = act_f(r_pre);
+        let z = act_f(z_pre);
         let hn = rec.z + b_hn[j];
-        let n = tanh_safe(xg[row + 2u * H] + r * hn);
+        let n_pre = xg[row + 2u * H] + r * hn;
+        let n = act_g(n_pre);
         h = (1.0 - z) * n + z * h_prev;
         if (TRAIN) {
-            xg[row] = r;
-            xg[row + H] = z;
-            xg[row + 2u * H] = n;
+            xg[row] = saved(r_pre, r);
+            xg[row + H] = saved(z_pre, z);
+            xg[row + 2u * H] = saved(n_pre, n);
             hn_hist[history(p.step, H) + b * H + j] = hn;
         }
     }

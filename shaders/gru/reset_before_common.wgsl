@@ -12,7 +12,7 @@
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 3H], gate blocks r, z, n.
-// TRAIN replaces them with the activations r, z, n.
+// TRAIN replaces them with what `saved` keeps of r, z, n.
 @group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [H (k), H (j)]: (r, z) weights of unit j for input k.
 @group(0) @binding(2) var<storage, read> w_rz: array<vec2<Weight>>;
@@ -33,15 +33,17 @@ fn finish_gates(b: u32, j: u32, rec: vec2<f32>) {
     let H = p.units;
     let K = p.rec;
     let row = p.xg_offset + b * 3u * H + j;
-    let r = sigmoid(xg[row] + rec.x);
-    let z = sigmoid(xg[row + H] + rec.y);
+    let r_pre = xg[row] + rec.x;
+    let z_pre = xg[row + H] + rec.y;
+    let r = act_f(r_pre);
+    let z = act_f(z_pre);
     // A finished row's r*h and z are never used: the candidate copies h
     // (and the backward pass multiplies them by zero gate gradients).
     rh[history(p.step, H) + b * H + j] = r * hs[p.h_prev_offset + b * K + j];
     zs[history(p.step, H) + b * H + j] = z;
     if (TRAIN && p.step < lengths[b]) {
-        xg[row] = r;
-        xg[row + H] = z;
+        xg[row] = saved(r_pre, r);
+        xg[row + H] = saved(z_pre, z);
     }
 }
 
@@ -54,11 +56,12 @@ fn finish_candidate(b: u32, j: u32, rec: f32) {
     var h = h_prev;
     if (p.step < lengths[b]) {
         let row = p.xg_offset + b * 3u * H + j;
-        let n = tanh_safe(xg[row + 2u * H] + rec);
+        let n_pre = xg[row + 2u * H] + rec;
+        let n = act_g(n_pre);
         let z = zs[history(p.step, H) + b * H + j];
         h = (1.0 - z) * n + z * h_prev;
         if (TRAIN) {
-            xg[row + 2u * H] = n;
+            xg[row + 2u * H] = saved(n_pre, n);
         }
     }
     hs[p.h_out_offset + b * K + j] = h;

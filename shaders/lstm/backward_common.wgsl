@@ -1,8 +1,9 @@
 // The LSTM (and peephole LSTM) backward pass, one dispatch per step (two
 // with a projection): what its kernels share (lstm/backward.wgsl,
-// subgroup/backward.wgsl; common/common.wgsl and common/backward.wgsl come
-// first). See common/backward.wgsl for the step scheme. With
-// i, f, g, o the saved activations, c_{s-1} and c_s the saved cell states,
+// subgroup/backward.wgsl; common/common.wgsl, common/activations.wgsl and
+// common/backward.wgsl come first; the functions f, g, h are shown here as
+// the plain cell's sigmoid, tanh, tanh). See common/backward.wgsl for the step scheme.
+// With i, f, g, o the gate values, c_{s-1} and c_s the saved cell states,
 // dm the gradient of o*tanh(c_s) and dc the carried cell-state gradient:
 //   da_o = dm tanh(c) o(1-o)
 //   dc' = dc + dm o (1 - tanh²c) + da_o p_o
@@ -47,20 +48,27 @@ fn cell_backward(b: u32, j: u32, s: u32, dm: f32) {
         da[at + 3u * H] = 0.0;
         return;
     }
-    let i = acts[at];
-    let f = acts[at + H];
-    let g = acts[at + 2u * H];
-    let o = acts[at + 3u * H];
+    // What the forward saved of each gate (see common/activations.wgsl).
+    let si = acts[at];
+    let sf = acts[at + H];
+    let sg = acts[at + 2u * H];
+    let so = acts[at + 3u * H];
+    let i = value_f(si);
+    // INPUT_FORGET: f = 1 - i, so dc'/di = g - c and f has no gradient.
+    let f = select(value_f(sf), 1.0 - i, INPUT_FORGET);
+    let g = value_g(sg);
+    let o = value_f(so);
     let c_prev = cs[at_step(s, b, H) + j];
-    let tc = tanh_safe(cs[at_step(s + 1u, b, H) + j]);
-    let da_o = dm * tc * o * (1.0 - o);
-    var dcs = dc[b * H + j] + dm * o * (1.0 - tc * tc);
+    let c_new = cs[at_step(s + 1u, b, H) + j];
+    let tc = act_h(c_new);
+    let da_o = times_grad_f(dm * tc, so);
+    var dcs = dc[b * H + j] + times_grad_h(dm * o, c_new, tc);
     if (PEEPHOLE) {
         dcs += da_o * peephole[2u * H + j];
     }
-    let da_i = dcs * g * i * (1.0 - i);
-    let da_f = dcs * c_prev * f * (1.0 - f);
-    let da_g = dcs * i * (1.0 - g * g);
+    let da_i = times_grad_f(dcs * select(g, g - c_prev, INPUT_FORGET), si);
+    let da_f = select(times_grad_f(dcs * c_prev, sf), 0.0, INPUT_FORGET);
+    let da_g = times_grad_g(dcs * i, sg);
     var dc_prev = dcs * f;
     if (PEEPHOLE) {
         dc_prev += da_i * peephole[j] + da_f * peephole[H + j];

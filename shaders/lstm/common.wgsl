@@ -4,7 +4,7 @@
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 // [steps, B, 4H]: x W_ih^T + b_ih + b_hh, gate blocks i, f, g, o. TRAIN
-// replaces them with the activations i, f, g, o.
+// replaces them with what LstmGates.saved holds.
 @group(0) @binding(1) var<storage, read_write> xg: array<f32>;
 // [Ho (k), H (j)]: (i, f, g, o) weights of unit j for state element k, so
 // one vec4 load brings all four gates and neighbouring invocations read
@@ -64,12 +64,12 @@ fn finish_unit(b: u32, j: u32, rec: vec4<f32>) {
     let c_new = gates.c;
     c[c_out_at] = c_new;
     if (TRAIN) {
-        xg[row] = gates.i;
-        xg[row + H] = gates.f;
-        xg[row + 2u * H] = gates.g;
-        xg[row + 3u * H] = o;
+        xg[row] = gates.saved.x;
+        xg[row + H] = gates.saved.y;
+        xg[row + 2u * H] = gates.saved.z;
+        xg[row + 3u * H] = gates.saved.w;
     }
-    let h = o * tanh_safe(c_new);
+    let h = o * act_h(c_new);
     if (PROJ) {
         m[m_at] = h;
     } else {

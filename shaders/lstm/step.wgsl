@@ -79,12 +79,12 @@ fn lstm_sequence(
                     let pre = acc[bb] + vec4<f32>(xg[row], xg[row + H], xg[row + 2u * H], xg[row + 3u * H]);
                     let gates = lstm_cell(pre, c_reg[bb], peepholes_of(j, H));
                     c_reg[bb] = gates.c;
-                    h = gates.o * tanh_safe(gates.c);
+                    h = gates.o * act_h(gates.c);
                     if (TRAIN) {
-                        xg[row] = gates.i;
-                        xg[row + H] = gates.f;
-                        xg[row + 2u * H] = gates.g;
-                        xg[row + 3u * H] = gates.o;
+                        xg[row] = gates.saved.x;
+                        xg[row + H] = gates.saved.y;
+                        xg[row + 2u * H] = gates.saved.z;
+                        xg[row + 3u * H] = gates.saved.w;
                     }
                 }
                 if (b < p.batch) {

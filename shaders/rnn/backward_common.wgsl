@@ -1,8 +1,9 @@
 // The Elman RNN backward pass, one dispatch per step (see
 // common/backward.wgsl); this file holds what rnn/backward.wgsl and
-// subgroup/backward.wgsl share (common/common.wgsl and common/backward.wgsl come
-// first): da = dh * act'(a), with act' read off the saved
-// state h' = act(a): 1 - h'² for tanh, [h' > 0] for relu.
+// subgroup/backward.wgsl share (common/common.wgsl, common/activations.wgsl and
+// common/backward.wgsl come first): da = dh * f'(a), with f' read off the
+// saved state h' = f(a) (1 - h'² for tanh, [h' > 0] for relu), or with
+// SAVE_PRE computed from the saved pre-activation a.
 
 @group(0) @binding(0) var<uniform> p: BackParams;
 // weight_hh [H, H] (PyTorch layout).
@@ -14,8 +15,8 @@
 @group(0) @binding(4) var<storage, read_write> da: array<f32>;
 // [T+1, B, H]: the states.
 @group(0) @binding(5) var<storage, read> hs: array<f32>;
-
-override RELU: bool = false;
+// [T, B, H]: SAVE_PRE: the clipped pre-activations (else unread).
+@group(0) @binding(6) var<storage, read> acts: array<f32>;
 
 // For subgroup/backward.wgsl: element `at` of da, and the gate rows per
 // step with how many of them weight_hh multiplies (one gate: H and H).
@@ -43,12 +44,12 @@ fn finish_state_gradient(b: u32, k: u32, rec: f32) {
         let s = i - 1u;
         var d = 0.0;
         if (s < lengths[b]) {
-            let h = hs[at];
-            if (RELU) {
-                d = select(0.0, g, h > 0.0);
-            } else {
-                d = g * (1.0 - h * h);
+            // The state is the function's value; SAVE_PRE saved its input.
+            var saved = hs[at];
+            if (SAVE_PRE) {
+                saved = acts[at_step(s, b, H) + k];
             }
+            d = times_grad_f(g, saved);
         }
         da[at_step(s, b, H) + k] = d;
     }

@@ -5,7 +5,8 @@
 // W_ih h^{z-1}_t inside the step: layer z-1 wrote h^{z-1}_t in the dispatch
 // before. Only layer 0's input projection is a GEMM (its result `xg`).
 // The grid's third axis is the layer. Sums run in the order lstm/step.wgsl
-// uses. (common/common.wgsl comes first, then lstm/cell.wgsl.)
+// uses. (common/common.wgsl, common/activations.wgsl and lstm/cell.wgsl
+// come first.)
 
 struct WaveParams {
     batch: u32,
@@ -42,9 +43,8 @@ struct WaveParams {
 @group(0) @binding(8) var<storage, read_write> c: array<f32>;
 
 // 0: LSTM (PEEPHOLE from lstm/cell.wgsl), 1: GRU with the reset gate after
-// the product, 2: RNN (RELU or tanh).
+// the product, 2: RNN (its function is F_FN).
 override CELL: u32 = 0u;
-override RELU: bool = false;
 
 var<workgroup> rows_tile: array<f32, 256>; // [BT][KT]
 
@@ -146,15 +146,14 @@ fn finish_unit(z: u32, s: u32, b: u32, j: u32, x: vec4<f32>, rec: vec4<f32>) {
             }
             let cell = lstm_cell(rec + x, c[c_at], peep);
             c[c_at] = cell.c;
-            h = cell.o * tanh_safe(cell.c);
+            h = cell.o * act_h(cell.c);
         } else if (CELL == 1u) {
-            let r = sigmoid(x.x + rec.x);
-            let u = sigmoid(x.y + rec.y);
-            let n = tanh_safe(x.z + r * (rec.z + extra[z * H + j]));
+            let r = act_f(x.x + rec.x);
+            let u = act_f(x.y + rec.y);
+            let n = act_g(x.z + r * (rec.z + extra[z * H + j]));
             h = (1.0 - u) * n + u * h_prev;
         } else {
-            let a = x.x + rec.x;
-            h = select(tanh_safe(a), max(a, 0.0), RELU);
+            h = act_f(x.x + rec.x);
         }
     }
     hs[prev_at + block] = h;

@@ -2,7 +2,7 @@
 //! layer-direction's backward ([`BackwardSteps`]), the row operands of its
 //! products, and what a cell gives back ([`CellBackward`]).
 
-use super::{Layer, LayerPass};
+use super::{function_constants, Layer, LayerPass};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::backward::BackParams;
@@ -78,6 +78,7 @@ impl BackwardSteps<'_> {
     ) -> Result<PerStepDispatch> {
         let mut constants = constants.to_vec();
         constants.push(rows_constant(self.batch));
+        constants.extend(function_constants(self.layer.config()));
         let (kernel, groups, texels) = per_step_variant(
             self.gpu,
             kernel,

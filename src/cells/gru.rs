@@ -58,7 +58,7 @@ impl CellFamily for Gru {
         (self.reset == GruReset::After).then(|| WavefrontCell {
             gates: &[0, 1, 2],
             extras_per_unit: 1,
-            constants: vec![("CELL", 1.0), ("PEEPHOLE", 0.0), ("RELU", 0.0)],
+            constants: vec![("CELL", 1.0), ("PEEPHOLE", 0.0)],
         })
     }
 

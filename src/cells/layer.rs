@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::cell_family;
+use super::{cell_family, function_constants};
 use crate::config::{CellKind, GruReset, Precision, RnnConfig};
 use crate::error::{Error, Result};
 use crate::gpu::tensor::storage_buffer;
@@ -18,7 +18,7 @@ use crate::kernels::step::{
     persistent_pieces, StageRows, StepOffsets, StepStage, Steps, PERSISTENT_MAX_UNITS,
 };
 use crate::kernels::texels::TexelMatrix;
-use crate::kernels::{precision_constants, Kernel};
+use crate::kernels::{flag, precision_constants, Kernel};
 use crate::weights::LayerTensors;
 use crate::weights::RnnWeights;
 
@@ -318,6 +318,7 @@ impl Layer {
                 kernel,
                 constants: {
                     constants.extend(precision_constants(self.precision));
+                    constants.extend(function_constants(&cfg));
                     constants
                 },
                 units: h as u32,
@@ -350,12 +351,13 @@ impl Layer {
                     (piece, first)
                 })
                 .collect();
-            let peephole = cfg.cell == CellKind::PeepholeLstm;
+            let mut cell = function_constants(&cfg);
+            cell.push(("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)));
             Steps::persistent(
                 gpu,
                 batch as u32,
                 h as u32,
-                (peephole, train),
+                (&cell, train),
                 &chunks,
                 &buffers,
                 (self.precision, self.texels.forward.first()),

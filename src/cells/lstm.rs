@@ -3,7 +3,7 @@
 //! Its WGSL is in `shaders/lstm/`.
 
 use super::backward::{BackwardSteps, CellBackward};
-use super::{CellFamily, StepScratch, WavefrontCell};
+use super::{function_constants, CellFamily, StepScratch, WavefrontCell};
 use crate::config::CellKind;
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
@@ -53,11 +53,7 @@ impl CellFamily for Lstm {
         Some(WavefrontCell {
             gates: &[0, 1, 2, 3],
             extras_per_unit: 3,
-            constants: vec![
-                ("CELL", 0.0),
-                ("PEEPHOLE", flag(self.peephole)),
-                ("RELU", 0.0),
-            ],
+            constants: vec![("CELL", 0.0), ("PEEPHOLE", flag(self.peephole))],
         })
     }
 
@@ -82,10 +78,12 @@ impl CellFamily for Lstm {
             // backward: one dispatch per piece of slots.
             let buffers: Vec<&wgpu::Buffer> =
                 std::iter::once(&layer.recurrent[0]).chain(bound).collect();
+            let mut cell = function_constants(&cfg);
+            cell.push(("PEEPHOLE", flag(cfg.cell == CellKind::PeepholeLstm)));
             let (persistent, pieces) = persistent_backward(
                 b.gpu,
                 (batch, seq, h),
-                cfg.cell == CellKind::PeepholeLstm,
+                &cell,
                 &buffers,
                 layer.texels.forward.first(),
             )?;

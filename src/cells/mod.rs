@@ -16,10 +16,10 @@ pub(crate) use backward::{BackwardSteps, CellBackward};
 pub(crate) use layer::{weight_buffer, InputProjection, Layer, LayerPass};
 pub(crate) use stack::DeviceStack;
 
-use crate::config::CellKind;
+use crate::config::{CellKind, RnnConfig};
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::kernels::Kernel;
+use crate::kernels::{flag, Kernel};
 use crate::weights::LayerTensors;
 
 /// What a cell family's forward steps write besides `hs` and the cell
@@ -42,7 +42,7 @@ pub(crate) struct WavefrontCell {
     pub gates: &'static [usize],
     /// Per-unit extras each layer copies in (LSTM peepholes, GRU b_hn).
     pub extras_per_unit: usize,
-    /// `CELL`, `PEEPHOLE`, `RELU`.
+    /// `CELL`, `PEEPHOLE`.
     pub constants: Vec<(&'static str, f64)>,
 }
 
@@ -79,12 +79,43 @@ pub(crate) trait CellFamily {
     fn backward_steps(&self, steps: &BackwardSteps<'_>) -> Result<CellBackward>;
 }
 
+/// The override constants of `shaders/common/activations.wgsl` for a
+/// layer-direction with `config` (its options resolved to that direction,
+/// see [`crate::StackConfig::slot_config`]): its functions, clip,
+/// input_forget, and whether training saves pre-activations.
+pub(crate) fn function_constants(config: &RnnConfig) -> Vec<(&'static str, f64)> {
+    const NAMES: [[&str; 3]; 3] = [
+        ["F_FN", "F_ALPHA", "F_BETA"],
+        ["G_FN", "G_ALPHA", "G_BETA"],
+        ["H_FN", "H_ALPHA", "H_BETA"],
+    ];
+    let options = &config.options;
+    let mut constants = vec![];
+    for (names, function) in NAMES.iter().zip(options.functions(config.cell, 0)) {
+        let (alpha, beta) = function.parameters();
+        constants.extend([
+            (names[0], f64::from(function.code())),
+            (names[1], f64::from(alpha)),
+            (names[2], f64::from(beta)),
+        ]);
+    }
+    constants.extend([
+        ("CLIP", f64::from(options.clip.unwrap_or(0.0))),
+        ("INPUT_FORGET", flag(options.input_forget)),
+        (
+            "SAVE_PRE",
+            flag(options.saves_pre_activations(config.cell, 0)),
+        ),
+    ]);
+    constants
+}
+
 /// The family of `cell`.
 pub(crate) fn cell_family(cell: CellKind) -> Box<dyn CellFamily> {
     match cell {
         CellKind::Lstm => Box::new(lstm::Lstm { peephole: false }),
         CellKind::PeepholeLstm => Box::new(lstm::Lstm { peephole: true }),
         CellKind::Gru(reset) => Box::new(gru::Gru { reset }),
-        CellKind::Rnn(act) => Box::new(rnn::Rnn { act }),
+        CellKind::Rnn(_) => Box::new(rnn::Rnn),
     }
 }

@@ -1,24 +1,16 @@
-//! The vanilla RNN, `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with tanh or
-//! ReLU. Its WGSL is in `shaders/rnn/`.
+//! The vanilla RNN, `h' = f(W_ih x + b_ih + W_hh h + b_hh)` with tanh or
+//! ReLU (or another function of [`crate::CellOptions`]). Its WGSL is in
+//! `shaders/rnn/`.
 
 use super::backward::{BackwardSteps, CellBackward};
 use super::{CellFamily, StepScratch, WavefrontCell};
-use crate::config::Nonlinearity;
 use crate::error::Result;
 use crate::gpu::Gpu;
-use crate::kernels::{flag, Kernel};
+use crate::kernels::Kernel;
 use crate::weights::LayerTensors;
 
-/// An RNN with `act` as its nonlinearity.
-pub(crate) struct Rnn {
-    pub act: Nonlinearity,
-}
-
-impl Rnn {
-    fn constants(&self) -> Vec<(&'static str, f64)> {
-        vec![("RELU", flag(self.act == Nonlinearity::Relu))]
-    }
-}
+/// An RNN; its function is in the layer's function constants.
+pub(crate) struct Rnn;
 
 impl CellFamily for Rnn {
     fn recurrent_layout(&self) -> &'static [(&'static [usize], usize)] {
@@ -42,16 +34,12 @@ impl CellFamily for Rnn {
         Some(WavefrontCell {
             gates: &[0],
             extras_per_unit: 0,
-            constants: vec![
-                ("CELL", 2.0),
-                ("PEEPHOLE", 0.0),
-                ("RELU", flag(self.act == Nonlinearity::Relu)),
-            ],
+            constants: vec![("CELL", 2.0), ("PEEPHOLE", 0.0)],
         })
     }
 
     fn step_kernels(&self, _projected: bool) -> Vec<(Kernel, Vec<(&'static str, f64)>)> {
-        vec![(Kernel::RnnStep, self.constants())]
+        vec![(Kernel::RnnStep, vec![])]
     }
 
     fn backward_steps(&self, b: &BackwardSteps<'_>) -> Result<CellBackward> {
@@ -59,13 +47,14 @@ impl CellFamily for Rnn {
         let rows = b.gate_rows("da_i", 0, cfg.gate_rows());
         let kernel = b.dispatch(
             Kernel::RnnBackwardStep,
-            &self.constants(),
+            &[],
             &[
                 b.layer.params.weight_hh.buffer(),
                 b.lengths,
                 b.ds,
                 b.da,
                 &b.pass.hs,
+                &b.pass.acts,
             ],
             cfg.hidden_size,
             (&rows, b.texels()),

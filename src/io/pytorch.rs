@@ -218,8 +218,8 @@ pub fn load_state_dict(file: &TensorFile) -> Result<PyTorchModel> {
     let mut layers = Vec::new();
     let mut used = 0;
     for l in 0..num_layers {
-        let lc = config.layer_config(l);
         for d in 0..config.directions() {
+            let lc = config.slot_config(l, d);
             let rev = direction == Direction::Bidirectional && d == 1;
             let mut take =
                 |kind: &str, shape: &[usize], wanted: bool| -> Result<Option<Vec<f32>>> {

@@ -10,7 +10,7 @@ use super::step::{
     persistent_pieces, rows_constant, PerStepDispatch, PERSISTENT_MAX_UNITS, ROWS_PER_GROUP,
 };
 use super::texels::TexelMatrix;
-use super::{flag, Kernel, WgslTwin};
+use super::{Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
 
@@ -64,12 +64,13 @@ pub fn back_params(batch: usize, seq: usize, hidden: usize, out_size: usize) -> 
 /// [`super::LOOP_BUDGET`] (see [`persistent_pieces`]). `buffers` are
 /// [`Kernel::LstmBackwardStep`]'s, except that `buffers[0]` is the forward's
 /// interleaved weights; CPU adapters with the subgroup kernels read those as
-/// `texels`. Returns the dispatch and its number of pieces (the params
-/// indices to record, in order).
+/// `texels`; `cell` holds its `PEEPHOLE` and function constants. Returns the
+/// dispatch and its number of pieces (the params indices to record, in
+/// order).
 pub fn persistent_backward(
     gpu: &Gpu,
     (batch, seq, hidden): (usize, usize, usize),
-    peephole: bool,
+    cell: &[(&'static str, f64)],
     buffers: &[&wgpu::Buffer],
     texels: Option<&TexelMatrix>,
 ) -> Result<(PerStepDispatch, usize)> {
@@ -90,12 +91,12 @@ pub fn persistent_backward(
             ..Default::default()
         })
         .collect();
-    let constants = [
-        ("PEEPHOLE", flag(peephole)),
+    let mut constants = cell.to_vec();
+    constants.extend([
         ("PROJ", 0.0),
         ("SEQ_WG", hidden.next_multiple_of(32) as f64),
         rows_constant(batch),
-    ];
+    ]);
     let (kernel, texels) = match texels {
         Some(w) if gpu.tuning().subgroup_kernels() => (Kernel::LstmBackwardSequenceTexels, vec![w]),
         _ => (Kernel::LstmBackwardSequence, vec![]),

@@ -80,6 +80,7 @@ const GEMM: &str = wgsl!("gemm/common.wgsl", "gemm/gemm.wgsl");
 /// The LSTM forward module: the per-step kernel and the persistent one.
 const LSTM_STEP: &str = wgsl!(
     "common/common.wgsl",
+    "common/activations.wgsl",
     "common/matvec.wgsl",
     "lstm/cell.wgsl",
     "lstm/common.wgsl",
@@ -90,6 +91,7 @@ const LSTM_STEP: &str = wgsl!(
 /// The LSTM backward module: the step and, projected, the cell-state step.
 const LSTM_BACKWARD: &str = wgsl!(
     "common/common.wgsl",
+    "common/activations.wgsl",
     "common/backward.wgsl",
     "lstm/backward_common.wgsl",
     "lstm/backward.wgsl"
@@ -98,6 +100,7 @@ const LSTM_BACKWARD: &str = wgsl!(
 /// The GRU backward module: the step and the reset-before n step.
 const GRU_BACKWARD: &str = wgsl!(
     "common/common.wgsl",
+    "common/activations.wgsl",
     "common/backward.wgsl",
     "gru/backward_common.wgsl",
     "gru/backward.wgsl"
@@ -143,7 +146,7 @@ registry! {
         "step_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "lstm/cell.wgsl",
             "lstm/common.wgsl";
             "subgroup/step.wgsl"
@@ -160,7 +163,7 @@ registry! {
         "lstm_sequence",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "lstm/cell.wgsl",
             "lstm/common.wgsl",
@@ -174,7 +177,7 @@ registry! {
         "matvec_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "gru/common.wgsl",
             "gru/step.wgsl"
@@ -184,14 +187,14 @@ registry! {
         "gru_step_subgroup",
         "step_subgroup",
         PerStep,
-        subgroup_wgsl!("common/common.wgsl", "gru/common.wgsl"; "subgroup/step.wgsl"),
+        subgroup_wgsl!("common/common.wgsl", "common/activations.wgsl", "gru/common.wgsl"; "subgroup/step.wgsl"),
     ),
     GruGates => row(
         "gru_gates",
         "matvec_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "gru/reset_before_common.wgsl",
             "gru/gates.wgsl"
@@ -202,7 +205,7 @@ registry! {
         "gru_gates_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "gru/reset_before_common.wgsl";
             "gru/gates_subgroup.wgsl"
         ),
@@ -212,7 +215,7 @@ registry! {
         "matvec_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "gru/reset_before_common.wgsl",
             "gru/candidate.wgsl"
@@ -223,7 +226,7 @@ registry! {
         "gru_candidate_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "gru/reset_before_common.wgsl";
             "gru/candidate_subgroup.wgsl"
         ),
@@ -233,7 +236,7 @@ registry! {
         "matvec_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "rnn/common.wgsl",
             "rnn/step.wgsl"
@@ -243,14 +246,14 @@ registry! {
         "rnn_step_subgroup",
         "rnn_step_subgroup",
         PerStep,
-        subgroup_wgsl!("common/common.wgsl", "rnn/common.wgsl"; "rnn/step_subgroup.wgsl"),
+        subgroup_wgsl!("common/common.wgsl", "common/activations.wgsl", "rnn/common.wgsl"; "rnn/step_subgroup.wgsl"),
     ),
     ProjectionStep => row(
         "projection_step",
         "matvec_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "lstm/projection_step.wgsl"
         ),
@@ -260,7 +263,7 @@ registry! {
         "projection_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/matvec.wgsl",
             "lstm/projection_step.wgsl";
             "lstm/projection_subgroup.wgsl"
@@ -295,7 +298,7 @@ registry! {
         "lstm_backward_sequence",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "lstm/backward_common.wgsl",
             "lstm/backward_sequence_buffer.wgsl",
@@ -307,7 +310,7 @@ registry! {
         "lstm_backward_sequence",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "lstm/backward_common.wgsl",
             "subgroup/texels.wgsl",
@@ -320,7 +323,7 @@ registry! {
         "backward_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "lstm/backward_common.wgsl";
             "subgroup/backward.wgsl"
@@ -337,7 +340,7 @@ registry! {
         "lstm_backward_cell_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "lstm/backward_common.wgsl";
             "lstm/backward_cell_subgroup.wgsl"
@@ -354,7 +357,7 @@ registry! {
         "backward_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "gru/backward_common.wgsl";
             "subgroup/backward.wgsl"
@@ -371,7 +374,7 @@ registry! {
         "gru_backward_reset_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "gru/backward_common.wgsl";
             "gru/backward_reset_subgroup.wgsl"
@@ -382,7 +385,7 @@ registry! {
         "rnn_backward_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "rnn/backward_common.wgsl",
             "rnn/backward.wgsl"
@@ -393,7 +396,7 @@ registry! {
         "backward_subgroup",
         PerStep,
         subgroup_wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "common/backward.wgsl",
             "rnn/backward_common.wgsl";
             "subgroup/backward.wgsl"
@@ -459,7 +462,7 @@ registry! {
         "wavefront_step",
         PerStep,
         wgsl!(
-            "common/common.wgsl",
+            "common/common.wgsl", "common/activations.wgsl",
             "lstm/cell.wgsl",
             "wavefront/step.wgsl"
         ),

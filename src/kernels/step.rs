@@ -404,7 +404,8 @@ impl Steps {
     }
 
     /// The persistent LSTM kernel (`lstm_sequence`, no projection,
-    /// `units <= PERSISTENT_MAX_UNITS`; `train` keeps the backward pass's
+    /// `units <= PERSISTENT_MAX_UNITS`; `cell`: its `PEEPHOLE` and
+    /// function constants; `train` keeps the backward pass's
     /// histories as [`Steps::new`] does): one dispatch per piece
     /// `(steps, offsets of its first step)` of a chunk; see
     /// [`persistent_pieces`]. Its weights are `buffers[1]`, or on CPU
@@ -413,7 +414,7 @@ impl Steps {
         gpu: &Gpu,
         batch: u32,
         units: u32,
-        (peephole, train): (bool, bool),
+        (cell, train): (&[(&'static str, f64)], bool),
         chunks: &[(std::ops::Range<usize>, StepOffsets)],
         buffers: &[&wgpu::Buffer],
         (precision, weights): (Precision, Option<&TexelMatrix>),
@@ -434,14 +435,14 @@ impl Steps {
             .collect();
         // One invocation per unit, in whole subgroup-sized groups of 32.
         let workgroup = units.next_multiple_of(32);
-        let mut constants = vec![
-            ("PEEPHOLE", flag(peephole)),
+        let mut constants = cell.to_vec();
+        constants.extend([
             ("PROJ", 0.0),
             ("TILED", 0.0),
             ("TRAIN", flag(train)),
             ("SEQ_WG", f64::from(workgroup)),
             rows_constant(batch as usize),
-        ];
+        ]);
         constants.extend(precision_constants(precision));
         let groups = [1, batch.div_ceil(PERSISTENT_ROWS), 1];
         // CPU adapters with the texel kernels read the weights as texels.

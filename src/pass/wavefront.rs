@@ -6,7 +6,7 @@
 //! layers above the first compute their input projection inside each step
 //! instead of in one GEMM over the whole sequence.
 
-use crate::cells::{cell_family, weight_buffer, InputProjection, Layer};
+use crate::cells::{cell_family, function_constants, weight_buffer, InputProjection, Layer};
 use crate::config::Precision;
 use crate::config::{Direction, Schedule, StackConfig};
 use crate::error::Result;
@@ -178,6 +178,7 @@ impl WavefrontPlan {
             })
             .collect();
         let mut constants = family.constants;
+        constants.extend(function_constants(&config.slot_config(0, 0)));
         constants.extend([
             ("TILED", flag(gpu.tuning().step_tiles())),
             ("TRAIN", 0.0),

@@ -1,7 +1,8 @@
 //! One time step of every cell for one batch row, in f64, written from the
 //! equations (PyTorch's gate order), not from the shaders.
 
-use crate::config::{GruReset, Nonlinearity};
+use crate::cell_options::Activation;
+use crate::config::GruReset;
 
 /// The logistic function `1 / (1 + e^-x)`, computed without overflow.
 pub fn sigmoid(x: f64) -> f64 {
@@ -35,9 +36,38 @@ pub struct CellWeights {
     pub peephole: Vec<f64>,
     /// `[Ho, H]` projection, empty without one.
     pub w_hr: Vec<f64>,
+    /// The functions f (gates), g (candidate), h (LSTM output of `c`).
+    pub functions: [Activation; 3],
+    /// Pre-activations of f and g are clipped to `[-clip, clip]`.
+    pub clip: Option<f64>,
+    /// LSTM: `f = 1 - i`.
+    pub input_forget: bool,
 }
 
 impl CellWeights {
+    /// f (`k` = 0) or g (`k` = 1) at pre-activation `x`, clipped first.
+    pub fn act(&self, k: usize, x: f64) -> f64 {
+        let x = match self.clip {
+            Some(c) => x.clamp(-c, c),
+            None => x,
+        };
+        self.functions[k].eval(x)
+    }
+
+    /// The derivative of [`CellWeights::act`]: 0 where the clip bites (at
+    /// `|x| >= clip`, as the shaders decide from the clipped value).
+    pub fn act_grad(&self, k: usize, x: f64) -> f64 {
+        match self.clip {
+            Some(c) if x.abs() >= c => 0.0,
+            _ => self.functions[k].derivative(x),
+        }
+    }
+
+    /// The LSTM's output function h of the cell state.
+    pub fn out(&self, c: f64) -> f64 {
+        self.functions[2].eval(c)
+    }
+
     /// `W_ih[row] · x + b_ih[row]`.
     pub fn input_part(&self, row: usize, x: &[f64]) -> f64 {
         self.dot(
@@ -76,7 +106,7 @@ impl CellWeights {
     }
 }
 
-/// LSTM, optionally with peepholes; returns `(o*tanh(c'), c')` (the caller
+/// LSTM, optionally with peepholes; returns `(o*h(c'), c')` (the caller
 /// applies a projection, if any).
 pub fn lstm(
     w: &CellWeights,
@@ -96,12 +126,16 @@ pub fn lstm(
         } else {
             (0.0, 0.0, 0.0)
         };
-        let i = sigmoid(pre(0, j) + p_i * c[j]);
-        let f = sigmoid(pre(1, j) + p_f * c[j]);
-        let g = pre(2, j).tanh();
+        let i = w.act(0, pre(0, j) + p_i * c[j]);
+        let f = if w.input_forget {
+            1.0 - i
+        } else {
+            w.act(0, pre(1, j) + p_f * c[j])
+        };
+        let g = w.act(1, pre(2, j));
         c_new[j] = f * c[j] + i * g;
-        let o = sigmoid(pre(3, j) + p_o * c_new[j]);
-        h_new[j] = o * c_new[j].tanh();
+        let o = w.act(0, pre(3, j) + p_o * c_new[j]);
+        h_new[j] = o * w.out(c_new[j]);
     }
     (h_new, c_new)
 }
@@ -110,33 +144,30 @@ pub fn lstm(
 pub fn gru(w: &CellWeights, x: &[f64], h: &[f64], reset: GruReset) -> Vec<f64> {
     let n = w.hidden;
     let r: Vec<f64> = (0..n)
-        .map(|j| sigmoid(w.input_part(j, x) + w.hidden_part(j, h)))
+        .map(|j| w.act(0, w.input_part(j, x) + w.hidden_part(j, h)))
         .collect();
     let z: Vec<f64> = (0..n)
-        .map(|j| sigmoid(w.input_part(n + j, x) + w.hidden_part(n + j, h)))
+        .map(|j| w.act(0, w.input_part(n + j, x) + w.hidden_part(n + j, h)))
         .collect();
     let rh: Vec<f64> = r.iter().zip(h).map(|(r, h)| r * h).collect();
     (0..n)
         .map(|j| {
             let row = 2 * n + j;
-            let cand = match reset {
-                GruReset::After => (w.input_part(row, x) + r[j] * w.hidden_part(row, h)).tanh(),
-                GruReset::Before => (w.input_part(row, x) + w.hidden_part(row, &rh)).tanh(),
-            };
+            let cand = w.act(
+                1,
+                match reset {
+                    GruReset::After => w.input_part(row, x) + r[j] * w.hidden_part(row, h),
+                    GruReset::Before => w.input_part(row, x) + w.hidden_part(row, &rh),
+                },
+            );
             (1.0 - z[j]) * cand + z[j] * h[j]
         })
         .collect()
 }
 
-/// Elman RNN.
-pub fn rnn(w: &CellWeights, x: &[f64], h: &[f64], act: Nonlinearity) -> Vec<f64> {
+/// Elman RNN (its function is `f`: tanh, relu or an ONNX one).
+pub fn rnn(w: &CellWeights, x: &[f64], h: &[f64]) -> Vec<f64> {
     (0..w.hidden)
-        .map(|j| {
-            let a = w.input_part(j, x) + w.hidden_part(j, h);
-            match act {
-                Nonlinearity::Tanh => a.tanh(),
-                Nonlinearity::Relu => a.max(0.0),
-            }
-        })
+        .map(|j| w.act(0, w.input_part(j, x) + w.hidden_part(j, h)))
         .collect()
 }

@@ -45,6 +45,9 @@ fn cell_weights(w: &RnnWeights) -> CellWeights {
         b_hh: w.bias_hh().map(to_f64).unwrap_or(zeros),
         peephole: w.peephole().map(to_f64).unwrap_or_default(),
         w_hr: w.weight_hr().map(to_f64).unwrap_or_default(),
+        functions: cfg.options.functions(cfg.cell, 0),
+        clip: cfg.options.clip.map(f64::from),
+        input_forget: cfg.options.input_forget,
     }
 }
 
@@ -62,7 +65,7 @@ pub fn cell_step(
             (w.project(m), c_new)
         }
         CellKind::Gru(reset) => (cells::gru(w, x, h, reset), c.to_vec()),
-        CellKind::Rnn(act) => (cells::rnn(w, x, h, act), c.to_vec()),
+        CellKind::Rnn(_) => (cells::rnn(w, x, h), c.to_vec()),
     }
 }
 

@@ -386,7 +386,7 @@ impl StackWeights {
             ));
         }
         for (i, w) in layers.iter().enumerate() {
-            let want = config.layer_config(i / config.directions());
+            let want = config.slot_config(i / config.directions(), i % config.directions());
             if *w.config() != want {
                 return Err(Error::config(
                     format!(
@@ -411,7 +411,7 @@ impl StackWeights {
         let layers = (0..config.state_slots())
             .map(|i| {
                 RnnWeights::random(
-                    config.layer_config(i / config.directions()),
+                    config.slot_config(i / config.directions(), i % config.directions()),
                     seed.wrapping_add(i as u64 * 7919),
                     scale,
                 )
