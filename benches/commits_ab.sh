@@ -4,13 +4,16 @@
 # alternated per configuration and mode, two rounds, in one session.
 # Usage, from the repository root:
 #   bash benches/commits_ab.sh OLD_BINARY NEW_BINARY
+# CONFIGS (optional) replaces the configurations, ';'-separated
+# "NAME CELL B T I H L" (for example "R rnn 16 64 256 256 1").
 # (build the old commit in a `git worktree` with `cargo build --release`).
 # One line per run; BENCHMARKS.md has the tables.
 set -euo pipefail
 old=$1
 new=$2
-for cfg in "S lstm 1 64 64 64 1" "M lstm 16 64 256 256 1" "L lstm 64 32 512 512 1" \
-    "D lstm 16 32 256 256 2" "G gru 16 64 256 256 1"; do
+default="S lstm 1 64 64 64 1;M lstm 16 64 256 256 1;L lstm 64 32 512 512 1;D lstm 16 32 256 256 2;G gru 16 64 256 256 1"
+IFS=';' read -r -a configs <<< "${CONFIGS:-$default}"
+for cfg in "${configs[@]}"; do
   read -r name cell b t i h l <<< "$cfg"
   for mode in infer train; do
     for round in 1 2; do

@@ -49,8 +49,9 @@ def initializer(name, a, storage):
 
 
 def case(name, op, I, H, T, B, direction="forward", layout=0, lengths=None, h0=False, c0=False,
-         peephole=False, bias=True, lbr=0, activations=None, opset=NEWEST, storage="raw",
-         external=False, outputs=None, state_inputs_as_constants=False, seed=0, extra_node=False):
+         peephole=False, bias=True, lbr=0, activations=None, alpha=None, beta=None, clip=None,
+         input_forget=False, x_scale=1.0, opset=NEWEST, storage="raw", external=False, outputs=None,
+         state_inputs_as_constants=False, seed=0, extra_node=False):
     rng = np.random.default_rng(seed)
     G = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
     D = 2 if direction == "bidirectional" else 1
@@ -63,7 +64,7 @@ def case(name, op, I, H, T, B, direction="forward", layout=0, lengths=None, h0=F
         weights["P"] = u(D, 3 * H)
     if storage == "float16":  # values exactly representable in both types
         weights = {n: w.astype(np.float16).astype(np.float32) for n, w in weights.items()}
-    X = rng.standard_normal((B, T, I) if layout else (T, B, I)).astype(np.float32)
+    X = (x_scale * rng.standard_normal((B, T, I) if layout else (T, B, I))).astype(np.float32)
     state_shape = (B, D, H) if layout else (D, B, H)
     feeds = {"X": X}
     if lengths is not None:
@@ -89,6 +90,14 @@ def case(name, op, I, H, T, B, direction="forward", layout=0, lengths=None, h0=F
         attrs["linear_before_reset"] = lbr
     if activations:
         attrs["activations"] = activations
+    if alpha:
+        attrs["activation_alpha"] = alpha
+    if beta:
+        attrs["activation_beta"] = beta
+    if clip is not None:
+        attrs["clip"] = clip
+    if input_forget:
+        attrs["input_forget"] = 1
     nodes = [helper.make_node(op, bound, node_outputs, name=f"{op.lower()}_node", **attrs)]
     graph_outputs = list(wanted)
     if extra_node:
@@ -132,8 +141,20 @@ def case(name, op, I, H, T, B, direction="forward", layout=0, lengths=None, h0=F
             if v.name in to_layout0:
                 dims = v.type.tensor_type.shape.dim
                 dims[0].dim_value, dims[1].dim_value = dims[1].dim_value, dims[0].dim_value
-    sess = ort.InferenceSession(reference.SerializeToString(), providers=["CPUExecutionProvider"])
-    results = dict(zip(graph_outputs, sess.run(graph_outputs, ref_inputs)))
+    def run(m):
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return dict(zip(graph_outputs, sess.run(graph_outputs, ref_inputs)))
+
+    results = run(reference)
+    if clip is not None:
+        # The clip must bite: without it ONNX Runtime computes otherwise.
+        unclipped = onnx.ModelProto()
+        unclipped.CopyFrom(reference)
+        a = unclipped.graph.node[0].attribute
+        a.remove(next(x for x in a if x.name == "clip"))
+        moved = max(np.abs(results[o] - v).max() for o, v in run(unclipped).items())
+        assert moved > 1e-2, f"{name}: the clip never bites ({moved})"
+
     if layout:
         results = {n: (v.transpose(from_layout0[n]) if n in from_layout0 else v) for n, v in results.items()}
 
@@ -174,6 +195,25 @@ def main():
     case("rnn_relu_bidirectional_external", "RNN", 3, 4, T=5, B=2, direction="bidirectional",
          activations=["Relu", "Relu"], external=True, seed=8)
     case("rnn_tanh_double", "RNN", 2, 5, T=7, B=3, storage="double", lengths=[7, 1, 4], seed=9)
+    # ONNX's options: every activation function with non-default alpha/beta
+    # (consumed in function order), per direction; clip with inputs large
+    # enough that it bites; input_forget (with peepholes).
+    case("lstm_activations_clip_bidirectional", "LSTM", 3, 4, T=6, B=3, direction="bidirectional",
+         activations=["HardSigmoid", "Softsign", "ScaledTanh", "Sigmoid", "Elu", "Affine"],
+         alpha=[0.3, 1.5, 0.8, 0.7], beta=[0.45, 0.6, -0.3], clip=0.9, x_scale=4.0,
+         lengths=[6, 2, 5], h0=True, c0=True, peephole=True, seed=11)
+    case("lstm_input_forget_clip_peephole", "LSTM", 3, 5, T=7, B=2, input_forget=True, clip=1.1,
+         x_scale=4.0, peephole=True, h0=True, c0=True, seed=12)
+    case("gru_activations_clip_layout1", "GRU", 4, 3, T=5, B=2, direction="bidirectional", lbr=1,
+         layout=1, activations=["Softsign", "LeakyRelu", "HardSigmoid", "ThresholdedRelu"],
+         alpha=[0.1, 0.25, 0.2], beta=[0.55], clip=0.8, x_scale=4.0, lengths=[5, 3], seed=13)
+    case("gru_lbr0_relu_softplus_reverse", "GRU", 3, 4, T=6, B=3, direction="reverse", lbr=0,
+         activations=["Relu", "Softplus"], clip=1.5, x_scale=4.0, h0=True, seed=14)
+    case("rnn_elu_softplus_clip_bidirectional", "RNN", 3, 4, T=6, B=2,
+         direction="bidirectional", activations=["Elu", "Softplus"], alpha=[1.3], clip=1.2,
+         x_scale=4.0, lengths=[6, 4], seed=15)
+    case("rnn_affine_opset7", "RNN", 2, 3, T=5, B=2, activations=["Affine"], alpha=[0.7],
+         beta=[-0.3], opset=7, seed=16)
     # A graph with one more node: `load` refuses it, `load_node` reads the LSTM.
     case("lstm_then_neg", "LSTM", 3, 4, T=3, B=2, extra_node=True, seed=10)
 

@@ -7,8 +7,17 @@
 
 use std::hash::{Hash, Hasher};
 
-use crate::config::{CellKind, Nonlinearity};
 use crate::error::{Error, Result};
+
+/// The logistic function `1 / (1 + e^-x)`, computed without overflow.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
 
 /// An activation function of ONNX's `LSTM`, `GRU` and `RNN` operators.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,46 +120,47 @@ impl Activation {
         let need = |v: Option<f32>, which: &str| {
             v.ok_or_else(|| {
                 Error::config(
-                    format!("activation {name}"),
-                    format!("needs its {which}: ONNX gives {name} no default"),
+                    "activations",
+                    format!("{name} needs its {which}: ONNX gives it no default"),
                 )
             })
         };
-        let activation =
-            match name {
-                "Relu" => Activation::Relu,
-                "Tanh" => Activation::Tanh,
-                "Sigmoid" => Activation::Sigmoid,
-                "Softsign" => Activation::Softsign,
-                "Softplus" => Activation::Softplus,
-                "Affine" => Activation::Affine {
-                    alpha: need(alpha, "alpha")?,
-                    beta: need(beta, "beta")?,
-                },
-                "ScaledTanh" => Activation::ScaledTanh {
-                    alpha: need(alpha, "alpha")?,
-                    beta: need(beta, "beta")?,
-                },
-                "LeakyRelu" => Activation::LeakyRelu {
-                    alpha: alpha.unwrap_or(0.01),
-                },
-                "ThresholdedRelu" => Activation::ThresholdedRelu {
-                    alpha: alpha.unwrap_or(1.0),
-                },
-                "HardSigmoid" => Activation::HardSigmoid {
-                    alpha: alpha.unwrap_or(0.2),
-                    beta: beta.unwrap_or(0.5),
-                },
-                "Elu" => Activation::Elu {
-                    alpha: alpha.unwrap_or(1.0),
-                },
-                other => return Err(Error::config(
+        let activation = match name {
+            "Relu" => Activation::Relu,
+            "Tanh" => Activation::Tanh,
+            "Sigmoid" => Activation::Sigmoid,
+            "Softsign" => Activation::Softsign,
+            "Softplus" => Activation::Softplus,
+            "Affine" => Activation::Affine {
+                alpha: need(alpha, "alpha")?,
+                beta: need(beta, "beta")?,
+            },
+            "ScaledTanh" => Activation::ScaledTanh {
+                alpha: need(alpha, "alpha")?,
+                beta: need(beta, "beta")?,
+            },
+            "LeakyRelu" => Activation::LeakyRelu {
+                alpha: alpha.unwrap_or(0.01),
+            },
+            "ThresholdedRelu" => Activation::ThresholdedRelu {
+                alpha: alpha.unwrap_or(1.0),
+            },
+            "HardSigmoid" => Activation::HardSigmoid {
+                alpha: alpha.unwrap_or(0.2),
+                beta: beta.unwrap_or(0.5),
+            },
+            "Elu" => Activation::Elu {
+                alpha: alpha.unwrap_or(1.0),
+            },
+            other => {
+                return Err(Error::config(
                     "activations",
                     format!(
                         "{other:?} is not an activation function of the ONNX recurrent operators"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         activation.validated()
     }
 
@@ -204,7 +214,7 @@ impl Activation {
         match self {
             Activation::Relu => x.max(0.0),
             Activation::Tanh => x.tanh(),
-            Activation::Sigmoid => crate::reference::cells::sigmoid(x),
+            Activation::Sigmoid => sigmoid(x),
             Activation::Affine { .. } => alpha * x + beta,
             Activation::LeakyRelu { .. } => {
                 if x >= 0.0 {
@@ -244,7 +254,7 @@ impl Activation {
             Activation::Relu => step(x > 0.0),
             Activation::Tanh => 1.0 - x.tanh().powi(2),
             Activation::Sigmoid => {
-                let s = crate::reference::cells::sigmoid(x);
+                let s = sigmoid(x);
                 s * (1.0 - s)
             }
             Activation::Affine { .. } => alpha,
@@ -269,7 +279,7 @@ impl Activation {
                 }
             }
             Activation::Softsign => 1.0 / (1.0 + x.abs()).powi(2),
-            Activation::Softplus => crate::reference::cells::sigmoid(x),
+            Activation::Softplus => sigmoid(x),
         }
     }
 }
@@ -277,7 +287,8 @@ impl Activation {
 /// The functions of a cell, in ONNX's names: `f` for the gates (LSTM i, f,
 /// o; GRU r, z; the RNN's one function), `g` for the candidate (LSTM g,
 /// GRU n), `h` for the LSTM's output function of the cell state. `None`
-/// is the cell's own (sigmoid, tanh, tanh; the RNN's [`Nonlinearity`]).
+/// is the cell's own (sigmoid, tanh, tanh; the RNN's
+/// [`crate::Nonlinearity`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Activations {
     /// The gates' function.
@@ -289,7 +300,28 @@ pub struct Activations {
 }
 
 /// ONNX's options of a recurrent cell; [`CellOptions::default`] is the
-/// cell as PyTorch defines it.
+/// cell as PyTorch defines it. They train like the plain cell; a loaded
+/// `.onnx` file carries them ([`crate::io::onnx::load`]), and
+/// [`crate::io::onnx::save`] writes them back.
+///
+/// ```
+/// use wgpu_rnn::{Activation, Activations, CellKind, CellOptions, RnnConfig};
+/// let options = CellOptions {
+///     activations: Activations {
+///         f: Some(Activation::HardSigmoid { alpha: 0.2, beta: 0.5 }),
+///         ..Activations::default()
+///     },
+///     clip: Some(3.0),
+///     input_forget: true,
+///     ..CellOptions::default()
+/// };
+/// let config = RnnConfig::new(CellKind::Lstm, 8, 16)?.with_options(options)?;
+/// assert!(RnnConfig::new(CellKind::Gru(wgpu_rnn::GruReset::After), 8, 16)?
+///     .with_options(options)
+///     .is_err()); // a GRU has no forget gate
+/// # let _ = config;
+/// # Ok::<(), wgpu_rnn::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CellOptions {
     /// The functions of a forward layer, and of every layer where
@@ -333,29 +365,12 @@ impl CellOptions {
         }
     }
 
-    /// Checks the options against `cell`: a function only where the cell
-    /// has that slot, finite parameters, a positive finite clip, and
-    /// `input_forget` only for an LSTM.
-    pub fn validated(self, cell: CellKind) -> Result<Self> {
-        let slots = match cell {
-            CellKind::Lstm | CellKind::PeepholeLstm => 3,
-            CellKind::Gru(_) => 2,
-            CellKind::Rnn(_) => 1,
-        };
+    /// Checks every function's parameters and that a clip is positive
+    /// and finite (what a cell allows is [`crate::RnnConfig`]'s check).
+    pub fn validated(self) -> Result<Self> {
         for a in [Some(self.activations), self.reverse].into_iter().flatten() {
-            for (k, f) in [a.f, a.g, a.h].into_iter().enumerate() {
-                match f {
-                    Some(_) if k >= slots => {
-                        return Err(Error::config(
-                            format!("activation {}", ["f", "g", "h"][k]),
-                            format!("a {} has {slots} activation function(s)", cell.name()),
-                        ))
-                    }
-                    Some(f) => {
-                        f.validated()?;
-                    }
-                    None => {}
-                }
+            for f in [a.f, a.g, a.h].into_iter().flatten() {
+                f.validated()?;
             }
         }
         if let Some(clip) = self.clip {
@@ -366,40 +381,7 @@ impl CellOptions {
                 ));
             }
         }
-        if self.input_forget && !cell.has_cell_state() {
-            return Err(Error::config(
-                "input_forget",
-                format!("only an LSTM has a forget gate, not a {}", cell.name()),
-            ));
-        }
         Ok(self)
-    }
-
-    /// The functions of direction `d` of `cell` with every slot filled:
-    /// `[f, g, h]`, the cell's own where none is set (an RNN's `f` is its
-    /// nonlinearity; slots a cell lacks hold its own `g`/`h` of an LSTM,
-    /// never read).
-    pub fn functions(&self, cell: CellKind, d: usize) -> [Activation; 3] {
-        let a = self.activations_of(d);
-        let own_f = match cell {
-            CellKind::Rnn(Nonlinearity::Tanh) => Activation::Tanh,
-            CellKind::Rnn(Nonlinearity::Relu) => Activation::Relu,
-            _ => Activation::Sigmoid,
-        };
-        [
-            a.f.unwrap_or(own_f),
-            a.g.unwrap_or(Activation::Tanh),
-            a.h.unwrap_or(Activation::Tanh),
-        ]
-    }
-
-    /// Whether the training forward must save pre-activations (a function
-    /// of `f` or `g` other than the cell's own, or a clip) for the backward
-    /// pass to compute derivatives and the clip mask from.
-    pub fn saves_pre_activations(&self, cell: CellKind, d: usize) -> bool {
-        let plain = CellOptions::default().functions(cell, d);
-        let own = self.functions(cell, d);
-        self.clip.is_some() || own[0] != plain[0] || own[1] != plain[1]
     }
 }
 
@@ -465,41 +447,5 @@ mod tests {
         assert!(Activation::from_onnx("Affine", Some(1.0), None).is_err());
         assert!(Activation::from_onnx("Swish", None, None).is_err());
         assert!(Activation::from_onnx("Elu", Some(f32::NAN), None).is_err());
-    }
-
-    #[test]
-    fn options_are_checked_against_the_cell() {
-        let gru = CellKind::Gru(crate::GruReset::After);
-        let with_h = CellOptions {
-            activations: Activations {
-                h: Some(Activation::Relu),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert!(with_h.validated(gru).is_err());
-        assert!(with_h.validated(CellKind::Lstm).is_ok());
-        for clip in [0.0, -1.0, f32::INFINITY, f32::NAN] {
-            let o = CellOptions {
-                clip: Some(clip),
-                ..Default::default()
-            };
-            assert!(o.validated(CellKind::Lstm).is_err(), "{clip}");
-        }
-        let forget = CellOptions {
-            input_forget: true,
-            ..Default::default()
-        };
-        assert!(forget.validated(gru).is_err());
-        // The cell's own function set explicitly is still the plain cell.
-        let own = CellOptions {
-            activations: Activations {
-                f: Some(Activation::Sigmoid),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert!(!own.saves_pre_activations(CellKind::Lstm, 0));
-        assert!(!with_h.saves_pre_activations(CellKind::Lstm, 0));
     }
 }

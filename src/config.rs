@@ -1,7 +1,7 @@
 //! What a recurrent layer is: the cell, its sizes and options. Validated once,
 //! on construction, so every later stage can trust it.
 
-use crate::cell_options::CellOptions;
+use crate::cell_options::{Activation, CellOptions};
 use crate::error::{Error, Result};
 
 /// Where the GRU reset gate acts on the previous hidden state.
@@ -168,8 +168,74 @@ impl RnnConfig {
                 ));
             }
         }
-        self.options.validated(self.cell)?;
+        self.check_options()?;
         Ok(self)
+    }
+
+    /// [`CellOptions::validated`], a function only in a slot the cell has,
+    /// and `input_forget` only for an LSTM.
+    fn check_options(&self) -> Result<()> {
+        let options = self.options.validated()?;
+        let slots = self.function_slots();
+        for a in [Some(options.activations), options.reverse]
+            .into_iter()
+            .flatten()
+        {
+            let given = [a.f, a.g, a.h];
+            if let Some(k) = (slots..3).find(|&k| given[k].is_some()) {
+                return Err(Error::config(
+                    format!("activation {}", ["f", "g", "h"][k]),
+                    format!("a {} has {slots} activation function(s)", self.cell.name()),
+                ));
+            }
+        }
+        if options.input_forget && !self.cell.has_cell_state() {
+            return Err(Error::config(
+                "input_forget",
+                format!("only an LSTM has a forget gate, not a {}", self.cell.name()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many of the functions f, g, h the cell has: LSTM 3, GRU 2,
+    /// RNN 1.
+    pub fn function_slots(&self) -> usize {
+        match self.cell {
+            CellKind::Lstm | CellKind::PeepholeLstm => 3,
+            CellKind::Gru(_) => 2,
+            CellKind::Rnn(_) => 1,
+        }
+    }
+
+    /// The functions of direction `d` with every slot filled: `[f, g, h]`,
+    /// the cell's own where none is set (an RNN's `f` is its
+    /// nonlinearity; slots a cell lacks hold an LSTM's own, never read).
+    pub fn functions(&self, d: usize) -> [Activation; 3] {
+        let a = self.options.activations_of(d);
+        let own_f = match self.cell {
+            CellKind::Rnn(Nonlinearity::Tanh) => Activation::Tanh,
+            CellKind::Rnn(Nonlinearity::Relu) => Activation::Relu,
+            _ => Activation::Sigmoid,
+        };
+        [
+            a.f.unwrap_or(own_f),
+            a.g.unwrap_or(Activation::Tanh),
+            a.h.unwrap_or(Activation::Tanh),
+        ]
+    }
+
+    /// Whether training saves pre-activations in direction `d` (a
+    /// function of `f` or `g` other than the cell's own, or a clip): the
+    /// backward computes derivatives and the clip mask from them.
+    pub fn saves_pre_activations(&self, d: usize) -> bool {
+        let plain = RnnConfig {
+            options: CellOptions::default(),
+            ..*self
+        }
+        .functions(d);
+        let own = self.functions(d);
+        self.options.clip.is_some() || own[0] != plain[0] || own[1] != plain[1]
     }
 
     /// The same config with ONNX's cell options (see [`CellOptions`]).
@@ -424,5 +490,51 @@ impl Schedule {
             return refuse("the reset-before GRU needs two dependent dispatches per step");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+    use crate::cell_options::Activations;
+
+    #[test]
+    fn options_are_checked_against_the_cell() {
+        let gru = CellKind::Gru(GruReset::After);
+        let with_h = CellOptions {
+            activations: Activations {
+                h: Some(Activation::Relu),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let config = |cell| RnnConfig::new(cell, 2, 3).unwrap();
+        assert!(config(gru).with_options(with_h).is_err());
+        assert!(config(CellKind::Lstm).with_options(with_h).is_ok());
+        for clip in [0.0, -1.0, f32::INFINITY, f32::NAN] {
+            let o = CellOptions {
+                clip: Some(clip),
+                ..Default::default()
+            };
+            assert!(config(CellKind::Lstm).with_options(o).is_err(), "{clip}");
+        }
+        let forget = CellOptions {
+            input_forget: true,
+            ..Default::default()
+        };
+        assert!(config(gru).with_options(forget).is_err());
+        // The cell's own function set explicitly is still the plain cell.
+        let own = CellOptions {
+            activations: Activations {
+                f: Some(Activation::Sigmoid),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let lstm = config(CellKind::Lstm);
+        assert!(!lstm.with_options(own).unwrap().saves_pre_activations(0));
+        assert!(!lstm.with_options(with_h).unwrap().saves_pre_activations(0));
+        let relu = config(CellKind::Rnn(Nonlinearity::Relu));
+        assert_eq!(relu.functions(0)[0], Activation::Relu);
     }
 }

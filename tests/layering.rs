@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Bottom to top, as `src/lib.rs` declares them.
 const LAYERS: &[&str] = &[
     "error",
+    "cell_options",
     "config",
     "gpu",
     "weights",

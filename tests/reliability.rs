@@ -333,6 +333,7 @@ fn file_sizes_and_values_are_checked_with_their_names() {
         linear_before_reset: false,
         activation: wgpu_rnn::Nonlinearity::Tanh,
         layout: 0,
+        options: Default::default(),
     };
     let m = text(onnx::from_onnx(
         onnx::OnnxOp::Lstm,

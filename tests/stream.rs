@@ -12,7 +12,8 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::reference::check::{compare, Tolerance};
 use wgpu_rnn::{
-    reference, CellKind, Direction, GpuTensor, RnnConfig, RnnStack, StackConfig, StackWeights,
+    reference, Activation, Activations, CellKind, CellOptions, Direction, GpuTensor, RnnConfig,
+    RnnStack, StackConfig, StackWeights,
 };
 
 /// Every unidirectional cell and option a stream takes.
@@ -29,6 +30,25 @@ fn configs() -> Vec<StackConfig> {
     out.push(StackConfig::new(projected).with_layers(2));
     let wide = RnnConfig::new(CellKind::Gru(wgpu_rnn::GruReset::After), 7, 67).unwrap();
     out.push(StackConfig::new(wide).with_batch_first(true));
+    // ONNX's options (other functions, clip, input_forget).
+    let options = CellOptions {
+        activations: Activations {
+            f: Some(Activation::HardSigmoid {
+                alpha: 0.3,
+                beta: 0.45,
+            }),
+            g: Some(Activation::Softsign),
+            h: Some(Activation::Elu { alpha: 0.8 }),
+        },
+        clip: Some(0.9),
+        input_forget: true,
+        ..CellOptions::default()
+    };
+    let with_options = RnnConfig::new(CellKind::Lstm, 3, 5)
+        .unwrap()
+        .with_options(options)
+        .unwrap();
+    out.push(StackConfig::new(with_options).with_layers(2));
     out
 }
 

@@ -140,7 +140,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct ExportArgs {
-    /// The model, as `run` reads it (safetensors).
+    /// The model, as `run` reads it: safetensors, or an .onnx file of one
+    /// node (written again in this exporter's form).
     #[arg(long)]
     model: std::path::PathBuf,
     /// Where to write the .onnx model.
@@ -294,14 +295,36 @@ fn run_demo(args: &DemoArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `path` names an .onnx file (by its extension).
+fn is_onnx_path(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// Refuses an `out` that is one of the files the command reads: writing
+/// it would destroy what the user had.
+fn refuse_overwrite(out: &std::path::Path, read: &[&std::path::Path]) -> Result<(), String> {
+    let Ok(target) = out.canonicalize() else {
+        return Ok(()); // not there yet
+    };
+    match read
+        .iter()
+        .find(|p| p.canonicalize().is_ok_and(|p| p == target))
+    {
+        Some(p) => Err(format!(
+            "{}: --out names an input of this command ({}); write elsewhere",
+            out.display(),
+            p.display()
+        )),
+        None => Ok(()),
+    }
+}
+
 fn run_model(args: &RunArgs) -> Result<(), String> {
     use wgpu_rnn::io::tensors::TensorFile;
     use wgpu_rnn_cli::run::run_forward;
-    let is_onnx = args
-        .model
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    let out = if is_onnx {
+    refuse_overwrite(&args.out, &[&args.model, &args.input])?;
+    let out = if is_onnx_path(&args.model) {
         if args.backward || args.batch_first {
             return Err(format!(
                 "{}: --backward and --batch-first apply to safetensors models only (an .onnx node's layout attribute decides its layout)",
@@ -331,8 +354,16 @@ fn run_model(args: &RunArgs) -> Result<(), String> {
 
 fn export_model(args: &ExportArgs) -> Result<(), String> {
     use wgpu_rnn::io::{load_model, onnx, tensors::TensorFile};
-    let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
-    let weights = load_model(&model).map_err(|e| e.to_string())?;
+    refuse_overwrite(&args.out, &[&args.model])?;
+    let weights = if is_onnx_path(&args.model) {
+        onnx::load(&args.model)
+            .map_err(|e| e.to_string())?
+            .node
+            .weights
+    } else {
+        let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
+        load_model(&model).map_err(|e| e.to_string())?
+    };
     let options = onnx::ExportOptions {
         initial_states: args.initial_states,
         sequence_lens: args.sequence_lens,

@@ -55,7 +55,13 @@ fn exported_files_are_unchanged_run_as_in_onnx_runtime_and_load_back() {
         })
         .collect();
     cases.sort();
+    let (options, cases): (Vec<String>, Vec<String>) =
+        cases.into_iter().partition(|c| c.starts_with("options_"));
     assert!(cases.len() >= 8, "{cases:?}");
+    assert!(options.len() >= 5, "{options:?}");
+    for case in options {
+        options_case(&case);
+    }
     for case in cases {
         let path = data("onnx_export").join(format!("{case}.onnx"));
         let model = golden(&case, "model");
@@ -132,6 +138,43 @@ fn exported_files_are_unchanged_run_as_in_onnx_runtime_and_load_back() {
     }
 }
 
+/// An .onnx file with the cell options (`tests/data/onnx`), exported
+/// again: the same bytes as checked, our run of the export equals ONNX
+/// Runtime's, and its node reads back to the same weights and options.
+fn options_case(case: &str) {
+    let name = case.strip_prefix("options_").unwrap();
+    let source = load(&data("onnx").join(format!("{name}.onnx"))).unwrap();
+    let weights = &source.node.weights;
+    let path = data("onnx_export").join(format!("{case}.onnx"));
+    let bytes = to_onnx_bytes(weights, OPTIONS).unwrap();
+    assert!(
+        bytes == std::fs::read(&path).unwrap(),
+        "{case}: the exporter no longer writes the checked file; rerun scripts/check_onnx_export.py"
+    );
+    let exported = load(&path).unwrap();
+    let input = TensorFile::read(&data("onnx").join(format!("{name}.input.safetensors"))).unwrap();
+    let ours = run_onnx(gpu(), &exported, &input).unwrap();
+    let ort =
+        TensorFile::read(&data("onnx_export").join(format!("{case}.ort.safetensors"))).unwrap();
+    let mut worst: f64 = 0.0;
+    for (what, want) in &ort.tensors {
+        let got = &ours.tensors[what];
+        assert_eq!(got.shape, want.shape, "{case} {what}");
+        worst = worst.max(check(case, what, &got.values, &want.values));
+    }
+    eprintln!("{case}: worst |ours - ONNX Runtime on our export| = {worst:.1e}");
+    let config = weights.config();
+    assert!(!config.layer.options.is_plain(), "{case}: no options");
+    assert_eq!(exported.node.weights.config(), config, "{case}");
+    for d in 0..config.directions() {
+        assert_eq!(
+            exported.node.weights.layer(0, d),
+            weights.layer(0, d),
+            "{case}"
+        );
+    }
+}
+
 #[test]
 fn a_projected_lstm_has_no_onnx_form() {
     let weights = load_model(&golden("torch_lstm_bi_varlen_proj_2layers", "model")).unwrap();
@@ -168,5 +211,34 @@ fn wgpu_rnn_export_writes_the_file_or_one_line_and_nothing() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!out.exists());
+
+    // An .onnx model exports again; an --out that is the model is refused
+    // and the model kept.
+    let source = dir.join("source.onnx");
+    let options = data("onnx_export").join("options_lstm_input_forget_clip_peephole.onnx");
+    std::fs::copy(&options, &source).unwrap();
+    let export_onnx = |to: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-rnn"))
+            .args(["export", "--initial-states", "--sequence-lens", "--model"])
+            .arg(&source)
+            .arg("--out")
+            .arg(to)
+            .output()
+            .unwrap()
+    };
+    let o = export_onnx(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&options).unwrap()
+    );
+    let o = export_onnx(&dir.join(".").join("source.onnx"));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("names an input"), "{err}");
+    assert_eq!(
+        std::fs::read(&source).unwrap(),
+        std::fs::read(&options).unwrap()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -430,3 +430,21 @@ fn non_finite_outputs_are_written_with_a_warning() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_out_that_is_an_input_is_refused_and_kept() {
+    let dir = Dir::new("overwrite");
+    let model = dir.write("model.safetensors", &to_state_dict(&gru_model()));
+    let input = dir.write("input.safetensors", &input_file(5, 2, 3).0);
+    let (model_bytes, input_bytes) = (
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&input).unwrap(),
+    );
+    for out in [&input, &model] {
+        let (ok, err) = run(&model, &input, out, &[]);
+        assert!(!ok && err.contains("names an input"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert_eq!(std::fs::read(&model).unwrap(), model_bytes);
+    assert_eq!(std::fs::read(&input).unwrap(), input_bytes);
+}

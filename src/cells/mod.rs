@@ -91,7 +91,7 @@ pub(crate) fn function_constants(config: &RnnConfig) -> Vec<(&'static str, f64)>
     ];
     let options = &config.options;
     let mut constants = vec![];
-    for (names, function) in NAMES.iter().zip(options.functions(config.cell, 0)) {
+    for (names, function) in NAMES.iter().zip(config.functions(0)) {
         let (alpha, beta) = function.parameters();
         constants.extend([
             (names[0], f64::from(function.code())),
@@ -102,10 +102,7 @@ pub(crate) fn function_constants(config: &RnnConfig) -> Vec<(&'static str, f64)>
     constants.extend([
         ("CLIP", f64::from(options.clip.unwrap_or(0.0))),
         ("INPUT_FORGET", flag(options.input_forget)),
-        (
-            "SAVE_PRE",
-            flag(options.saves_pre_activations(config.cell, 0)),
-        ),
+        ("SAVE_PRE", flag(config.saves_pre_activations(0))),
     ]);
     constants
 }

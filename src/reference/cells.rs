@@ -4,15 +4,7 @@
 use crate::cell_options::Activation;
 use crate::config::GruReset;
 
-/// The logistic function `1 / (1 + e^-x)`, computed without overflow.
-pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
+pub use crate::cell_options::sigmoid;
 
 /// Weights of one layer converted to f64, rows of `[G*H, K]` matrices.
 #[derive(Debug, Clone)]

@@ -45,7 +45,7 @@ fn cell_weights(w: &RnnWeights) -> CellWeights {
         b_hh: w.bias_hh().map(to_f64).unwrap_or(zeros),
         peephole: w.peephole().map(to_f64).unwrap_or_default(),
         w_hr: w.weight_hr().map(to_f64).unwrap_or_default(),
-        functions: cfg.options.functions(cfg.cell, 0),
+        functions: cfg.functions(0),
         clip: cfg.options.clip.map(f64::from),
         input_forget: cfg.options.input_forget,
     }

@@ -10,7 +10,8 @@ use prost::Message;
 
 use super::file::proto::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 use super::{onnx_gate_order, OnnxOp};
-use crate::config::{CellKind, GruReset, Nonlinearity};
+use crate::cell_options::{Activation, Activations};
+use crate::config::{CellKind, GruReset, RnnConfig};
 use crate::error::{Error, Result};
 use crate::weights::StackWeights;
 
@@ -47,6 +48,60 @@ pub fn save(weights: &StackWeights, options: ExportOptions, path: &Path) -> Resu
 /// an [`Error::Config`].
 pub fn to_onnx_bytes(weights: &StackWeights, options: ExportOptions) -> Result<Vec<u8>> {
     Ok(Exporter::new(weights, options)?.model().encode_to_vec())
+}
+
+/// The `activations` (always for an RNN, whose function it names; for
+/// LSTM and GRU where a function is not the cell's own), with the alphas
+/// and betas they take in order, `clip` and `input_forget` of a layer
+/// with `dirs` directions.
+fn option_attributes(layer: &RnnConfig, dirs: usize) -> Vec<proto::AttributeProto> {
+    let options = &layer.options;
+    let slots = layer.function_slots();
+    let mut attributes = vec![];
+    let plain = options.activations == Activations::default() && options.reverse.is_none();
+    if !plain || matches!(layer.cell, CellKind::Rnn(_)) {
+        let functions: Vec<Activation> = (0..dirs)
+            .flat_map(|d| layer.functions(d).into_iter().take(slots))
+            .collect();
+        let (mut alphas, mut betas) = (vec![], vec![]);
+        for f in &functions {
+            let (na, nb) = Activation::parameter_count(f.name()).unwrap_or_default();
+            let (alpha, beta) = f.parameters();
+            alphas.extend((na > 0).then_some(alpha));
+            betas.extend((nb > 0).then_some(beta));
+        }
+        attributes.push(proto::AttributeProto {
+            name: "activations".into(),
+            r#type: AttributeType::Strings as i32,
+            strings: functions
+                .iter()
+                .map(|f| f.name().as_bytes().to_vec())
+                .collect(),
+            ..Default::default()
+        });
+        for (name, floats) in [("activation_alpha", alphas), ("activation_beta", betas)] {
+            if !floats.is_empty() {
+                attributes.push(proto::AttributeProto {
+                    name: name.into(),
+                    r#type: AttributeType::Floats as i32,
+                    floats,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    if let Some(clip) = options.clip {
+        attributes.push(proto::AttributeProto {
+            name: "clip".into(),
+            r#type: AttributeType::Float as i32,
+            f: clip,
+            ..Default::default()
+        });
+    }
+    if options.input_forget {
+        attributes.push(int_attr("input_forget", 1));
+    }
+    attributes
 }
 
 fn int_attr(name: &str, i: i64) -> proto::AttributeProto {
@@ -327,25 +382,13 @@ impl<'a> Exporter<'a> {
                 .push(int_attr("hidden_size", layer.hidden_size as i64));
             n.attribute
                 .push(string_attr("direction", config.direction.name()));
-            match layer.cell {
-                CellKind::Gru(reset) => n.attribute.push(int_attr(
+            if let CellKind::Gru(reset) = layer.cell {
+                n.attribute.push(int_attr(
                     "linear_before_reset",
                     i64::from(reset == GruReset::After),
-                )),
-                CellKind::Rnn(f) => {
-                    let name = match f {
-                        Nonlinearity::Tanh => b"Tanh".to_vec(),
-                        Nonlinearity::Relu => b"Relu".to_vec(),
-                    };
-                    n.attribute.push(proto::AttributeProto {
-                        name: "activations".into(),
-                        r#type: AttributeType::Strings as i32,
-                        strings: vec![name; dirs],
-                        ..Default::default()
-                    });
-                }
-                _ => {}
+                ));
             }
+            n.attribute.extend(option_attributes(&layer, dirs));
             self.nodes.push(n);
             y_h.push(hl);
             y_c.push(cl);

@@ -10,6 +10,7 @@ use prost::Message;
 use safetensors::Dtype;
 
 use super::{from_onnx, OnnxAttributes, OnnxOp};
+use crate::cell_options::{Activation, Activations, CellOptions};
 use crate::config::{Direction, Nonlinearity};
 use crate::error::{Error, Result};
 use crate::io::tensors::{decode, HostTensor};
@@ -413,22 +414,15 @@ fn attributes(op: OnnxOp, node: &proto::NodeProto, r: &HostTensor) -> Result<Onn
             ))
         }
     };
-    if typed("clip", AttributeType::Float)?.is_some() {
-        return Err(Error::config(
-            what("clip"),
-            "cell clipping is not supported yet",
-        ));
-    }
-    if op == OnnxOp::Lstm && flag("input_forget")? {
-        return Err(Error::config(
-            what("input_forget"),
-            "the coupled input-forget gate is not supported yet",
-        ));
-    }
+    let clip = typed("clip", AttributeType::Float)?.map(|a| a.f);
+    let input_forget = op == OnnxOp::Lstm && flag("input_forget")?;
     let linear_before_reset = op == OnnxOp::Gru && flag("linear_before_reset")?;
-    typed("activation_alpha", AttributeType::Floats)?;
-    typed("activation_beta", AttributeType::Floats)?;
-    let activation = activations(op, direction, typed("activations", AttributeType::Strings)?)
+    let lists = [
+        typed("activations", AttributeType::Strings)?,
+        typed("activation_alpha", AttributeType::Floats)?,
+        typed("activation_beta", AttributeType::Floats)?,
+    ];
+    let (activation, activations, reverse) = activations(op, direction, lists)
         .map_err(|reason| Error::config(what("activations"), reason))?;
     Ok(OnnxAttributes {
         hidden_size,
@@ -436,70 +430,118 @@ fn attributes(op: OnnxOp, node: &proto::NodeProto, r: &HostTensor) -> Result<Onn
         linear_before_reset,
         activation,
         layout,
+        options: CellOptions {
+            activations,
+            reverse,
+            clip,
+            input_forget,
+        },
     })
 }
 
-/// The RNN nonlinearity the `activations` list names (LSTM and GRU: their
-/// defaults only, for now).
+/// The cell's own functions and ONNX's options from the `activations`,
+/// `activation_alpha` and `activation_beta` lists: the RNN's nonlinearity
+/// (Relu where every direction's function is Relu, else Tanh), and the
+/// functions of each direction, `None` where a function is the cell's own.
+/// Each function takes the alphas and betas it uses in list order (as
+/// ONNX Runtime reads them); one it lacks has its ONNX default.
 fn activations(
     op: OnnxOp,
     direction: Direction,
-    given: Option<&proto::AttributeProto>,
-) -> std::result::Result<Nonlinearity, String> {
-    let Some(given) = given else {
-        return Ok(Nonlinearity::Tanh);
-    };
-    let names: Vec<String> = given
-        .strings
-        .iter()
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect();
+    [given, alphas, betas]: [Option<&proto::AttributeProto>; 3],
+) -> std::result::Result<(Nonlinearity, Activations, Option<Activations>), String> {
     let defaults = op.default_activations();
+    let names: Vec<String> = match given {
+        None => {
+            let per_direction = defaults.iter().map(|n| n.to_string());
+            per_direction
+                .cycle()
+                .take(defaults.len() * direction.count())
+                .collect()
+        }
+        Some(given) => given
+            .strings
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+    };
     if names.len() != defaults.len() * direction.count() {
         return Err(format!(
             "{names:?}: {} functions per direction expected",
             defaults.len()
         ));
     }
-    const KNOWN: [&str; 11] = [
-        "Relu",
-        "Tanh",
-        "Sigmoid",
-        "Affine",
-        "LeakyRelu",
-        "ThresholdedRelu",
-        "ScaledTanh",
-        "HardSigmoid",
-        "Elu",
-        "Softsign",
-        "Softplus",
-    ];
-    if let Some(unknown) = names
-        .iter()
-        .find(|n| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(n)))
-    {
+    let floats =
+        |a: Option<&proto::AttributeProto>| a.map(|a| a.floats.clone()).unwrap_or_default();
+    let (alphas, betas) = (floats(alphas), floats(betas));
+    let (mut next_alpha, mut next_beta) = (alphas.iter(), betas.iter());
+    let mut functions = vec![];
+    for name in &names {
+        // ONNX Runtime accepts any case; the spec spells them so.
+        let canonical = KNOWN_ACTIVATIONS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("{name:?} is not an activation function of the operator"))?;
+        let (na, nb) = Activation::parameter_count(canonical).unwrap_or_default();
+        let alpha = if na > 0 {
+            next_alpha.next().copied()
+        } else {
+            None
+        };
+        let beta = if nb > 0 {
+            next_beta.next().copied()
+        } else {
+            None
+        };
+        let function = Activation::from_onnx(canonical, alpha, beta).map_err(|e| match e {
+            Error::Config { reason, .. } => reason,
+            other => other.to_string(),
+        })?;
+        functions.push(function);
+    }
+    if next_alpha.next().is_some() || next_beta.next().is_some() {
         return Err(format!(
-            "{unknown:?} is not an activation function of the operator"
+            "{names:?} take fewer values than activation_alpha {alphas:?} and activation_beta {betas:?} hold"
         ));
     }
-    let is = |n: &String, f: &str| n.eq_ignore_ascii_case(f);
-    if op == OnnxOp::Rnn {
-        if names.iter().all(|n| is(n, "Tanh")) {
-            return Ok(Nonlinearity::Tanh);
+    let nonlinearity = if op == OnnxOp::Rnn && functions.iter().all(|&f| f == Activation::Relu) {
+        Nonlinearity::Relu
+    } else {
+        Nonlinearity::Tanh
+    };
+    let own: Vec<Activation> = match op {
+        OnnxOp::Lstm => vec![Activation::Sigmoid, Activation::Tanh, Activation::Tanh],
+        OnnxOp::Gru => vec![Activation::Sigmoid, Activation::Tanh],
+        OnnxOp::Rnn if nonlinearity == Nonlinearity::Relu => vec![Activation::Relu],
+        OnnxOp::Rnn => vec![Activation::Tanh],
+    };
+    let mut per_direction = functions.chunks(defaults.len()).map(|fs| {
+        let slot = |k: usize| fs.get(k).copied().filter(|&f| f != own[k]);
+        Activations {
+            f: slot(0),
+            g: slot(1),
+            h: slot(2),
         }
-        if names.iter().all(|n| is(n, "Relu")) {
-            return Ok(Nonlinearity::Relu);
-        }
-    } else if names
-        .chunks(defaults.len())
-        .all(|c| c.iter().zip(defaults).all(|(n, d)| is(n, d)))
-    {
-        return Ok(Nonlinearity::Tanh);
-    }
-    Err(format!(
-        "{names:?}: only the defaults ({defaults:?} per direction; RNN: Tanh or Relu in both) run yet"
-    ))
+    });
+    let forward = per_direction.next().unwrap_or_default();
+    let reverse = per_direction.next().filter(|&r| r != forward);
+    Ok((nonlinearity, forward, reverse))
 }
+
+/// The function names of the operators' `activations` attribute.
+const KNOWN_ACTIVATIONS: [&str; 11] = [
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Affine",
+    "LeakyRelu",
+    "ThresholdedRelu",
+    "ScaledTanh",
+    "HardSigmoid",
+    "Elu",
+    "Softsign",
+    "Softplus",
+];
 
 /// An initializer as a host tensor: its data from `raw_data`, the typed
 /// field of its data type, or an external file under `dir`.
@@ -810,11 +852,45 @@ mod tests {
             graph(m).node[0].attribute.push(proto::AttributeProto {
                 name: "clip".into(),
                 r#type: AttributeType::Float as i32,
-                f: 3.0,
+                f: -3.0,
                 ..Default::default()
             })
         }));
-        assert!(clip.contains("clip"), "{clip}");
+        assert!(clip.contains("clip: must be positive"), "{clip}");
+
+        let strings = |name: &str, values: &[&str]| proto::AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Strings as i32,
+            strings: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+            ..Default::default()
+        };
+        let floats = |name: &str, values: &[f32]| proto::AttributeProto {
+            name: name.into(),
+            r#type: AttributeType::Floats as i32,
+            floats: values.to_vec(),
+            ..Default::default()
+        };
+        let no_alpha = reason(with(|m| {
+            let attributes = &mut graph(m).node[0].attribute;
+            attributes.push(strings("activations", &["Affine", "Tanh"]));
+        }));
+        assert!(no_alpha.contains("Affine needs its alpha"), "{no_alpha}");
+        let extra = reason(with(|m| {
+            let attributes = &mut graph(m).node[0].attribute;
+            attributes.push(strings("activations", &["Sigmoid", "Elu"]));
+            attributes.push(floats("activation_alpha", &[0.5, 0.25]));
+        }));
+        assert!(extra.contains("take fewer values"), "{extra}");
+        let nan = reason(with(|m| {
+            let attributes = &mut graph(m).node[0].attribute;
+            attributes.push(strings("activations", &["Sigmoid", "Elu"]));
+            attributes.push(floats("activation_alpha", &[f32::NAN]));
+        }));
+        assert!(nan.contains("must be finite"), "{nan}");
+        let forget = reason(with(|m| {
+            graph(m).node[0].attribute.push(int("input_forget", 1))
+        }));
+        assert!(forget.contains("input_forget"), "{forget}");
 
         let old = reason(with(|m| m.opset_import[0].version = 6));
         assert!(old.contains("opset 6"), "{old}");

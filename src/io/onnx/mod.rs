@@ -15,6 +15,7 @@ mod file;
 pub use export::{save, to_onnx_bytes, ExportOptions, EXPORT_OPSET};
 pub use file::{load, load_node, OnnxModel, OnnxNode, Operand, MIN_OPSET};
 
+use crate::cell_options::CellOptions;
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};
 use crate::config::{Direction, StackConfig};
 use crate::error::{Error, Result};
@@ -41,10 +42,13 @@ pub struct OnnxAttributes {
     pub direction: Direction,
     /// GRU only.
     pub linear_before_reset: bool,
-    /// RNN only: `Tanh` (default) or `Relu`.
+    /// RNN only: `Tanh` (default) or `Relu`, the cell's own function.
     pub activation: Nonlinearity,
     /// 0: `X` is `[T, B, I]`; 1: `[B, T, I]`.
     pub layout: u8,
+    /// `activations` other than the cell's own (with their alpha/beta,
+    /// per direction), `clip`, `input_forget`.
+    pub options: CellOptions,
 }
 
 /// Block `k` of our gate order comes from ONNX block `ORDER[k]`.
@@ -100,7 +104,9 @@ fn onnx_config(
     }
     // Bounds hidden_size and input_size (they come from a file) before
     // any arithmetic on them.
-    let layer = RnnConfig::new(cell, input_size, attrs.hidden_size)?.with_bias(has_b);
+    let layer = RnnConfig::new(cell, input_size, attrs.hidden_size)?
+        .with_bias(has_b)
+        .with_options(attrs.options)?;
     Ok(StackConfig::new(layer)
         .with_direction(attrs.direction)
         .with_batch_first(attrs.layout == 1))
@@ -116,7 +122,7 @@ pub fn from_onnx(
     attrs: &OnnxAttributes,
 ) -> Result<StackWeights> {
     let config = onnx_config(op, w, b.is_some(), p.is_some(), attrs)?;
-    let (layer, input_size) = (config.layer, config.layer.input_size);
+    let input_size = config.layer.input_size;
     let h = attrs.hidden_size;
     let order = onnx_gate_order(op);
     let g = order.len();
@@ -147,7 +153,7 @@ pub fn from_onnx(
                 [&p[..h], &p[2 * h..], &p[h..2 * h]].concat()
             });
             RnnWeights::new(
-                layer,
+                config.slot_config(0, d),
                 reorder(&w, d, order, h, input_size),
                 reorder(&r, d, order, h, h),
                 bias(0),
@@ -188,12 +194,28 @@ fn parse_attributes(file: &TensorFile) -> Result<(OnnxOp, OnnxAttributes)> {
             ))
         }
     };
+    // The options have no metadata spelling here: they load from .onnx
+    // files (io::onnx::load), never silently dropped.
+    for key in [
+        "clip",
+        "input_forget",
+        "activation_alpha",
+        "activation_beta",
+    ] {
+        if meta(key).is_some() {
+            return Err(Error::config(
+                format!("metadata {key}"),
+                "ONNX's cell options load from .onnx files, not from safetensors metadata",
+            ));
+        }
+    }
     let attrs = OnnxAttributes {
         hidden_size,
         direction,
         linear_before_reset: meta("linear_before_reset") == Some("1"),
         activation,
         layout: u8::from(meta("layout") == Some("1")),
+        options: CellOptions::default(),
     };
     Ok((op, attrs))
 }
