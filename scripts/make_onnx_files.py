@@ -172,6 +172,48 @@ def case(name, op, I, H, T, B, direction="forward", layout=0, lengths=None, h0=F
               os.path.join(OUT, f"{name}.expected.safetensors"), {"source": f"onnxruntime {ort.__version__}"})
 
 
+def torch_case(name, cls, I, H, T, B, num_layers, bidirectional=False, batch_first=False, states=False,
+               seed=0, opset=14, **kw):
+    """A whole nn.LSTM / nn.GRU / nn.RNN as torch.onnx.export writes it (the
+    TorchScript exporter: recurrent nodes joined by Transpose, Reshape,
+    Squeeze, Concat, Slice, and zero states built by Shape, Gather,
+    Unsqueeze, Concat, Expand), with ONNX Runtime's outputs; PyTorch's own
+    outputs must agree with them."""
+    import torch
+
+    torch.manual_seed(seed)
+    m = cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, **kw).eval()
+    D = 2 if bidirectional else 1
+    x = torch.randn((B, T, I) if batch_first else (T, B, I))
+    lstm = cls is torch.nn.LSTM
+    args, in_names = (x,), ["input"]
+    if states:
+        h0 = torch.randn(num_layers * D, B, H)
+        if lstm:
+            c0 = torch.randn(num_layers * D, B, H)
+            args, in_names = (x, (h0, c0)), ["input", "h0", "c0"]
+        else:
+            args, in_names = (x, h0), ["input", "h0"]
+    out_names = ["output", "h_n"] + (["c_n"] if lstm else [])
+    path = os.path.join(OUT, f"{name}.onnx")
+    torch.onnx.export(m, args, path, dynamo=False, input_names=in_names, output_names=out_names,
+                      opset_version=opset)
+    model = onnx.load(path)
+    onnx.checker.check_model(model)
+    with torch.no_grad():
+        theirs = m(*args)
+    flat = [theirs[0]] + (list(theirs[1]) if lstm else [theirs[1]])
+    feeds = {n: a.numpy() for n, a in zip(in_names, [x] + ([h0, c0] if lstm else [h0]) if states else [x])}
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    results = dict(zip(out_names, sess.run(out_names, feeds)))
+    for n, t in zip(out_names, flat):
+        assert np.abs(results[n] - t.numpy()).max() < 1e-5, f"{name}: ORT and PyTorch disagree on {n}"
+    save_file(feeds, os.path.join(OUT, f"{name}.input.safetensors"))
+    save_file({n: np.ascontiguousarray(v, dtype=np.float32) for n, v in results.items()},
+              os.path.join(OUT, f"{name}.expected.safetensors"),
+              {"source": f"onnxruntime {ort.__version__}, torch {torch.__version__}"})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -214,6 +256,19 @@ def main():
          x_scale=4.0, lengths=[6, 4], seed=15)
     case("rnn_affine_opset7", "RNN", 2, 3, T=5, B=2, activations=["Affine"], alpha=[0.7],
          beta=[-0.3], opset=7, seed=16)
+    # torch.onnx.export of whole modules: 2-3 layers, bidirectional,
+    # batch-first, with and without state inputs.
+    import torch
+    torch_case("torch_lstm_2layers_bidirectional_batch_first", torch.nn.LSTM, 3, 4, T=5, B=2,
+               num_layers=2, bidirectional=True, batch_first=True, seed=20)
+    torch_case("torch_lstm_3layers_bidirectional_states", torch.nn.LSTM, 4, 3, T=6, B=3,
+               num_layers=3, bidirectional=True, states=True, seed=21)
+    torch_case("torch_gru_3layers", torch.nn.GRU, 3, 5, T=4, B=2, num_layers=3, seed=22)
+    torch_case("torch_gru_2layers_batch_first_states", torch.nn.GRU, 2, 4, T=5, B=3, num_layers=2,
+               batch_first=True, states=True, seed=23, opset=17)
+    torch_case("torch_rnn_relu_2layers_bidirectional_batch_first_states", torch.nn.RNN, 3, 4, T=5,
+               B=2, num_layers=2, bidirectional=True, batch_first=True, states=True,
+               nonlinearity="relu", seed=24)
     # A graph with one more node: `load` refuses it, `load_node` reads the LSTM.
     case("lstm_then_neg", "LSTM", 3, 4, T=3, B=2, extra_node=True, seed=10)
 

@@ -331,10 +331,10 @@ fn run_model(args: &RunArgs) -> Result<(), String> {
                 args.model.display()
             ));
         }
-        let model = wgpu_rnn::io::onnx::load(&args.model).map_err(|e| e.to_string())?;
+        let graph = wgpu_rnn::io::onnx::load_graph(&args.model).map_err(|e| e.to_string())?;
         let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
         let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
-        wgpu_rnn_cli::run_onnx::run_onnx(&gpu, &model, &input).map_err(|e| e.to_string())?
+        wgpu_rnn_cli::run_onnx::run_graph(&gpu, &graph, &input).map_err(|e| e.to_string())?
     } else {
         let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
         let input = TensorFile::read(&args.input).map_err(|e| e.to_string())?;
@@ -356,10 +356,10 @@ fn export_model(args: &ExportArgs) -> Result<(), String> {
     use wgpu_rnn::io::{load_model, onnx, tensors::TensorFile};
     refuse_overwrite(&args.out, &[&args.model])?;
     let weights = if is_onnx_path(&args.model) {
-        onnx::load(&args.model)
+        onnx::load_graph(&args.model)
             .map_err(|e| e.to_string())?
-            .node
-            .weights
+            .weights()
+            .clone()
     } else {
         let model = TensorFile::read(&args.model).map_err(|e| e.to_string())?;
         load_model(&model).map_err(|e| e.to_string())?

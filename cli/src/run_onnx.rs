@@ -2,7 +2,7 @@
 //! input tensors named after the graph's inputs, every graph output written
 //! under its graph name, in the operator's shapes and layout.
 
-use wgpu_rnn::io::onnx::{OnnxModel, Operand};
+use wgpu_rnn::io::onnx::{OnnxGraph, OnnxModel, OnnxStack, Operand};
 use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
 use wgpu_rnn::{Gpu, Result, RnnStack};
 
@@ -144,6 +144,94 @@ pub fn run_onnx(gpu: &Gpu, model: &OnnxModel, input: &TensorFile) -> Result<Tens
             .find(|(n, _)| *n == Some(name))
             .map(|(_, v)| v)
             .ok_or_else(|| crate::tensor_error(name, "not produced by the node"))?;
+        file.tensors
+            .insert(name.clone(), HostTensor::f32(shape, values));
+    }
+    Ok(file)
+}
+
+/// Runs a loaded graph on `input`: one node ([`run_onnx`]) or a stack
+/// ([`run_onnx_stack`]).
+pub fn run_graph(gpu: &Gpu, graph: &OnnxGraph, input: &TensorFile) -> Result<TensorFile> {
+    match graph {
+        OnnxGraph::Node(model) => run_onnx(gpu, model, input),
+        OnnxGraph::Stack(stack) => run_onnx_stack(gpu, stack, input),
+    }
+}
+
+/// Runs a `torch.onnx.export` stack on `input` as ONNX Runtime would: the
+/// sequence (and the state inputs, where the graph takes them; zeros when
+/// absent) under the graph's input names, every graph output under its
+/// name, in PyTorch's layouts.
+pub fn run_onnx_stack(gpu: &Gpu, stack: &OnnxStack, input: &TensorFile) -> Result<TensorFile> {
+    let cfg = *stack.weights.config();
+    let accepted: Vec<&String> = [Some(&stack.input), stack.h0.as_ref(), stack.c0.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(name) = input.tensors.keys().find(|n| !accepted.contains(n)) {
+        return Err(crate::tensor_error(
+            name,
+            format!("not an input of the graph; its inputs: {accepted:?}"),
+        ));
+    }
+    let name = &stack.input;
+    let x = input
+        .get(name)
+        .ok_or_else(|| crate::tensor_error(name, "missing (the sequence input)"))?;
+    let i = cfg.layer.input_size;
+    let &[a, b, _] = x.shape.as_slice() else {
+        let want = if cfg.batch_first {
+            "[B, T, I]"
+        } else {
+            "[T, B, I]"
+        };
+        return Err(crate::tensor_error(
+            name,
+            format!("shape {:?}, expected {want}", x.shape),
+        ));
+    };
+    x.expect_shape(name, &[a, b, i])?;
+    let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
+    let (slots, h) = (cfg.state_slots(), cfg.layer.hidden_size);
+    let state = |name: &Option<String>| -> Result<Option<Vec<f32>>> {
+        let Some(t) = name.as_ref().and_then(|n| input.get(n).map(|t| (n, t))) else {
+            return Ok(None);
+        };
+        t.1.expect_shape(t.0, &[slots, batch, h])?;
+        t.1.to_f32(t.0).map(Some)
+    };
+    let (h0, c0) = (state(&stack.h0)?, state(&stack.c0)?);
+    let x = x.to_f32(name)?;
+    gpu.check_config(&cfg)?;
+    let out = RnnStack::new(gpu, &stack.weights)?.forward_host(
+        &x,
+        seq,
+        batch,
+        h0.as_deref(),
+        c0.as_deref(),
+        None,
+    )?;
+    let mut produced: Vec<(Option<&String>, Shaped)> = vec![
+        (
+            stack.output.as_ref(),
+            (
+                cfg.sequence_shape(seq, batch, cfg.output_size()).to_vec(),
+                out.output,
+            ),
+        ),
+        (stack.h_n.as_ref(), (vec![slots, batch, h], out.h_n)),
+    ];
+    if let Some(c_n) = out.c_n {
+        produced.push((stack.c_n.as_ref(), (vec![slots, batch, h], c_n)));
+    }
+    let mut file = TensorFile::default();
+    for name in &stack.outputs {
+        let (shape, values) = produced
+            .iter()
+            .find(|(n, _)| *n == Some(name))
+            .map(|(_, v)| v)
+            .ok_or_else(|| crate::tensor_error(name, "not produced by the module"))?;
         file.tensors
             .insert(name.clone(), HostTensor::f32(shape, values));
     }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::gpu;
-use wgpu_rnn::io::onnx::{load, load_node, OnnxModel};
+use wgpu_rnn::io::onnx::{load, load_graph, load_node, OnnxGraph, OnnxModel};
 use wgpu_rnn::io::tensors::TensorFile;
 use wgpu_rnn::Error;
-use wgpu_rnn_cli::run_onnx::run_onnx;
+use wgpu_rnn_cli::run_onnx::{run_graph, run_onnx};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/onnx")
@@ -64,16 +64,28 @@ fn cases() -> Vec<String> {
 fn every_onnx_case_matches_onnx_runtime() {
     let cases = cases();
     assert!(cases.len() >= 15, "{cases:?}");
+    let mut stacks = 0;
     for case in cases {
-        let model = load(&dir().join(format!("{case}.onnx"))).unwrap();
-        let ours = run_onnx(gpu(), &model, &read(&case, "input")).unwrap();
+        let graph = load_graph(&dir().join(format!("{case}.onnx"))).unwrap();
+        if let OnnxGraph::Node(model) = &graph {
+            // A one-node graph reads the same through `load`.
+            let alone = load(&dir().join(format!("{case}.onnx"))).unwrap();
+            assert_eq!(alone.node.weights, model.node.weights);
+        }
+        stacks += usize::from(matches!(graph, OnnxGraph::Stack(_)));
+        let ours = run_graph(gpu(), &graph, &read(&case, "input")).unwrap();
         let worst = worst_error(&case, &ours, &read(&case, "expected"));
+        let config = graph.weights().config();
         eprintln!(
-            "{case}: {} opset {}, worst |ours - ONNX Runtime| = {worst:.1e}",
-            model.node.weights.config().layer.cell.name(),
-            model.opset
+            "{case}: {} L={} {} batch_first={}, worst |ours - ONNX Runtime| = {worst:.1e}",
+            config.layer.cell.name(),
+            config.num_layers,
+            config.direction.name(),
+            config.batch_first,
         );
     }
+    // torch.onnx.export stacks are recognised as one module each.
+    assert!(stacks >= 5, "{stacks} stacks");
 }
 
 #[test]
@@ -85,6 +97,16 @@ fn a_larger_graph_is_refused_by_name_and_its_node_loads_alone() {
                 reason.contains("\"after\"")
                     && reason.contains("Neg")
                     && reason.contains("load_node"),
+                "{reason}"
+            )
+        }
+        other => panic!("a two-node graph was not refused: {other:?}"),
+    }
+    // Nor is it a torch.onnx.export stack: the node is named again.
+    match load_graph(&path) {
+        Err(Error::File { reason, .. }) => {
+            assert!(
+                reason.contains("\"after\"") && reason.contains("Neg is not glue"),
                 "{reason}"
             )
         }
@@ -114,7 +136,7 @@ fn wgpu_rnn_run_writes_the_graph_outputs() {
     std::fs::create_dir_all(&out_dir).unwrap();
     let case = "gru_bidirectional_lbr0_layout1_h0";
     let out = out_dir.join("out.safetensors");
-    let run = |extra: &[&str]| {
+    let run = |case: &str, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_wgpu-rnn"))
             .arg("run")
             .arg("--model")
@@ -127,13 +149,23 @@ fn wgpu_rnn_run_writes_the_graph_outputs() {
             .output()
             .unwrap()
     };
-    let o = run(&[]);
+    let o = run(case, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let ours = TensorFile::read(&out).unwrap();
     worst_error(case, &ours, &read(case, "expected"));
     std::fs::remove_file(&out).unwrap();
+    // A torch.onnx.export stack runs the same way.
+    let stack = "torch_lstm_3layers_bidirectional_states";
+    let o = run(stack, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    worst_error(
+        stack,
+        &TensorFile::read(&out).unwrap(),
+        &read(stack, "expected"),
+    );
+    std::fs::remove_file(&out).unwrap();
     // --backward has no ONNX form yet: one line, exit 1, no file.
-    let o = run(&["--backward"]);
+    let o = run(case, &["--backward"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1);
     assert!(!out.exists());
@@ -171,4 +203,38 @@ fn wrong_inputs_are_named() {
     let mut only_x = input.clone();
     only_x.tensors.retain(|n, _| n == "X");
     run_onnx(gpu(), &model, &only_x).unwrap();
+}
+
+#[test]
+fn wrong_inputs_of_a_stack_are_named() {
+    let case = "torch_lstm_3layers_bidirectional_states";
+    let graph = load_graph(&dir().join(format!("{case}.onnx"))).unwrap();
+    let input = read(case, "input");
+    let mut extra = input.clone();
+    extra
+        .tensors
+        .insert("X".into(), input.tensors["input"].clone());
+    assert!(matches!(
+        run_graph(gpu(), &graph, &extra),
+        Err(Error::Tensor { tensor, .. }) if tensor == "X"
+    ));
+    let mut no_x = input.clone();
+    no_x.tensors.remove("input");
+    assert!(matches!(
+        run_graph(gpu(), &graph, &no_x),
+        Err(Error::Tensor { tensor, .. }) if tensor == "input"
+    ));
+    // h0 of one layer only ([D, B, H] instead of [L*D, B, H]).
+    let mut bad_h = input.clone();
+    let h = bad_h.tensors.get_mut("h0").unwrap();
+    let rows = h.values.len() / h.shape[0];
+    h.shape[0] = 2;
+    h.values.truncate(2 * rows);
+    assert!(matches!(
+        run_graph(gpu(), &graph, &bad_h),
+        Err(Error::Shape { .. } | Error::Tensor { .. })
+    ));
+    let mut nan = input.clone();
+    nan.tensors.get_mut("input").unwrap().values[0] = f64::NAN;
+    assert!(run_graph(gpu(), &graph, &nan).is_err());
 }
