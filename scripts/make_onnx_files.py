@@ -269,6 +269,18 @@ def main():
     torch_case("torch_rnn_relu_2layers_bidirectional_batch_first_states", torch.nn.RNN, 3, 4, T=5,
                B=2, num_layers=2, bidirectional=True, batch_first=True, states=True,
                nonlinearity="relu", seed=24)
+    # The rest of operator x direction x layout, at awkward sizes (1 and 3),
+    # three of them with inputs up to 1e4 that saturate every gate.
+    for k, (op, direction, layout) in enumerate([
+            ("LSTM", "forward", 1), ("LSTM", "reverse", 1),
+            ("GRU", "forward", 1), ("GRU", "reverse", 1), ("GRU", "bidirectional", 0),
+            ("RNN", "reverse", 0), ("RNN", "forward", 1), ("RNN", "reverse", 1),
+            ("RNN", "bidirectional", 1)]):
+        I, H, T, B = [(1, 3, 3, 3), (3, 1, 1, 3), (3, 3, 3, 1)][k % 3]
+        lengths = [T, 1, max(1, T - 1)][:B] if B == 3 else None
+        case(f"{op.lower()}_{direction}_layout{layout}", op, I, H, T=T, B=B, direction=direction,
+             layout=layout, lengths=lengths, h0=True, c0=op == "LSTM", lbr=k % 2,
+             x_scale=1e4 if k in (1, 4, 5) else 1.0, seed=30 + k)  # some saturate
     # A graph with one more node: `load` refuses it, `load_node` reads the LSTM.
     case("lstm_then_neg", "LSTM", 3, 4, T=3, B=2, extra_node=True, seed=10)
 
