@@ -621,4 +621,51 @@ mod tests {
         }));
         assert!(e.contains("is not the module's output"), "{e}");
     }
+    #[test]
+    fn rewired_graphs_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        let mut refused = 0;
+        for _ in 0..400 {
+            let r = recognised(|m| {
+                let names: Vec<String> = nodes(m)
+                    .iter()
+                    .flat_map(|n| n.input.iter().chain(&n.output).cloned())
+                    .collect();
+                for _ in 0..1 + next() % 3 {
+                    let count = nodes(m).len();
+                    let n = &mut nodes(m)[next() % count];
+                    match next() % 4 {
+                        0 if !n.input.is_empty() => {
+                            let k = next() % n.input.len();
+                            n.input[k] = names[next() % names.len()].clone();
+                        }
+                        1 => {
+                            if let Some(a) = n.attribute.first_mut() {
+                                a.i = next() as i64 % 5 - 2;
+                                for v in a.ints.iter_mut() {
+                                    *v = next() as i64 % 5 - 2;
+                                }
+                            }
+                        }
+                        2 => n.input.truncate(next() % (n.input.len() + 1)),
+                        _ => {
+                            let k = next() % count;
+                            nodes(m).remove(k);
+                        }
+                    }
+                }
+            });
+            refused += usize::from(r.is_err());
+        }
+        assert!(
+            refused > 300,
+            "only {refused} of 400 rewired graphs refused"
+        );
+    }
 }
