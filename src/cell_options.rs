@@ -115,7 +115,9 @@ impl Activation {
     /// The function ONNX names `name`, with `alpha` and `beta` where it
     /// takes them. A missing one takes the default of the ONNX operator of
     /// that name (LeakyRelu 0.01, ThresholdedRelu 1, HardSigmoid 0.2 and
-    /// 0.5, Elu 1); Affine and ScaledTanh have none, so need both.
+    /// 0.5, Elu 1), as the recurrent operators' spec says; ONNX Runtime
+    /// alone reads a missing ThresholdedRelu alpha as 0. Affine and
+    /// ScaledTanh have no defaults, so need both.
     pub fn from_onnx(name: &str, alpha: Option<f32>, beta: Option<f32>) -> Result<Self> {
         let need = |v: Option<f32>, which: &str| {
             v.ok_or_else(|| {
