@@ -6,6 +6,20 @@
 //! `"_reverse"`. The cell, sizes, layers and directions are inferred from the
 //! names and shapes; `__metadata__` may set `nonlinearity`, `gru_reset`,
 //! `direction` and `batch_first`.
+//!
+//! ```
+//! use wgpu_rnn::io::{pytorch::load_state_dict, tensors::TensorFile};
+//! use wgpu_rnn::{Gpu, RnnStack};
+//! // torch: save_file(lstm.state_dict(), "lstm.safetensors")
+//! let file = TensorFile::read("tests/data/golden/torch_lstm_basic.model.safetensors".as_ref())?;
+//! let model = load_state_dict(&file)?;
+//! let config = model.weights.config();
+//! let (i, h) = (config.layer.input_size, config.layer.hidden_size);
+//! let lstm = RnnStack::new(&Gpu::new()?, &model.weights)?;
+//! let out = lstm.forward_host(&vec![0.5; 4 * 2 * i], 4, 2, None, None, None)?;
+//! assert_eq!(out.h_n.len(), config.state_slots() * 2 * h); // [L*D, B, H]
+//! # Ok::<(), wgpu_rnn::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 

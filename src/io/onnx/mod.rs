@@ -8,6 +8,21 @@
 //! [`load`] and [`load_node`] read these from `.onnx` files; the
 //! safetensors form (weights under their ONNX names, attributes as
 //! metadata) is [`load_onnx_file`]; [`save`] writes a module as `.onnx`.
+//! [`load_graph`] reads either one node or a whole `torch.onnx.export`
+//! stack:
+//!
+//! ```
+//! use wgpu_rnn::io::onnx::{load_graph, OnnxGraph};
+//! use wgpu_rnn::{Gpu, RnnStack};
+//! let path = "tests/data/onnx/torch_gru_2layers_batch_first_states.onnx";
+//! let graph = load_graph(path.as_ref())?;
+//! let OnnxGraph::Stack(stack) = &graph else { unreachable!("a torch export") };
+//! assert_eq!((stack.input.as_str(), stack.h0.as_deref()), ("input", Some("h0")));
+//! let gru = RnnStack::new(&Gpu::new()?, graph.weights())?; // batch-first: [B, T, I]
+//! let out = gru.forward_host(&[0.5; 3 * 5 * 2], 5, 3, None, None, None)?;
+//! assert_eq!(out.output.len(), 3 * 5 * 4);
+//! # Ok::<(), wgpu_rnn::Error>(())
+//! ```
 
 mod export;
 mod file;
