@@ -107,7 +107,8 @@ struct DemoArgs {
     /// Seeds the weights and the data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where loss_curves.csv, loss_curves.svg and summary.md go.
+    /// Where loss_curves.csv, loss_curves.svg, summary.md and (with adding
+    /// runs) gradient_flow.csv and gradient_flow.svg go.
     #[arg(long, default_value = "demo-out")]
     out: std::path::PathBuf,
 }

@@ -2,7 +2,10 @@
 //! LSTM and a GRU of one size, trained the same way on the adding problem
 //! and the copy task at a short and a long length, entirely on the GPU. The
 //! loss curves go to a CSV and a picture, and a table says which cell solved
-//! what.
+//! what. On the adding runs the gradient flow (the norm of d(loss)/d(x_t)
+//! against t, before and after training) goes to a CSV and a picture: the
+//! vanishing gradient the gates were invented to fix, measured by the
+//! backward pass.
 
 pub mod plot;
 pub mod tasks;
@@ -103,7 +106,21 @@ pub struct Curve {
     /// `(step, loss)`, step counted from 1.
     pub points: Vec<(usize, f32)>,
     pub wall_s: f64,
+    /// Adding runs: how the gradient reaches each input step.
+    pub gradient_flow: Option<GradientFlow>,
 }
+
+/// Per time step, the batch mean of |d(loss)/d(x_t)| on one fixed batch
+/// ([`Trainer::input_gradient_norms`]), before the first step and after the
+/// last: whether the first marker's gradient survives the trip back.
+#[derive(Debug, Clone)]
+pub struct GradientFlow {
+    pub init: Vec<f64>,
+    pub trained: Vec<f64>,
+}
+
+/// Seeds the gradient-flow batch apart from the training batches.
+const PROBE_SEED: u64 = 0x9_0b5e;
 
 /// Points averaged for the final loss and the solved test: single batches
 /// are noisy.
@@ -158,6 +175,15 @@ pub fn train_run(
     let start = Instant::now();
     let mut trainer = Trainer::new(gpu, setup)?;
     let mut rng = SmallRng::seed_from_u64(data_seed);
+    // The probe updates nothing: training runs as it would without it.
+    let probe = (setup.task == Task::Adding).then(|| {
+        let mut probe_rng = SmallRng::seed_from_u64(data_seed ^ PROBE_SEED);
+        setup.task.batch(setup.t, setup.batch, &mut probe_rng)
+    });
+    let init = probe
+        .as_ref()
+        .map(|b| trainer.input_gradient_norms(b))
+        .transpose()?;
     let mut points = Vec::new();
     for step in 1..=steps {
         let read = step % log_every == 0 || step == steps;
@@ -178,10 +204,19 @@ pub fn train_run(
         }
         progress(step, loss);
     }
+    let wall_s = start.elapsed().as_secs_f64();
+    let gradient_flow = match (probe, init) {
+        (Some(batch), Some(init)) => Some(GradientFlow {
+            init,
+            trained: trainer.input_gradient_norms(&batch)?,
+        }),
+        _ => None,
+    };
     Ok(Curve {
         setup,
         points,
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s,
+        gradient_flow,
     })
 }
 
@@ -196,6 +231,28 @@ pub fn to_csv(curves: &[Curve]) -> String {
                 c.setup.task.name(),
                 c.setup.t
             ));
+        }
+    }
+    out
+}
+
+/// The gradient flows as CSV: `cell,task,T,when,t,norm` (`when`: `init`
+/// or `trained`; `t` from 0, the first input step).
+pub fn gradient_flow_csv(curves: &[Curve]) -> String {
+    let mut out = String::from("cell,task,T,when,t,norm\n");
+    for c in curves {
+        let Some(flow) = &c.gradient_flow else {
+            continue;
+        };
+        for (when, norms) in [("init", &flow.init), ("trained", &flow.trained)] {
+            for (t, norm) in norms.iter().enumerate() {
+                out.push_str(&format!(
+                    "{},{},{},{when},{t},{norm:e}\n",
+                    cell_name(c.setup.cell),
+                    c.setup.task.name(),
+                    c.setup.t
+                ));
+            }
         }
     }
     out
@@ -287,7 +344,8 @@ pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> 
     Ok(curves)
 }
 
-/// Writes `loss_curves.csv`, `loss_curves.svg` and `summary.md` into `dir`;
+/// Writes `loss_curves.csv`, `loss_curves.svg`, `summary.md` and, with
+/// adding runs, `gradient_flow.csv` and `gradient_flow.svg` into `dir`;
 /// returns their paths.
 pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     let file_error = |path: &std::path::Path, e: std::io::Error| Error::File {
@@ -301,5 +359,13 @@ pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std:
     plot::write_svg(curves, &svg)?;
     let md = dir.join("summary.md");
     std::fs::write(&md, summary_table(curves)).map_err(|e| file_error(&md, e))?;
-    Ok(vec![csv, svg, md])
+    let mut written = vec![csv, svg, md];
+    if curves.iter().any(|c| c.gradient_flow.is_some()) {
+        let csv = dir.join("gradient_flow.csv");
+        std::fs::write(&csv, gradient_flow_csv(curves)).map_err(|e| file_error(&csv, e))?;
+        let svg = dir.join("gradient_flow.svg");
+        plot::write_gradient_svg(curves, &svg)?;
+        written.extend([csv, svg]);
+    }
+    Ok(written)
 }

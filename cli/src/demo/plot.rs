@@ -113,3 +113,90 @@ pub fn write_svg(curves: &[Curve], path: &Path) -> Result<()> {
     }
     root.present().map_err(|e| file_error(&e))
 }
+
+/// Writes the gradient flow of the adding runs in `curves` to `path` as
+/// SVG: one panel per length, |d(loss)/d(x_t)| against t on a log scale,
+/// one colour per cell, dashed at initialisation and solid after training.
+pub fn write_gradient_svg(curves: &[Curve], path: &Path) -> Result<()> {
+    let file_error = |e: &dyn std::fmt::Display| Error::File {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let flows: Vec<(&Curve, &super::GradientFlow)> = curves
+        .iter()
+        .filter_map(|c| c.gradient_flow.as_ref().map(|f| (c, f)))
+        .collect();
+    let mut lengths: Vec<usize> = flows.iter().map(|(c, _)| c.setup.t).collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    let cols = lengths.len().clamp(1, 2);
+    let rows = lengths.len().div_ceil(cols).max(1);
+    let root = SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| file_error(&e))?;
+    for (area, &t) in root.split_evenly((rows, cols)).iter().zip(&lengths) {
+        let mine: Vec<_> = flows.iter().filter(|(c, _)| c.setup.t == t).collect();
+        // Zeros (an input that cannot move the loss) have no place on a
+        // log scale: they are left out of the lines.
+        let norms = mine
+            .iter()
+            .flat_map(|(_, f)| f.init.iter().chain(&f.trained))
+            .copied()
+            .filter(|&n| n > 0.0 && n.is_finite());
+        let low = norms.clone().fold(f64::INFINITY, f64::min);
+        let high = norms.fold(0.0, f64::max);
+        if !(low.is_finite() && high > 0.0) {
+            continue;
+        }
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("adding problem, T = {t}: gradient reaching x_t"),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                0..t.saturating_sub(1).max(1),
+                (low * 0.5..high * 2.0).log_scale(),
+            )
+            .map_err(|e| file_error(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("input step t")
+            .y_desc("mean |d loss / d x_t|")
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .map_err(|e| file_error(&e))?;
+        for (c, flow) in &mine {
+            let colour = colour(c.setup.cell);
+            let points = |norms: &[f64]| -> Vec<(usize, f64)> {
+                norms
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0.0 && n.is_finite())
+                    .map(|(t, &n)| (t, n))
+                    .collect()
+            };
+            let trained = colour.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(points(&flow.trained), trained))
+                .map_err(|e| file_error(&e))?
+                .label(format!("{} trained", cell_name(c.setup.cell)))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], trained));
+            let init = colour.stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(points(&flow.init), 4, 4, init))
+                .map_err(|e| file_error(&e))?
+                .label(format!("{} at init", cell_name(c.setup.cell)))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], init));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| file_error(&e))?;
+    }
+    root.present().map_err(|e| file_error(&e))
+}

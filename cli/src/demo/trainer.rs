@@ -5,8 +5,8 @@
 
 use rand::rngs::SmallRng;
 
-use super::tasks::{Target, Task};
-use wgpu_rnn::train::{cross_entropy_loss, mse_loss, ClassTargets};
+use super::tasks::{Batch, Target, Task};
+use wgpu_rnn::train::{cross_entropy_loss, mse_loss, ClassTargets, Loss};
 use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::train::{Linear, LinearGrads};
 use wgpu_rnn::train::{Optimizer, OptimizerConfig};
@@ -81,6 +81,42 @@ impl Trainer {
     pub fn step(&mut self, rng: &mut SmallRng, read_loss: bool) -> Result<Option<f32>> {
         let Setup { task, t, batch, .. } = self.setup;
         let data = task.batch(t, batch, rng);
+        let (loss, _) = self.gradients(&data)?;
+        self.optimizer.step()?;
+        read_loss.then(|| loss.value_host()).transpose()
+    }
+
+    /// The gradient flow on `data` without training: per time step `t`,
+    /// the norm of d(loss)/d(x_t) over the input features, averaged over
+    /// the batch (the backward pass's input gradient, read back).
+    pub fn input_gradient_norms(&mut self, data: &Batch) -> Result<Vec<f64>> {
+        let (_, d_input) = self.gradients(data)?;
+        let values = d_input.to_vec()?;
+        let &[steps, batch, features] = d_input.shape() else {
+            unreachable!("the input gradient has the input's shape [T, B, I]")
+        };
+        Ok(values
+            .chunks(batch * features)
+            .take(steps)
+            .map(|step| {
+                step.chunks(features)
+                    .map(|row| {
+                        row.iter()
+                            .map(|&g| f64::from(g).powi(2))
+                            .sum::<f64>()
+                            .sqrt()
+                    })
+                    .sum::<f64>()
+                    / batch as f64
+            })
+            .collect())
+    }
+
+    /// Forward with a tape, the loss, and both backward passes on `data`:
+    /// the parameters' gradients overwritten in place, the loss and the
+    /// input's gradient returned. Nothing is updated.
+    fn gradients(&mut self, data: &Batch) -> Result<(Loss, GpuTensor)> {
+        let task = self.setup.task;
         self.inputs.write(&data.inputs)?;
         let no_dropout = TrainOptions {
             dropout: 0.0,
@@ -117,9 +153,9 @@ impl Trainer {
                 ..Default::default()
             },
         };
-        self.rnn
+        let d = self
+            .rnn
             .backward(&tape, seeds, &self.rnn_grads, overwrite)?;
-        self.optimizer.step()?;
-        read_loss.then(|| loss.value_host()).transpose()
+        Ok((loss, d.input))
     }
 }
