@@ -5,7 +5,9 @@
 #   make test-drivers - the GPU tests again on OpenGL (llvmpipe) and on SwiftShader's Vulkan
 #                 with a GPU's defaults (CI runs it after make test; installs the drivers)
 #   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 4 min on lavapipe)
-.PHONY: bench test test-drivers demo lint vulkan-driver
+#   make plots  - the speed pictures in docs/plots, measured on this adapter: scaling, stream
+#                 latency, ours beside PyTorch on the CPU (and Burn where its peer is built)
+.PHONY: bench test test-drivers demo plots lint vulkan-driver
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -17,6 +19,15 @@ bench: vulkan-driver
 demo: vulkan-driver
 	cargo build --release -p wgpu-rnn-cli
 	./target/release/wgpu-rnn demo --out demo-out
+
+plots: vulkan-driver
+	cargo build --release -p wgpu-rnn-cli
+	mkdir -p docs/plots
+	rm -f docs/plots/peers_*.csv
+	python3 benches/peers/pytorch_cpu.py --csv docs/plots/peers_pytorch_cpu.csv
+	if [ -x "$${BURN_PEER:-/tmp/burn-target/release/burn-peer}" ]; then \
+	  bash benches/peers/burn_vs_ours.sh --csv docs/plots/peers_burn.csv; fi
+	./target/release/wgpu-rnn plots --out docs/plots $$(for f in docs/plots/peers_*.csv; do echo --peers $$f; done)
 
 test: vulkan-driver
 	cargo test --workspace --all-targets

@@ -5,7 +5,8 @@
 # (benches/peers/burn) and then `wgpu-rnn bench --json`, and prints a Markdown table
 # of medians and the ratio Burn / ours (above 1: ours is faster).
 #
-# Usage: benches/peers/burn_vs_ours.sh [--reps N] [--warmup W] [--configs S,M,...] [--modes infer,train]
+# Usage: benches/peers/burn_vs_ours.sh [--reps N] [--warmup W] [--configs S,M,...] [--modes infer,train] [--csv FILE]
+#        (--csv also writes the medians as peer,config,shape,mode,ms rows for wgpu-rnn plots --peers)
 # Env:   BURN_PEER  Burn peer binary   (default /tmp/burn-target/release/burn-peer)
 #        WGPU_RNN   our binary         (default <repo>/target/release/wgpu-rnn)
 # Build both first; see benches/peers/burn/README.md. gruL is run in infer mode only.
@@ -20,13 +21,15 @@ reps=5
 warmup=2
 configs="S,M,L,D,G,gruL"
 modes="infer,train"
+csv=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --reps) reps="$2"; shift 2 ;;
         --warmup) warmup="$2"; shift 2 ;;
         --configs) configs="$2"; shift 2 ;;
         --modes) modes="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --csv) csv="$2"; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -73,6 +76,7 @@ run_bench() {
 }
 
 burn_device="" burn_version="" ours_device=""
+[[ -z "$csv" ]] || echo "peer,config,shape,mode,ms" >"$csv"
 echo "| config | cell B T I H L | mode | Burn median ms | ours median ms | Burn/ours |"
 echo "|---|---|---|---:|---:|---:|"
 for name in "${config_list[@]}"; do
@@ -97,6 +101,10 @@ for name in "${config_list[@]}"; do
             ratio="$(awk -v a="$burn_s" -v b="$ours_s" 'BEGIN { printf "%.2f", a / b }')"
         fi
         echo "| $name | $cell $b $t $i $h $l | $mode | $burn_ms | $ours_ms | $ratio |"
+        if [[ -n "$csv" && "$burn_ms" != failed && "$ours_ms" != failed ]]; then
+            printf 'burn-%s,%s,%s,%s,%s\nours,%s,%s,%s,%s\n' "${burn_version:-?}" "$name" \
+                "$cell $b $t $i $h $l" "$mode" "$burn_ms" "$name" "$cell $b $t $i $h $l" "$mode" "$ours_ms" >>"$csv"
+        fi
     done
 done
 echo

@@ -7,7 +7,10 @@ default 2) and then `wgpu-rnn bench --json` on the chosen adapter, and prints
 a Markdown table of medians and the ratio PyTorch / ours (above 1: ours is
 faster). Run from the repository root after `cargo build --release`:
 
-    python3 benches/peers/pytorch_cpu.py [--threads 2] [--reps 5] [--configs S,M]
+    python3 benches/peers/pytorch_cpu.py [--threads 2] [--reps 5] [--configs S,M] [--csv FILE]
+
+--csv also writes the medians as `peer,config,shape,mode,ms` rows for
+`wgpu-rnn plots --peers FILE`.
 
 Train mode is forward + backward of sum(output) with respect to the input
 and every parameter, as `bench --mode train` does (its cotangent is the
@@ -67,7 +70,9 @@ def main():
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--modes", default="infer,train")
     p.add_argument("--binary", default="./target/release/wgpu-rnn")
+    p.add_argument("--csv", help="also write the medians here (peer,config,shape,mode,ms)")
     args = p.parse_args()
+    rows = []
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"PyTorch {torch.__version__}, CPU, {torch.get_num_threads()} threads")
@@ -81,7 +86,13 @@ def main():
             ours, device = time_ours(args.binary, cell, b, t, i, h, layers, mode, args.reps, args.warmup)
             print(f"| {name} | {cell} {b} {t} {i} {h} {layers} | {mode} | "
                   f"{theirs * 1e3:.1f} ms | {ours * 1e3:.1f} ms | {theirs / ours:.3f} |", flush=True)
+            shape = f"{cell} {b} {t} {i} {h} {layers}"
+            rows.append(f"pytorch-cpu-{args.threads}t,{name},{shape},{mode},{theirs * 1e3:.4f}")
+            rows.append(f"ours,{name},{shape},{mode},{ours * 1e3:.4f}")
     print(f"\nours on: {device}")
+    if args.csv:
+        with open(args.csv, "w") as f:
+            f.write("peer,config,shape,mode,ms\n" + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 //! The `wgpu-rnn` command line's engines, as a library so that its tests
 //! can call them: `bench` (validated timings; `stream_bench` for `--mode
 //! stream`), `run` (a model file on an
-//! input file; `run_onnx` for `.onnx` models) and `demo` (the long-memory training demo). `main.rs` parses
+//! input file; `run_onnx` for `.onnx` models), `demo` (the long-memory
+//! training demo) and `plots` (the speed pictures). `main.rs` parses
 //! the arguments and prints.
 
 pub mod bench;
 pub mod demo;
+pub mod plots;
 pub mod run;
 pub mod run_onnx;
 pub mod stream_bench;

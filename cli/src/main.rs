@@ -56,6 +56,28 @@ enum Command {
     /// Train RNN, LSTM, peephole LSTM and GRU on the adding and copy tasks on
     /// the GPU: loss curves (CSV, SVG) and a table of who solved what.
     Demo(DemoArgs),
+    /// Measure and draw the speed pictures on this adapter: tokens per
+    /// second against batch, length and hidden size under the adapter's
+    /// floor, a stream's step latencies, and ours beside the peers
+    /// (CSV from benches/peers/pytorch_cpu.py --csv).
+    Plots(PlotsArgs),
+}
+
+#[derive(Args)]
+struct PlotsArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Where scaling.{csv,svg}, stream_latency.{csv,svg} and, per peers
+    /// CSV NAME.csv, NAME.svg go.
+    #[arg(long, default_value = "docs/plots")]
+    out: std::path::PathBuf,
+    /// A peers CSV of one run (header peer,config,shape,mode,ms; written
+    /// by benches/peers/*.py and *.sh with --csv); repeat for more.
+    #[arg(long)]
+    peers: Vec<std::path::PathBuf>,
+    /// Small sizes: every path in seconds, not the ranges.
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(Args)]
@@ -230,6 +252,7 @@ fn main() -> ExitCode {
         Command::Run(r) => run_model(&r),
         Command::Export(e) => export_model(&e),
         Command::Demo(d) => run_demo(&d),
+        Command::Plots(p) => run_plots(&p),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -291,6 +314,65 @@ fn run_demo(args: &DemoArgs) -> Result<(), String> {
     bar.finish_and_clear();
     println!("\n{}", demo::summary_table(&curves));
     for path in demo::write_outputs(&curves, &args.out).map_err(|e| e.to_string())? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn run_plots(args: &PlotsArgs) -> Result<(), String> {
+    use wgpu_rnn_cli::plots::{self, Measured, Sweeps};
+    // The peers first: a bad file costs nothing to find out.
+    let mut peers = vec![];
+    for path in &args.peers {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+        peers.push((stem, plots::read_peers(path).map_err(|e| e.to_string())?));
+    }
+    let gpu = Gpu::with_selector(&args.adapter.selector()).map_err(|e| e.to_string())?;
+    println!("adapter: {}", gpu.describe());
+    let sweeps = if args.quick {
+        Sweeps::quick()
+    } else {
+        Sweeps::full()
+    };
+    let floor = plots::measure_floor(&gpu, args.quick).map_err(|e| e.to_string())?;
+    println!(
+        "floor: GEMM {:.1} GFLOP/s, {:.1} us per dependent step",
+        floor.gemm_flops_per_s / 1e9,
+        floor.step_s * 1e6
+    );
+    let scaling = plots::scaling(&gpu, &sweeps, &floor, |p| {
+        println!(
+            "{:<10} {:<6} B={:<4} T={:<5} H={:<5} {:>12.0} tokens/s (floor {:.0})",
+            p.cell.name(),
+            p.axis.name(),
+            p.batch,
+            p.seq,
+            p.hidden,
+            p.tokens_per_s,
+            p.floor_tokens_per_s
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    let latencies =
+        plots::stream_latencies(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let caption = format!(
+        "{} ({:?}), {cores} CPU cores; wgpu-rnn plots{}",
+        gpu.info().name,
+        gpu.info().backend,
+        if args.quick { " --quick" } else { "" }
+    );
+    let measured = Measured {
+        floor,
+        scaling,
+        latencies,
+        peers,
+        caption,
+    };
+    for path in plots::write_outputs(&measured, &args.out).map_err(|e| e.to_string())? {
         println!("wrote {}", path.display());
     }
     Ok(())

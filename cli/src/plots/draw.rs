@@ -1,0 +1,305 @@
+//! The speed pictures as SVG (no font files needed): how throughput grows
+//! with each axis, the stream's step latencies, ours beside the peers.
+//! Every picture's caption names the adapter, the machine and the command.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::{Axis, PeerTiming, ScalingPoint};
+use wgpu_rnn::{CellKind, Error, Result};
+
+fn colour(cell: CellKind) -> RGBColor {
+    match cell {
+        CellKind::Lstm | CellKind::PeepholeLstm => RGBColor(31, 119, 180),
+        CellKind::Gru(_) => RGBColor(148, 103, 189),
+        CellKind::Rnn(_) => RGBColor(214, 39, 40),
+    }
+}
+
+fn draw_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
+    move |e| Error::File {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// The smallest and largest positive finite value, padded for a log axis.
+fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (low, high) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(l, h), v| (l.min(v), h.max(v)));
+    if low.is_finite() {
+        low / 1.5..high * 1.5
+    } else {
+        1.0..10.0
+    }
+}
+
+/// Tokens per second against batch, length and hidden size: one panel per
+/// axis, one colour per cell, the floor of each cell dashed.
+pub fn scaling(points: &[ScalingPoint], caption: &str, path: &Path) -> Result<()> {
+    let err = draw_error(path);
+    let root = SVGBackend::new(path, (1500, 470)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .titled(
+            &format!("tokens per second, one-layer inference (input = hidden); {caption}"),
+            ("sans-serif", 16),
+        )
+        .map_err(|e| err(&e))?;
+    for (area, axis) in body.split_evenly((1, 3)).iter().zip(Axis::ALL) {
+        let mine: Vec<&ScalingPoint> = points.iter().filter(|p| p.axis == axis).collect();
+        let x_of = |p: &ScalingPoint| match axis {
+            Axis::Batch => p.batch,
+            Axis::Seq => p.seq,
+            Axis::Hidden => p.hidden,
+        } as f64;
+        let xs = log_range(mine.iter().map(|p| x_of(p)));
+        let ys = log_range(
+            mine.iter()
+                .flat_map(|p| [p.tokens_per_s, p.floor_tokens_per_s]),
+        );
+        let Some(first) = mine.first() else { continue };
+        let fixed = match axis {
+            Axis::Batch => format!("T={} H={}", first.seq, first.hidden),
+            Axis::Seq => format!("B={} H={}", first.batch, first.hidden),
+            Axis::Hidden => format!("B={} T={}", first.batch, first.seq),
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("against {} ({fixed})", axis.name()),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(xs.log_scale(), ys.log_scale())
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc(axis.name())
+            .y_desc("tokens / s")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let mut cells: Vec<CellKind> = vec![];
+        for p in &mine {
+            if !cells.contains(&p.cell) {
+                cells.push(p.cell);
+            }
+        }
+        for cell in cells {
+            let line: Vec<&&ScalingPoint> = mine.iter().filter(|p| p.cell == cell).collect();
+            let ours = colour(cell).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(
+                    line.iter().map(|p| (x_of(p), p.tokens_per_s)),
+                    ours,
+                ))
+                .map_err(|e| err(&e))?
+                .label(cell.name())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], ours));
+            let floor = colour(cell).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    line.iter().map(|p| (x_of(p), p.floor_tokens_per_s)),
+                    4,
+                    4,
+                    floor,
+                ))
+                .map_err(|e| err(&e))?
+                .label(format!("{} floor", cell.name()))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], floor));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}
+
+/// The distribution of a stream's step latencies: per cell, the fraction
+/// of steps at or under each latency (an empirical CDF, log time axis).
+pub fn latencies(latencies: &[(CellKind, Vec<f64>)], caption: &str, path: &Path) -> Result<()> {
+    let err = draw_error(path);
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .titled(
+            &format!("stream steps (B=1, I=H=64, written, run, read back); {caption}"),
+            ("sans-serif", 14),
+        )
+        .map_err(|e| err(&e))?;
+    // A linear axis up to 1.5x the slowest p99: the rare slower steps
+    // (named in the legend) would squeeze the body of the distribution.
+    let p99 = |samples: &[f64]| {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted
+            .get(((sorted.len().max(1) - 1) as f64 * 0.99).round() as usize)
+            .copied()
+    };
+    let right = latencies
+        .iter()
+        .filter_map(|(_, s)| p99(s))
+        .fold(0.0f64, f64::max)
+        * 1.5e6;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..right.max(1.0), 0.0..1.0)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("latency of one step (us)")
+        .y_desc("fraction of steps at or under it")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (cell, samples) in latencies {
+        let mut sorted: Vec<f64> = samples.iter().map(|s| s * 1e6).collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+        let p99 = sorted
+            .get(((n - 1.0) * 0.99).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN);
+        let style = colour(*cell).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(
+                sorted
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &v)| (v, (k + 1) as f64 / n)),
+                style,
+            ))
+            .map_err(|e| err(&e))?
+            .label(format!(
+                "{}: median {median:.0} us, p99 {p99:.0} us, max {:.0} us",
+                cell.name(),
+                sorted.last().copied().unwrap_or(f64::NAN)
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}
+
+/// Ours beside each peer measured in the same run: per configuration and
+/// mode, one bar per peer, milliseconds on a log scale.
+pub fn peers(timings: &[PeerTiming], caption: &str, path: &Path) -> Result<()> {
+    let err = draw_error(path);
+    let mut groups: Vec<(String, String)> = vec![];
+    let mut shapes: Vec<String> = vec![];
+    let mut peers: Vec<String> = vec![];
+    for t in timings {
+        let group = (t.config.clone(), t.mode.clone());
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+        let shape = format!("{} = {}", t.config, t.shape);
+        if !shapes.contains(&shape) {
+            shapes.push(shape);
+        }
+        if !peers.contains(&t.peer) {
+            peers.push(t.peer.clone());
+        }
+    }
+    let wide = (110 * groups.len() as u32 + 160).max(900);
+    let root = SVGBackend::new(path, (wide, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (title, body) = root.split_vertically(56);
+    let (line1, line2) = title.split_vertically(28);
+    line1
+        .titled(
+            &format!("median time of a whole sequence, same run; {caption}"),
+            ("sans-serif", 14),
+        )
+        .map_err(|e| err(&e))?;
+    line2
+        .titled(
+            &format!("cell B T I H L: {}", shapes.join(", ")),
+            ("sans-serif", 12),
+        )
+        .map_err(|e| err(&e))?;
+    let ms = log_range(timings.iter().map(|t| t.ms));
+    // One slot per bar, and an empty one between groups.
+    let width = peers.len() + 1;
+    let slots = groups.len() * width;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d((0..slots).into_segmented(), ms.clone().log_scale())
+        .map_err(|e| err(&e))?;
+    let names = groups.clone();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(slots)
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(slot) if slot % width == 0 => names
+                .get(slot / width)
+                .map_or(String::new(), |(config, mode)| format!("{config} {mode}")),
+            _ => String::new(),
+        })
+        .y_desc("ms (log)")
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let palette = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(140, 86, 75),
+    ];
+    for (k, peer) in peers.iter().enumerate() {
+        let fill = palette[k % palette.len()].filled();
+        let bars = groups.iter().enumerate().filter_map(|(g, (config, mode))| {
+            timings
+                .iter()
+                .find(|t| &t.peer == peer && &t.config == config && &t.mode == mode)
+                .map(|t| {
+                    let x = g * width + k;
+                    let mut bar = Rectangle::new(
+                        [
+                            (SegmentValue::Exact(x), ms.start),
+                            (SegmentValue::Exact(x + 1), t.ms),
+                        ],
+                        fill,
+                    );
+                    bar.set_margin(0, 0, 3, 3);
+                    bar
+                })
+        });
+        chart
+            .draw_series(bars)
+            .map_err(|e| err(&e))?
+            .label(peer.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}
