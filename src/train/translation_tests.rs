@@ -257,12 +257,32 @@ const DUMP_ENV: &str = "WGPU_RNN_SHADER_DUMP";
 
 #[test]
 fn every_compiled_module_translates_for_every_back_end() {
+    // The variants' workloads mostly wait on the driver's compiler, one
+    // pipeline at a time: run them on every core, each on its own device.
+    let variants = variants();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(variants.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((name, sel)) = variants.get(i) else {
+                    break;
+                };
+                let gpu = Gpu::with_selector(sel)
+                    .unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"));
+                workload(&gpu);
+                done.lock()
+                    .unwrap()
+                    .push((i, *name, gpu.compiled_modules()));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap();
+    done.sort_by_key(|d| d.0);
     let mut modules: BTreeMap<(String, String), CompiledModule> = BTreeMap::new();
-    for (name, sel) in variants() {
-        let gpu = Gpu::with_selector(&sel)
-            .unwrap_or_else(|e| panic!("GPU tests need a wgpu adapter: {e}"));
-        workload(&gpu);
-        let compiled = gpu.compiled_modules();
+    for (_, name, compiled) in done {
         let before = modules.len();
         let count = compiled.len();
         for m in compiled {
