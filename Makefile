@@ -18,7 +18,7 @@ bench: vulkan-driver
 
 demo: vulkan-driver
 	cargo build --release -p wgpu-rnn-cli
-	./target/release/wgpu-rnn demo --out demo-out
+	./target/release/wgpu-rnn demo --out docs/demo
 
 plots: vulkan-driver
 	cargo build --release -p wgpu-rnn-cli

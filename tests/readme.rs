@@ -54,7 +54,7 @@ fn every_snippet_runs_somewhere() {
         excerpts += 1;
     }
     assert!(
-        tested >= 4 && excerpts >= 1,
+        tested >= 3 && excerpts >= 1,
         "{tested} tested, {excerpts} excerpts"
     );
 }

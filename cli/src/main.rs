@@ -313,7 +313,17 @@ fn run_demo(args: &DemoArgs) -> Result<(), String> {
     let curves = demo::run_all(&gpu, &config, &bar).map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     println!("\n{}", demo::summary_table(&curves));
-    for path in demo::write_outputs(&curves, &args.out).map_err(|e| e.to_string())? {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let caption = format!(
+        "{} ({:?}), {cores} CPU cores; wgpu-rnn demo, {} Adam steps, hidden {}, batch {}, seed {}",
+        gpu.info().name,
+        gpu.info().backend,
+        config.steps,
+        config.hidden,
+        config.batch,
+        config.seed
+    );
+    for path in demo::write_outputs(&curves, &caption, &args.out).map_err(|e| e.to_string())? {
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -345,17 +355,25 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
     );
     let scaling = plots::scaling(&gpu, &sweeps, &floor, |p| {
         println!(
-            "{:<10} {:<6} B={:<4} T={:<5} H={:<5} {:>12.0} tokens/s (floor {:.0})",
+            "{:<10} {:<6} B={:<4} T={:<5} H={:<5} {:>12.0} tokens/s, {:.1} GFLOP/s",
             p.cell.name(),
             p.axis.name(),
             p.batch,
             p.seq,
             p.hidden,
             p.tokens_per_s,
-            p.floor_tokens_per_s
+            p.flops / p.median_s / 1e9
         )
     })
     .map_err(|e| e.to_string())?;
+    let best = scaling
+        .iter()
+        .map(|p| p.flops / p.median_s)
+        .fold(floor.gemm_flops_per_s, f64::max);
+    println!(
+        "floor's FLOP rate: {:.1} GFLOP/s (the best of the GEMM and the sweeps)",
+        best / 1e9
+    );
     let latencies =
         plots::stream_latencies(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -42,8 +42,9 @@ fn plots_measures_and_draws_every_picture() {
         let text = std::fs::read_to_string(out.join(name)).unwrap();
         assert!(text.len() > 100, "{name}: {text}");
     }
-    // Every cell on every axis: 3 cells x (2 + 2 + 2) points, each under
-    // its floor's bound or near it, all positive and finite.
+    // Every cell on every axis: 3 cells x (2 + 2 + 2) points, positive and
+    // finite; none far past its floor (timing noise may cross it a little
+    // where the bare step's cost decides it).
     let csv = std::fs::read_to_string(out.join("scaling.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv
         .lines()
@@ -55,9 +56,10 @@ fn plots_measures_and_draws_every_picture() {
         let tokens: f64 = row[6].parse().unwrap();
         let floor: f64 = row[7].parse().unwrap();
         assert!(
-            tokens.is_finite() && tokens > 0.0 && floor.is_finite() && floor > 0.0,
+            tokens.is_finite() && tokens > 0.0 && floor.is_finite(),
             "{row:?}"
         );
+        assert!(tokens < 2.0 * floor, "{row:?}");
     }
     let latency = std::fs::read_to_string(out.join("stream_latency.csv")).unwrap();
     assert_eq!(latency.lines().count(), 1 + 3 * 12, "{latency}");

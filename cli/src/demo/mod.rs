@@ -345,9 +345,13 @@ pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> 
 }
 
 /// Writes `loss_curves.csv`, `loss_curves.svg`, `summary.md` and, with
-/// adding runs, `gradient_flow.csv` and `gradient_flow.svg` into `dir`;
-/// returns their paths.
-pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+/// adding runs, `gradient_flow.csv` and `gradient_flow.svg` into `dir`, the
+/// pictures under `caption`; returns their paths.
+pub fn write_outputs(
+    curves: &[Curve],
+    caption: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>> {
     let file_error = |path: &std::path::Path, e: std::io::Error| Error::File {
         file: path.display().to_string(),
         reason: e.to_string(),
@@ -356,7 +360,7 @@ pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std:
     let csv = dir.join("loss_curves.csv");
     std::fs::write(&csv, to_csv(curves)).map_err(|e| file_error(&csv, e))?;
     let svg = dir.join("loss_curves.svg");
-    plot::write_svg(curves, &svg)?;
+    plot::write_svg(curves, caption, &svg)?;
     let md = dir.join("summary.md");
     std::fs::write(&md, summary_table(curves)).map_err(|e| file_error(&md, e))?;
     let mut written = vec![csv, svg, md];
@@ -364,7 +368,7 @@ pub fn write_outputs(curves: &[Curve], dir: &std::path::Path) -> Result<Vec<std:
         let csv = dir.join("gradient_flow.csv");
         std::fs::write(&csv, gradient_flow_csv(curves)).map_err(|e| file_error(&csv, e))?;
         let svg = dir.join("gradient_flow.svg");
-        plot::write_gradient_svg(curves, &svg)?;
+        plot::write_gradient_svg(curves, caption, &svg)?;
         written.extend([csv, svg]);
     }
     Ok(written)

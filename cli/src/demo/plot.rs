@@ -7,6 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{cell_name, Curve};
+use crate::plots::draw::legend;
 use wgpu_rnn::CellKind;
 use wgpu_rnn::{Error, Result};
 
@@ -19,8 +20,9 @@ fn colour(cell: CellKind) -> RGBColor {
     }
 }
 
-/// Writes the loss curves of `curves` to `path` as SVG.
-pub fn write_svg(curves: &[Curve], path: &Path) -> Result<()> {
+/// Writes the loss curves of `curves` to `path` as SVG, under `caption`
+/// (the adapter, the machine and the command).
+pub fn write_svg(curves: &[Curve], caption: &str, path: &Path) -> Result<()> {
     let file_error = |e: &dyn std::fmt::Display| Error::File {
         file: path.display().to_string(),
         reason: e.to_string(),
@@ -34,8 +36,12 @@ pub fn write_svg(curves: &[Curve], path: &Path) -> Result<()> {
     }
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols);
-    let root = SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32)).into_drawing_area();
+    let root =
+        SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32 + 30)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| file_error(&e))?;
+    let root = root
+        .titled(caption, ("sans-serif", 14))
+        .map_err(|e| file_error(&e))?;
     for (area, &(task, t)) in root.split_evenly((rows, cols)).iter().zip(&panels) {
         let mine: Vec<&Curve> = curves
             .iter()
@@ -103,13 +109,7 @@ pub fn write_svg(curves: &[Curve], path: &Path) -> Result<()> {
             2,
             format!("solved < {:.3}", task.solved_below()),
         )?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerLeft)
-            .draw()
-            .map_err(|e| file_error(&e))?;
+        legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(|e| file_error(&e))?;
     }
     root.present().map_err(|e| file_error(&e))
 }
@@ -117,7 +117,7 @@ pub fn write_svg(curves: &[Curve], path: &Path) -> Result<()> {
 /// Writes the gradient flow of the adding runs in `curves` to `path` as
 /// SVG: one panel per length, |d(loss)/d(x_t)| against t on a log scale,
 /// one colour per cell, dashed at initialisation and solid after training.
-pub fn write_gradient_svg(curves: &[Curve], path: &Path) -> Result<()> {
+pub fn write_gradient_svg(curves: &[Curve], caption: &str, path: &Path) -> Result<()> {
     let file_error = |e: &dyn std::fmt::Display| Error::File {
         file: path.display().to_string(),
         reason: e.to_string(),
@@ -131,8 +131,12 @@ pub fn write_gradient_svg(curves: &[Curve], path: &Path) -> Result<()> {
     lengths.dedup();
     let cols = lengths.len().clamp(1, 2);
     let rows = lengths.len().div_ceil(cols).max(1);
-    let root = SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32)).into_drawing_area();
+    let root =
+        SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32 + 30)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| file_error(&e))?;
+    let root = root
+        .titled(caption, ("sans-serif", 14))
+        .map_err(|e| file_error(&e))?;
     for (area, &t) in root.split_evenly((rows, cols)).iter().zip(&lengths) {
         let mine: Vec<_> = flows.iter().filter(|(c, _)| c.setup.t == t).collect();
         // Zeros (an input that cannot move the loss) have no place on a
@@ -190,13 +194,7 @@ pub fn write_gradient_svg(curves: &[Curve], path: &Path) -> Result<()> {
                 .label(format!("{} at init", cell_name(c.setup.cell)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], init));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| file_error(&e))?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(|e| file_error(&e))?;
     }
     root.present().map_err(|e| file_error(&e))
 }

@@ -24,6 +24,19 @@ fn draw_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
     }
 }
 
+/// A legend in a white box at `at`, as every picture draws it.
+pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(at)
+        .draw()
+}
+
 /// The smallest and largest positive finite value, padded for a log axis.
 fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (low, high) = values
@@ -80,6 +93,7 @@ pub fn scaling(points: &[ScalingPoint], caption: &str, path: &Path) -> Result<()
         chart
             .configure_mesh()
             .x_desc(axis.name())
+            .x_labels(5)
             .y_desc("tokens / s")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
@@ -114,13 +128,10 @@ pub fn scaling(points: &[ScalingPoint], caption: &str, path: &Path) -> Result<()
                 .label(format!("{} floor", cell.name()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], floor));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| err(&e))?;
+        // One legend: the colours mean the same in every panel.
+        if axis == Axis::Batch {
+            legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(|e| err(&e))?;
+        }
     }
     root.present().map_err(|e| err(&e))
 }
@@ -191,13 +202,7 @@ pub fn latencies(latencies: &[(CellKind, Vec<f64>)], caption: &str, path: &Path)
             ))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| err(&e))?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))
 }
 
@@ -294,12 +299,6 @@ pub fn peers(timings: &[PeerTiming], caption: &str, path: &Path) -> Result<()> {
             .label(peer.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| err(&e))?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))
 }

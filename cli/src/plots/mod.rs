@@ -89,12 +89,16 @@ impl Sweeps {
     }
 }
 
-/// What bounds a one-layer forward here: the recurrent and input products
-/// at the adapter's GEMM rate, plus one dependent step at the cost of a
-/// step that does nothing else.
+/// What bounds a one-layer forward here, from this run's measurements: no
+/// forward does its arithmetic faster than the best FLOP rate measured (a
+/// GEMM, or any point of the sweeps), nor runs its `T` dependent steps
+/// faster than a step that does nothing else. The floor is the larger of
+/// the two (a GPU overlaps them; lavapipe, one dispatch at a time, adds
+/// them, so there the floor is optimistic).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Floor {
-    /// FLOP/s of a 2048 x 512 x 2048 GEMM (`Linear::forward`).
+    /// FLOP/s of a 2048 x 512 x 2048 GEMM (`Linear::forward`); the best
+    /// rate of the sweeps raises it where they did better.
     pub gemm_flops_per_s: f64,
     /// Seconds per step of a 1-unit tanh RNN over 1024 steps: the cost of
     /// a dependent dispatch and its cell update.
@@ -103,9 +107,9 @@ pub struct Floor {
 
 impl Floor {
     /// Tokens per second no one-layer forward of `flops` over `seq` steps
-    /// of `batch` rows can beat here.
-    pub fn tokens_per_s(&self, flops: f64, batch: usize, seq: usize) -> f64 {
-        (batch * seq) as f64 / (flops / self.gemm_flops_per_s + seq as f64 * self.step_s)
+    /// of `batch` rows can beat here, at `flops_per_s`.
+    pub fn tokens_per_s(&self, flops_per_s: f64, flops: f64, batch: usize, seq: usize) -> f64 {
+        (batch * seq) as f64 / (flops / flops_per_s).max(seq as f64 * self.step_s)
     }
 }
 
@@ -118,6 +122,8 @@ pub struct ScalingPoint {
     pub seq: usize,
     pub hidden: usize,
     pub median_s: f64,
+    /// FLOPs of the sequence ([`bench::forward_flops`]).
+    pub flops: f64,
     pub tokens_per_s: f64,
     pub floor_tokens_per_s: f64,
 }
@@ -207,13 +213,22 @@ pub fn scaling(
                     seq,
                     hidden,
                     median_s: result.median_s,
+                    flops: result.flops,
                     tokens_per_s: (batch * seq) as f64 / result.median_s,
-                    floor_tokens_per_s: floor.tokens_per_s(result.flops, batch, seq),
+                    floor_tokens_per_s: f64::NAN,
                 };
                 progress(&point);
                 points.push(point);
             }
         }
+    }
+    // The best rate of the run, the GEMM's or a sweep's, bounds them all.
+    let best = points
+        .iter()
+        .map(|p| p.flops / p.median_s)
+        .fold(floor.gemm_flops_per_s, f64::max);
+    for p in &mut points {
+        p.floor_tokens_per_s = floor.tokens_per_s(best, p.flops, p.batch, p.seq);
     }
     Ok(points)
 }
