@@ -5,7 +5,7 @@
 use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
 use wgpu_rnn::io::{load_model, model_config, pytorch};
 use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
-use wgpu_rnn::{Direction, Error, Gpu, Result, RnnStack, StackWeights};
+use wgpu_rnn::{Direction, Error, Gpu, Result, RnnStack, StackConfig, StackWeights};
 
 /// Input tensor names `run` understands; the `grad_*` cotangents are read by
 /// `--backward` only.
@@ -78,20 +78,8 @@ pub fn run_forward(
     let x = input
         .get("input")
         .ok_or_else(|| crate::tensor_error("input", "missing"))?;
-    let &[a, b, _] = x.shape.as_slice() else {
-        let want = if cfg.batch_first {
-            "[B, T, I]"
-        } else {
-            "[T, B, I]"
-        };
-        return Err(crate::tensor_error(
-            "input",
-            format!("shape {:?}, expected {want}", x.shape),
-        ));
-    };
-    let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
-    x.expect_shape("input", &[a, b, cfg.layer.input_size])?;
-    let x_shape = [a, b, cfg.layer.input_size];
+    let (seq, batch) = sequence_dims(x, "input", &cfg)?;
+    let x_shape = cfg.sequence_shape(seq, batch, cfg.layer.input_size);
     let (slots, h, ho) = (
         cfg.state_slots(),
         cfg.layer.hidden_size,
@@ -173,6 +161,28 @@ pub fn run_forward(
 
 /// Adds `grad_input`, `grad_h0`, `grad_c0` (LSTM) and `grad.<name>` for
 /// every parameter of `weights`, under its PyTorch name and shape.
+/// `(seq, batch)` of the sequence input `name`, which must be `[T, B, I]`
+/// (`[B, T, I]` batch-first) with `cfg`'s input size.
+pub(crate) fn sequence_dims(
+    x: &HostTensor,
+    name: &str,
+    cfg: &StackConfig,
+) -> Result<(usize, usize)> {
+    let &[a, b, _] = x.shape.as_slice() else {
+        let want = if cfg.batch_first {
+            "[B, T, I]"
+        } else {
+            "[T, B, I]"
+        };
+        return Err(crate::tensor_error(
+            name,
+            format!("shape {:?}, expected {want}", x.shape),
+        ));
+    };
+    x.expect_shape(name, &[a, b, cfg.layer.input_size])?;
+    Ok(if cfg.batch_first { (b, a) } else { (a, b) })
+}
+
 fn write_gradients(
     file: &mut TensorFile,
     weights: &StackWeights,

@@ -137,13 +137,19 @@ pub fn run_onnx(gpu: &Gpu, model: &OnnxModel, input: &TensorFile) -> Result<Tens
     if let Some(c_n) = &out.c_n {
         produced.push((node.y_c.as_ref(), final_state(c_n)));
     }
+    output_file(&model.outputs, &produced)
+}
+
+/// The graph's outputs, in order, from what the run `produced` (each under
+/// the graph name it was bound to, if any).
+fn output_file(outputs: &[String], produced: &[(Option<&String>, Shaped)]) -> Result<TensorFile> {
     let mut file = TensorFile::default();
-    for name in &model.outputs {
+    for name in outputs {
         let (shape, values) = produced
             .iter()
             .find(|(n, _)| *n == Some(name))
             .map(|(_, v)| v)
-            .ok_or_else(|| crate::tensor_error(name, "not produced by the node"))?;
+            .ok_or_else(|| crate::tensor_error(name, "not produced by the model"))?;
         file.tensors
             .insert(name.clone(), HostTensor::f32(shape, values));
     }
@@ -179,20 +185,7 @@ pub fn run_onnx_stack(gpu: &Gpu, stack: &OnnxStack, input: &TensorFile) -> Resul
     let x = input
         .get(name)
         .ok_or_else(|| crate::tensor_error(name, "missing (the sequence input)"))?;
-    let i = cfg.layer.input_size;
-    let &[a, b, _] = x.shape.as_slice() else {
-        let want = if cfg.batch_first {
-            "[B, T, I]"
-        } else {
-            "[T, B, I]"
-        };
-        return Err(crate::tensor_error(
-            name,
-            format!("shape {:?}, expected {want}", x.shape),
-        ));
-    };
-    x.expect_shape(name, &[a, b, i])?;
-    let (seq, batch) = if cfg.batch_first { (b, a) } else { (a, b) };
+    let (seq, batch) = crate::run::sequence_dims(x, name, &cfg)?;
     let (slots, h) = (cfg.state_slots(), cfg.layer.hidden_size);
     let state = |name: &Option<String>| -> Result<Option<Vec<f32>>> {
         let Some(t) = name.as_ref().and_then(|n| input.get(n).map(|t| (n, t))) else {
@@ -225,17 +218,7 @@ pub fn run_onnx_stack(gpu: &Gpu, stack: &OnnxStack, input: &TensorFile) -> Resul
     if let Some(c_n) = out.c_n {
         produced.push((stack.c_n.as_ref(), (vec![slots, batch, h], c_n)));
     }
-    let mut file = TensorFile::default();
-    for name in &stack.outputs {
-        let (shape, values) = produced
-            .iter()
-            .find(|(n, _)| *n == Some(name))
-            .map(|(_, v)| v)
-            .ok_or_else(|| crate::tensor_error(name, "not produced by the module"))?;
-        file.tensors
-            .insert(name.clone(), HostTensor::f32(shape, values));
-    }
-    Ok(file)
+    output_file(&stack.outputs, &produced)
 }
 
 #[cfg(test)]
