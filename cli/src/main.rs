@@ -366,10 +366,7 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
         )
     })
     .map_err(|e| e.to_string())?;
-    let best = scaling
-        .iter()
-        .map(|p| p.flops / p.median_s)
-        .fold(floor.gemm_flops_per_s, f64::max);
+    let best = plots::best_flops_per_s(&floor, &scaling);
     println!(
         "floor's FLOP rate: {:.1} GFLOP/s (the best of the GEMM and the sweeps)",
         best / 1e9

@@ -222,15 +222,20 @@ pub fn scaling(
             }
         }
     }
-    // The best rate of the run, the GEMM's or a sweep's, bounds them all.
-    let best = points
-        .iter()
-        .map(|p| p.flops / p.median_s)
-        .fold(floor.gemm_flops_per_s, f64::max);
+    let best = best_flops_per_s(floor, &points);
     for p in &mut points {
         p.floor_tokens_per_s = floor.tokens_per_s(best, p.flops, p.batch, p.seq);
     }
     Ok(points)
+}
+
+/// The best FLOP rate of the run, the floor's GEMM's or a sweep point's:
+/// it bounds them all.
+pub fn best_flops_per_s(floor: &Floor, points: &[ScalingPoint]) -> f64 {
+    points
+        .iter()
+        .map(|p| p.flops / p.median_s)
+        .fold(floor.gemm_flops_per_s, f64::max)
 }
 
 /// Per-step latencies (seconds) of a one-row stream of each cell, I = H =
