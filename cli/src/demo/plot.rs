@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{cell_name, Curve};
-use crate::plots::draw::legend;
+use crate::plots::draw::{canvas, legend};
 use wgpu_rnn::CellKind;
 use wgpu_rnn::{Error, Result};
 
@@ -36,13 +36,9 @@ pub fn write_svg(curves: &[Curve], caption: &str, path: &Path) -> Result<()> {
     }
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols);
-    let root =
-        SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32 + 30)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| file_error(&e))?;
-    let root = root
-        .titled(caption, ("sans-serif", 14))
-        .map_err(|e| file_error(&e))?;
-    for (area, &(task, t)) in root.split_evenly((rows, cols)).iter().zip(&panels) {
+    let size = (560 * cols as u32, 400 * rows as u32 + 30);
+    let (root, body) = canvas(path, size, caption, 14)?;
+    for (area, &(task, t)) in body.split_evenly((rows, cols)).iter().zip(&panels) {
         let mine: Vec<&Curve> = curves
             .iter()
             .filter(|c| (c.setup.task, c.setup.t) == (task, t))
@@ -131,13 +127,9 @@ pub fn write_gradient_svg(curves: &[Curve], caption: &str, path: &Path) -> Resul
     lengths.dedup();
     let cols = lengths.len().clamp(1, 2);
     let rows = lengths.len().div_ceil(cols).max(1);
-    let root =
-        SVGBackend::new(path, (560 * cols as u32, 400 * rows as u32 + 30)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| file_error(&e))?;
-    let root = root
-        .titled(caption, ("sans-serif", 14))
-        .map_err(|e| file_error(&e))?;
-    for (area, &t) in root.split_evenly((rows, cols)).iter().zip(&lengths) {
+    let size = (560 * cols as u32, 400 * rows as u32 + 30);
+    let (root, body) = canvas(path, size, caption, 14)?;
+    for (area, &t) in body.split_evenly((rows, cols)).iter().zip(&lengths) {
         let mine: Vec<_> = flows.iter().filter(|(c, _)| c.setup.t == t).collect();
         // Zeros (an input that cannot move the loss) have no place on a
         // log scale: they are left out of the lines.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{Axis, PeerTiming, ScalingPoint};
@@ -22,6 +23,26 @@ fn draw_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
         file: path.display().to_string(),
         reason: e.to_string(),
     }
+}
+
+/// A white SVG canvas of `size` at `path` with `title` on top: the canvas
+/// (to present when drawn) and the area under the title.
+pub fn canvas<'a>(
+    path: &'a Path,
+    size: (u32, u32),
+    title: &str,
+    font: u32,
+) -> Result<(
+    DrawingArea<SVGBackend<'a>, Shift>,
+    DrawingArea<SVGBackend<'a>, Shift>,
+)> {
+    let err = draw_error(path);
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let body = root
+        .titled(title, ("sans-serif", font))
+        .map_err(|e| err(&e))?;
+    Ok((root, body))
 }
 
 /// A legend in a white box at `at`, as every picture draws it.
@@ -53,15 +74,8 @@ fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
 /// axis, one colour per cell, the floor of each cell dashed.
 pub fn scaling(points: &[ScalingPoint], caption: &str, path: &Path) -> Result<()> {
     let err = draw_error(path);
-    let root = SVGBackend::new(path, (1500, 470)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (title, body) = root.split_vertically(40);
-    title
-        .titled(
-            &format!("tokens per second, one-layer inference (input = hidden); {caption}"),
-            ("sans-serif", 16),
-        )
-        .map_err(|e| err(&e))?;
+    let title = format!("tokens per second, one-layer inference (input = hidden); {caption}");
+    let (root, body) = canvas(path, (1500, 470), &title, 16)?;
     for (area, axis) in body.split_evenly((1, 3)).iter().zip(Axis::ALL) {
         let mine: Vec<&ScalingPoint> = points.iter().filter(|p| p.axis == axis).collect();
         let x_of = |p: &ScalingPoint| match axis {
@@ -140,15 +154,8 @@ pub fn scaling(points: &[ScalingPoint], caption: &str, path: &Path) -> Result<()
 /// of steps at or under each latency (an empirical CDF, log time axis).
 pub fn latencies(latencies: &[(CellKind, Vec<f64>)], caption: &str, path: &Path) -> Result<()> {
     let err = draw_error(path);
-    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (title, body) = root.split_vertically(40);
-    title
-        .titled(
-            &format!("stream steps (B=1, I=H=64, written, run, read back); {caption}"),
-            ("sans-serif", 14),
-        )
-        .map_err(|e| err(&e))?;
+    let title = format!("stream steps (B=1, I=H=64, written, run, read back); {caption}");
+    let (root, body) = canvas(path, (760, 460), &title, 14)?;
     // A linear axis up to 1.5x the slowest p99: the rare slower steps
     // (named in the legend) would squeeze the body of the distribution.
     let p99 = |samples: &[f64]| {
@@ -227,17 +234,9 @@ pub fn peers(timings: &[PeerTiming], caption: &str, path: &Path) -> Result<()> {
         }
     }
     let wide = (110 * groups.len() as u32 + 160).max(900);
-    let root = SVGBackend::new(path, (wide, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (title, body) = root.split_vertically(56);
-    let (line1, line2) = title.split_vertically(28);
-    line1
-        .titled(
-            &format!("median time of a whole sequence, same run; {caption}"),
-            ("sans-serif", 14),
-        )
-        .map_err(|e| err(&e))?;
-    line2
+    let title = format!("median time of a whole sequence, same run; {caption}");
+    let (root, body) = canvas(path, (wide, 500), &title, 14)?;
+    let body = body
         .titled(
             &format!("cell B T I H L: {}", shapes.join(", ")),
             ("sans-serif", 12),
