@@ -2,8 +2,8 @@
 //! `nn.Linear`), forward and backward, built on the GEMM and the column sums.
 //! The output head of a recurrent model.
 
-use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::error::{Error, Result};
 use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
@@ -81,7 +81,7 @@ impl Linear {
         (in_features, out_features): (usize, usize),
         seed: u64,
     ) -> Result<Self> {
-        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let k = 1.0 / (in_features.max(1) as f32).sqrt();
         let mut fill =
             |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
@@ -254,6 +254,7 @@ impl Linear {
     }
 
     /// Host copies of `(weight, bias)`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_host(&self) -> Result<(Vec<f32>, Vec<f32>)> {
         pollster::block_on(self.to_host_async())
     }
