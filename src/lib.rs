@@ -121,10 +121,12 @@ pub use config::{
     CellKind, Direction, GruReset, Nonlinearity, Precision, RnnConfig, Schedule, StackConfig,
 };
 pub use error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+pub use gpu::list_adapters;
 pub use gpu::{
-    describe_adapter, list_adapters, AdapterSelector, Capabilities, Gpu, GpuTensor, KernelProfile,
-    Tuning, ENV_ADAPTER, ENV_BACKEND, ENV_IMMEDIATES, ENV_PERSISTENT, ENV_ROW_TEXELS,
-    ENV_STEP_TILES, ENV_SUBGROUP_KERNELS, OPTIONAL_FEATURES, TENSOR_USAGE,
+    describe_adapter, AdapterSelector, Capabilities, Gpu, GpuTensor, KernelProfile, Tuning,
+    ENV_ADAPTER, ENV_BACKEND, ENV_IMMEDIATES, ENV_PERSISTENT, ENV_ROW_TEXELS, ENV_STEP_TILES,
+    ENV_SUBGROUP_KERNELS, OPTIONAL_FEATURES, TENSOR_USAGE,
 };
 pub use model::{Rnn, RnnStack, Stream};
 pub use pass::{HostOutput, RnnOutput};

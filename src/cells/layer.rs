@@ -221,6 +221,7 @@ impl Layer {
     }
 
     /// Reads the parameters back.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_weights(&self) -> Result<RnnWeights> {
         self.params.to_weights(self.config)
     }

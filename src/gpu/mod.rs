@@ -235,6 +235,7 @@ fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
 }
 
 /// Every adapter wgpu can see on every backend, for `wgpu-rnn info`.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
     let instance = new_instance(wgpu::Backends::all());
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
@@ -245,13 +246,21 @@ pub fn list_adapters() -> Vec<wgpu::AdapterInfo> {
 
 impl Gpu {
     /// Picks an adapter as `WGPU_RNN_BACKEND` / `WGPU_RNN_ADAPTER` say.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         Self::with_selector(&AdapterSelector::from_env())
     }
 
     /// Picks an adapter by backend and name substring (case-insensitive).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_selector(sel: &AdapterSelector) -> Result<Self> {
         pollster::block_on(Self::with_selector_async(sel))
+    }
+
+    /// [`Gpu::new`] without blocking: the constructor for the browser
+    /// (WebGPU), where a thread must never wait.
+    pub async fn new_async() -> Result<Self> {
+        Self::with_selector_async(&AdapterSelector::from_env()).await
     }
 
     /// [`Gpu::with_selector`] without blocking.
@@ -295,6 +304,7 @@ impl Gpu {
     /// name allow, with `sel`'s tuning overrides, in wgpu's order: what
     /// `wgpu-rnn info --all` describes. An adapter that would not give a
     /// device is an error in its place.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn every_adapter(sel: &AdapterSelector) -> Result<Vec<Result<Self>>> {
         let backends = sel.backends()?;
         let instance = new_instance(backends);

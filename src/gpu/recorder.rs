@@ -6,7 +6,6 @@
 //! dispatches and their order are the same either way.
 
 use crate::error::{Error, Result};
-use crate::gpu::tensor::read_mapped;
 use crate::gpu::Gpu;
 
 /// Seconds of GPU time per kernel family, in the order first recorded.
@@ -54,6 +53,13 @@ impl PassTimer {
     const CAPACITY: u32 = wgpu::QUERY_SET_MAX_QUERIES / 2;
 
     fn new(gpu: &Gpu) -> Result<Self> {
+        if cfg!(target_arch = "wasm32") {
+            // Reading the timestamps back would wait on the calling thread.
+            return Err(Error::config(
+                "profile",
+                "profiles are read back with a blocking wait: not available on wasm32",
+            ));
+        }
         if !gpu.capabilities().timestamp_query {
             return Err(Error::config(
                 "profile",
@@ -126,8 +132,10 @@ impl PassTimer {
     }
 
     /// Reads the timestamps back and sums each family's pass durations.
+    #[cfg(not(target_arch = "wasm32"))]
     fn read(&self, gpu: &Gpu, readable: &wgpu::Buffer) -> Result<KernelProfile> {
-        let bytes = pollster::block_on(read_mapped(gpu, readable, "timestamps"))?;
+        let bytes =
+            pollster::block_on(crate::gpu::tensor::read_mapped(gpu, readable, "timestamps"))?;
         let ticks: &[u64] = bytemuck::cast_slice(&bytes);
         let period_ns = f64::from(gpu.queue().get_timestamp_period());
         let mut profile = KernelProfile::default();
@@ -136,6 +144,13 @@ impl PassTimer {
             profile.add(family, seconds);
         }
         Ok(profile)
+    }
+
+    /// No timer is made on wasm32 ([`PassTimer::new`] refuses), so there is
+    /// nothing to read; this keeps the blocking wait off that target.
+    #[cfg(target_arch = "wasm32")]
+    fn read(&self, _gpu: &Gpu, _readable: &wgpu::Buffer) -> Result<KernelProfile> {
+        Err(Error::config("profile", "not available on wasm32"))
     }
 }
 

@@ -355,6 +355,7 @@ impl GpuTensor {
     }
 
     /// Blocking [`GpuTensor::to_vec_async`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         pollster::block_on(self.to_vec_async())
     }

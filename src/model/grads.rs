@@ -49,6 +49,7 @@ impl StackGrads {
     }
 
     /// Copies every gradient back to the host.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_host(&self) -> Result<Vec<HostLayerGrads>> {
         pollster::block_on(self.to_host_async())
     }

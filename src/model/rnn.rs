@@ -54,6 +54,7 @@ impl Rnn {
     }
 
     /// Reads the parameters back.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_weights(&self) -> Result<RnnWeights> {
         self.layer().to_weights()
     }
@@ -101,6 +102,7 @@ impl Rnn {
     /// Host-data version of [`Rnn::forward`]: `input` `[T, B, I]`,
     /// `h0` / `c0` `[1, B, Ho]` / `[1, B, H]`. NaN or infinite inputs are
     /// refused with [`crate::Error::NonFinite`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_host(
         &self,
         input: &[f32],

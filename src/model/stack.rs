@@ -241,6 +241,7 @@ impl RnnStack {
     /// `[L*D, B, Ho]` / `[L*D, B, H]`. NaN or infinite inputs are refused with
     /// [`crate::Error::NonFinite`]. The input is written straight into the
     /// kept plan's input buffer.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn forward_host(
         &self,
         input: &[f32],
@@ -382,6 +383,7 @@ impl RnnStack {
     /// everything back. Layouts as in [`RnnStack::forward_host`]; NaN or
     /// infinite inputs are refused with [`crate::Error::NonFinite`].
     #[allow(clippy::too_many_arguments)]
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn train_step_host(
         &self,
         input: &[f32],

@@ -167,6 +167,7 @@ impl Stream {
     /// reading the top layer's new `h` `[B, Ho]` back: a real-time loop's
     /// step. Refuses NaN and infinities. Allocates nothing on the device
     /// after its first call.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn step_host(&mut self, x: &[f32]) -> Result<Vec<f32>> {
         let input = self.stack.config().layer.input_size;
         if x.len() != self.batch * input {
@@ -182,6 +183,7 @@ impl Stream {
     /// [`Stream::step_host`] for `K = x.len() / (B * I)` steps at once:
     /// `x` `[K, B, I]` (`[B, K, I]` batch-first) in, the top layer's output
     /// `[K, B, Ho]` (`[B, K, Ho]`) back.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn steps_host(&mut self, x: &[f32]) -> Result<Vec<f32>> {
         pollster::block_on(self.steps_host_async(x))
     }

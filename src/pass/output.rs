@@ -41,6 +41,7 @@ impl RnnOutput {
     }
 
     /// [`RnnOutput::to_host_async`], blocking.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_host(&self) -> Result<HostOutput> {
         pollster::block_on(self.to_host_async())
     }

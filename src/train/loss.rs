@@ -25,6 +25,7 @@ pub struct Loss {
 
 impl Loss {
     /// Reads the mean back (the one value a training loop shows).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn value_host(&self) -> Result<f32> {
         pollster::block_on(self.value_host_async())
     }

@@ -464,6 +464,7 @@ impl Optimizer {
 
     /// `(norm, coefficient)` of the last step's gradients when clipping:
     /// the global norm before clipping and the factor applied.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn last_clip(&self) -> Result<(f32, f32)> {
         pollster::block_on(self.last_clip_async())
     }

@@ -120,6 +120,7 @@ impl LayerTensors {
     }
 
     /// Reads the tensors back as weights of a layer with `config`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn to_weights(&self, config: RnnConfig) -> Result<RnnWeights> {
         pollster::block_on(self.to_weights_async(config))
     }

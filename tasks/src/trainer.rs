@@ -3,9 +3,8 @@
 //! backward, clipping and Adam. The batch goes up; only the loss, when
 //! asked for, comes down.
 
-use rand::rngs::SmallRng;
-
-use super::tasks::{Batch, Target, Task};
+use crate::tasks::{Batch, Target, Task};
+use crate::TaskRng;
 use wgpu_rnn::train::{cross_entropy_loss, mse_loss, ClassTargets, Loss};
 use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::train::{Linear, LinearGrads};
@@ -78,17 +77,26 @@ impl Trainer {
 
     /// One optimizer step on a fresh batch from `rng`. Returns the batch's
     /// loss when `read_loss` (a read-back, which waits for the GPU).
-    pub fn step(&mut self, rng: &mut SmallRng, read_loss: bool) -> Result<Option<f32>> {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn step(&mut self, rng: &mut TaskRng, read_loss: bool) -> Result<Option<f32>> {
+        let loss = self.record_step(rng)?;
+        read_loss.then(|| loss.value_host()).transpose()
+    }
+
+    /// One optimizer step on a fresh batch from `rng`, submitted; the loss
+    /// stays on the device until asked for (`Loss::value_host_async`).
+    pub fn record_step(&mut self, rng: &mut TaskRng) -> Result<Loss> {
         let Setup { task, t, batch, .. } = self.setup;
         let data = task.batch(t, batch, rng);
         let (loss, _) = self.gradients(&data)?;
         self.optimizer.step()?;
-        read_loss.then(|| loss.value_host()).transpose()
+        Ok(loss)
     }
 
     /// The gradient flow on `data` without training: per time step `t`,
     /// the norm of d(loss)/d(x_t) over the input features, averaged over
     /// the batch (the backward pass's input gradient, read back).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn input_gradient_norms(&mut self, data: &Batch) -> Result<Vec<f64>> {
         let (_, d_input) = self.gradients(data)?;
         let values = d_input.to_vec()?;

@@ -8,13 +8,12 @@
 //! backward pass.
 
 pub mod plot;
-pub mod tasks;
-pub mod trainer;
+pub use wgpu_rnn_tasks::{tasks, trainer};
 
 use std::time::Instant;
 
-use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use wgpu_rnn_tasks::TaskRng;
 
 use tasks::Task;
 use trainer::{Setup, Trainer};
@@ -174,10 +173,10 @@ pub fn train_run(
 ) -> Result<Curve> {
     let start = Instant::now();
     let mut trainer = Trainer::new(gpu, setup)?;
-    let mut rng = SmallRng::seed_from_u64(data_seed);
+    let mut rng = TaskRng::seed_from_u64(data_seed);
     // The probe updates nothing: training runs as it would without it.
     let probe = (setup.task == Task::Adding).then(|| {
-        let mut probe_rng = SmallRng::seed_from_u64(data_seed ^ PROBE_SEED);
+        let mut probe_rng = TaskRng::seed_from_u64(data_seed ^ PROBE_SEED);
         setup.task.batch(setup.t, setup.batch, &mut probe_rng)
     });
     let init = probe
@@ -303,12 +302,7 @@ pub fn run_all(gpu: &Gpu, config: &DemoConfig, bar: &indicatif::ProgressBar) -> 
             setup.t
         );
         bar.set_message(label.clone());
-        // Each run's data comes from its own seed: runs are reproducible
-        // alone and every cell of a (task, T) sees the same batches.
-        let data_seed = config
-            .seed
-            .wrapping_mul(1_000_003)
-            .wrapping_add(setup.t as u64 * 2 + setup.task as u64);
+        let data_seed = setup.task.data_seed(config.seed, setup.t);
         let curve = train_run(
             gpu,
             setup,
