@@ -201,7 +201,9 @@ impl OnnxOp {
 /// A parsed model file and where its external data lives.
 pub(super) struct ModelFile {
     name: String,
-    dir: std::path::PathBuf,
+    /// Where external data lives: the model's directory, or none for a
+    /// model given as bytes (which must then hold all its weights).
+    dir: Option<std::path::PathBuf>,
     model: proto::ModelProto,
     pub(super) opset: i64,
 }
@@ -214,10 +216,14 @@ impl ModelFile {
             reason: e.to_string(),
         })?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        Self::from_bytes(name, dir, &bytes)
+        Self::from_bytes(name, Some(dir), &bytes)
     }
 
-    pub(super) fn from_bytes(name: String, dir: std::path::PathBuf, bytes: &[u8]) -> Result<Self> {
+    pub(super) fn from_bytes(
+        name: String,
+        dir: Option<std::path::PathBuf>,
+        bytes: &[u8],
+    ) -> Result<Self> {
         let model = proto::ModelProto::decode(bytes).map_err(|e| Error::File {
             file: name.clone(),
             reason: format!("not a valid ONNX model: {e}"),
@@ -271,13 +277,13 @@ impl ModelFile {
             .initializer
             .iter()
             .find(|t| t.name == name)
-            .map(|t| tensor(t, &self.dir))
+            .map(|t| tensor(t, self.dir.as_deref()))
             .transpose()
     }
 
     /// A tensor of the file (an initializer or a Constant's value).
     pub(super) fn tensor(&self, t: &proto::TensorProto) -> Result<HostTensor> {
-        tensor(t, &self.dir)
+        tensor(t, self.dir.as_deref())
     }
 
     /// The node's weights, attributes and bindings.
@@ -553,8 +559,9 @@ const KNOWN_ACTIVATIONS: [&str; 11] = [
 ];
 
 /// An initializer as a host tensor: its data from `raw_data`, the typed
-/// field of its data type, or an external file under `dir`.
-fn tensor(t: &proto::TensorProto, dir: &Path) -> Result<HostTensor> {
+/// field of its data type, or an external file under `dir` (none: the model
+/// came as bytes, and external data is an error).
+fn tensor(t: &proto::TensorProto, dir: Option<&Path>) -> Result<HostTensor> {
     use proto::tensor_proto::{DataLocation, DataType};
     let name = t.name.as_str();
     let shape = t
@@ -641,8 +648,14 @@ fn tensor(t: &proto::TensorProto, dir: &Path) -> Result<HostTensor> {
 
 /// The bytes of an externally stored tensor: `location` (relative to the
 /// model's directory, never outside it), `offset`, `length`.
-fn external(t: &proto::TensorProto, dir: &Path, expected: usize) -> Result<Vec<u8>> {
+fn external(t: &proto::TensorProto, dir: Option<&Path>, expected: usize) -> Result<Vec<u8>> {
     let name = t.name.as_str();
+    let Some(dir) = dir else {
+        return Err(Error::tensor(
+            name,
+            "stored as external data, but the model was given as bytes: load it from its path",
+        ));
+    };
     let entry = |key: &str| {
         t.external_data
             .iter()

@@ -30,7 +30,7 @@ mod stack;
 
 pub use export::{save, to_onnx_bytes, ExportOptions, EXPORT_OPSET};
 pub use file::{load, load_node, OnnxModel, OnnxNode, Operand, MIN_OPSET};
-pub use stack::{load_graph, OnnxGraph, OnnxStack};
+pub use stack::{load_graph, load_graph_bytes, OnnxGraph, OnnxStack};
 
 use crate::cell_options::CellOptions;
 use crate::config::{CellKind, GruReset, Nonlinearity, RnnConfig};

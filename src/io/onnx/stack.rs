@@ -72,13 +72,23 @@ impl OnnxGraph {
 /// inputs). Anything else is an error naming the first node it cannot
 /// place; [`load_node`](super::load_node) reads one recurrent node out of any graph.
 pub fn load_graph(path: &Path) -> Result<OnnxGraph> {
-    let file = ModelFile::read(path)?;
+    graph_of(&ModelFile::read(path)?)
+}
+
+/// [`load_graph`] on a model's bytes (a browser's fetch, an embedded file);
+/// `name` names it in errors. All its weights must be inside it: external
+/// data is an error.
+pub fn load_graph_bytes(name: &str, bytes: &[u8]) -> Result<OnnxGraph> {
+    graph_of(&ModelFile::from_bytes(name.to_string(), None, bytes)?)
+}
+
+fn graph_of(file: &ModelFile) -> Result<OnnxGraph> {
     let graph = file.graph()?;
     match graph.node.as_slice() {
         [node] if OnnxOp::from_op_type(&node.op_type).is_some() => {
-            Ok(OnnxGraph::Node(Box::new(single_node(&file)?)))
+            Ok(OnnxGraph::Node(Box::new(single_node(file)?)))
         }
-        _ => Ok(OnnxGraph::Stack(Box::new(recognise(&file)?))),
+        _ => Ok(OnnxGraph::Stack(Box::new(recognise(file)?))),
     }
 }
 
@@ -538,8 +548,38 @@ mod tests {
         let mut model =
             proto::ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
         edit(&mut model);
-        let file = ModelFile::from_bytes("edited".into(), ".".into(), &model.encode_to_vec())?;
+        let file = ModelFile::from_bytes("edited".into(), None, &model.encode_to_vec())?;
         recognise(&file)
+    }
+
+    #[test]
+    fn bytes_load_as_the_file_does_and_refuse_external_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/onnx");
+        for name in [
+            "torch_lstm_3layers_bidirectional_states.onnx",
+            "lstm_forward_layout1.onnx",
+        ] {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).unwrap();
+            let from_file = load_graph(&path).unwrap();
+            let from_bytes = load_graph_bytes(name, &bytes).unwrap();
+            assert_eq!(from_file.weights(), from_bytes.weights(), "{name}");
+        }
+        let path = dir.join("lstm_forward_layout1.onnx");
+        let mut model =
+            proto::ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        let w = &mut model.graph.as_mut().unwrap().initializer[0];
+        w.raw_data.clear();
+        w.float_data.clear();
+        w.data_location = proto::tensor_proto::DataLocation::External as i32;
+        w.external_data = vec![proto::StringStringEntryProto {
+            key: "location".into(),
+            value: "weights.bin".into(),
+        }];
+        let e = load_graph_bytes("m.onnx", &model.encode_to_vec())
+            .map(|_| ())
+            .unwrap_err();
+        assert!(e.to_string().contains("given as bytes"), "{e}");
     }
 
     fn nodes(m: &mut proto::ModelProto) -> &mut Vec<proto::NodeProto> {
