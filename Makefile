@@ -7,7 +7,13 @@
 #   make demo   - RNN, LSTM, peephole LSTM and GRU trained on long-memory tasks (about 4 min on lavapipe)
 #   make plots  - the speed pictures in docs/plots, measured on this adapter: scaling, stream
 #                 latency, ours beside PyTorch on the CPU (and Burn where its peer is built)
-.PHONY: bench test test-drivers demo plots lint vulkan-driver
+# In the browser (web/: wasm32 on WebGPU, Debian's Chromium; web/setup.sh installs the rest):
+#   make test-web  - the browser suite, in headless Chromium
+#   make web       - builds the training page and serves it on http://127.0.0.1:8000
+#   make web-check - the page trained headless: every loss finite, LSTM and GRU below the RNN
+#                    (screenshot in target/web/page.png)
+#   make bench-web - ours beside TensorFlow.js (WebGPU and WebGL) in one page, JSON lines
+.PHONY: bench test test-drivers demo plots lint vulkan-driver web-setup web-build test-web web web-check bench-web
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -42,6 +48,24 @@ lint:
 	cargo fmt --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wgpu-rnn
+
+web-setup:
+	web/setup.sh
+
+web-build: web-setup
+	web/build.sh
+
+test-web: web-setup
+	web/test.sh
+
+web: web-build
+	node web/serve.mjs 8000
+
+web-check: web-build
+	node web/drive.mjs check --screenshot target/web/page.png
+
+bench-web: web-build
+	node web/drive.mjs bench
 
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
 # only when no Vulkan driver is present.
