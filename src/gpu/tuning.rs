@@ -16,6 +16,10 @@ pub(crate) const ROW_TEXELS_MIN_LENGTH: usize = 128;
 /// tile: the 4x4-block dot kernel takes them. BENCHMARKS.md, "Thin and
 /// few-tile products: `gemm_dot`".
 const GEMM_THIN: u32 = 16;
+/// On SwiftShader, products this shallow take 8x8 register blocks rather
+/// than workgroup tiles (at K = 2 the tiles lost, at 64 and 256 they won:
+/// BENCHMARKS.md, "In the browser").
+const SWIFTSHADER_TILES_MIN_K: u32 = 64;
 /// K per invocation the split-K path aims for (same section).
 pub(crate) const GEMM_K_PER_SPLIT: u32 = 256;
 /// Workgroups a product should keep busy before K is split (same section).
@@ -47,7 +51,9 @@ pub(crate) enum GemmPath {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tuning {
     cpu: bool,
+    swiftshader: bool,
     step_tiles: bool,
+    gemm_tiles: bool,
     subgroup_kernels: bool,
     immediates: bool,
     row_texels: Option<bool>,
@@ -62,6 +68,16 @@ pub(crate) struct AdapterFacts<'a> {
     pub max_immediate_size: u32,
 }
 
+/// Whether a CPU adapter is SwiftShader (natively, or as a browser's
+/// fallback adapter: Chromium's is SwiftShader, and WebGPU names no
+/// driver). Its big GEMMs measured 2.7x faster with workgroup tiles than
+/// with 8x8 register blocks, and its LSTM 1.2x faster with the persistent
+/// kernels at B=16, H=256, as on GPUs (BENCHMARKS.md, "In the browser").
+fn swiftshader(info: &wgpu::AdapterInfo) -> bool {
+    info.backend == wgpu::Backend::BrowserWebGpu
+        || info.name.to_ascii_lowercase().contains("swiftshader")
+}
+
 impl Tuning {
     /// The choices for an adapter, where the selector forces none.
     pub(crate) fn choose(facts: AdapterFacts<'_>, forced: &AdapterSelector) -> Self {
@@ -73,9 +89,12 @@ impl Tuning {
         // CPU adapters: BENCHMARKS.md, "Step kernels without workgroup
         // tiles on CPU adapters".
         let step_tiles = forced.step_tiles.unwrap_or(!cpu);
+        let swiftshader = cpu && swiftshader(facts.info);
         Self {
             cpu,
+            swiftshader,
             step_tiles,
+            gemm_tiles: forced.step_tiles.unwrap_or(!cpu || swiftshader),
             // Written for (and measured on) CPU adapters with 8-lane
             // subgroups only, and giving way to forced workgroup tiles
             // (which then test the GPU kernels on a CPU adapter):
@@ -104,10 +123,17 @@ impl Tuning {
         self.cpu
     }
 
-    /// Whether step kernels stage `h_{t-1}` in workgroup memory and big
-    /// GEMMs use workgroup tiles (GPUs), or not (CPU adapters).
+    /// Whether step kernels stage `h_{t-1}` in workgroup memory (GPUs), or
+    /// not (CPU adapters).
     pub fn step_tiles(&self) -> bool {
         self.step_tiles
+    }
+
+    /// Whether big GEMMs without subgroup kernels use workgroup tiles (GPUs
+    /// and SwiftShader), or 8x8 register blocks (llvmpipe). Forced together
+    /// with [`Tuning::step_tiles`].
+    pub fn gemm_tiles(&self) -> bool {
+        self.gemm_tiles
     }
 
     /// Whether big GEMMs and the per-step kernels run the subgroup kernels
@@ -138,10 +164,11 @@ impl Tuning {
     /// steps) instead of one dispatch per step. Forced by the selector,
     /// else on CPU adapters where it measured faster (BENCHMARKS.md, "Small
     /// batches and the persistent LSTM kernel" and "The persistent LSTM
-    /// reads texels"), and on GPUs for batches up to 16, where a launch per
-    /// step is most of the time (not yet measured on a GPU).
+    /// reads texels"), and on GPUs and SwiftShader for batches up to 16,
+    /// where a launch per step is most of the time (not yet measured on a
+    /// GPU).
     pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
-        let default = if self.cpu {
+        let default = if self.cpu && !self.swiftshader {
             if self.subgroup_kernels {
                 batch == 1 && hidden <= 64
             } else {
@@ -156,7 +183,11 @@ impl Tuning {
     /// When [`Tuning::persistent_steps`] picks the persistent kernels, in
     /// words.
     fn persistent_rule(&self) -> &'static str {
-        match (self.persistent, self.cpu, self.subgroup_kernels) {
+        match (
+            self.persistent,
+            self.cpu && !self.swiftshader,
+            self.subgroup_kernels,
+        ) {
             (Some(true), ..) => "always (forced)",
             (Some(false), ..) => "never (forced)",
             (None, false, _) => "batch <= 16",
@@ -179,7 +210,7 @@ impl Tuning {
         }
         if thin || few_tiles {
             paths.push(GemmPath::Dot4);
-        } else if !self.step_tiles {
+        } else if !self.gemm_tiles || (self.swiftshader && k < SWIFTSHADER_TILES_MIN_K) {
             paths.push(GemmPath::Dot8);
         }
         paths.push(GemmPath::Tiled);
@@ -210,7 +241,11 @@ impl std::fmt::Display for Tuning {
         writeln!(
             f,
             "defaults: {}",
-            if self.cpu { "CPU adapter" } else { "GPU" }
+            match (self.cpu, self.swiftshader) {
+                (true, true) => "CPU adapter (SwiftShader)",
+                (true, false) => "CPU adapter",
+                (false, _) => "GPU",
+            }
         )?;
         writeln!(
             f,
@@ -229,7 +264,7 @@ impl std::fmt::Display for Tuning {
         writeln!(
             f,
             "GEMM: {} (4x4 blocks for thin or few-tile products)",
-            match (self.subgroup_kernels, self.step_tiles) {
+            match (self.subgroup_kernels, self.gemm_tiles) {
                 (true, _) => "64x32 blocks from texels",
                 (false, true) => "64x64 workgroup tiles",
                 (false, false) => "8x8 register blocks",
@@ -297,5 +332,34 @@ mod tests {
             ..as_gpu
         };
         assert!(!choose(wgpu::DeviceType::Cpu, &tiles_off).step_tiles());
+    }
+
+    #[test]
+    fn swiftshader_and_the_browsers_fallback_tile_their_gemms() {
+        let tuning = |name: &str, backend| {
+            let info = wgpu::AdapterInfo {
+                name: name.into(),
+                ..wgpu::AdapterInfo::new(wgpu::DeviceType::Cpu, backend)
+            };
+            let facts = AdapterFacts {
+                info: &info,
+                subgroup: false,
+                immediates: true,
+                max_immediate_size: 128,
+            };
+            Tuning::choose(facts, &AdapterSelector::default())
+        };
+        let llvmpipe = tuning("llvmpipe (LLVM 15.0.6, 256 bits)", wgpu::Backend::Gl);
+        let swiftshader = tuning("SwiftShader Device (Subzero)", wgpu::Backend::Vulkan);
+        let fallback = tuning("", wgpu::Backend::BrowserWebGpu);
+        assert!(llvmpipe.cpu() && !llvmpipe.gemm_tiles());
+        assert!(!llvmpipe.persistent_steps(16, 256) && llvmpipe.persistent_steps(17, 32));
+        for t in [swiftshader, fallback] {
+            assert!(t.cpu() && !t.step_tiles() && t.gemm_tiles(), "{t}");
+            assert!(t.persistent_steps(16, 256) && !t.persistent_steps(17, 32));
+            assert_eq!(t.gemm_candidates(256, 256, 256, 16), [GemmPath::Tiled]);
+            let shallow = t.gemm_candidates(3200, 128, 2, 100);
+            assert_eq!(shallow, [GemmPath::Dot8, GemmPath::Tiled]);
+        }
     }
 }
