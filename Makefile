@@ -68,10 +68,12 @@ bench-web: web-build
 	node web/drive.mjs bench
 
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
-# only when no Vulkan driver is present.
+# only on Linux and only when no Vulkan driver is present (a Mac uses Metal).
 vulkan-driver:
 	@icds=$$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null); \
-	if [ -n "$$icds" ] && ldconfig -p | grep -q 'libvulkan\.so\.1'; then \
+	if [ "$$(uname -s)" != Linux ]; then \
+	  echo "not Linux: using the system's GPU driver"; \
+	elif [ -n "$$icds" ] && ldconfig -p | grep -q 'libvulkan\.so\.1'; then \
 	  echo "Vulkan driver present:" $$icds; \
 	else \
 	  echo "No Vulkan driver found: installing Mesa's software Vulkan driver (mesa-vulkan-drivers libvulkan1)"; \
