@@ -3,6 +3,7 @@
 //! tests never skip.
 #![allow(dead_code)]
 
+pub mod gradients;
 pub mod training;
 
 use std::sync::OnceLock;

@@ -4,11 +4,12 @@
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu_rnn::reference::backward::{backward, Cotangents};
-use wgpu_rnn::reference::check::{gradient_bound, relative_gradient_error};
+use wgpu_rnn::reference::check::gradient_bound;
 use wgpu_rnn::reference::Problem;
-use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
+use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{Gpu, RnnStack, StackConfig, StackWeights};
 
+use super::gradients::{reference_dropout, worst_gradient_error};
 use super::random_vec;
 
 /// One backward case.
@@ -39,15 +40,6 @@ pub fn case(seq: usize, batch: usize, lengths: Option<Vec<usize>>, seed: u64) ->
         bound_factor: 1.0,
         seed,
     }
-}
-
-/// [`relative_gradient_error`], after checking every gradient is finite.
-pub fn relative_error(name: &str, want: &[f64], got: &[f32]) -> f64 {
-    assert_eq!(want.len(), got.len(), "{name}: length");
-    if let Some(g) = got.iter().find(|g| !g.is_finite()) {
-        panic!("{name}: non-finite gradient {g}");
-    }
-    relative_gradient_error(want, got.iter().map(|&g| f64::from(g)))
 }
 
 /// Runs the forward and backward on `device` and in the reference and
@@ -98,14 +90,7 @@ pub fn check_on(device: &Gpu, config: StackConfig, c: &Case, options: TrainOptio
         c.lengths.as_deref(),
     )
     .unwrap();
-    problem.dropout = (0..config.num_layers.saturating_sub(1))
-        .filter_map(|l| options.mask(l, config.num_layers))
-        .map(|mask| {
-            (0..t * b * config.output_size())
-                .map(|n| f64::from(mask.factor(n)))
-                .collect()
-        })
-        .collect();
+    problem.dropout = reference_dropout(&config, options, t, b);
     let f64s = |v: Option<Vec<f32>>, n: usize| {
         v.map_or_else(
             || vec![0.0; n],
@@ -135,47 +120,9 @@ pub fn check_on(device: &Gpu, config: StackConfig, c: &Case, options: TrainOptio
         c.input_scale,
         options.dropout,
     );
-    let worst = compare_all(&label, &config, &want, &got);
+    let worst = worst_gradient_error(&label, &config, &want, &got);
     let bound = c.bound_factor * gradient_bound(&config, t);
     eprintln!("{label}: worst relative gradient error {worst:.3e} (bound {bound:.3e})");
     assert!(worst <= bound, "{label}: {worst:e} > {bound:e}");
-    worst
-}
-
-pub fn compare_all(
-    label: &str,
-    config: &StackConfig,
-    want: &wgpu_rnn::reference::backward::Gradients,
-    got: &HostGradients,
-) -> f64 {
-    let mut worst: f64 = 0.0;
-    let mut cmp = |name: &str, w: &[f64], g: &[f32]| {
-        let e = relative_error(&format!("{label} {name}"), w, g);
-        if std::env::var_os("BACKWARD_DETAIL").is_some() {
-            eprintln!("  {name}: {e:.3e}");
-        }
-        worst = worst.max(e);
-    };
-    cmp("grad_input", &want.input, &got.input);
-    cmp("grad_h0", &want.h0, &got.h0);
-    if let Some(c0) = &got.c0 {
-        cmp("grad_c0", &want.c0, c0);
-    }
-    for (slot, (w, g)) in want.params.iter().zip(&got.params).enumerate() {
-        let at = |n: &str| format!("{n} slot {slot}");
-        cmp(&at("weight_ih"), &w.w_ih, &g.weight_ih);
-        cmp(&at("weight_hh"), &w.w_hh, &g.weight_hh);
-        assert_eq!(g.bias_ih.is_some(), config.layer.bias);
-        if let (Some(bi), Some(bh)) = (&g.bias_ih, &g.bias_hh) {
-            cmp(&at("bias_ih"), &w.b_ih, bi);
-            cmp(&at("bias_hh"), &w.b_hh, bh);
-        }
-        if let Some(p) = &g.peephole {
-            cmp(&at("peephole"), &w.peephole, p);
-        }
-        if let Some(p) = &g.weight_hr {
-            cmp(&at("weight_hr"), &w.w_hr, p);
-        }
-    }
     worst
 }

@@ -33,15 +33,6 @@ use wgpu_rnn_tasks::TaskRng;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const CELLS: [CellKind; 6] = [
-    CellKind::Lstm,
-    CellKind::PeepholeLstm,
-    CellKind::Gru(GruReset::After),
-    CellKind::Gru(GruReset::Before),
-    CellKind::Rnn(Nonlinearity::Tanh),
-    CellKind::Rnn(Nonlinearity::Relu),
-];
-
 fn stack(cell: CellKind, (i, h): (usize, usize)) -> StackConfig {
     StackConfig::new(RnnConfig::new(cell, i, h).unwrap())
 }
@@ -58,7 +49,7 @@ fn one_seed_gives_the_native_weights() {
 #[wasm_bindgen_test]
 async fn every_cell_forward_matches_the_reference() {
     let gpu = gpu().await;
-    for cell in CELLS {
+    for cell in CellKind::ALL {
         for (sizes, seq, batch) in [((1, 1), 1, 1), ((3, 67), 5, 3), ((67, 3), 4, 2)] {
             check_forward(&gpu, stack(cell, sizes), &Case::new(seq, batch)).await;
         }
@@ -74,7 +65,7 @@ async fn every_cell_forward_matches_the_reference() {
 #[wasm_bindgen_test]
 async fn every_cell_backward_matches_the_reference() {
     let gpu = gpu().await;
-    for cell in CELLS {
+    for cell in CellKind::ALL {
         for (sizes, seq, batch) in [((1, 1), 1, 1), ((3, 5), 4, 3), ((67, 3), 3, 2)] {
             let case = Case::new(seq, batch);
             check_backward(&gpu, stack(cell, sizes), &case, TrainOptions::default()).await;

@@ -4,11 +4,15 @@
 //! gradients.
 #![allow(dead_code)]
 
+#[path = "../../../tests/common/gradients.rs"]
+mod gradients;
+
+use gradients::{reference_dropout, worst_gradient_error};
 use rand::{Rng, SeedableRng};
 use wgpu_rnn::reference::backward::{backward, Cotangents};
-use wgpu_rnn::reference::check::{compare, gradient_bound, relative_gradient_error, Tolerance};
+use wgpu_rnn::reference::check::{compare, gradient_bound, Tolerance};
 use wgpu_rnn::reference::{forward_stack, Problem};
-use wgpu_rnn::train::{HostGradients, HostSeeds, TrainOptions};
+use wgpu_rnn::train::{HostSeeds, TrainOptions};
 use wgpu_rnn::{Gpu, RnnStack, StackConfig, StackWeights};
 use wgpu_rnn_tasks::TaskRng;
 
@@ -117,15 +121,6 @@ pub async fn check_forward(gpu: &Gpu, config: StackConfig, case: &Case) -> f64 {
     worst
 }
 
-fn relative_error(name: &str, want: &[f64], got: &[f32]) -> f64 {
-    assert_eq!(want.len(), got.len(), "{name}: length");
-    assert!(
-        got.iter().all(|g| g.is_finite()),
-        "{name}: non-finite gradient"
-    );
-    relative_gradient_error(want, got.iter().map(|&g| f64::from(g)))
-}
-
 /// Forward with a tape and backward on the GPU against the reference's
 /// backward: the input's, the states' and every parameter's gradient within
 /// [`gradient_bound`]. Returns the worst relative error.
@@ -175,14 +170,7 @@ pub async fn check_backward(
         lengths,
     )
     .unwrap();
-    problem.dropout = (0..config.num_layers.saturating_sub(1))
-        .filter_map(|l| options.mask(l, config.num_layers))
-        .map(|mask| {
-            (0..t * b * config.output_size())
-                .map(|n| f64::from(mask.factor(n)))
-                .collect()
-        })
-        .collect();
+    problem.dropout = reference_dropout(&config, options, t, b);
     let f64s = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     let cot = Cotangents {
         output: f64s(&g_out),
@@ -201,39 +189,5 @@ pub async fn check_backward(
         "{label}: worst relative gradient error {worst:.3e} (bound {bound:.3e})"
     ));
     assert!(worst <= bound, "{label}: {worst:e} > {bound:e}");
-    worst
-}
-
-fn worst_gradient_error(
-    label: &str,
-    config: &StackConfig,
-    want: &wgpu_rnn::reference::backward::Gradients,
-    got: &HostGradients,
-) -> f64 {
-    let mut worst: f64 = 0.0;
-    let mut cmp = |name: &str, w: &[f64], g: &[f32]| {
-        worst = worst.max(relative_error(&format!("{label} {name}"), w, g));
-    };
-    cmp("grad_input", &want.input, &got.input);
-    cmp("grad_h0", &want.h0, &got.h0);
-    if let Some(c0) = &got.c0 {
-        cmp("grad_c0", &want.c0, c0);
-    }
-    for (slot, (w, g)) in want.params.iter().zip(&got.params).enumerate() {
-        let at = |n: &str| format!("{n} slot {slot}");
-        cmp(&at("weight_ih"), &w.w_ih, &g.weight_ih);
-        cmp(&at("weight_hh"), &w.w_hh, &g.weight_hh);
-        assert_eq!(g.bias_ih.is_some(), config.layer.bias);
-        if let (Some(bi), Some(bh)) = (&g.bias_ih, &g.bias_hh) {
-            cmp(&at("bias_ih"), &w.b_ih, bi);
-            cmp(&at("bias_hh"), &w.b_hh, bh);
-        }
-        if let Some(p) = &g.peephole {
-            cmp(&at("peephole"), &w.peephole, p);
-        }
-        if let Some(p) = &g.weight_hr {
-            cmp(&at("weight_hr"), &w.w_hr, p);
-        }
-    }
     worst
 }
