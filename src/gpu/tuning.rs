@@ -168,7 +168,7 @@ impl Tuning {
     /// where a launch per step is most of the time (not yet measured on a
     /// GPU).
     pub fn persistent_steps(&self, batch: usize, hidden: usize) -> bool {
-        let default = if self.cpu && !self.swiftshader {
+        let default = if self.llvmpipe_defaults() {
             if self.subgroup_kernels {
                 batch == 1 && hidden <= 64
             } else {
@@ -180,12 +180,18 @@ impl Tuning {
         self.persistent.unwrap_or(default)
     }
 
+    /// Whether the rules measured on llvmpipe apply: a CPU adapter other
+    /// than SwiftShader.
+    fn llvmpipe_defaults(&self) -> bool {
+        self.cpu && !self.swiftshader
+    }
+
     /// When [`Tuning::persistent_steps`] picks the persistent kernels, in
     /// words.
     fn persistent_rule(&self) -> &'static str {
         match (
             self.persistent,
-            self.cpu && !self.swiftshader,
+            self.llvmpipe_defaults(),
             self.subgroup_kernels,
         ) {
             (Some(true), ..) => "always (forced)",

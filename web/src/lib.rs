@@ -19,7 +19,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use wgpu_rnn::train::TrainOptions;
 use wgpu_rnn::train::{mse_loss, GradMode, Optimizer, OptimizerConfig, Seeds, StackGrads};
-use wgpu_rnn::{CellKind, Gpu, GpuTensor, GruReset, Nonlinearity, RnnConfig};
+use wgpu_rnn::{CellKind, Gpu, GpuTensor, RnnConfig};
 use wgpu_rnn::{RnnOutput, RnnStack, RnnWeights, StackConfig, StackWeights};
 use wgpu_rnn_tasks::{Setup, Task, TaskRng, Trainer};
 
@@ -49,19 +49,6 @@ impl Lab {
     }
 }
 
-/// The cell a page names: `rnn`, `lstm`, `lstm-peephole`, `gru`
-/// (PyTorch's) or `gru-reset-before` (Cho's).
-fn cell_named(name: &str) -> Result<CellKind, JsError> {
-    Ok(match name {
-        "rnn" => CellKind::Rnn(Nonlinearity::Tanh),
-        "lstm" => CellKind::Lstm,
-        "lstm-peephole" => CellKind::PeepholeLstm,
-        "gru" => CellKind::Gru(GruReset::After),
-        "gru-reset-before" => CellKind::Gru(GruReset::Before),
-        other => return Err(JsError::new(&format!("unknown cell {other:?}"))),
-    })
-}
-
 /// One cell on the adding problem: a fresh batch and one Adam step a call.
 #[wasm_bindgen]
 pub struct AddingRun {
@@ -71,7 +58,7 @@ pub struct AddingRun {
 
 #[wasm_bindgen]
 impl AddingRun {
-    /// `cell` (see the page), sequence length `t`, `hidden` units, `batch`
+    /// `cell` as the CLI names it ([`CellKind::parse`]), sequence length `t`, `hidden` units, `batch`
     /// sequences a step, Adam's learning rate `lr` with gradients clipped to
     /// norm 1, weights and data from `seed` (as `wgpu-rnn demo` seeds them).
     #[wasm_bindgen(constructor)]
@@ -89,7 +76,7 @@ impl AddingRun {
             return Err(JsError::new("the adding problem needs t >= 2"));
         }
         let setup = Setup {
-            cell: cell_named(cell)?,
+            cell: CellKind::parse(cell).map_err(js_error)?,
             task: Task::Adding,
             t,
             hidden,
@@ -125,7 +112,6 @@ pub struct BenchLstm {
     input: GpuTensor,
     target: GpuTensor,
     out: RnnOutput,
-    dims: (usize, usize, usize, usize),
 }
 
 #[wasm_bindgen]
@@ -176,7 +162,6 @@ impl BenchLstm {
             input: input_t,
             target,
             out,
-            dims: (batch, seq, input, hidden),
         })
     }
 
@@ -199,13 +184,9 @@ impl BenchLstm {
     pub fn train(&mut self, x: &[f32], target: &[f32]) -> Result<Promise, JsError> {
         self.input.write(x).map_err(js_error)?;
         self.target.write(target).map_err(js_error)?;
-        let no_dropout = TrainOptions {
-            dropout: 0.0,
-            seed: 0,
-        };
         let (out, tape) = self
             .stack
-            .forward_train(&self.input, None, None, None, no_dropout)
+            .forward_train(&self.input, None, None, None, TrainOptions::default())
             .map_err(js_error)?;
         let loss = mse_loss(&out.output, &self.target).map_err(js_error)?;
         let seeds = Seeds {
@@ -220,11 +201,5 @@ impl BenchLstm {
             let value = loss.value_host_async().await.map_err(js_error)?;
             Ok(JsValue::from(value))
         }))
-    }
-
-    /// `[batch, seq, input, hidden]`.
-    pub fn dims(&self) -> Vec<u32> {
-        let (b, t, i, h) = self.dims;
-        [b, t, i, h].iter().map(|&n| n as u32).collect()
     }
 }
