@@ -2,7 +2,7 @@
 // turn, the loss curves redrawn after every round. The result is also left
 // in window.__result for the headless check (web/drive.mjs check).
 import init, { Lab, AddingRun } from './pkg/wgpu_rnn_web.js';
-import { openLab } from './adapter.js';
+import { median, openLab, runPage } from './page.js';
 
 const query = new URLSearchParams(location.search);
 const number = (key, fallback) => {
@@ -23,10 +23,6 @@ const tbody = document.querySelector('#table tbody');
 
 function mean(values) {
   return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
-}
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
 }
 
 function draw(config, runs) {
@@ -146,8 +142,4 @@ async function main() {
   };
 }
 
-main().catch((e) => {
-  status.textContent = `error: ${e.message ?? e}`;
-  status.className = 'error';
-  window.__result = { done: true, error: String(e.message ?? e) };
-});
+runPage(main, status);

@@ -2,7 +2,7 @@
 // ends on the same weights and inputs, in the same page. Rows go to the
 // table and to window.__result.rows for web/drive.mjs bench.
 import init, { Lab, BenchLstm } from './pkg/wgpu_rnn_web.js';
-import { openLab } from './adapter.js';
+import { median, openLab, runPage } from './page.js';
 
 const tf = window.tf;
 const query = new URLSearchParams(location.search);
@@ -38,7 +38,6 @@ function transpose(v, rows, cols) {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = v[r * cols + c];
   return out;
 }
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 async function timed(run) {
   await run(); // warm-up: pipelines, allocations
   const seconds = [];
@@ -156,8 +155,4 @@ async function main() {
   window.__result = { done: true, adapter, rows };
 }
 
-main().catch((e) => {
-  status.textContent = `error: ${e.message ?? e}`;
-  status.className = 'error';
-  window.__result = { done: true, error: String(e.message ?? e) };
-});
+runPage(main, status);
