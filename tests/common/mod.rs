@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod gradients;
+pub mod options;
 pub mod training;
 
 use std::sync::OnceLock;

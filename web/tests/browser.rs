@@ -8,16 +8,20 @@
 //!   in wgpu 30 requests neither `shader-f16` nor subgroups nor immediates,
 //!   and profiles are read back with a blocking wait (refused on wasm32).
 //! - The kernel-variant switches (`WGPU_RNN_*` tuning), OpenGL and the
-//!   shader translations: no environment in a page; the browser gets the
-//!   GPU defaults for a device without subgroups and f16, which the native
-//!   suite runs on SwiftShader's Vulkan too.
+//!   shader translations: no environment in a page. A GPU's browser gets
+//!   the GPU defaults for a device without subgroups and f16 (the native
+//!   suite runs them on SwiftShader's Vulkan); Chromium's fallback adapter
+//!   here gets SwiftShader's (`src/gpu/tuning.rs`).
 //! - Files by path, external ONNX data, the command line, device loss and
 //!   app encoders: the page has bytes, not files; the rest is native API
 //!   exercised natively.
 
 mod check;
+#[path = "../../tests/common/options.rs"]
+mod options;
 
 use check::{check_backward, check_forward, gpu, random_vec, web_sys_log, Case};
+use options::options_of;
 use rand::SeedableRng;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use wgpu_rnn::io::onnx::load_graph_bytes;
@@ -26,9 +30,8 @@ use wgpu_rnn::io::tensors::TensorFile;
 use wgpu_rnn::reference::check::{compare, gradient_bound, relative_gradient_error, Tolerance};
 use wgpu_rnn::train::{mse_loss, GradMode, HostSeeds, Linear, LinearGrads, Optimizer};
 use wgpu_rnn::train::{OptimizerConfig, Seeds, StackGrads, TrainOptions};
-use wgpu_rnn::Activation::*;
-use wgpu_rnn::{Activations, CellKind, CellOptions, Direction, GpuTensor, GruReset};
-use wgpu_rnn::{Nonlinearity, RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights};
+use wgpu_rnn::{CellKind, Direction, GpuTensor, GruReset};
+use wgpu_rnn::{RnnConfig, RnnStack, RnnWeights, StackConfig, StackWeights};
 use wgpu_rnn_tasks::TaskRng;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -115,49 +118,13 @@ async fn stack_options_match_the_reference() {
 
 #[wasm_bindgen_test]
 async fn cell_options_match_the_reference() {
+    // The native option tests' sets (tests/common/options.rs): every
+    // function with its alpha/beta, per direction, clip and input_forget.
     let gpu = gpu().await;
-    let functions = |f, g, h| Activations {
-        f: Some(f),
-        g: Some(g),
-        h,
-    };
-    let lstm = CellOptions {
-        activations: functions(
-            HardSigmoid {
-                alpha: 0.3,
-                beta: 0.45,
-            },
-            Softsign,
-            Some(ScaledTanh {
-                alpha: 1.5,
-                beta: 0.6,
-            }),
-        ),
-        reverse: Some(functions(Sigmoid, Elu { alpha: 0.8 }, None)),
-        clip: Some(0.9),
-        input_forget: true,
-    };
-    let gru = CellOptions {
-        activations: functions(Softsign, LeakyRelu { alpha: 0.1 }, None),
-        clip: Some(0.8),
-        ..CellOptions::default()
-    };
-    let rnn = CellOptions {
-        activations: Activations {
-            f: Some(Elu { alpha: 1.3 }),
-            ..Activations::default()
-        },
-        clip: Some(1.2),
-        ..CellOptions::default()
-    };
-    for (cell, options) in [
-        (CellKind::Lstm, lstm),
-        (CellKind::Gru(GruReset::Before), gru),
-        (CellKind::Rnn(Nonlinearity::Tanh), rnn),
-    ] {
+    for cell in CellKind::ALL {
         let layer = RnnConfig::new(cell, 3, 4)
             .unwrap()
-            .with_options(options)
+            .with_options(options_of(cell))
             .unwrap();
         let config = StackConfig::new(layer).with_direction(Direction::Bidirectional);
         let case = Case::new(5, 2);
