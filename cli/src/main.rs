@@ -348,10 +348,15 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
         Sweeps::full()
     };
     let floor = plots::measure_floor(&gpu, args.quick).map_err(|e| e.to_string())?;
+    let steps: Vec<String> = floor
+        .step_s
+        .iter()
+        .map(|(cell, s)| format!("{} {:.1}", cell.name(), s * 1e6))
+        .collect();
     println!(
-        "floor: GEMM {:.1} GFLOP/s, {:.1} us per dependent step",
+        "floor: GEMM {:.1} GFLOP/s; us per bare step: {}",
         floor.gemm_flops_per_s / 1e9,
-        floor.step_s * 1e6
+        steps.join(", ")
     );
     let scaling = plots::scaling(&gpu, &sweeps, &floor, |p| {
         println!(

@@ -92,24 +92,42 @@ impl Sweeps {
 /// What bounds a one-layer forward here, from this run's measurements: no
 /// forward does its arithmetic faster than the best FLOP rate measured (a
 /// GEMM, or any point of the sweeps), nor runs its `T` dependent steps
-/// faster than a step that does nothing else. The floor is the larger of
-/// the two (a GPU overlaps them; lavapipe, one dispatch at a time, adds
-/// them, so there the floor is optimistic).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// faster than its cell's steps do with nothing else to compute. The floor
+/// is the larger of the two (a GPU overlaps them; lavapipe, one dispatch at
+/// a time, adds them, so there the floor is optimistic).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Floor {
     /// FLOP/s of a 2048 x 512 x 2048 GEMM (`Linear::forward`); the best
     /// rate of the sweeps raises it where they did better.
     pub gemm_flops_per_s: f64,
-    /// Seconds per step of a 1-unit tanh RNN over 1024 steps: the cost of
-    /// a dependent dispatch and its cell update.
-    pub step_s: f64,
+    /// Seconds per step of each cell with one unit and one row over 1024
+    /// steps, on the kernels the tuning picks for it: a dependent dispatch
+    /// and its cell update, or a persistent kernel's step where one runs
+    /// the whole sequence (the LSTM's at small batches on GPUs), which a
+    /// dispatch per step would overstate.
+    pub step_s: Vec<(CellKind, f64)>,
 }
 
 impl Floor {
-    /// Tokens per second no one-layer forward of `flops` over `seq` steps
-    /// of `batch` rows can beat here, at `flops_per_s`.
-    pub fn tokens_per_s(&self, flops_per_s: f64, flops: f64, batch: usize, seq: usize) -> f64 {
-        (batch * seq) as f64 / (flops / flops_per_s).max(seq as f64 * self.step_s)
+    /// Seconds of `cell`'s bare step.
+    pub fn step_s(&self, cell: CellKind) -> f64 {
+        self.step_s
+            .iter()
+            .find(|(c, _)| *c == cell)
+            .map_or(0.0, |&(_, s)| s)
+    }
+
+    /// Tokens per second no one-layer forward of `cell` of `flops` over
+    /// `seq` steps of `batch` rows can beat here, at `flops_per_s`.
+    pub fn tokens_per_s(
+        &self,
+        cell: CellKind,
+        flops_per_s: f64,
+        flops: f64,
+        batch: usize,
+        seq: usize,
+    ) -> f64 {
+        (batch * seq) as f64 / (flops / flops_per_s).max(seq as f64 * self.step_s(cell))
     }
 }
 
@@ -152,13 +170,14 @@ pub fn measure_floor(gpu: &Gpu, quick: bool) -> Result<Floor> {
     }
     let gemm_flops_per_s = (2 * m * k * n) as f64 / best;
     let seq = if quick { 16 } else { 1024 };
-    let steps = bench::run(
-        gpu,
-        &bench_config(CellKind::Rnn(Nonlinearity::Tanh), 1, seq, 1, 3),
-    )?;
+    let mut step_s = Vec::with_capacity(CELLS.len());
+    for cell in CELLS {
+        let steps = bench::run(gpu, &bench_config(cell, 1, seq, 1, 3))?;
+        step_s.push((cell, steps.min_s / seq as f64));
+    }
     Ok(Floor {
         gemm_flops_per_s,
-        step_s: steps.min_s / seq as f64,
+        step_s,
     })
 }
 
@@ -224,7 +243,7 @@ pub fn scaling(
     }
     let best = best_flops_per_s(floor, &points);
     for p in &mut points {
-        p.floor_tokens_per_s = floor.tokens_per_s(best, p.flops, p.batch, p.seq);
+        p.floor_tokens_per_s = floor.tokens_per_s(p.cell, best, p.flops, p.batch, p.seq);
     }
     Ok(points)
 }
