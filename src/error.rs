@@ -177,3 +177,18 @@ pub(crate) fn check_finite(what: &str, data: &[f32]) -> Result<()> {
         }),
     }
 }
+
+/// The number of elements of `shape`, refused where it overflows `usize`
+/// (in a debug build the product would panic, in a release build wrap to a
+/// wrong, smaller size).
+pub(crate) fn element_count(what: &str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| {
+            Error::config(
+                what,
+                format!("shape {shape:?} has more elements than a usize can count"),
+            )
+        })
+}

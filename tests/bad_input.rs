@@ -276,3 +276,47 @@ fn pipelines_compile_once_under_concurrency() {
     let texels = usize::from(fresh.tuning().subgroup_kernels());
     assert_eq!(fresh.pipelines_compiled(), 5 + texels);
 }
+
+/// Sizes whose element count overflows `usize` are errors from every
+/// constructor and entry point, never an overflow panic (debug) or a
+/// wrapped, wrong size (release); nothing is allocated for them first.
+#[test]
+fn shapes_that_overflow_usize_are_errors() {
+    use wgpu_rnn::train::Linear;
+    use wgpu_rnn::{RnnStack, StackConfig, StackWeights};
+    let huge = usize::MAX / 2;
+    let refused = |what: &str, r: Result<(), Error>| match r {
+        Err(Error::Config { .. } | Error::OverLimit { .. } | Error::Shape { .. }) => {}
+        other => panic!("{what}: expected an error, got {other:?}"),
+    };
+    let g = gpu();
+    refused(
+        "GpuTensor::zeros",
+        GpuTensor::zeros(g, "x", &[huge, 4, 8]).map(drop),
+    );
+    refused(
+        "GpuTensor::from_slice",
+        GpuTensor::from_slice(g, "x", &[0.0], &[huge, 4, 8]).map(drop),
+    );
+    let small = GpuTensor::zeros(g, "x", &[2, 4]).unwrap();
+    refused("reshape", small.reshape(&[huge, 4, 8]).map(drop));
+    let layer = lstm(3, 4);
+    refused(
+        "Rnn::forward_host, T",
+        layer.forward_host(&[0.0; 3], huge, 4, None, None).map(drop),
+    );
+    refused(
+        "Rnn::forward_host, B",
+        layer.forward_host(&[0.0; 3], 4, huge, None, None).map(drop),
+    );
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 3, 4).unwrap()).with_layers(2);
+    let stack = RnnStack::new(g, &StackWeights::random(config, 1, 1.0).unwrap()).unwrap();
+    refused(
+        "RnnStack::forward_host",
+        stack
+            .forward_host(&[0.0; 3], huge, 4, None, None, None)
+            .map(drop),
+    );
+    refused("RnnStack::stream", stack.stream(huge).map(drop));
+    refused("Linear::random", Linear::random(g, (huge, 4), 0).map(drop));
+}

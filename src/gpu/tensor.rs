@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::error::{check_finite, Error, Result};
+use crate::error::{check_finite, element_count, Error, Result};
 use crate::gpu::Gpu;
 
 /// A row-major f32 tensor in a GPU storage buffer: the whole buffer, or
@@ -115,7 +115,7 @@ impl GpuTensor {
     /// Uploads `data` as a tensor of `shape`. NaN and infinities are refused
     /// ([`Error::NonFinite`]): they would silently poison every later step.
     pub fn from_slice(gpu: &Gpu, what: &str, data: &[f32], shape: &[usize]) -> Result<Self> {
-        let n: usize = shape.iter().product();
+        let n = element_count(what, shape)?;
         if data.len() != n {
             return Err(Error::shape(what, shape, &[data.len()]));
         }
@@ -136,7 +136,7 @@ impl GpuTensor {
 
     /// A tensor of zeros.
     pub fn zeros(gpu: &Gpu, what: &str, shape: &[usize]) -> Result<Self> {
-        let n = shape.iter().product();
+        let n = element_count(what, shape)?;
         Ok(Self {
             gpu: gpu.clone(),
             buffer: storage_buffer(gpu, what, n)?,
@@ -269,7 +269,7 @@ impl GpuTensor {
     /// The same values (sharing the buffer) with another shape of the same
     /// number of elements.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        if shape.iter().product::<usize>() != self.len() {
+        if element_count("reshape", shape)? != self.len() {
             return Err(Error::shape("reshape", &self.shape, shape));
         }
         Ok(Self {

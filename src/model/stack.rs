@@ -5,7 +5,7 @@
 
 use crate::cells::{DeviceStack, Layer};
 use crate::config::{Precision, Schedule, StackConfig};
-use crate::error::Result;
+use crate::error::{element_count, Error, Result};
 use crate::gpu::recorder::{IntoEncoder, Plain, Profiled};
 use crate::gpu::tensor::checked_bytes;
 use crate::gpu::{Gpu, GpuTensor, KernelProfile};
@@ -267,6 +267,11 @@ impl RnnStack {
     ) -> Result<HostOutput> {
         // Refused before anything is allocated for it.
         checked_bytes(self.gpu(), "input", input.len())?;
+        let cfg = self.config();
+        let shape = cfg.sequence_shape(seq_len, batch, cfg.layer.input_size);
+        if element_count("input", &shape)? != input.len() {
+            return Err(Error::shape("input", &shape, &[input.len()]));
+        }
         let (h0, c0) = self.upload_states(batch, (h0, c0))?;
         let out = self.outputs(seq_len, batch)?;
         self.forward_pass().infer(

@@ -11,7 +11,7 @@ use super::tape::{TapedLayer, TrainOptions, TrainTape};
 use super::wavefront::WavefrontPlan;
 use crate::cells::{DeviceStack, LayerPass};
 use crate::config::{validate_lengths, Schedule};
-use crate::error::{check_finite, Error, Result};
+use crate::error::{check_finite, element_count, Error, Result};
 use crate::gpu::recorder::{Recorder, Submit};
 use crate::gpu::tensor::{storage_buffer, storage_buffer_of, GpuTensor};
 use crate::gpu::Gpu;
@@ -413,7 +413,7 @@ impl Forward<'_> {
         match input {
             Source::Tensor(t) => self.check_tensor("input", t, &input_shape)?,
             Source::Host(data, _) => {
-                let n: usize = input_shape.iter().product();
+                let n = element_count("input", &input_shape)?;
                 if data.len() != n {
                     return Err(Error::shape("input", &input_shape, &[data.len()]));
                 }

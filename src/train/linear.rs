@@ -5,9 +5,9 @@
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::error::{Error, Result};
+use crate::error::{element_count, Error, Result};
 use crate::gpu::recorder::{IntoEncoder, Plain, Submit};
-use crate::gpu::tensor::{storage_buffer, GpuTensor};
+use crate::gpu::tensor::{checked_bytes, storage_buffer, GpuTensor};
 use crate::gpu::Gpu;
 use crate::kernels::dispatch::record_all;
 use crate::kernels::gemm::{gemm, GemmLayout, GemmParams};
@@ -85,7 +85,10 @@ impl Linear {
         let k = 1.0 / (in_features.max(1) as f32).sqrt();
         let mut fill =
             |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-k..=k)).collect() };
-        let weight = fill(out_features * in_features);
+        // Refused before the host fills it.
+        let n = element_count("linear weight", &[out_features, in_features])?;
+        checked_bytes(gpu, "linear weight", n)?;
+        let weight = fill(n);
         let bias = fill(out_features);
         Self::new(gpu, (in_features, out_features), &weight, &bias)
     }

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::config::{CellKind, GruReset, Precision, RnnConfig, StackConfig};
-use crate::error::{check_finite, Error, Result};
+use crate::error::{check_finite, element_count, Error, Result};
 
 /// The parameters of one recurrent layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +25,7 @@ pub struct RnnWeights {
 }
 
 fn expect_len(what: &str, data: &[f32], shape: &[usize]) -> Result<()> {
-    let n: usize = shape.iter().product();
+    let n = element_count(what, shape)?;
     if data.len() != n {
         // Report the flat length we got against the shape we wanted.
         return Err(Error::shape(what, shape, &[data.len()]));
