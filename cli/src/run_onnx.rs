@@ -40,6 +40,7 @@ pub fn run_onnx(gpu: &Gpu, model: &OnnxModel, input: &TensorFile) -> Result<Tens
     ]
     .into_iter()
     .flatten()
+    .chain(model.inputs.iter().cloned())
     .collect();
     if let Some(name) = input.tensors.keys().find(|n| !accepted.contains(n)) {
         return Err(crate::tensor_error(
@@ -47,6 +48,7 @@ pub fn run_onnx(gpu: &Gpu, model: &OnnxModel, input: &TensorFile) -> Result<Tens
             format!("not an input of the graph's node; its inputs: {accepted:?}"),
         ));
     }
+    check_required(&model.inputs, input)?;
     // A bound operand: from the input file or the model's constant.
     let operand = |o: &Option<Operand>| -> Option<HostTensor> {
         match o {
@@ -140,6 +142,27 @@ pub fn run_onnx(gpu: &Gpu, model: &OnnxModel, input: &TensorFile) -> Result<Tens
     output_file(&model.outputs, &produced)
 }
 
+/// Every graph input without an initializer is required, as in an ONNX
+/// Runtime session, which refuses a feed that lacks any of them rather
+/// than reading zeros: the error names them all, the first as its tensor.
+fn check_required(required: &[String], input: &TensorFile) -> Result<()> {
+    let missing: Vec<&String> = required.iter().filter(|n| input.get(n).is_none()).collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => {
+            let given: Vec<&String> = input.tensors.keys().collect();
+            Err(crate::tensor_error(
+                *first,
+                format!(
+                    "required inputs {missing:?} are missing from the input file (it has \
+                     {given:?}); the graph takes them as inputs, with no initializer to \
+                     fall back on"
+                ),
+            ))
+        }
+    }
+}
+
 /// The graph's outputs, in order, from what the run `produced` (each under
 /// the graph name it was bound to, if any).
 fn output_file(outputs: &[String], produced: &[(Option<&String>, Shaped)]) -> Result<TensorFile> {
@@ -166,8 +189,8 @@ pub fn run_graph(gpu: &Gpu, graph: &OnnxGraph, input: &TensorFile) -> Result<Ten
 }
 
 /// Runs a `torch.onnx.export` stack on `input` as ONNX Runtime would: the
-/// sequence (and the state inputs, where the graph takes them; zeros when
-/// absent) under the graph's input names, every graph output under its
+/// sequence (and the state inputs, where the graph takes them) under the
+/// graph's input names, every graph output under its
 /// name, in PyTorch's layouts.
 pub fn run_onnx_stack(gpu: &Gpu, stack: &OnnxStack, input: &TensorFile) -> Result<TensorFile> {
     let cfg = *stack.weights.config();
@@ -181,6 +204,8 @@ pub fn run_onnx_stack(gpu: &Gpu, stack: &OnnxStack, input: &TensorFile) -> Resul
             format!("not an input of the graph; its inputs: {accepted:?}"),
         ));
     }
+    let required: Vec<String> = accepted.into_iter().cloned().collect();
+    check_required(&required, input)?;
     let name = &stack.input;
     let x = input
         .get(name)

@@ -9,9 +9,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::gpu;
+use safetensors::Dtype;
 use wgpu_rnn::io::load_model;
-use wgpu_rnn::io::onnx::{load, load_node, to_onnx_bytes, ExportOptions};
-use wgpu_rnn::io::tensors::TensorFile;
+use wgpu_rnn::io::onnx::{load, load_node, to_onnx_bytes, ExportOptions, OnnxModel};
+use wgpu_rnn::io::tensors::{HostTensor, TensorFile};
 use wgpu_rnn::Error;
 use wgpu_rnn_cli::run::run_forward;
 use wgpu_rnn_cli::run_onnx::run_onnx;
@@ -43,6 +44,31 @@ fn check(case: &str, what: &str, ours: &[f64], ort: &[f64]) -> f64 {
         worst = worst.max(err);
     }
     worst
+}
+
+/// `input` with the export's other graph inputs where it lacks them, as
+/// `scripts/check_onnx_export.py` fed ONNX Runtime: zero states and whole
+/// sequences.
+fn feed_as_the_script_does(model: &OnnxModel, input: &TensorFile) -> TensorFile {
+    let x = &input.tensors["X"];
+    let (seq, batch) = (x.shape[0], x.shape[1]);
+    let cfg = model.node.weights.config();
+    let (dirs, h) = (cfg.directions(), cfg.layer.hidden_size);
+    let mut feed = input.clone();
+    let zeros = HostTensor::f32(&[dirs, batch, h], &vec![0.0; dirs * batch * h]);
+    for name in &model.inputs {
+        let value = match name.as_str() {
+            "X" => continue,
+            "sequence_lens" => HostTensor {
+                dtype: Dtype::I32,
+                ..HostTensor::f32(&[batch], &vec![seq as f32; batch])
+            },
+            "initial_h" | "initial_c" => zeros.clone(),
+            other => panic!("an export has no graph input {other:?}"),
+        };
+        feed.tensors.entry(name.clone()).or_insert(value);
+    }
+    feed
 }
 
 #[test]
@@ -130,10 +156,20 @@ fn exported_files_are_unchanged_run_as_in_onnx_runtime_and_load_back() {
             input
                 .tensors
                 .insert("X".into(), gin.tensors["input"].clone());
-            let ours = run_onnx(gpu(), &model, &input);
-            // initial_h and sequence_lens are graph inputs the node reads:
-            // absent here, so zero states over whole sequences run.
-            ours.unwrap();
+            // initial_h and sequence_lens are graph inputs: required, as
+            // ONNX Runtime requires them, and named when missing.
+            match run_onnx(gpu(), &model, &input) {
+                Err(Error::Tensor { tensor, reason }) => {
+                    assert_eq!(tensor, model.inputs[1], "{reason}");
+                    assert!(reason.contains("initial_h"), "{reason}");
+                }
+                other => panic!("{case}: expected the missing inputs named, got {other:?}"),
+            }
+            let input = feed_as_the_script_does(&model, &input);
+            let ours = run_onnx(gpu(), &model, &input).unwrap();
+            let x = &input.tensors["X"];
+            let (seq, batch, h) = (x.shape[0], x.shape[1], cfg.layer.hidden_size);
+            assert_eq!(ours.tensors["Y"].shape, [seq, cfg.directions(), batch, h]);
         }
     }
 }
@@ -153,6 +189,7 @@ fn options_case(case: &str) {
     );
     let exported = load(&path).unwrap();
     let input = TensorFile::read(&data("onnx").join(format!("{name}.input.safetensors"))).unwrap();
+    let input = feed_as_the_script_does(&exported, &input);
     let ours = run_onnx(gpu(), &exported, &input).unwrap();
     let ort =
         TensorFile::read(&data("onnx_export").join(format!("{case}.ort.safetensors"))).unwrap();

@@ -198,11 +198,19 @@ fn wrong_inputs_are_named() {
         run_onnx(gpu(), &model, &bad_h),
         Err(Error::Shape { .. } | Error::Tensor { .. })
     ));
-    // Optional inputs may be absent: the node runs from zero states over
-    // whole sequences.
+    // Every graph input is required, as ONNX Runtime requires it ("Required
+    // inputs ([...]) are missing from input feed"): all of them named.
     let mut only_x = input.clone();
     only_x.tensors.retain(|n, _| n == "X");
-    run_onnx(gpu(), &model, &only_x).unwrap();
+    match run_onnx(gpu(), &model, &only_x) {
+        Err(Error::Tensor { tensor, reason }) => {
+            assert_eq!(tensor, "sequence_lens");
+            for name in ["sequence_lens", "initial_h", "initial_c"] {
+                assert!(reason.contains(name), "{reason}");
+            }
+        }
+        other => panic!("expected the missing inputs named, got {other:?}"),
+    }
 }
 
 #[test]
@@ -233,6 +241,13 @@ fn wrong_inputs_of_a_stack_are_named() {
     assert!(matches!(
         run_graph(gpu(), &graph, &bad_h),
         Err(Error::Shape { .. } | Error::Tensor { .. })
+    ));
+    // The graph takes h0 and c0: ONNX Runtime requires them, and so do we.
+    let mut no_c = input.clone();
+    no_c.tensors.remove("c0");
+    assert!(matches!(
+        run_graph(gpu(), &graph, &no_c),
+        Err(Error::Tensor { tensor, .. }) if tensor == "c0"
     ));
     let mut nan = input.clone();
     nan.tensors.get_mut("input").unwrap().values[0] = f64::NAN;
