@@ -1,5 +1,6 @@
 //! `.onnx` model files: a graph's recurrent node (`LSTM`, `GRU`, `RNN`), its
-//! weights from the graph's initializers (raw bytes or typed fields; float,
+//! weights from the graph's initializers or `Constant` nodes (raw bytes or
+//! typed fields; float,
 //! double, float16, bfloat16; external data files beside the model), its
 //! attributes, and the graph names bound to its inputs and outputs.
 
@@ -29,12 +30,12 @@ pub(super) mod proto {
 pub const MIN_OPSET: i64 = 7;
 
 /// A node input given either at run time (a graph input, by name) or in the
-/// file (an initializer).
+/// file (an initializer or a `Constant` node's value).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     /// A graph input: the tensor of this name is given at run time.
     Input(String),
-    /// An initializer: the value is in the file.
+    /// An initializer or a `Constant`: the value is in the file.
     Constant(HostTensor),
 }
 
@@ -92,10 +93,16 @@ pub fn load(path: &Path) -> Result<OnnxModel> {
     single_node(&ModelFile::read(path)?)
 }
 
+/// Whether `node` is the default domain's `Constant`.
+pub(super) fn is_constant(node: &proto::NodeProto) -> bool {
+    node.op_type == "Constant" && (node.domain.is_empty() || node.domain == "ai.onnx")
+}
+
 pub(super) fn single_node(file: &ModelFile) -> Result<OnnxModel> {
     let graph = file.graph()?;
     let mut recurrent = None;
-    for node in &graph.node {
+    // Constant nodes hold weights, placed where a node reads them.
+    for node in graph.node.iter().filter(|n| !is_constant(n)) {
         if recurrent.is_none() && OnnxOp::from_op_type(&node.op_type).is_some() {
             recurrent = Some(node);
             continue;
@@ -145,7 +152,7 @@ pub(super) fn single_node(file: &ModelFile) -> Result<OnnxModel> {
 }
 
 /// Reads the recurrent node named `node_name` out of any graph, with its
-/// weights (which must be initializers), attributes and the graph names of
+/// weights (which must be initializers or `Constant` nodes), attributes and the graph names of
 /// its inputs and outputs: an app runs that layer on the GPU and the rest
 /// of the graph itself.
 pub fn load_node(path: &Path, node_name: &str) -> Result<OnnxNode> {
@@ -265,7 +272,10 @@ impl ModelFile {
             .ok_or_else(|| self.error("the model has no graph"))
     }
 
-    pub(super) fn initializer(&self, name: &str) -> Result<Option<HostTensor>> {
+    /// The tensor stored in the file under `name`: an initializer, or the
+    /// value of a `Constant` node (some exporters and graph optimisers
+    /// write weights so); `None` for a value given or computed at run time.
+    pub(super) fn stored(&self, name: &str) -> Result<Option<HostTensor>> {
         let graph = self.graph()?;
         if graph.sparse_initializer.iter().any(|s| {
             s.values.as_ref().is_some_and(|v| v.name == name)
@@ -273,12 +283,53 @@ impl ModelFile {
         }) {
             return Err(Error::tensor(name, "sparse initializers are not supported"));
         }
-        graph
-            .initializer
+        if let Some(t) = graph.initializer.iter().find(|t| t.name == name) {
+            return tensor(t, self.dir.as_deref()).map(Some);
+        }
+        let Some(node) = graph
+            .node
             .iter()
-            .find(|t| t.name == name)
-            .map(|t| tensor(t, self.dir.as_deref()))
-            .transpose()
+            .find(|n| is_constant(n) && n.output.first().is_some_and(|o| o == name))
+        else {
+            return Ok(None);
+        };
+        self.constant(node).map(Some).map_err(|reason| {
+            Error::tensor(name, format!("Constant node {:?}: {reason}", node.name))
+        })
+    }
+
+    /// The tensor a `Constant` node holds.
+    pub(super) fn constant(
+        &self,
+        node: &proto::NodeProto,
+    ) -> std::result::Result<HostTensor, String> {
+        let [a] = node.attribute.as_slice() else {
+            return Err("a Constant with one attribute expected".into());
+        };
+        let scalar_or_list = |dtype, values: Vec<f64>, list: bool| HostTensor {
+            shape: if list { vec![values.len()] } else { vec![] },
+            dtype,
+            values,
+        };
+        match a.name.as_str() {
+            "value" => {
+                let t = a.t.as_ref().ok_or("no tensor")?;
+                self.tensor(t).map_err(|e| e.to_string())
+            }
+            "value_int" => Ok(scalar_or_list(Dtype::I64, vec![a.i as f64], false)),
+            "value_ints" => Ok(scalar_or_list(
+                Dtype::I64,
+                a.ints.iter().map(|&i| i as f64).collect(),
+                true,
+            )),
+            "value_float" => Ok(scalar_or_list(Dtype::F32, vec![f64::from(a.f)], false)),
+            "value_floats" => Ok(scalar_or_list(
+                Dtype::F32,
+                a.floats.iter().map(|&f| f64::from(f)).collect(),
+                true,
+            )),
+            other => Err(format!("Constant attribute {other}")),
+        }
     }
 
     /// A tensor of the file (an initializer or a Constant's value).
@@ -309,7 +360,7 @@ impl ModelFile {
             let Some(name) = bound(i) else {
                 return Ok(None);
             };
-            Ok(Some(match self.initializer(name)? {
+            Ok(Some(match self.stored(name)? {
                 Some(t) => Operand::Constant(t),
                 None => Operand::Input(name.clone()),
             }))
@@ -319,12 +370,12 @@ impl ModelFile {
             let Some(name) = bound(i) else {
                 return Ok(None);
             };
-            match self.initializer(name)? {
+            match self.stored(name)? {
                 Some(t) => Ok(Some(t)),
                 None => Err(Error::tensor(
                     name,
                     format!(
-                        "input {role} of node {:?} is not an initializer: weights given at run time are not supported",
+                        "input {role} of node {:?} is neither an initializer nor a Constant: weights given at run time are not supported",
                         node.name
                     ),
                 )),
@@ -810,6 +861,22 @@ mod tests {
     }
 
     #[test]
+    fn weights_in_constant_nodes_load_as_initializers_do() {
+        let stored = with(|_| {}).unwrap();
+        let constants = with(crate::io::onnx::stack::tests::initializers_as_constants).unwrap();
+        assert_eq!(constants.node.weights, stored.node.weights);
+        assert_eq!(constants.inputs, ["X"]);
+        // A Constant of the wrong shape is named.
+        let reason = with(|m| {
+            crate::io::onnx::stack::tests::initializers_as_constants(m);
+            graph(m).node[1].attribute[0] = int("value_int", 3);
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(reason.contains("R: expected shape"), "{reason}");
+    }
+
+    #[test]
     fn malformed_and_unsupported_models_are_one_clear_error_each() {
         let bytes = gru_model().encode_to_vec();
         let reason = |r: Result<OnnxModel>| match r {
@@ -923,7 +990,7 @@ mod tests {
         let runtime_w = reason(with(|m| {
             graph(m).initializer.remove(0);
         }));
-        assert!(runtime_w.contains("not an initializer"), "{runtime_w}");
+        assert!(runtime_w.contains("neither an initializer"), "{runtime_w}");
 
         let stray_output = reason(with(|m| graph(m).output[1].name = "Z".into()));
         assert!(stray_output.contains("\"Z\""), "{stray_output}");

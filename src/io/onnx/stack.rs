@@ -173,7 +173,7 @@ pub(super) fn recognise(file: &ModelFile) -> Result<OnnxStack> {
             if let Some(v) = values.get(name) {
                 return Ok(Some(v.clone()));
             }
-            if let Some(t) = file.initializer(name)? {
+            if let Some(t) = file.stored(name)? {
                 return Ok(Some(Value::Const(t)));
             }
             if inputs.contains(&name.as_str()) {
@@ -197,7 +197,7 @@ pub(super) fn recognise(file: &ModelFile) -> Result<OnnxStack> {
             )))
         };
         let out = match node.op_type.as_str() {
-            "Constant" => Value::Const(constant(file, node).map_err(&place)?),
+            "Constant" => Value::Const(file.constant(node).map_err(&place)?),
             "Identity" => arg(0)?.ok_or_else(|| place("no input".into()))?,
             "Shape" => match arg(0)? {
                 Some(Value::Sequence { axes, .. }) => {
@@ -428,30 +428,6 @@ impl OnnxNode {
     }
 }
 
-/// The tensor a Constant node holds.
-fn constant(file: &ModelFile, node: &proto::NodeProto) -> std::result::Result<HostTensor, String> {
-    let [a] = node.attribute.as_slice() else {
-        return Err("a Constant with one attribute expected".into());
-    };
-    match a.name.as_str() {
-        "value" => {
-            let t = a.t.as_ref().ok_or("no tensor")?;
-            file.tensor(t).map_err(|e| e.to_string())
-        }
-        "value_int" => Ok(HostTensor {
-            shape: vec![],
-            dtype: safetensors::Dtype::I64,
-            values: vec![a.i as f64],
-        }),
-        "value_ints" => Ok(HostTensor {
-            shape: vec![a.ints.len()],
-            dtype: safetensors::Dtype::I64,
-            values: a.ints.iter().map(|&i| i as f64).collect(),
-        }),
-        other => Err(format!("Constant attribute {other}")),
-    }
-}
-
 fn int_attr(node: &proto::NodeProto, name: &str, default: i64) -> i64 {
     node.attribute
         .iter()
@@ -535,7 +511,7 @@ fn slice(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use prost::Message;
 
     use super::*;
@@ -550,6 +526,38 @@ mod tests {
         edit(&mut model);
         let file = ModelFile::from_bytes("edited".into(), None, &model.encode_to_vec())?;
         recognise(&file)
+    }
+
+    /// Every initializer of `model` moved into a `Constant` node at the
+    /// front of the graph, as some exporters and graph optimisers write
+    /// weights.
+    pub(crate) fn initializers_as_constants(model: &mut proto::ModelProto) {
+        let graph = model.graph.as_mut().unwrap();
+        let constants = graph.initializer.drain(..).map(|t| proto::NodeProto {
+            name: format!("const_{}", t.name),
+            op_type: "Constant".into(),
+            output: vec![t.name.clone()],
+            attribute: vec![proto::AttributeProto {
+                name: "value".into(),
+                r#type: proto::attribute_proto::AttributeType::Tensor as i32,
+                t: Some(t),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let nodes: Vec<_> = constants.chain(graph.node.drain(..)).collect();
+        graph.node = nodes;
+    }
+
+    #[test]
+    fn weights_in_constant_nodes_load_as_initializers_do() {
+        let stored = recognised(|_| {}).unwrap();
+        let constants = recognised(initializers_as_constants).unwrap();
+        assert_eq!(constants.weights, stored.weights);
+        assert_eq!(
+            (&constants.input, &constants.h0, &constants.c0),
+            (&stored.input, &stored.h0, &stored.c0)
+        );
     }
 
     #[test]
