@@ -47,7 +47,7 @@ test-drivers: vulkan-driver
 lint:
 	cargo fmt --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wgpu-rnn
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 
 web-setup:
 	web/setup.sh

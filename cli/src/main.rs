@@ -173,7 +173,7 @@ struct ExportArgs {
     /// Add the graph inputs initial_h [L*D, B, H] (and LSTM initial_c).
     #[arg(long)]
     initial_states: bool,
-    /// Add the graph input sequence_lens [B] (int32).
+    /// Add the graph input sequence_lens (int32, one length per batch row).
     #[arg(long)]
     sequence_lens: bool,
 }
