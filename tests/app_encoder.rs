@@ -397,3 +397,99 @@ fn a_whole_training_step_recorded_in_one_encoder_gives_the_convenience_bits() {
         want.0
     );
 }
+
+/// The training pieces on views at nonzero offsets into the app's buffers
+/// (bound at their offsets, no copies): a dense layer's forward and
+/// backward, both losses, and Adam with clipping, several steps recorded
+/// into one encoder, give the bits they give on tensors of their own.
+#[test]
+fn training_pieces_on_views_give_the_bits_of_their_own_tensors() {
+    use wgpu_rnn::train::{
+        cross_entropy_loss, mse_loss, ClassTargets, GradMode, Linear, LinearGrads, Optimizer,
+        OptimizerConfig,
+    };
+    let gpu = common::gpu();
+    let (rows, i, o) = (67, 5, 3);
+    let mut rng = SmallRng::seed_from_u64(21);
+    let x = random_vec(&mut rng, rows * i, 1.0);
+    let dy = random_vec(&mut rng, rows * o, 1.0);
+    let target = random_vec(&mut rng, rows * o, 1.0);
+    let labels: Vec<u32> = (0..rows as u32).map(|r| r % o as u32).collect();
+    let own =
+        |data: &[f32], shape: &[usize]| GpuTensor::from_slice(gpu, "own", data, shape).unwrap();
+    let (mut data, mut grads) = (Arena::new(gpu, 1 << 16), Arena::new(gpu, 1 << 16));
+    let viewed = |arena: &mut Arena, values: &[f32], shape: &[usize]| {
+        let v = arena.view(gpu, shape);
+        v.write(values).unwrap();
+        v
+    };
+    let head = Linear::random(gpu, (i, o), 4).unwrap();
+
+    // Forward, backward (accumulating onto nonzero gradients), losses.
+    let (x_own, x_view) = (own(&x, &[rows, i]), viewed(&mut data, &x, &[rows, i]));
+    let (dy_own, dy_view) = (own(&dy, &[rows, o]), viewed(&mut data, &dy, &[rows, o]));
+    let start = random_vec(&mut rng, o * i + o, 1.0);
+    let own_grads = LinearGrads {
+        weight: own(&start[..o * i], &[o, i]),
+        bias: own(&start[o * i..], &[o]),
+    };
+    let view_grads = LinearGrads {
+        weight: viewed(&mut grads, &start[..o * i], &[o, i]),
+        bias: viewed(&mut grads, &start[o * i..], &[o]),
+    };
+    let bits = |t: &GpuTensor| t.to_vec().unwrap();
+    assert_eq!(
+        bits(&head.forward(&x_view).unwrap()),
+        bits(&head.forward(&x_own).unwrap())
+    );
+    let dx_view = head
+        .backward(&x_view, &dy_view, &view_grads, GradMode::Accumulate)
+        .unwrap();
+    let dx_own = head
+        .backward(&x_own, &dy_own, &own_grads, GradMode::Accumulate)
+        .unwrap();
+    assert_eq!(bits(&dx_view), bits(&dx_own));
+    assert_eq!(bits(&view_grads.weight), bits(&own_grads.weight));
+    assert_eq!(bits(&view_grads.bias), bits(&own_grads.bias));
+    let t_view = viewed(&mut data, &target, &[rows, o]);
+    let (mse_view, mse_own) = (
+        mse_loss(&dy_view, &t_view).unwrap(),
+        mse_loss(&dy_own, &own(&target, &[rows, o])).unwrap(),
+    );
+    assert_eq!(bits(&mse_view.value), bits(&mse_own.value));
+    assert_eq!(bits(&mse_view.grad), bits(&mse_own.grad));
+    let classes = ClassTargets::from_slice(gpu, &labels, o).unwrap();
+    let (ce_view, ce_own) = (
+        cross_entropy_loss(&dy_view, &classes).unwrap(),
+        cross_entropy_loss(&dy_own, &classes).unwrap(),
+    );
+    assert_eq!(bits(&ce_view.value), bits(&ce_own.value));
+    assert_eq!(bits(&ce_view.grad), bits(&ce_own.grad));
+
+    // Adam with clipping over parameters and gradients in the app's
+    // buffers: three steps recorded into one encoder, against three steps
+    // on tensors of their own.
+    let config = OptimizerConfig::adam(0.05).with_max_grad_norm(0.5);
+    let p0 = random_vec(&mut rng, rows * i, 1.0);
+    let mut params = Arena::new(gpu, 1 << 16);
+    let (p_view, p_own) = (viewed(&mut params, &p0, &[rows, i]), own(&p0, &[rows, i]));
+    let mut by_views = Optimizer::new(gpu, config).unwrap();
+    by_views.add("p", &p_view, &x_view).unwrap();
+    by_views.add_linear(&head, &view_grads).unwrap();
+    let mut encoder = gpu.device().create_command_encoder(&Default::default());
+    for _ in 0..3 {
+        by_views.record_step(&mut encoder).unwrap();
+    }
+    gpu.queue().submit([encoder.finish()]);
+    let head_after_views = head.to_host().unwrap();
+    let twin = Linear::random(gpu, (i, o), 4).unwrap();
+    let mut by_own = Optimizer::new(gpu, config).unwrap();
+    by_own.add("p", &p_own, &x_own).unwrap();
+    by_own.add_linear(&twin, &own_grads).unwrap();
+    for _ in 0..3 {
+        by_own.step().unwrap();
+    }
+    assert_eq!(bits(&p_view), bits(&p_own));
+    assert_eq!(head_after_views, twin.to_host().unwrap());
+    assert_eq!(by_views.last_clip().unwrap(), by_own.last_clip().unwrap());
+}

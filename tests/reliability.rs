@@ -168,8 +168,8 @@ fn a_parameter_registered_twice_is_refused() {
     let q = GpuTensor::zeros(gpu, "q", &[1, 4]).unwrap();
     let m = text(sgd.add("q", &q, head.weight()));
     assert!(m.contains("shares its buffer"), "{m}");
-    // Linear gradients as views at an offset would be written at the
-    // buffer's start: refused.
+    // Linear gradients in the buffer of the input they are computed from:
+    // no kernel can write one buffer while it reads another binding of it.
     let arena = gpu
         .device()
         .create_buffer(&wgpu_rnn::wgpu::BufferDescriptor {
@@ -183,13 +183,18 @@ fn a_parameter_registered_twice_is_refused() {
         weight: GpuTensor::from_buffer(gpu, &arena, align, &[1, 4]).unwrap(),
         bias: GpuTensor::from_buffer(gpu, &arena, 2 * align, &[1]).unwrap(),
     };
-    let x = GpuTensor::zeros(gpu, "x", &[2, 4]).unwrap();
+    let x = GpuTensor::from_buffer(gpu, &arena, 3 * align, &[2, 4]).unwrap();
     let dy = GpuTensor::zeros(gpu, "dy", &[2, 1]).unwrap();
     let m = text(head.backward(&x, &dy, &views, GradMode::Overwrite));
     assert!(
-        m.contains("grad linear weight") && m.contains("offset"),
+        m.contains("grad linear weight") && m.contains("linear input"),
         "{m}"
     );
+    // A parameter in its gradient's buffer, likewise.
+    let p = GpuTensor::from_buffer(gpu, &arena, align, &[4]).unwrap();
+    let g = GpuTensor::from_buffer(gpu, &arena, 2 * align, &[4]).unwrap();
+    let m = text(sgd.add("p", &p, &g));
+    assert!(m.contains("one buffer with its gradient"), "{m}");
 }
 
 #[test]

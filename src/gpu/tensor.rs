@@ -152,7 +152,10 @@ impl GpuTensor {
     /// [`TENSOR_USAGE`]; `offset` must be a multiple of the device's
     /// `min_storage_buffer_offset_alignment` (256 on many GPUs), and the
     /// view must end inside the buffer. The values are not checked for NaN
-    /// (they never pass the host).
+    /// (they never pass the host). Kernels bind a view at its offset; wgpu
+    /// refuses a buffer that one kernel both writes and reads through two
+    /// bindings, so gradients need buffers apart from the tensors they are
+    /// computed from (refused with an error otherwise).
     pub fn from_buffer(
         gpu: &Gpu,
         buffer: &wgpu::Buffer,
@@ -304,22 +307,6 @@ impl GpuTensor {
     pub fn byte_len(&self) -> u64 {
         self.len() as u64 * 4
     }
-    /// The buffer, for a kernel that binds it whole and reads from its
-    /// start: refused for a view at a nonzero offset (`what` names it).
-    pub(crate) fn bindable(&self, what: &str) -> Result<&wgpu::Buffer> {
-        if self.offset != 0 {
-            return Err(Error::config(
-                what,
-                format!(
-                    "a view at byte offset {} cannot be bound here; pass a tensor that starts \
-                     its buffer",
-                    self.offset
-                ),
-            ));
-        }
-        Ok(&self.buffer)
-    }
-
     /// Records a copy of the tensor into `dst` from byte `dst_offset`.
     pub(crate) fn copy_to(
         &self,

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::gpu::pipelines::CachedPipeline;
 use crate::gpu::recorder::{submit, Submit};
 use crate::gpu::Gpu;
+use crate::gpu::GpuTensor;
 
 /// Invocations per workgroup of the one-element-per-invocation kernels.
 pub(crate) const ELEMENTWISE_WORKGROUP: u32 = 256;
@@ -26,6 +27,51 @@ pub(crate) fn elementwise_grid(gpu: &Gpu, len: u64) -> ([u32; 3], u32) {
     let y = groups_needed.div_ceil(x).max(1);
     let groups = [x as u32, y.min(u64::from(u32::MAX)) as u32, 1];
     (groups, groups[0] * ELEMENTWISE_WORKGROUP)
+}
+
+/// A storage binding: a whole buffer, or the bytes of a view into one
+/// (a [`GpuTensor`] made by [`GpuTensor::from_buffer`]), which the kernel
+/// sees from its index 0. View offsets are multiples of the device's
+/// storage offset alignment, as wgpu requires of a binding.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound<'a> {
+    buffer: &'a wgpu::Buffer,
+    offset: u64,
+    size: Option<std::num::NonZeroU64>,
+}
+
+impl<'a> From<&'a wgpu::Buffer> for Bound<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            size: None,
+        }
+    }
+}
+
+impl<'a> From<&'a GpuTensor> for Bound<'a> {
+    fn from(t: &'a GpuTensor) -> Self {
+        if t.offset() == 0 {
+            return t.buffer().into();
+        }
+        Self {
+            buffer: t.buffer(),
+            offset: t.offset(),
+            size: std::num::NonZeroU64::new(t.byte_len()),
+        }
+    }
+}
+
+impl<'a> Bound<'a> {
+    /// The binding resource.
+    pub(crate) fn resource(self) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer,
+            offset: self.offset,
+            size: self.size,
+        })
+    }
 }
 
 /// One or more dependent dispatches recorded in order (a split-K product
@@ -98,17 +144,17 @@ impl Dispatch {
     /// Checks the grid against the device limits and binds `params` and
     /// `buffers`, each named as `kernel`'s WGSL declares it (the WGSL's
     /// declarations give the binding order), with its override `constants`.
-    pub fn new<P: Pod>(
+    pub fn new<'b, P: Pod, B: Copy + Into<Bound<'b>>>(
         gpu: &Gpu,
         kernel: Kernel,
         constants: &[(&'static str, f64)],
         params: &P,
-        buffers: &[(&'static str, &wgpu::Buffer)],
+        buffers: &[(&'static str, B)],
         groups: [u32; 3],
     ) -> Result<Self> {
         let resources = buffers
             .iter()
-            .map(|&(name, b)| (name, b.as_entire_binding()))
+            .map(|&(name, b)| (name, b.into().resource()))
             .collect();
         Self::with_resources(gpu, kernel, constants, params, resources, groups)
     }

@@ -4,7 +4,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{Bound, Dispatch};
 use super::reduce::{column_sums, Columns};
 use super::texels::{SourceLayout, TexelMatrix};
 use super::{Kernel, WgslTwin, LOOP_BUDGET};
@@ -110,15 +110,16 @@ const SUBGROUP_BLOCK_COLS: u32 = 32;
 /// few-tile ones 4x4 blocks. Long K is split into ranges whose slices are
 /// then summed into C. The caller has checked the buffer sizes against the
 /// limits.
-pub fn gemm(
+pub fn gemm<'a>(
     gpu: &Gpu,
     params: GemmParams,
     layout: GemmLayout,
-    a: &wgpu::Buffer,
-    b: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    c: &wgpu::Buffer,
+    a: impl Into<Bound<'a>>,
+    b: impl Into<Bound<'a>>,
+    bias: impl Into<Bound<'a>>,
+    c: impl Into<Bound<'a>>,
 ) -> Result<Dispatch> {
+    let (a, b, bias, c) = (a.into(), b.into(), bias.into(), c.into());
     let mut params = params;
     if params.lda == 0 {
         params.lda = if layout.trans_a { params.m } else { params.k };
@@ -256,7 +257,7 @@ pub fn gemm(
         kernel,
         &[],
         &unsplit.apply(slices),
-        &[("a", a), ("b", b), ("bias", bias), ("c", &scratch)],
+        &[("a", a), ("b", b), ("bias", bias), ("c", (&scratch).into())],
         grid(splits),
     )?);
     let sum = column_sums(

@@ -5,7 +5,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::{elementwise_grid, Dispatch};
+use super::dispatch::{elementwise_grid, Bound, Dispatch};
 use super::{Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -38,7 +38,7 @@ pub fn loss_terms(
     kernel: Kernel,
     (len, classes): (usize, usize),
     scale: f32,
-    buffers: [(&'static str, &wgpu::Buffer); 4],
+    buffers: [(&'static str, Bound<'_>); 4],
 ) -> Result<Dispatch> {
     let (groups, grid_width) = elementwise_grid(gpu, len as u64);
     let params = LossParams {

@@ -4,7 +4,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::{elementwise_grid, Dispatch};
+use super::dispatch::{elementwise_grid, Bound, Dispatch};
 use super::{flag, Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -67,14 +67,14 @@ impl WgslTwin for OptimizerStep {
 /// The buffers one tensor's update binds.
 pub struct UpdateBuffers<'a> {
     /// The [`OptimizerStep`] uniform.
-    pub step: &'a wgpu::Buffer,
-    pub param: &'a wgpu::Buffer,
-    pub grad: &'a wgpu::Buffer,
-    pub m: &'a wgpu::Buffer,
+    pub step: Bound<'a>,
+    pub param: Bound<'a>,
+    pub grad: Bound<'a>,
+    pub m: Bound<'a>,
     /// Adam's second moment; a placeholder for SGD.
-    pub v: &'a wgpu::Buffer,
+    pub v: Bound<'a>,
     /// `(norm, coefficient)`: the gradient is multiplied by the coefficient.
-    pub clip: &'a wgpu::Buffer,
+    pub clip: Bound<'a>,
 }
 
 /// The update of one `len`-element tensor.

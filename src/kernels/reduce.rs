@@ -5,7 +5,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{Bound, Dispatch};
 use super::{flag, Kernel, WgslTwin, LOOP_BUDGET};
 use crate::error::Result;
 use crate::gpu::tensor::storage_buffer;
@@ -44,16 +44,16 @@ impl WgslTwin for ReduceParams {
 /// `offset + m * stride + n`.
 #[derive(Debug, Clone, Copy)]
 pub struct Columns<'a> {
-    pub buffer: &'a wgpu::Buffer,
+    pub buffer: Bound<'a>,
     pub offset: usize,
     pub stride: usize,
 }
 
 impl<'a> Columns<'a> {
     /// A dense `[rows, cols]` matrix.
-    pub fn dense(buffer: &'a wgpu::Buffer, cols: usize) -> Self {
+    pub fn dense(buffer: impl Into<Bound<'a>>, cols: usize) -> Self {
         Self {
-            buffer,
+            buffer: buffer.into(),
             offset: 0,
             stride: cols,
         }
@@ -63,15 +63,16 @@ impl<'a> Columns<'a> {
 /// `out[out_offset + n] (+)= Σ_m x[m, n] (* y[m, n])` for `n < cols`. More
 /// rows than [`LOOP_BUDGET`] are summed in blocks into a scratch first, then
 /// the blocks' sums are summed (see `LOOP_BUDGET` for why).
-pub fn column_sums(
+pub fn column_sums<'a>(
     gpu: &Gpu,
     (rows, cols): (usize, usize),
     x: Columns<'_>,
     y: Option<Columns<'_>>,
     accumulate: bool,
-    out: &wgpu::Buffer,
+    out: impl Into<Bound<'a>>,
     out_offset: usize,
 ) -> Result<Dispatch> {
+    let out = out.into();
     if rows <= LOOP_BUDGET {
         return column_sums_once(gpu, (rows, cols), x, y, accumulate, out, out_offset);
     }
@@ -93,7 +94,7 @@ pub fn column_sums(
             shift(x, first),
             y.map(|y| shift(y, first)),
             false,
-            &scratch,
+            (&scratch).into(),
             block * cols,
         )?;
         chain = Some(match chain {
@@ -122,7 +123,7 @@ fn column_sums_once(
     x: Columns<'_>,
     y: Option<Columns<'_>>,
     accumulate: bool,
-    out: &wgpu::Buffer,
+    out: Bound<'_>,
     out_offset: usize,
 ) -> Result<Dispatch> {
     let y_cols = y.unwrap_or(x);

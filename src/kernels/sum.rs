@@ -5,7 +5,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::Dispatch;
+use super::dispatch::{Bound, Dispatch};
 use super::{Kernel, WgslTwin};
 use crate::error::Result;
 use crate::gpu::Gpu;
@@ -53,7 +53,7 @@ pub fn partial_count(len: usize) -> usize {
 /// squares with `square`), for the [`partial_count`] chunks.
 pub fn partial_sums(
     gpu: &Gpu,
-    x: &wgpu::Buffer,
+    x: Bound<'_>,
     len: usize,
     square: bool,
     out: &wgpu::Buffer,
@@ -72,7 +72,7 @@ pub fn partial_sums(
         Kernel::PartialSums,
         &constants,
         &params,
-        &[("x", x), ("out", out)],
+        &[("x", x), ("out", out.into())],
         [groups as u32, 1, 1],
     )
 }

@@ -8,7 +8,7 @@ use std::mem::offset_of;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::dispatch::{elementwise_grid, Dispatch};
+use super::dispatch::{elementwise_grid, Bound, Dispatch};
 use super::{precision_constants, Kernel, WgslTwin};
 use crate::config::Precision;
 use crate::error::{Error, Result};
@@ -202,10 +202,10 @@ impl TexelMatrix {
     }
 
     /// [`TexelMatrix::pack`] from any strided layout of `src`.
-    pub fn pack_from(
+    pub fn pack_from<'a>(
         &self,
         gpu: &Gpu,
-        src: &wgpu::Buffer,
+        src: impl Into<Bound<'a>>,
         layout: SourceLayout,
     ) -> Result<Dispatch> {
         let (groups, grid_width) = pack_grid(gpu, self.rows, self.cols);
@@ -216,7 +216,7 @@ impl TexelMatrix {
             &precision_constants(self.precision),
             &params,
             vec![
-                ("src", src.as_entire_binding()),
+                ("src", src.into().resource()),
                 ("dst", wgpu::BindingResource::TextureView(&self.view)),
             ],
             groups,

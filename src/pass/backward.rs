@@ -401,12 +401,12 @@ impl LayerBackward {
             // p_i and p_f see c_{s-1} (slot s), p_o sees c_s (slot s+1).
             for (row, gate, c_slot) in [(0, 0, 0), (1, 1, 0), (2, 3, 1)] {
                 let x = Columns {
-                    buffer: &da,
+                    buffer: (&da).into(),
                     offset: gate * h,
                     stride: g,
                 };
                 let y = Columns {
-                    buffer: cs,
+                    buffer: cs.into(),
                     offset: c_slot * batch * h,
                     stride: h,
                 };

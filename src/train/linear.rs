@@ -153,10 +153,10 @@ impl Linear {
             &self.gpu,
             params,
             GemmLayout::default(),
-            x.bindable("linear input")?,
-            self.weight.buffer(),
-            self.bias.buffer(),
-            y.buffer(),
+            x,
+            &self.weight,
+            &self.bias,
+            &y,
         )?;
         record_all(&self.gpu, "linear forward", "linear", &[product], how)?;
         Ok(y)
@@ -204,16 +204,26 @@ impl Linear {
         check("linear grad_y", grad_y, &y_shape)?;
         check("grad linear weight", &grads.weight, &[o, i])?;
         check("grad linear bias", &grads.bias, &[o])?;
-        // Written by kernels that bind them whole.
-        grads.weight.bindable("grad linear weight")?;
-        grads.bias.bindable("grad linear bias")?;
+        // The products write the gradients and read x and grad_y: wgpu
+        // refuses one buffer bound both ways in one dispatch.
+        for (written, w) in [
+            ("grad linear weight", &grads.weight),
+            ("grad linear bias", &grads.bias),
+        ] {
+            for (read, r) in [("linear input", x), ("linear grad_y", grad_y)] {
+                if w.buffer() == r.buffer() {
+                    return Err(Error::config(
+                        written,
+                        format!(
+                            "shares one buffer with the {read}; a kernel cannot write one \
+                             buffer while it reads another binding of it"
+                        ),
+                    ));
+                }
+            }
+        }
         let accumulate = mode == GradMode::Accumulate;
-        let x_shape = x.shape();
-        let (x, grad_y) = (
-            x.bindable("linear input")?,
-            grad_y.bindable("linear grad_y")?,
-        );
-        let grad_x = GpuTensor::zeros(&self.gpu, "linear grad_x", x_shape)?;
+        let grad_x = GpuTensor::zeros(&self.gpu, "linear grad_x", x.shape())?;
         let dispatches = [
             // dW [O, I] = dyᵀ [O, N] · x [N, I]: both operands stored transposed.
             gemm(
@@ -227,7 +237,7 @@ impl Linear {
                 grad_y,
                 x,
                 &self.zeros,
-                grads.weight.buffer(),
+                &grads.weight,
             )?,
             column_sums(
                 &self.gpu,
@@ -235,7 +245,7 @@ impl Linear {
                 Columns::dense(grad_y, o),
                 None,
                 accumulate,
-                grads.bias.buffer(),
+                &grads.bias,
                 0,
             )?,
             // dx [N, I] = dy [N, O] · W [O, I].
@@ -247,9 +257,9 @@ impl Linear {
                     ..Default::default()
                 },
                 grad_y,
-                self.weight.buffer(),
+                &self.weight,
                 &self.zeros,
-                grad_x.buffer(),
+                &grad_x,
             )?,
         ];
         record_all(&self.gpu, "linear backward", "linear", &dispatches, how)?;

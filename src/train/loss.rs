@@ -126,10 +126,10 @@ fn mse_loss_as<S: Submit>(pred: &GpuTensor, target: &GpuTensor, how: S) -> Resul
         (n, 1),
         scale,
         [
-            ("pred", pred.bindable("MSE prediction")?),
-            ("target_values", target.bindable("MSE target")?),
-            ("grad", grad.buffer()),
-            ("squared", &squared),
+            ("pred", pred.into()),
+            ("target_values", target.into()),
+            ("grad", (&grad).into()),
+            ("squared", (&squared).into()),
         ],
     )?;
     mean_of_terms(gpu, terms, &squared, n, scale, grad, how)
@@ -186,10 +186,10 @@ fn cross_entropy_loss_as<S: Submit>(
         (rows, classes),
         scale,
         [
-            ("logits", logits.bindable("logits")?),
-            ("targets", &targets.buffer),
-            ("grad", grad.buffer()),
-            ("row_loss", &row_loss),
+            ("logits", logits.into()),
+            ("targets", (&targets.buffer).into()),
+            ("grad", (&grad).into()),
+            ("row_loss", (&row_loss).into()),
         ],
     )?;
     mean_of_terms(gpu, terms, &row_loss, rows, scale, grad, how)
@@ -210,7 +210,7 @@ fn mean_of_terms<S: Submit>(
     let partials = storage_buffer(gpu, "loss partial sums", partial_count(len))?;
     let dispatches = [
         terms,
-        partial_sums(gpu, terms_buffer, len, false, &partials, 0)?,
+        partial_sums(gpu, terms_buffer.into(), len, false, &partials, 0)?,
         finish_sum(
             gpu,
             &partials,

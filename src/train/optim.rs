@@ -158,6 +158,10 @@ struct Slot {
     v: Option<wgpu::Buffer>,
 }
 
+/// Steps whose values one table of [`Optimizer::record_step`] holds
+/// (32 bytes each).
+const STEP_TABLE_LEN: u64 = 1024;
+
 /// An optimizer over a fixed set of (parameter, gradient) pairs, updating in
 /// place on the device.
 pub struct Optimizer {
@@ -168,6 +172,11 @@ pub struct Optimizer {
     layers: Vec<Layer>,
     steps: u64,
     step_uniform: wgpu::Buffer,
+    /// The step values of [`STEP_TABLE_LEN`] steps from the first, which
+    /// [`Optimizer::record_step`] copies from: made once per so many
+    /// steps, not per step, and never written (an encoder may hold many
+    /// steps' copies before it is submitted).
+    step_table: Option<(u64, wgpu::Buffer)>,
     /// `(norm, coefficient)` of the last clipped step; `(0, 1)` unclipped.
     clip: GpuTensor,
     placeholder: wgpu::Buffer,
@@ -192,6 +201,7 @@ impl Optimizer {
             layers: Vec::new(),
             steps: 0,
             step_uniform,
+            step_table: None,
             clip: GpuTensor::from_slice(
                 gpu,
                 "gradient norm and clip coefficient",
@@ -233,9 +243,6 @@ impl Optimizer {
                 "optimizer",
                 param.shape(),
             )?;
-            // The update kernel binds both whole.
-            param.bindable(what)?;
-            grad.bindable(&format!("gradient of {what}"))?;
             if param.is_empty() {
                 return Err(Error::ZeroSize {
                     what: format!("parameter {what}"),
@@ -249,6 +256,16 @@ impl Optimizer {
                 .chain(pairs[..n].iter().map(|&(w, p, g)| (w, p, g)));
             if same(param, grad) {
                 return Err(Error::config(what, "is its own gradient"));
+            }
+            // The update kernel writes the parameter and reads the
+            // gradient: wgpu refuses one buffer bound both ways.
+            if param.buffer() == grad.buffer() {
+                return Err(Error::config(
+                    what,
+                    "shares one buffer with its gradient; a kernel cannot write one \
+                     buffer while it reads another binding of it: keep gradients in \
+                     buffers of their own",
+                ));
             }
             for (first, p, g) in earlier {
                 if same(p, param) {
@@ -351,7 +368,7 @@ impl Optimizer {
             for s in &self.slots {
                 out.push(partial_sums(
                     gpu,
-                    s.grad.buffer(),
+                    (&s.grad).into(),
                     s.grad.len(),
                     true,
                     &partials,
@@ -374,12 +391,12 @@ impl Optimizer {
         };
         for s in &self.slots {
             let buffers = UpdateBuffers {
-                step: &self.step_uniform,
-                param: s.param.buffer(),
-                grad: s.grad.buffer(),
-                m: &s.m,
-                v: s.v.as_ref().unwrap_or(&self.placeholder),
-                clip: self.clip.buffer(),
+                step: (&self.step_uniform).into(),
+                param: (&s.param).into(),
+                grad: (&s.grad).into(),
+                m: (&s.m).into(),
+                v: s.v.as_ref().unwrap_or(&self.placeholder).into(),
+                clip: (&self.clip).into(),
             };
             out.push(update(gpu, s.param.len(), adam, nesterov, buffers)?);
         }
@@ -409,15 +426,26 @@ impl Optimizer {
     /// small buffer made for it, so several steps may share one encoder.
     pub fn record_step(&mut self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         let step = self.prepare_step()?;
-        let values = self.config.step_values(step);
-        let source = self
-            .gpu
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("optimizer step values"),
-                contents: bytemuck::bytes_of(&values),
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
-        encoder.copy_buffer_to_buffer(&source, 0, &self.step_uniform, 0, source.size());
+        let first = match &self.step_table {
+            Some((first, _)) if (*first..first + STEP_TABLE_LEN).contains(&step) => *first,
+            _ => {
+                let values: Vec<OptimizerStep> = (step..step + STEP_TABLE_LEN)
+                    .map(|t| self.config.step_values(t))
+                    .collect();
+                let table = self
+                    .gpu
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("optimizer step values"),
+                        contents: bytemuck::cast_slice(&values),
+                        usage: wgpu::BufferUsages::COPY_SRC,
+                    });
+                self.step_table = Some((step, table));
+                step
+            }
+        };
+        let table = &self.step_table.as_ref().expect("made above").1;
+        let size = size_of::<OptimizerStep>() as u64;
+        encoder.copy_buffer_to_buffer(table, (step - first) * size, &self.step_uniform, 0, size);
         let done =
             IntoEncoder(encoder).submit(&self.gpu, "optimizer step", &|rec| self.record(rec));
         self.finish_step(step, done)
