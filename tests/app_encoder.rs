@@ -9,7 +9,7 @@ use common::random_vec;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use wgpu::util::DeviceExt;
-use wgpu_rnn::train::{GradMode, Seeds, StackGrads, TrainOptions};
+use wgpu_rnn::train::{GradMode, InputGrads, Seeds, StackGrads, TrainOptions};
 use wgpu_rnn::{
     wgpu, CellKind, Direction, Error, Gpu, GpuTensor, GruReset, RnnConfig, RnnOutput, RnnStack,
     StackConfig, StackWeights, TENSOR_USAGE,
@@ -215,6 +215,68 @@ fn training_recorded_on_app_buffers_gives_the_convenience_bits() {
             d.input.to_vec().unwrap(),
             grads.to_host().unwrap(),
         );
+        let want_states = (
+            d.h0.to_vec().unwrap(),
+            d.c0.as_ref().map(|c| c.to_vec().unwrap()),
+        );
+
+        // Into the caller's tensors, twice over stale values: views at
+        // offsets, then tensors of our own, recorded.
+        let mut grad_arena = Arena::new(gpu, 1 << 20);
+        let (slots, ho, h) = (config.state_slots(), layer.output_size(), layer.hidden_size);
+        let stale = |t: GpuTensor| {
+            t.write(&vec![7.0; t.len()]).unwrap();
+            t
+        };
+        let views = InputGrads {
+            input: stale(grad_arena.view(gpu, &in_shape)),
+            h0: stale(grad_arena.view(gpu, &[slots, batch, ho])),
+            c0: layer
+                .cell
+                .has_cell_state()
+                .then(|| stale(grad_arena.view(gpu, &[slots, batch, h]))),
+        };
+        let own = stack.input_grads(seq, batch).unwrap();
+        for _ in 0..2 {
+            stack
+                .backward_into(&tape, seeds, &grads, GradMode::Overwrite, &views)
+                .unwrap();
+            let mut encoder = gpu.device().create_command_encoder(&Default::default());
+            stack
+                .record_backward_into(
+                    &mut encoder,
+                    &tape,
+                    seeds,
+                    &grads,
+                    GradMode::Overwrite,
+                    &own,
+                )
+                .unwrap();
+            gpu.queue().submit([encoder.finish()]);
+            for into in [&views, &own] {
+                assert_eq!(into.input.to_vec().unwrap(), want.1, "{config:?}");
+                let states = (
+                    into.h0.to_vec().unwrap(),
+                    into.c0.as_ref().map(|c| c.to_vec().unwrap()),
+                );
+                assert_eq!(states, want_states, "{config:?}");
+            }
+            own.input.write(&vec![7.0; own.input.len()]).unwrap();
+        }
+        // The gradient of the input cannot share the seed's buffer.
+        let bad = InputGrads {
+            input: stale(grad_arena.view(gpu, &in_shape)),
+            ..views.clone()
+        };
+        let seed_in_arena = Seeds {
+            output: Some(&grad_arena.view(gpu, &out_shape)),
+            ..Default::default()
+        };
+        let m = stack
+            .backward_into(&tape, seed_in_arena, &grads, GradMode::Overwrite, &bad)
+            .expect_err("refused")
+            .to_string();
+        assert!(m.contains("grad_output"), "{m}");
 
         // Recorded, on views, forward and backward in one encoder.
         let mut arena = Arena::new(gpu, 1 << 20);

@@ -10,8 +10,8 @@ use crate::gpu::recorder::{IntoEncoder, Plain, Profiled};
 use crate::gpu::tensor::checked_bytes;
 use crate::gpu::{Gpu, GpuTensor, KernelProfile};
 use crate::pass::{
-    Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache, RnnOutput, Seeds,
-    Source, TrainOptions, TrainTape,
+    check_work, Backward, Forward, GradMode, HostOutput, HostSeeds, InputGrads, PlanCache,
+    RnnOutput, Seeds, Source, TrainOptions, TrainTape,
 };
 use crate::weights::{LayerTensors, StackWeights};
 
@@ -346,7 +346,7 @@ impl RnnStack {
     ) -> Result<InputGrads> {
         let (d, ()) = self
             .backward_pass()
-            .run(tape, seeds, grads.layers(), mode, Plain)?;
+            .run(tape, seeds, grads.layers(), mode, None, Plain)?;
         Ok(d)
     }
 
@@ -361,10 +361,79 @@ impl RnnStack {
         grads: &StackGrads,
         mode: GradMode,
     ) -> Result<InputGrads> {
-        let (d, ()) =
-            self.backward_pass()
-                .run(tape, seeds, grads.layers(), mode, IntoEncoder(encoder))?;
+        let (d, ()) = self.backward_pass().run(
+            tape,
+            seeds,
+            grads.layers(),
+            mode,
+            None,
+            IntoEncoder(encoder),
+        )?;
         Ok(d)
+    }
+
+    /// Tensors for [`RnnStack::backward_into`] of a `(T, B)` forward:
+    /// zeros shaped like the gradients [`RnnStack::backward`] returns.
+    pub fn input_grads(&self, seq: usize, batch: usize) -> Result<InputGrads> {
+        check_work(seq, batch)?;
+        let (gpu, cfg) = (self.gpu(), self.config());
+        let (slots, ho, h) = (
+            cfg.state_slots(),
+            cfg.layer.output_size(),
+            cfg.layer.hidden_size,
+        );
+        let in_shape = cfg.sequence_shape(seq, batch, cfg.layer.input_size);
+        Ok(InputGrads {
+            input: GpuTensor::zeros(gpu, "grad_input", &in_shape)?,
+            h0: GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?,
+            c0: cfg
+                .layer
+                .cell
+                .has_cell_state()
+                .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+                .transpose()?,
+        })
+    }
+
+    /// [`RnnStack::backward`] into tensors the caller provides (made by
+    /// [`RnnStack::input_grads`], or views on the app's buffers) instead
+    /// of new ones: they are overwritten. `out.h0` may be `seeds.h_n`
+    /// itself (and `out.c0` `seeds.c_n`): each row is read before it is
+    /// written.
+    pub fn backward_into(
+        &self,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+        out: &InputGrads,
+    ) -> Result<()> {
+        self.backward_pass()
+            .run(tape, seeds, grads.layers(), mode, Some(out), Plain)
+            .map(drop)
+    }
+
+    /// [`RnnStack::backward_into`] recorded into the caller's `encoder`
+    /// (nothing submitted or waited for).
+    pub fn record_backward_into(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        tape: &TrainTape,
+        seeds: Seeds<'_>,
+        grads: &StackGrads,
+        mode: GradMode,
+        out: &InputGrads,
+    ) -> Result<()> {
+        self.backward_pass()
+            .run(
+                tape,
+                seeds,
+                grads.layers(),
+                mode,
+                Some(out),
+                IntoEncoder(encoder),
+            )
+            .map(drop)
     }
 
     /// [`RnnStack::backward`] with each kernel family's GPU time (backward
@@ -380,7 +449,7 @@ impl RnnStack {
         mode: GradMode,
     ) -> Result<(InputGrads, KernelProfile)> {
         self.backward_pass()
-            .run(tape, seeds, grads.layers(), mode, Profiled)
+            .run(tape, seeds, grads.layers(), mode, None, Profiled)
     }
 
     /// Uploads host data, runs [`RnnStack::forward_train`] and

@@ -51,6 +51,7 @@ impl Backward<'_> {
         seeds: Seeds<'_>,
         grads: &[LayerGrads],
         mode: GradMode,
+        into: Option<&InputGrads>,
         how: S,
     ) -> Result<(InputGrads, S::Out)> {
         let cfg = self.config;
@@ -122,13 +123,49 @@ impl Backward<'_> {
         }
 
         let in_shape = cfg.sequence_shape(seq, batch, layer0.input_size);
-        let input = GpuTensor::zeros(gpu, "grad_input", &in_shape)?;
-        let h0 = GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?;
-        let c0 = layer0
-            .cell
-            .has_cell_state()
-            .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+        let InputGrads { input, h0, c0 } = match into {
+            Some(out) => {
+                check("grad_input", &out.input, &in_shape)?;
+                check("grad_h0", &out.h0, &[slots, batch, ho])?;
+                match (&out.c0, layer0.cell.has_cell_state()) {
+                    (Some(c0), true) => check("grad_c0", c0, &[slots, batch, h])?,
+                    (None, false) => {}
+                    _ => {
+                        return Err(Error::config(
+                            "grad_c0",
+                            "given for a cell without a cell state, or missing for an LSTM",
+                        ))
+                    }
+                }
+                // Read while the input gradient is written.
+                if seeds
+                    .output
+                    .is_some_and(|g| g.buffer() == out.input.buffer())
+                {
+                    return Err(Error::config(
+                        "grad_input",
+                        "shares its buffer with grad_output, which the pass reads as it writes",
+                    ));
+                }
+                out.clone()
+            }
+            None => InputGrads {
+                input: GpuTensor::zeros(gpu, "grad_input", &in_shape)?,
+                h0: GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?,
+                c0: layer0
+                    .cell
+                    .has_cell_state()
+                    .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+                    .transpose()?,
+            },
+        };
+        // Layer 0 adds each direction's input gradient into its own
+        // buffer: a fresh one (zeros), or the caller's, cleared first; a
+        // view at a nonzero offset gets one of our own, copied out after.
+        let own_input = (input.offset() != 0)
+            .then(|| storage_buffer(gpu, "grad_input", input.len()))
             .transpose()?;
+        let d_input = own_input.clone().unwrap_or_else(|| input.buffer().clone());
 
         // Plan every layer first (all checks happen here), then record.
         let mut planned: Vec<(usize, LayerBackward, Option<Dispatch>)> = Vec::new();
@@ -146,7 +183,7 @@ impl Backward<'_> {
         for l in (0..cfg.num_layers).rev() {
             let in_width = cfg.layer_config(l).input_size;
             let d_in = if l == 0 {
-                input.buffer().clone()
+                d_input.clone()
             } else {
                 storage_buffer(
                     gpu,
@@ -186,6 +223,10 @@ impl Backward<'_> {
 
         let (h_bytes, c_bytes) = ((batch * ho * 4) as u64, (batch * h * 4) as u64);
         let record = |rec: &mut Recorder<'_>| {
+            if into.is_some() && own_input.is_none() {
+                rec.encoder()
+                    .clear_buffer(input.buffer(), 0, Some(input.byte_len()));
+            }
             if let Some((seed, own)) = &own_seed {
                 seed.copy_to(rec.encoder(), own, 0);
             }
@@ -213,10 +254,21 @@ impl Backward<'_> {
                 // These read only what the steps wrote, so they may follow
                 // the gradient dispatches.
                 let encoder = rec.encoder();
-                encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), slot * h_bytes, h_bytes);
+                let at = h0.offset() + slot * h_bytes;
+                encoder.copy_buffer_to_buffer(&lb.ds, 0, h0.buffer(), at, h_bytes);
                 if let (Some(c0), Some(dc)) = (&c0, &lb.dc) {
-                    encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), slot * c_bytes, c_bytes);
+                    let at = c0.offset() + slot * c_bytes;
+                    encoder.copy_buffer_to_buffer(dc, 0, c0.buffer(), at, c_bytes);
                 }
+            }
+            if let Some(own) = &own_input {
+                rec.encoder().copy_buffer_to_buffer(
+                    own,
+                    0,
+                    input.buffer(),
+                    input.offset(),
+                    input.byte_len(),
+                );
             }
         };
         let submitted = how.submit(gpu, "backward", &record)?;
