@@ -61,7 +61,7 @@ fn run_stream(
     (seq, batch): (usize, usize),
     (h0, c0): (&[f32], Option<&[f32]>),
     chunk: usize,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, bool) {
     let gpu = stack.gpu();
     let cfg = stack.config();
     let i = cfg.layer.input_size;
@@ -107,6 +107,7 @@ fn run_stream(
     }
     let h_n = stream.h().to_vec().unwrap();
 
+    let fused = stream.is_fused(1) && stream.is_fused(chunk);
     let mut stream = stack.stream(batch).unwrap();
     stream.h().write(h0).unwrap();
     if let (Some(c), Some(c0)) = (stream.c(), c0) {
@@ -125,12 +126,17 @@ fn run_stream(
         h_n,
         "chunked h_n differs from stepped"
     );
-    (steps, chunks, h_n)
+    (steps, chunks, h_n, fused)
 }
 
 #[test]
 fn steps_and_chunks_equal_the_whole_sequence() {
-    for gpu in [common::gpu(), common::tiled_gpu(), common::persistent_gpu()] {
+    for gpu in [
+        common::gpu(),
+        common::fused_gpu(),
+        common::tiled_gpu(),
+        common::persistent_gpu(),
+    ] {
         for config in configs() {
             steps_and_chunks_on(gpu, config);
         }
@@ -152,7 +158,8 @@ fn steps_and_chunks_on(gpu: &wgpu_rnn::Gpu, config: StackConfig) {
             .has_cell_state()
             .then(|| random_vec(&mut rng, slots * batch * h, 1.0));
 
-        let (steps, chunks, h_n) = run_stream(&stack, &x, (seq, batch), (&h0, c0.as_deref()), 4);
+        let (steps, chunks, h_n, fused) =
+            run_stream(&stack, &x, (seq, batch), (&h0, c0.as_deref()), 4);
 
         // The whole sequence, time-major (the reference's layout).
         let time_major = StackConfig {
@@ -178,7 +185,11 @@ fn steps_and_chunks_on(gpu: &wgpu_rnn::Gpu, config: StackConfig) {
         )
         .unwrap();
         let tol = Tolerance::stack(&config, seq, want.preactivation_scale);
-        let label = format!("{} {config:?} {:?}", layer.cell.name(), gpu.tuning());
+        let label = format!(
+            "{} {config:?} {:?} fused {fused}",
+            layer.cell.name(),
+            gpu.tuning()
+        );
         let dims = [seq, batch, ho];
         for (what, got) in [("steps", &steps), ("chunks", &chunks)] {
             compare(&format!("{label} {what}"), &want.output, got, &dims, tol)
@@ -205,9 +216,15 @@ fn steps_and_chunks_on(gpu: &wgpu_rnn::Gpu, config: StackConfig) {
             steps == whole.output
         );
 
+        if fused {
+            // One kernel, the same sums in the same order for every step,
+            // whatever the number of steps per call.
+            assert!(steps == chunks, "{label}: fused chunks differ from steps");
+            return;
+        }
         // One chunk of the whole sequence runs the whole forward's kernels:
         // the same bits.
-        let (_, one_chunk, _) = run_stream(&stack, &x, (seq, batch), (&h0, c0.as_deref()), seq);
+        let (_, one_chunk, _, _) = run_stream(&stack, &x, (seq, batch), (&h0, c0.as_deref()), seq);
         assert!(one_chunk == whole.output, "{label}: one chunk of T differs");
 
         // Single steps run the kernels of T=1 forwards fed their own h_n:
@@ -228,11 +245,17 @@ fn steps_and_chunks_on(gpu: &wgpu_rnn::Gpu, config: StackConfig) {
 
 #[test]
 fn reset_rows_restarts_only_those_rows() {
-    let gpu = common::gpu();
-    for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::After)] {
-        let config = StackConfig::new(RnnConfig::new(cell, 4, 6).unwrap()).with_layers(2);
+    // Every cell and option on the fused step, and layer by layer.
+    for (gpu, config) in configs()
+        .into_iter()
+        .map(|c| (common::fused_gpu(), c))
+        .chain([
+            (common::gpu(), configs()[0]),
+            (common::tiled_gpu(), configs()[0]),
+        ])
+    {
         let stack = RnnStack::new(gpu, &StackWeights::random(config, 2, 1.0).unwrap()).unwrap();
-        let (batch, i) = (3, 4);
+        let (batch, i) = (3, config.layer.input_size);
         let mut rng = SmallRng::seed_from_u64(4);
         let frames: Vec<Vec<f32>> = (0..8)
             .map(|_| random_vec(&mut rng, batch * i, 1.0))
@@ -252,7 +275,8 @@ fn reset_rows_restarts_only_those_rows() {
                 outs.2 = fresh.step_host(f).unwrap();
             }
         }
-        let ho = 6;
+        let ho = config.output_size();
+        // Batch-first [B, 1, Ho] and time-major [1, B, Ho] rows coincide.
         let row = |v: &[f32], b: usize| v[b * ho..(b + 1) * ho].to_vec();
         assert_eq!(row(&outs.1, 0), row(&outs.0, 0), "row 0 was touched");
         assert_eq!(row(&outs.1, 2), row(&outs.0, 2), "row 2 was touched");
@@ -410,4 +434,87 @@ fn chunks_of_many_sizes_follow_single_steps() {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(worst < 1e-5, "chunks differ from steps by {worst:e}");
+}
+
+/// The fused step at awkward sizes (I = 1, H = 67, one row, one layer and
+/// three) with inputs up to 1e4 that saturate every gate: the f64
+/// reference's outputs within its tolerance, for every cell.
+#[test]
+fn fused_steps_saturate_as_the_reference_does() {
+    let gpu = common::fused_gpu();
+    for cell in CellKind::ALL {
+        for (layers, batch) in [(1, 1), (3, 2)] {
+            let layer = RnnConfig::new(cell, 1, 67).unwrap();
+            let config = StackConfig::new(layer).with_layers(layers);
+            let weights = StackWeights::random(config, 8, 1.0).unwrap();
+            let stack = RnnStack::new(gpu, &weights).unwrap();
+            let mut stream = stack.stream(batch).unwrap();
+            assert!(stream.is_fused(1), "{config:?}");
+            let seq = 6;
+            let mut rng = SmallRng::seed_from_u64(3);
+            let x = random_vec(&mut rng, seq * batch, 1e4);
+            let got: Vec<f32> = x
+                .chunks(batch)
+                .flat_map(|frame| stream.step_host(frame).unwrap())
+                .collect();
+            let want =
+                reference::forward_stack(&weights, &x, seq, batch, None, None, None).unwrap();
+            let tol = Tolerance::stack(&config, seq, want.preactivation_scale);
+            compare(
+                &format!("{} x{layers} B={batch}", cell.name()),
+                &want.output,
+                &got,
+                &[seq, batch, 67],
+                tol,
+            )
+            .unwrap_or_else(|m| panic!("{m}"));
+        }
+    }
+}
+
+/// A parameter written between steps (here through the API; an optimizer
+/// step the same way) is in the next fused step: the same bits as a
+/// stream of a stack built with the new weights, from the same state.
+#[test]
+fn fused_steps_follow_written_parameters() {
+    let gpu = common::fused_gpu();
+    for cell in [CellKind::Lstm, CellKind::Gru(wgpu_rnn::GruReset::Before)] {
+        let config = StackConfig::new(RnnConfig::new(cell, 3, 5).unwrap()).with_layers(2);
+        let weights = StackWeights::random(config, 6, 1.0).unwrap();
+        let stack = RnnStack::new(gpu, &weights).unwrap();
+        let mut stream = stack.stream(2).unwrap();
+        let frame = [0.5, -0.25, 1.0, 0.75, -1.0, 0.1];
+        stream.step_host(&frame).unwrap();
+        let h = stream.h().to_vec().unwrap();
+        let c = stream.c().map(|c| c.to_vec().unwrap());
+
+        let new_hh = StackWeights::random(config, 7, 1.0)
+            .unwrap()
+            .layer(1, 0)
+            .weight_hh()
+            .to_vec();
+        let params = stack.parameters(1, 0).unwrap();
+        params.weight_hh.write(&new_hh).unwrap();
+        let got = stream.step_host(&frame).unwrap();
+
+        let mut layers = weights.layers().to_vec();
+        let top = &layers[1];
+        layers[1] = wgpu_rnn::RnnWeights::new(
+            *top.config(),
+            top.weight_ih().to_vec(),
+            new_hh,
+            top.bias_ih().map(<[f32]>::to_vec),
+            top.bias_hh().map(<[f32]>::to_vec),
+            None,
+        )
+        .unwrap();
+        let rebuilt = RnnStack::new(gpu, &StackWeights::new(config, layers).unwrap()).unwrap();
+        let mut fresh = rebuilt.stream(2).unwrap();
+        fresh.h().write(&h).unwrap();
+        if let (Some(state), Some(c)) = (fresh.c(), &c) {
+            state.write(c).unwrap();
+        }
+        let want = fresh.step_host(&frame).unwrap();
+        assert_eq!(got, want, "{}", cell.name());
+    }
 }

@@ -39,6 +39,9 @@ pub const ENV_SUBGROUP_KERNELS: &str = "WGPU_RNN_SUBGROUP_KERNELS";
 pub const ENV_ROW_TEXELS: &str = "WGPU_RNN_ROW_TEXELS";
 /// Environment variable turning the per-step params as immediates off (0).
 pub const ENV_IMMEDIATES: &str = "WGPU_RNN_IMMEDIATES";
+/// Environment variable forcing a stream's fused step (one dispatch per call
+/// for the whole stack) on (1) or off (0).
+pub const ENV_FUSED_STREAM: &str = "WGPU_RNN_FUSED_STREAM";
 
 /// Which adapter to use. Empty fields mean "any"; among candidates, hardware
 /// GPUs are preferred over CPU/software ones, and Vulkan over GL.
@@ -76,6 +79,10 @@ pub struct AdapterSelector {
     /// its buffer (default: see [`Tuning::row_texels`];
     /// `WGPU_RNN_ROW_TEXELS=1|0`).
     pub row_texels: Option<bool>,
+    /// Force a [`crate::Stream`]'s fused step (one dispatch per call for
+    /// the whole stack) on or off for f32 stacks (default: see
+    /// [`Tuning::fused_stream`]; `WGPU_RNN_FUSED_STREAM=1|0`).
+    pub fused_stream: Option<bool>,
     /// Turn off the per-step kernels' params as immediates (`Some(false)`,
     /// or `WGPU_RNN_IMMEDIATES=0`): they then read them from one uniform
     /// array at a dynamic offset per step. They cannot be forced on where
@@ -98,6 +105,7 @@ impl AdapterSelector {
             subgroup_kernels: get(ENV_SUBGROUP_KERNELS).map(|v| v != "0"),
             row_texels: get(ENV_ROW_TEXELS).map(|v| v != "0"),
             immediates: get(ENV_IMMEDIATES).map(|v| v != "0"),
+            fused_stream: get(ENV_FUSED_STREAM).map(|v| v != "0"),
         }
     }
 
@@ -366,8 +374,8 @@ impl Gpu {
     }
 
     /// [`Gpu::from_wgpu`] with the kernel choices `tuning` forces (its
-    /// `step_tiles`, `persistent`, `subgroup_kernels`, `row_texels` and
-    /// `immediates`; the adapter fields are ignored).
+    /// `step_tiles`, `persistent`, `subgroup_kernels`, `row_texels`,
+    /// `immediates` and `fused_stream`; the adapter fields are ignored).
     pub fn from_wgpu_tuned(
         adapter: &wgpu::Adapter,
         device: wgpu::Device,

@@ -25,6 +25,12 @@ pub(crate) const GEMM_K_PER_SPLIT: u32 = 256;
 /// Workgroups a product should keep busy before K is split (same section).
 pub(crate) const GEMM_BUSY_GROUPS: u32 = 16;
 
+/// The largest batch whose stream steps run fused by default.
+pub(crate) const FUSED_STREAM_MAX_BATCH: usize = 16;
+/// The most multiply-adds one row's step may take through the stack for
+/// the fused step: one workgroup runs them all in sequence per layer.
+pub(crate) const FUSED_STREAM_MAX_WORK: usize = 1 << 20;
+
 /// Lanes of the subgroups the subgroup kernels assume (`LANES` in
 /// `subgroup/subgroup.wgsl`): llvmpipe's width with AVX2.
 pub const SUBGROUP_LANES: u32 = 8;
@@ -58,6 +64,7 @@ pub struct Tuning {
     immediates: bool,
     row_texels: Option<bool>,
     persistent: Option<bool>,
+    fused_stream: Option<bool>,
 }
 
 /// What [`Tuning::choose`] reads from the adapter and device.
@@ -112,6 +119,7 @@ impl Tuning {
                 && facts.max_immediate_size >= 32,
             row_texels: forced.row_texels,
             persistent: forced.persistent,
+            fused_stream: forced.fused_stream,
         }
     }
 
@@ -178,6 +186,50 @@ impl Tuning {
             batch <= 16
         };
         self.persistent.unwrap_or(default)
+    }
+
+    /// Whether a stream's call of `steps` steps of `batch` rows through a
+    /// stack whose one row takes `work` multiply-adds per step runs the
+    /// fused step (one dispatch for the whole stack, a workgroup per row
+    /// running every layer): forced by the selector; else on GPUs for
+    /// batches up to 16 (one launch instead of two per layer and step, not
+    /// yet measured on a GPU); on CPU adapters for single steps of one row
+    /// only, where it measured faster (BENCHMARKS.md, "A stream step in one
+    /// dispatch"); never past 2^20 multiply-adds per row and step.
+    pub fn fused_stream(&self, batch: usize, work: usize, steps: usize) -> bool {
+        let default = work <= FUSED_STREAM_MAX_WORK
+            && if self.cpu {
+                batch == 1 && steps == 1
+            } else {
+                batch <= FUSED_STREAM_MAX_BATCH
+            };
+        self.fused_stream.unwrap_or(default)
+    }
+
+    /// Invocations of a fused stream step's workgroup for states `width`
+    /// wide: one per unit up to 256 on GPUs; 64 on CPU adapters (8 to 128
+    /// measured the same on lavapipe).
+    pub fn stream_workgroup(&self, width: usize) -> u32 {
+        if self.cpu {
+            return 64;
+        }
+        (width as u32).next_power_of_two().clamp(64, 256)
+    }
+
+    /// Where [`Tuning::fused_stream`] takes the fused step, in words.
+    fn fused_stream_rule(&self) -> String {
+        match (self.fused_stream, self.cpu) {
+            (Some(true), _) => "always for f32 stacks (forced)".into(),
+            (Some(false), _) => "never (forced)".into(),
+            (None, true) => format!(
+                "single steps of batch 1, f32 stacks of up to {FUSED_STREAM_MAX_WORK} \
+                 multiply-adds per step"
+            ),
+            (None, false) => format!(
+                "batch <= {FUSED_STREAM_MAX_BATCH}, f32 stacks of up to \
+                 {FUSED_STREAM_MAX_WORK} multiply-adds per row and step"
+            ),
+        }
     }
 
     /// Whether the rules measured on llvmpipe apply: a CPU adapter other
@@ -266,6 +318,11 @@ impl std::fmt::Display for Tuning {
             f,
             "persistent LSTM (no projection, hidden <= 256): {}",
             self.persistent_rule()
+        )?;
+        writeln!(
+            f,
+            "stream step in one dispatch: {}",
+            self.fused_stream_rule()
         )?;
         writeln!(
             f,

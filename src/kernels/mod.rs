@@ -12,6 +12,7 @@ mod registry;
 pub mod repack;
 pub mod sequence;
 pub mod step;
+pub mod stream;
 pub mod sum;
 pub mod texels;
 pub mod wavefront;

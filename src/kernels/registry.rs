@@ -457,6 +457,16 @@ registry! {
         PerStep,
         wgsl!("repack/pack_texels.wgsl"),
     ),
+    StreamStep => row(
+        "stream_step",
+        "stream_step",
+        Uniform,
+        wgsl!(
+            "common/common.wgsl", "common/activations.wgsl",
+            "lstm/cell.wgsl",
+            "stream/step.wgsl"
+        ),
+    ),
     WavefrontStep => row(
         "wavefront_step",
         "wavefront_step",

@@ -13,6 +13,7 @@ use super::reduce::ReduceParams;
 use super::repack::RepackParams;
 use super::sequence::SeqParams;
 use super::step::StepParams;
+use super::stream::StreamParams;
 use super::sum::SumParams;
 use super::texels::PackParams;
 use super::wavefront::WaveParams;
@@ -264,6 +265,7 @@ fn params_structs_match_their_rust_twins() {
     check_twin::<OptimizerStep>(Kernel::OptimizerStep);
     check_twin::<PackParams>(Kernel::PackTexels);
     check_twin::<WaveParams>(Kernel::WavefrontStep);
+    check_twin::<StreamParams>(Kernel::StreamStep);
 }
 
 #[test]

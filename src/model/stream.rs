@@ -14,6 +14,7 @@ use crate::gpu::tensor::read_mapped;
 use crate::gpu::GpuTensor;
 use crate::pass::{check_work, Forward, PlanCache, RnnOutput, Source, TrainOptions, TrainTape};
 
+use super::fused_stream::FusedSteps;
 use super::RnnStack;
 
 /// A stream of frames through a unidirectional stack, for a fixed batch of
@@ -46,6 +47,9 @@ pub struct Stream {
     /// Per number of steps, where [`Stream::steps_host`] reads its output
     /// back from.
     readables: Vec<(usize, wgpu::Buffer)>,
+    /// The whole stack in one dispatch per call, where the tuning takes it
+    /// (else `runs`, layer by layer).
+    fused: Option<FusedSteps>,
 }
 
 /// The kept forward of one number of steps `K` and its output
@@ -95,9 +99,14 @@ impl RnnStack {
                 .transpose()?,
             runs: Vec::new(),
             readables: Vec::new(),
+            fused: None,
         };
+        stream.fused = FusedSteps::new(self, batch, &stream.h, stream.c.as_ref())?;
         // A real-time loop's first step should not compile pipelines.
-        stream.run_of(1)?;
+        match &mut stream.fused {
+            Some(fused) => fused.prepare(1)?,
+            None => stream.run_of(1).map(drop)?,
+        }
         stream.readable_of(1);
         Ok(stream)
     }
@@ -112,6 +121,13 @@ impl Stream {
     /// The stack the stream runs.
     pub fn stack(&self) -> &RnnStack {
         &self.stack
+    }
+
+    /// Whether a call of `steps` steps is one dispatch for the whole stack
+    /// (the fused step, see [`crate::Tuning::fused_stream`]) rather than
+    /// the layer-by-layer passes of a forward.
+    pub fn is_fused(&self, steps: usize) -> bool {
+        self.fused.as_ref().is_some_and(|f| f.takes(steps))
     }
 
     /// The hidden state after the last step, `[L, B, Ho]`: read it, save
@@ -413,6 +429,11 @@ impl Stream {
             }
         };
         check_work(steps, self.batch)?;
+        // Both paths read and write the same states: calls may alternate.
+        if self.fused.as_ref().is_some_and(|f| f.takes(steps)) {
+            let fused = self.fused.as_mut().expect("checked above");
+            return fused.run(input, shape, steps, how);
+        }
         let at = self.run_of(steps)?;
         let run = &self.runs[at];
         self.forward(run)
@@ -426,7 +447,7 @@ impl Stream {
 const KEPT_CHUNK_SIZES: usize = 4;
 
 /// Frees the oldest entry other than one step's once `kept` is full.
-fn forget_oldest<T>(kept: &mut Vec<T>, steps: impl Fn(&T) -> usize) {
+pub(super) fn forget_oldest<T>(kept: &mut Vec<T>, steps: impl Fn(&T) -> usize) {
     if kept.len() >= KEPT_CHUNK_SIZES {
         if let Some(at) = kept.iter().position(|k| steps(k) != 1) {
             kept.remove(at);

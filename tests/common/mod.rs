@@ -92,18 +92,31 @@ device! {
     /// A second device with the step kernels' workgroup tiles forced on, so the
     /// GPU code path is tested on CPU adapters too (they default to direct
     /// reads), and one dispatch per step (small LSTMs default to the persistent
-    /// kernel there).
+    /// kernel there), streams layer by layer (small ones default to the
+    /// fused step).
     tiled_gpu {
         step_tiles: Some(true),
         persistent: Some(false),
+        fused_stream: Some(false),
+    }
+}
+
+device! {
+    /// A device whose streams run the fused step (one dispatch per call for
+    /// the whole stack) for every batch and number of steps (CPU adapters
+    /// take it for single steps of one row only).
+    fused_gpu {
+        fused_stream: Some(true),
     }
 }
 
 device! {
     /// A device with the persistent LSTM kernel forced on (CPU adapters default
-    /// to one dispatch per step), so that path is tested here too.
+    /// to one dispatch per step), so that path is tested here too; streams
+    /// layer by layer, so theirs run it.
     persistent_gpu {
         persistent: Some(true),
+        fused_stream: Some(false),
     }
 }
 
