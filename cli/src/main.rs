@@ -378,6 +378,18 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
     );
     let latencies =
         plots::stream_latencies(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
+    let stream_paths = plots::stream_paths(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
+    for p in &stream_paths {
+        let r = &p.result;
+        println!(
+            "stream {}: step {:.0} us, chunk of 8 {:.0} us a step, T=1 forward {:.0} us, floor {:.0} us",
+            p.label,
+            r.step.median_s * 1e6,
+            r.chunk.median_s * 1e6,
+            r.workaround.median_s * 1e6,
+            r.floor.median_s * 1e6
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let caption = format!(
         "{} ({:?}), {cores} CPU cores; wgpu-rnn plots{}",
@@ -389,6 +401,7 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
         floor,
         scaling,
         latencies,
+        stream_paths,
         peers,
         caption,
     };

@@ -1,6 +1,6 @@
-//! `wgpu-rnn plots`: every sweep, the floor, the stream latencies and a
-//! peers CSV measured at small sizes and drawn; a malformed peers CSV is
-//! one line, exit 1, and nothing measured.
+//! `wgpu-rnn plots`: every sweep, the floor, the stream latencies, the
+//! stream's paths (a) to (d) and a peers CSV measured at small sizes and
+//! drawn; a malformed peers CSV is one line, exit 1, and nothing measured.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -37,6 +37,8 @@ fn plots_measures_and_draws_every_picture() {
         "scaling.svg",
         "stream_latency.csv",
         "stream_latency.svg",
+        "stream_paths.csv",
+        "stream_paths.svg",
         "peers_pytorch.svg",
     ] {
         let text = std::fs::read_to_string(out.join(name)).unwrap();
@@ -63,6 +65,17 @@ fn plots_measures_and_draws_every_picture() {
     }
     let latency = std::fs::read_to_string(out.join("stream_latency.csv")).unwrap();
     assert_eq!(latency.lines().count(), 1 + 3 * 12, "{latency}");
+    // (a) to (d) for the LSTM and the GRU, one and two layers: positive.
+    let paths = std::fs::read_to_string(out.join("stream_paths.csv")).unwrap();
+    assert_eq!(paths.lines().count(), 1 + 4, "{paths}");
+    for line in paths.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert!(["fused", "layered"].contains(&fields[5]), "{line}");
+        for v in &fields[6..] {
+            let v: f64 = v.parse().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{line}");
+        }
+    }
     let svg = std::fs::read_to_string(out.join("scaling.svg")).unwrap();
     assert!(
         svg.contains("wgpu-rnn plots --quick"),

@@ -300,7 +300,7 @@ impl FusedSteps {
         if let Some(at) = self.runs.iter().position(|r| r.steps == steps) {
             return Ok(at);
         }
-        super::stream::forget_oldest(&mut self.runs, |r| r.steps);
+        super::chunks::forget_oldest(&mut self.runs, |r| r.steps);
         let (gpu, cfg, batch) = (&self.gpu, self.config, self.batch);
         let layer = cfg.layer;
         let x = storage_buffer(gpu, "fused stream frames", steps * batch * self.input())?;

@@ -2,6 +2,7 @@
 //! `nn.RNN`), [`Rnn`] (one layer, one direction), a [`Stream`] of frames
 //! through a stack, and a stack's gradients.
 
+mod chunks;
 mod fused_stream;
 mod grads;
 mod rnn;

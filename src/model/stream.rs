@@ -14,6 +14,7 @@ use crate::gpu::tensor::read_mapped;
 use crate::gpu::GpuTensor;
 use crate::pass::{check_work, Forward, PlanCache, RnnOutput, Source, TrainOptions, TrainTape};
 
+use super::chunks::forget_oldest;
 use super::fused_stream::FusedSteps;
 use super::RnnStack;
 
@@ -439,18 +440,5 @@ impl Stream {
         self.forward(run)
             .infer(input, (Some(&self.h), self.c.as_ref()), None, &run.out, how)?;
         Ok(&run.out.output)
-    }
-}
-
-/// Chunk sizes a stream keeps a plan (and a read-back buffer) for: a loop
-/// of varying K reuses the last few and never grows without bound.
-const KEPT_CHUNK_SIZES: usize = 4;
-
-/// Frees the oldest entry other than one step's once `kept` is full.
-pub(super) fn forget_oldest<T>(kept: &mut Vec<T>, steps: impl Fn(&T) -> usize) {
-    if kept.len() >= KEPT_CHUNK_SIZES {
-        if let Some(at) = kept.iter().position(|k| steps(k) != 1) {
-            kept.remove(at);
-        }
     }
 }

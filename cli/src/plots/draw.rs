@@ -1,5 +1,6 @@
 //! The speed pictures as SVG (no font files needed): how throughput grows
-//! with each axis, the stream's step latencies, ours beside the peers.
+//! with each axis, the stream's step latencies and paths, ours beside the
+//! peers.
 //! Every picture's caption names the adapter, the machine and the command.
 
 use std::path::Path;
@@ -7,7 +8,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Axis, PeerTiming, ScalingPoint};
+use super::{Axis, PeerTiming, ScalingPoint, StreamPath};
 use wgpu_rnn::{CellKind, Error, Result};
 
 fn colour(cell: CellKind) -> RGBColor {
@@ -216,7 +217,6 @@ pub fn latencies(latencies: &[(CellKind, Vec<f64>)], caption: &str, path: &Path)
 /// Ours beside each peer measured in the same run: per configuration and
 /// mode, one bar per peer, milliseconds on a log scale.
 pub fn peers(timings: &[PeerTiming], caption: &str, path: &Path) -> Result<()> {
-    let err = draw_error(path);
     let mut groups: Vec<(String, String)> = vec![];
     let mut shapes: Vec<String> = vec![];
     let mut peers: Vec<String> = vec![];
@@ -233,71 +233,124 @@ pub fn peers(timings: &[PeerTiming], caption: &str, path: &Path) -> Result<()> {
             peers.push(t.peer.clone());
         }
     }
-    let wide = (110 * groups.len() as u32 + 160).max(900);
-    let title = format!("median time of a whole sequence, same run; {caption}");
-    let (root, body) = canvas(path, (wide, 500), &title, 14)?;
-    let body = body
-        .titled(
-            &format!("cell B T I H L: {}", shapes.join(", ")),
-            ("sans-serif", 12),
-        )
-        .map_err(|e| err(&e))?;
-    let ms = log_range(timings.iter().map(|t| t.ms));
-    // One slot per bar, and an empty one between groups.
-    let width = peers.len() + 1;
-    let slots = groups.len() * width;
-    let mut chart = ChartBuilder::on(&body)
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d((0..slots).into_segmented(), ms.clone().log_scale())
-        .map_err(|e| err(&e))?;
-    let names = groups.clone();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(slots)
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(slot) if slot % width == 0 => names
-                .get(slot / width)
-                .map_or(String::new(), |(config, mode)| format!("{config} {mode}")),
-            _ => String::new(),
-        })
-        .y_desc("ms (log)")
-        .y_label_formatter(&|v| format!("{v:.1}"))
-        .draw()
-        .map_err(|e| err(&e))?;
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(140, 86, 75),
-    ];
-    for (k, peer) in peers.iter().enumerate() {
-        let fill = palette[k % palette.len()].filled();
-        let bars = groups.iter().enumerate().filter_map(|(g, (config, mode))| {
-            timings
-                .iter()
-                .find(|t| &t.peer == peer && &t.config == config && &t.mode == mode)
-                .map(|t| {
+    let names: Vec<String> = groups.iter().map(|(c, m)| format!("{c} {m}")).collect();
+    let value = |g: usize, k: usize| {
+        let (config, mode) = &groups[g];
+        timings
+            .iter()
+            .find(|t| t.peer == peers[k] && &t.config == config && &t.mode == mode)
+            .map(|t| t.ms)
+    };
+    Bars {
+        title: format!("median time of a whole sequence, same run; {caption}"),
+        subtitle: format!("cell B T I H L: {}", shapes.join(", ")),
+        unit: "ms",
+        groups: &names,
+        series: &peers,
+    }
+    .draw(value, path)
+}
+
+/// The measurements of a stream step (`bench --mode stream`'s (a) to (d))
+/// per configuration, one run: microseconds on a log scale.
+pub fn stream_paths(paths: &[StreamPath], caption: &str, path: &Path) -> Result<()> {
+    let groups: Vec<String> = paths.iter().map(|p| p.label.clone()).collect();
+    let series: Vec<String> = [
+        "(a) one step, written, run, read back",
+        "(b) per step of 8-step calls",
+        "(c) forward of T=1 with h_n fed back",
+        "(d) floor: write, 1 dispatch, wait, read",
+    ]
+    .map(String::from)
+    .to_vec();
+    let value = |g: usize, k: usize| {
+        let r = &paths[g].result;
+        let l = [r.step, r.chunk, r.workaround, r.floor][k];
+        Some(l.median_s * 1e6)
+    };
+    Bars {
+        title: format!("stream step latency, medians, one run; {caption}"),
+        subtitle: "B=1, I=H=64; fused: one dispatch per call for the whole stack".into(),
+        unit: "us",
+        groups: &groups,
+        series: &series,
+    }
+    .draw(value, path)
+}
+
+/// A grouped bar chart: per group one bar per series, a log value axis.
+struct Bars<'a> {
+    title: String,
+    subtitle: String,
+    unit: &'static str,
+    groups: &'a [String],
+    series: &'a [String],
+}
+
+impl Bars<'_> {
+    fn draw(&self, value: impl Fn(usize, usize) -> Option<f64>, path: &Path) -> Result<()> {
+        let err = draw_error(path);
+        let wide = (110 * self.groups.len() as u32 + 160).max(900);
+        let (root, body) = canvas(path, (wide, 500), &self.title, 14)?;
+        let body = body
+            .titled(&self.subtitle, ("sans-serif", 12))
+            .map_err(|e| err(&e))?;
+        let value = &value;
+        let cells = |g: usize| (0..self.series.len()).filter_map(move |k| value(g, k));
+        let range = log_range((0..self.groups.len()).flat_map(cells));
+        // One slot per bar, and an empty one between groups.
+        let width = self.series.len() + 1;
+        let slots = self.groups.len() * width;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d((0..slots).into_segmented(), range.clone().log_scale())
+            .map_err(|e| err(&e))?;
+        let names = self.groups;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(slots)
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(slot) if slot % width == 0 => {
+                    names.get(slot / width).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            })
+            .y_desc(format!("{} (log)", self.unit))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let palette = [
+            RGBColor(31, 119, 180),
+            RGBColor(255, 127, 14),
+            RGBColor(44, 160, 44),
+            RGBColor(140, 86, 75),
+        ];
+        for (k, name) in self.series.iter().enumerate() {
+            let fill = palette[k % palette.len()].filled();
+            let bars = (0..self.groups.len()).filter_map(|g| {
+                value(g, k).map(|v| {
                     let x = g * width + k;
                     let mut bar = Rectangle::new(
                         [
-                            (SegmentValue::Exact(x), ms.start),
-                            (SegmentValue::Exact(x + 1), t.ms),
+                            (SegmentValue::Exact(x), range.start),
+                            (SegmentValue::Exact(x + 1), v),
                         ],
                         fill,
                     );
                     bar.set_margin(0, 0, 3, 3);
                     bar
                 })
-        });
-        chart
-            .draw_series(bars)
-            .map_err(|e| err(&e))?
-            .label(peer.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
+            });
+            chart
+                .draw_series(bars)
+                .map_err(|e| err(&e))?
+                .label(name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], fill));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))
     }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::bench::{self, BenchConfig};
+use crate::stream_bench::{self, StreamConfig, StreamResult};
 use wgpu_rnn::train::Linear;
 use wgpu_rnn::{wgpu, CellKind, Gpu, GpuTensor, GruReset, Nonlinearity, Precision, Schedule};
 use wgpu_rnn::{Error, Result, RnnConfig, RnnStack, StackConfig, StackWeights};
@@ -282,6 +283,71 @@ pub fn stream_latencies(gpu: &Gpu, steps: usize) -> Result<Vec<(CellKind, Vec<f6
     Ok(out)
 }
 
+/// `bench --mode stream`'s measurements (a) to (d) of one configuration.
+#[derive(Debug, Clone)]
+pub struct StreamPath {
+    /// `cell L=layers, fused|layered`.
+    pub label: String,
+    pub config: StreamConfig,
+    pub result: StreamResult,
+}
+
+/// (a) to (d) of a one-row stream, I = H = 64, for the LSTM and the GRU
+/// with one and two layers, `steps` timed steps each (validated against
+/// the reference first, as `bench --mode stream` does).
+pub fn stream_paths(gpu: &Gpu, steps: usize) -> Result<Vec<StreamPath>> {
+    let mut out = vec![];
+    for cell in [CellKind::Lstm, CellKind::Gru(GruReset::After)] {
+        for layers in [1, 2] {
+            let config = StreamConfig {
+                cell,
+                batch: 1,
+                input: 64,
+                hidden: 64,
+                layers,
+                steps,
+                warmup: steps.min(16),
+            };
+            let stack_config = StackConfig::new(RnnConfig::new(cell, 64, 64)?).with_layers(layers);
+            let weights = StackWeights::random(stack_config, 1, 1.0)?;
+            let fused = RnnStack::new(gpu, &weights)?.stream(1)?.is_fused(1);
+            out.push(StreamPath {
+                label: format!(
+                    "{} L={layers}, {}",
+                    cell.name(),
+                    if fused { "fused" } else { "layered" }
+                ),
+                config,
+                result: stream_bench::run(gpu, &config)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The stream paths as CSV, one row per configuration (seconds).
+pub fn stream_paths_csv(paths: &[StreamPath]) -> String {
+    let mut out =
+        String::from("cell,batch,input,hidden,layers,path,step_s,chunk8_s,workaround_s,floor_s\n");
+    for p in paths {
+        let (c, r) = (&p.config, &p.result);
+        let path = p.label.rsplit(", ").next().unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{},{},{path},{:e},{:e},{:e},{:e}\n",
+            c.cell.name(),
+            c.batch,
+            c.input,
+            c.hidden,
+            c.layers,
+            r.step.median_s,
+            r.chunk.median_s,
+            r.workaround.median_s,
+            r.floor.median_s
+        ));
+    }
+    out
+}
+
 /// One timing of a peer's CSV (`benches/peers/pytorch_cpu.py --csv`):
 /// who, which configuration and mode, and the median in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -371,6 +437,7 @@ pub struct Measured {
     pub floor: Floor,
     pub scaling: Vec<ScalingPoint>,
     pub latencies: Vec<(CellKind, Vec<f64>)>,
+    pub stream_paths: Vec<StreamPath>,
     /// Per peers CSV (one run of a peer script), its file stem and rows.
     pub peers: Vec<(String, Vec<PeerTiming>)>,
     /// "adapter, machine, command" for the captions.
@@ -390,11 +457,15 @@ pub fn write_outputs(measured: &Measured, dir: &Path) -> Result<Vec<PathBuf>> {
     };
     text("scaling.csv", scaling_csv(&measured.scaling))?;
     text("stream_latency.csv", latency_csv(&measured.latencies))?;
+    text("stream_paths.csv", stream_paths_csv(&measured.stream_paths))?;
     let svg = dir.join("scaling.svg");
     draw::scaling(&measured.scaling, &measured.caption, &svg)?;
     written.push(svg);
     let svg = dir.join("stream_latency.svg");
     draw::latencies(&measured.latencies, &measured.caption, &svg)?;
+    written.push(svg);
+    let svg = dir.join("stream_paths.svg");
+    draw::stream_paths(&measured.stream_paths, &measured.caption, &svg)?;
     written.push(svg);
     for (stem, timings) in &measured.peers {
         let svg = dir.join(format!("{stem}.svg"));

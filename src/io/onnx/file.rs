@@ -769,7 +769,7 @@ fn external(t: &proto::TensorProto, dir: Option<&Path>, expected: usize) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::proto::{self, attribute_proto::AttributeType, tensor_proto::DataType};
     use super::*;
 
@@ -860,15 +860,36 @@ mod tests {
         assert_eq!(model.node.weights.config().layer.hidden_size, 3);
     }
 
+    /// Every initializer of `model` moved into a `Constant` node at the
+    /// front of the graph, as some exporters and graph optimisers write
+    /// weights.
+    pub(crate) fn initializers_as_constants(model: &mut proto::ModelProto) {
+        let graph = model.graph.as_mut().unwrap();
+        let constants = graph.initializer.drain(..).map(|t| proto::NodeProto {
+            name: format!("const_{}", t.name),
+            op_type: "Constant".into(),
+            output: vec![t.name.clone()],
+            attribute: vec![proto::AttributeProto {
+                name: "value".into(),
+                r#type: proto::attribute_proto::AttributeType::Tensor as i32,
+                t: Some(t),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let nodes: Vec<_> = constants.chain(graph.node.drain(..)).collect();
+        graph.node = nodes;
+    }
+
     #[test]
     fn weights_in_constant_nodes_load_as_initializers_do() {
         let stored = with(|_| {}).unwrap();
-        let constants = with(crate::io::onnx::stack::tests::initializers_as_constants).unwrap();
+        let constants = with(initializers_as_constants).unwrap();
         assert_eq!(constants.node.weights, stored.node.weights);
         assert_eq!(constants.inputs, ["X"]);
         // A Constant of the wrong shape is named.
         let reason = with(|m| {
-            crate::io::onnx::stack::tests::initializers_as_constants(m);
+            initializers_as_constants(m);
             graph(m).node[1].attribute[0] = int("value_int", 3);
         })
         .unwrap_err()

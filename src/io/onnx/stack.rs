@@ -511,7 +511,7 @@ fn slice(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use prost::Message;
 
     use super::*;
@@ -528,31 +528,10 @@ pub(crate) mod tests {
         recognise(&file)
     }
 
-    /// Every initializer of `model` moved into a `Constant` node at the
-    /// front of the graph, as some exporters and graph optimisers write
-    /// weights.
-    pub(crate) fn initializers_as_constants(model: &mut proto::ModelProto) {
-        let graph = model.graph.as_mut().unwrap();
-        let constants = graph.initializer.drain(..).map(|t| proto::NodeProto {
-            name: format!("const_{}", t.name),
-            op_type: "Constant".into(),
-            output: vec![t.name.clone()],
-            attribute: vec![proto::AttributeProto {
-                name: "value".into(),
-                r#type: proto::attribute_proto::AttributeType::Tensor as i32,
-                t: Some(t),
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        let nodes: Vec<_> = constants.chain(graph.node.drain(..)).collect();
-        graph.node = nodes;
-    }
-
     #[test]
     fn weights_in_constant_nodes_load_as_initializers_do() {
         let stored = recognised(|_| {}).unwrap();
-        let constants = recognised(initializers_as_constants).unwrap();
+        let constants = recognised(super::super::file::tests::initializers_as_constants).unwrap();
         assert_eq!(constants.weights, stored.weights);
         assert_eq!(
             (&constants.input, &constants.h0, &constants.c0),
