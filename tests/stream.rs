@@ -134,6 +134,7 @@ fn steps_and_chunks_equal_the_whole_sequence() {
     for gpu in [
         common::gpu(),
         common::fused_gpu(),
+        common::fused_plain_gpu(),
         common::tiled_gpu(),
         common::persistent_gpu(),
     ] {

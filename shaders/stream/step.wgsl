@@ -92,17 +92,17 @@ fn biases(at: u32, j: u32) -> vec4<f32> {
 fn input_part(l: u32, s: u32, b: u32, j: u32) -> vec4<f32> {
     let H = p.hidden;
     let len = offsets[l * 8u + 6u];
-    let at = offsets[l * 8u] + j;
+    let at = offsets[l * 8u];
     var acc = biases(offsets[l * 8u + 2u], j);
     if (l == 0u) {
         let src = frame_at(s, b, p.input);
         for (var k = 0u; k < len; k++) {
-            acc = fma(vec4<f32>(x[src + k]), wv[at + k * H], acc);
+            acc = fma(vec4<f32>(x[src + k]), gate_weights(at, k, j), acc);
         }
     } else {
         let src = ((l - 1u) * p.batch + b) * p.out_size;
         for (var k = 0u; k < len; k++) {
-            acc = fma(vec4<f32>(h[src + k]), wv[at + k * H], acc);
+            acc = fma(vec4<f32>(h[src + k]), gate_weights(at, k, j), acc);
         }
     }
     return acc;
@@ -111,11 +111,11 @@ fn input_part(l: u32, s: u32, b: u32, j: u32) -> vec4<f32> {
 // W_hh h_{t-1} + b_hh of layer l for unit j of row b, every gate.
 fn hidden_part(l: u32, b: u32, j: u32) -> vec4<f32> {
     let H = p.hidden;
-    let at = offsets[l * 8u + 1u] + j;
+    let at = offsets[l * 8u + 1u];
     let src = (l * p.batch + b) * p.out_size;
     var acc = biases(offsets[l * 8u + 3u], j);
     for (var k = 0u; k < p.out_size; k++) {
-        acc = fma(vec4<f32>(h[src + k]), wv[at + k * H], acc);
+        acc = fma(vec4<f32>(h[src + k]), gate_weights(at, k, j), acc);
     }
     return acc;
 }
@@ -124,11 +124,11 @@ fn hidden_part(l: u32, b: u32, j: u32) -> vec4<f32> {
 // r * h from the second half of the row's scratch.
 fn reset_hidden_part(l: u32, b: u32, j: u32) -> f32 {
     let H = p.hidden;
-    let at = offsets[l * 8u + 1u] + j;
+    let at = offsets[l * 8u + 1u];
     let src = (2u * b + 1u) * p.scratch_width;
     var acc = biases(offsets[l * 8u + 3u], j).z;
     for (var k = 0u; k < p.out_size; k++) {
-        acc = fma(scratch[src + k], wv[at + k * H].z, acc);
+        acc = fma(scratch[src + k], gate_weights(at, k, j).z, acc);
     }
     return acc;
 }

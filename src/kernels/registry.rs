@@ -464,7 +464,20 @@ registry! {
         wgsl!(
             "common/common.wgsl", "common/activations.wgsl",
             "lstm/cell.wgsl",
-            "stream/step.wgsl"
+            "stream/step.wgsl",
+            "stream/weights_buffer.wgsl"
+        ),
+    ),
+    StreamStepTexels => row(
+        "stream_step_texels",
+        "stream_step",
+        Uniform,
+        wgsl!(
+            "common/common.wgsl", "common/activations.wgsl",
+            "lstm/cell.wgsl",
+            "stream/step.wgsl",
+            "subgroup/texels.wgsl",
+            "stream/weights_texels.wgsl"
         ),
     ),
     WavefrontStep => row(

@@ -58,17 +58,23 @@ pub struct StreamBuffers<'a> {
 }
 
 /// The dispatch of `params.steps` steps of `params.batch` rows, one
-/// workgroup of `workgroup` invocations per row; `constants` choose the
-/// cell and its options.
+/// workgroup per row; `constants` choose the cell, its options and the
+/// workgroup size. With `texels` (the gate vectors packed as a
+/// [`super::texels::TexelMatrix`]) the weights are fetched from it.
 pub fn stream_step(
     gpu: &Gpu,
     constants: &[(&'static str, f64)],
     params: StreamParams,
     b: StreamBuffers<'_>,
+    texels: Option<&wgpu::TextureView>,
 ) -> Result<Dispatch> {
-    Dispatch::new(
+    let kernel = match texels {
+        Some(_) => Kernel::StreamStepTexels,
+        None => Kernel::StreamStep,
+    };
+    let dispatch = Dispatch::new(
         gpu,
-        Kernel::StreamStep,
+        kernel,
         constants,
         &params,
         &[
@@ -82,5 +88,9 @@ pub fn stream_step(
             ("out", b.out),
         ],
         [params.batch, 1, 1],
-    )
+    )?;
+    Ok(match texels {
+        Some(view) => dispatch.reading_texels(gpu, vec![view.clone()]),
+        None => dispatch,
+    })
 }

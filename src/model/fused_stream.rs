@@ -18,6 +18,7 @@ use crate::kernels::dispatch::Dispatch;
 use crate::kernels::flag;
 use crate::kernels::repack::interleave_gates_at;
 use crate::kernels::stream::{stream_step, StreamBuffers, StreamParams, LAYOUT_WORDS};
+use crate::kernels::texels::{SourceLayout, TexelMatrix};
 use crate::pass::Source;
 
 /// The fused steps of one stream.
@@ -29,6 +30,9 @@ pub(crate) struct FusedSteps {
     /// Every layer's W_ih and W_hh as gate vectors, and its biases,
     /// peepholes and W_hr transposed (see the shader).
     vectors: wgpu::Buffer,
+    /// The gate vectors as texels, where the kernel fetches them so (CPU
+    /// adapters with the texel kernels), and the dispatch that packs them.
+    texels: Option<(TexelMatrix, Dispatch)>,
     scalars: wgpu::Buffer,
     offsets: wgpu::Buffer,
     /// What rebuilds each layer's part of them, when one of its
@@ -207,12 +211,27 @@ impl FusedSteps {
                 placeholder
             }
         };
+        // Rows of gate vectors: I_l + Ho per layer, each H vectors.
+        let rows = vec4s / h;
+        let texels = if gpu.tuning().subgroup_kernels() && TexelMatrix::fits(gpu, rows, 4 * h) {
+            let matrix = TexelMatrix::new(gpu, "fused stream weights", rows, 4 * h)?;
+            let layout = SourceLayout {
+                offset: 0,
+                ld: 4 * h,
+                transposed: false,
+            };
+            let pack = matrix.pack_from(gpu, &vectors, layout)?;
+            Some((matrix, pack))
+        } else {
+            None
+        };
         Ok(Some(Self {
             gpu: gpu.clone(),
             config,
             batch,
             constants,
             vectors,
+            texels,
             scalars: scalar_buffer,
             offsets: storage_buffer_of(gpu, "fused stream offsets", &offsets)?,
             layers: fused_layers,
@@ -279,6 +298,9 @@ impl FusedSteps {
                     layer.repack.iter().for_each(|d| d.record(pass))
                 });
             }
+            if let (false, Some((_, pack))) = (stale.is_empty(), &self.texels) {
+                rec.run("weight rebuild", |pass| pack.record(pass));
+            }
             if let Source::Tensor(t) = input {
                 t.copy_to(rec.encoder(), &run.x, 0);
             }
@@ -330,6 +352,7 @@ impl FusedSteps {
                 scratch: &self.scratch,
                 out: out.buffer(),
             },
+            self.texels.as_ref().map(|(m, _)| m.view()),
         )?;
         self.runs.push(FusedRun {
             steps,

@@ -111,6 +111,16 @@ device! {
 }
 
 device! {
+    /// The fused stream step with the subgroup kernels off: its weights read
+    /// from a storage buffer, as GPUs run it (`fused_gpu` fetches them as
+    /// texels on CPU adapters with 8-lane subgroups).
+    fused_plain_gpu {
+        fused_stream: Some(true),
+        subgroup_kernels: Some(false),
+    }
+}
+
+device! {
     /// A device with the persistent LSTM kernel forced on (CPU adapters default
     /// to one dispatch per step), so that path is tested here too; streams
     /// layer by layer, so theirs run it.
