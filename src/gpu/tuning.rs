@@ -30,6 +30,10 @@ pub(crate) const FUSED_STREAM_MAX_BATCH: usize = 16;
 /// The most multiply-adds one row's step may take through the stack for
 /// the fused step: one workgroup runs them all in sequence per layer.
 pub(crate) const FUSED_STREAM_MAX_WORK: usize = 1 << 20;
+/// On CPU adapters, the most multiply-adds per step of a chunk of steps
+/// that still runs fused: past it a chunk's GEMMs and persistent kernel
+/// win there (BENCHMARKS.md, "A stream step in one dispatch").
+pub(crate) const FUSED_STREAM_CPU_CHUNK_WORK: usize = 1 << 16;
 
 /// Lanes of the subgroups the subgroup kernels assume (`LANES` in
 /// `subgroup/subgroup.wgsl`): llvmpipe's width with AVX2.
@@ -193,13 +197,15 @@ impl Tuning {
     /// fused step (one dispatch for the whole stack, a workgroup per row
     /// running every layer): forced by the selector; else on GPUs for
     /// batches up to 16 (one launch instead of two per layer and step, not
-    /// yet measured on a GPU); on CPU adapters for single steps of one row
-    /// only, where it measured faster (BENCHMARKS.md, "A stream step in one
-    /// dispatch"); never past 2^20 multiply-adds per row and step.
+    /// yet measured on a GPU); on CPU adapters for one row only: its single
+    /// steps, and its chunks up to 2^16 multiply-adds per step (I = H = 64
+    /// and two layers), where it measured faster or as fast (BENCHMARKS.md,
+    /// "A stream step in one dispatch"); never past 2^20 multiply-adds per
+    /// row and step.
     pub fn fused_stream(&self, batch: usize, work: usize, steps: usize) -> bool {
         let default = work <= FUSED_STREAM_MAX_WORK
             && if self.cpu {
-                batch == 1 && steps == 1
+                batch == 1 && (steps == 1 || work <= FUSED_STREAM_CPU_CHUNK_WORK)
             } else {
                 batch <= FUSED_STREAM_MAX_BATCH
             };
@@ -222,8 +228,8 @@ impl Tuning {
             (Some(true), _) => "always for f32 stacks (forced)".into(),
             (Some(false), _) => "never (forced)".into(),
             (None, true) => format!(
-                "single steps of batch 1, f32 stacks of up to {FUSED_STREAM_MAX_WORK} \
-                 multiply-adds per step"
+                "batch 1, f32 stacks: single steps up to {FUSED_STREAM_MAX_WORK} \
+                 multiply-adds per step, chunks up to {FUSED_STREAM_CPU_CHUNK_WORK}"
             ),
             (None, false) => format!(
                 "batch <= {FUSED_STREAM_MAX_BATCH}, f32 stacks of up to \
@@ -382,6 +388,12 @@ mod tests {
         );
         assert!(!gpu.cpu() && gpu.step_tiles() && !gpu.subgroup_kernels());
         assert!(gpu.persistent_steps(16, 64) && !gpu.persistent_steps(17, 64));
+        // The fused stream step: GPUs up to batch 16; CPU adapters one row,
+        // its chunks only while small.
+        assert!(gpu.fused_stream(16, 1 << 20, 64) && !gpu.fused_stream(17, 64, 1));
+        assert!(!gpu.fused_stream(1, (1 << 20) + 1, 1));
+        assert!(cpu.fused_stream(1, 1 << 19, 1) && !cpu.fused_stream(1, 1 << 19, 8));
+        assert!(cpu.fused_stream(1, 1 << 16, 8) && !cpu.fused_stream(2, 64, 1));
         assert!(gpu.to_string().contains("defaults: GPU"), "{gpu}");
 
         let as_cpu = AdapterSelector {
