@@ -378,13 +378,21 @@ fn run_plots(args: &PlotsArgs) -> Result<(), String> {
     );
     let latencies =
         plots::stream_latencies(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
-    let stream_paths = plots::stream_paths(&gpu, sweeps.stream_steps).map_err(|e| e.to_string())?;
+    let layered = Gpu::with_selector(&AdapterSelector {
+        fused_stream: Some(false),
+        ..args.adapter.selector()
+    })
+    .map_err(|e| e.to_string())?;
+    let stream_paths =
+        plots::stream_paths(&gpu, &layered, sweeps.stream_steps).map_err(|e| e.to_string())?;
     for p in &stream_paths {
         let r = &p.result;
         println!(
-            "stream {}: step {:.0} us, chunk of 8 {:.0} us a step, T=1 forward {:.0} us, floor {:.0} us",
+            "stream {}: step {:.0} us (layer by layer {:.0} us), chunk of 8 {:.0} us a step, \
+             T=1 forward {:.0} us, floor {:.0} us",
             p.label,
             r.step.median_s * 1e6,
+            p.layered_step.median_s * 1e6,
             r.chunk.median_s * 1e6,
             r.workaround.median_s * 1e6,
             r.floor.median_s * 1e6

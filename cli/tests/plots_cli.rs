@@ -65,7 +65,8 @@ fn plots_measures_and_draws_every_picture() {
     }
     let latency = std::fs::read_to_string(out.join("stream_latency.csv")).unwrap();
     assert_eq!(latency.lines().count(), 1 + 3 * 12, "{latency}");
-    // (a) to (d) for the LSTM and the GRU, one and two layers: positive.
+    // (a) to (d) and (a) layer by layer, for the LSTM and the GRU, one and
+    // two layers: positive.
     let paths = std::fs::read_to_string(out.join("stream_paths.csv")).unwrap();
     assert_eq!(paths.lines().count(), 1 + 4, "{paths}");
     for line in paths.lines().skip(1) {

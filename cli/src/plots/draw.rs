@@ -257,6 +257,7 @@ pub fn stream_paths(paths: &[StreamPath], caption: &str, path: &Path) -> Result<
     let groups: Vec<String> = paths.iter().map(|p| p.label.clone()).collect();
     let series: Vec<String> = [
         "(a) one step, written, run, read back",
+        "(a) the same, layer by layer (fused step off)",
         "(b) per step of 8-step calls",
         "(c) forward of T=1 with h_n fed back",
         "(d) floor: write, 1 dispatch, wait, read",
@@ -264,8 +265,8 @@ pub fn stream_paths(paths: &[StreamPath], caption: &str, path: &Path) -> Result<
     .map(String::from)
     .to_vec();
     let value = |g: usize, k: usize| {
-        let r = &paths[g].result;
-        let l = [r.step, r.chunk, r.workaround, r.floor][k];
+        let (r, layered) = (&paths[g].result, paths[g].layered_step);
+        let l = [r.step, layered, r.chunk, r.workaround, r.floor][k];
         Some(l.median_s * 1e6)
     };
     Bars {
@@ -324,6 +325,7 @@ impl Bars<'_> {
             .map_err(|e| err(&e))?;
         let palette = [
             RGBColor(31, 119, 180),
+            RGBColor(174, 199, 232),
             RGBColor(255, 127, 14),
             RGBColor(44, 160, 44),
             RGBColor(140, 86, 75),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::bench::{self, BenchConfig};
-use crate::stream_bench::{self, StreamConfig, StreamResult};
+use crate::stream_bench::{self, Latency, StreamConfig, StreamResult};
 use wgpu_rnn::train::Linear;
 use wgpu_rnn::{wgpu, CellKind, Gpu, GpuTensor, GruReset, Nonlinearity, Precision, Schedule};
 use wgpu_rnn::{Error, Result, RnnConfig, RnnStack, StackConfig, StackWeights};
@@ -283,19 +283,23 @@ pub fn stream_latencies(gpu: &Gpu, steps: usize) -> Result<Vec<(CellKind, Vec<f6
     Ok(out)
 }
 
-/// `bench --mode stream`'s measurements (a) to (d) of one configuration.
+/// `bench --mode stream`'s measurements (a) to (d) of one configuration,
+/// and (a) again on the layer-by-layer passes.
 #[derive(Debug, Clone)]
 pub struct StreamPath {
     /// `cell L=layers, fused|layered`.
     pub label: String,
     pub config: StreamConfig,
     pub result: StreamResult,
+    /// (a) with the fused step off.
+    pub layered_step: Latency,
 }
 
 /// (a) to (d) of a one-row stream, I = H = 64, for the LSTM and the GRU
 /// with one and two layers, `steps` timed steps each (validated against
-/// the reference first, as `bench --mode stream` does).
-pub fn stream_paths(gpu: &Gpu, steps: usize) -> Result<Vec<StreamPath>> {
+/// the reference first, as `bench --mode stream` does); (a) also on
+/// `layered`, a device of the same adapter with the fused step off.
+pub fn stream_paths(gpu: &Gpu, layered: &Gpu, steps: usize) -> Result<Vec<StreamPath>> {
     let mut out = vec![];
     for cell in [CellKind::Lstm, CellKind::Gru(GruReset::After)] {
         for layers in [1, 2] {
@@ -319,6 +323,7 @@ pub fn stream_paths(gpu: &Gpu, steps: usize) -> Result<Vec<StreamPath>> {
                 ),
                 config,
                 result: stream_bench::run(gpu, &config)?,
+                layered_step: stream_bench::run(layered, &config)?.step,
             });
         }
     }
@@ -333,7 +338,7 @@ pub fn stream_paths_csv(paths: &[StreamPath]) -> String {
         let (c, r) = (&p.config, &p.result);
         let path = p.label.rsplit(", ").next().unwrap_or_default();
         out.push_str(&format!(
-            "{},{},{},{},{},{path},{:e},{:e},{:e},{:e}\n",
+            "{},{},{},{},{},{path},{:e},{:e},{:e},{:e},{:e}\n",
             c.cell.name(),
             c.batch,
             c.input,
@@ -342,7 +347,8 @@ pub fn stream_paths_csv(paths: &[StreamPath]) -> String {
             r.step.median_s,
             r.chunk.median_s,
             r.workaround.median_s,
-            r.floor.median_s
+            r.floor.median_s,
+            p.layered_step.median_s
         ));
     }
     out
