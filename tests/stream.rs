@@ -519,3 +519,21 @@ fn fused_steps_follow_written_parameters() {
         assert_eq!(got, want, "{}", cell.name());
     }
 }
+
+/// A layer whose input and state pass what the fused step stages runs
+/// layer by layer, with the same results.
+#[test]
+fn a_stack_too_wide_for_the_fused_step_runs_layer_by_layer() {
+    let gpu = common::fused_gpu();
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, 2100, 3).unwrap());
+    let weights = StackWeights::random(config, 2, 1.0).unwrap();
+    let stack = RnnStack::new(gpu, &weights).unwrap();
+    let mut stream = stack.stream(1).unwrap();
+    assert!(!stream.is_fused(1));
+    let mut rng = SmallRng::seed_from_u64(5);
+    let x = random_vec(&mut rng, 2100, 1.0);
+    let got = stream.step_host(&x).unwrap();
+    let want = reference::forward_stack(&weights, &x, 1, 1, None, None, None).unwrap();
+    let tol = Tolerance::stack(&config, 1, want.preactivation_scale);
+    compare("wide", &want.output, &got, &[1, 1, 3], tol).unwrap_or_else(|m| panic!("{m}"));
+}

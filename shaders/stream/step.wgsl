@@ -1,7 +1,8 @@
 // A stream's steps through the whole stack in one dispatch: for each of
-// `p.steps` frames, every layer in turn computes its input and recurrent
-// products for the frame, applies its cell and writes its new state, the
-// layers ordered by barriers inside the workgroup. Rows are independent:
+// `p.steps` frames, every layer in turn stages its input and h_{t-1} in
+// workgroup memory, computes its input and recurrent products for the
+// frame, applies its cell and writes its new state, the layers ordered by
+// barriers inside the workgroup. Rows are independent:
 // workgroup b owns batch row b, so no workgroup waits for another. The
 // weights are repacked (only when a parameter changed) into one buffer of
 // gate vectors and one of biases, one layer after another;
@@ -86,36 +87,49 @@ fn biases(at: u32, j: u32) -> vec4<f32> {
     return v;
 }
 
-// W_ih x + b_ih of layer l for unit j of row b at frame s, every gate: the
-// frame itself for layer 0, the new state of the layer below for the
-// others.
-fn input_part(l: u32, s: u32, b: u32, j: u32) -> vec4<f32> {
-    let H = p.hidden;
+// The layer's input (I_l values) then h_{t-1} (Ho values) of the row,
+// staged once per layer: every unit reads all of them.
+const STAGED: u32 = 2048u;
+var<workgroup> rows: array<f32, STAGED>;
+
+// Stages layer l's input for row b at frame s (the frame itself for layer
+// 0, the new state of the layer below for the others) and its h_{t-1}.
+fn stage_rows(l: u32, s: u32, b: u32, t: u32) {
+    let len = offsets[l * 8u + 6u];
+    let below = ((l - 1u) * p.batch + b) * p.out_size;
+    let frame = frame_at(s, b, p.input);
+    for (var k = t; k < len; k += STREAM_WG) {
+        if (l == 0u) {
+            rows[k] = x[frame + k];
+        } else {
+            rows[k] = h[below + k];
+        }
+    }
+    let own = (l * p.batch + b) * p.out_size;
+    for (var k = t; k < p.out_size; k += STREAM_WG) {
+        rows[len + k] = h[own + k];
+    }
+}
+
+// W_ih x + b_ih of layer l for unit j, every gate, from the staged input.
+fn input_part(l: u32, j: u32) -> vec4<f32> {
     let len = offsets[l * 8u + 6u];
     let at = offsets[l * 8u];
     var acc = biases(offsets[l * 8u + 2u], j);
-    if (l == 0u) {
-        let src = frame_at(s, b, p.input);
-        for (var k = 0u; k < len; k++) {
-            acc = fma(vec4<f32>(x[src + k]), gate_weights(at, k, j), acc);
-        }
-    } else {
-        let src = ((l - 1u) * p.batch + b) * p.out_size;
-        for (var k = 0u; k < len; k++) {
-            acc = fma(vec4<f32>(h[src + k]), gate_weights(at, k, j), acc);
-        }
+    for (var k = 0u; k < len; k++) {
+        acc = fma(vec4<f32>(rows[k]), gate_weights(at, k, j), acc);
     }
     return acc;
 }
 
-// W_hh h_{t-1} + b_hh of layer l for unit j of row b, every gate.
-fn hidden_part(l: u32, b: u32, j: u32) -> vec4<f32> {
-    let H = p.hidden;
+// W_hh h_{t-1} + b_hh of layer l for unit j, every gate, from the staged
+// state.
+fn hidden_part(l: u32, j: u32) -> vec4<f32> {
+    let len = offsets[l * 8u + 6u];
     let at = offsets[l * 8u + 1u];
-    let src = (l * p.batch + b) * p.out_size;
     var acc = biases(offsets[l * 8u + 3u], j);
     for (var k = 0u; k < p.out_size; k++) {
-        acc = fma(vec4<f32>(h[src + k]), gate_weights(at, k, j), acc);
+        acc = fma(vec4<f32>(rows[len + k]), gate_weights(at, k, j), acc);
     }
     return acc;
 }
@@ -134,13 +148,13 @@ fn reset_hidden_part(l: u32, b: u32, j: u32) -> f32 {
 }
 
 // LSTM: the cell of every unit; c in place, o * h(c) to the scratch.
-fn lstm_units(l: u32, s: u32, b: u32, t: u32) {
+fn lstm_units(l: u32, b: u32, t: u32) {
     let H = p.hidden;
     let c_at = (l * p.batch + b) * H;
     let new_at = 2u * b * p.scratch_width;
     let pe = offsets[l * 8u + 4u];
     for (var j = t; j < H; j += STREAM_WG) {
-        let pre = input_part(l, s, b, j) + hidden_part(l, b, j);
+        let pre = input_part(l, j) + hidden_part(l, j);
         var peep = vec3<f32>(0.0);
         if (PEEPHOLE) {
             peep = vec3<f32>(w[pe + j], w[pe + H + j], w[pe + 2u * H + j]);
@@ -170,13 +184,13 @@ fn project_units(l: u32, b: u32, t: u32) {
 // GRU (reset after), RNN, and the reset-before GRU's first half: the new
 // state of every unit to the scratch (for the reset-before GRU: z there,
 // r * h_{t-1} in the second half).
-fn gate_units(l: u32, s: u32, b: u32, t: u32) {
+fn gate_units(l: u32, b: u32, t: u32) {
     let H = p.hidden;
     let h_at = (l * p.batch + b) * H;
     let new_at = 2u * b * p.scratch_width;
     for (var j = t; j < H; j += STREAM_WG) {
-        let xin = input_part(l, s, b, j);
-        let hid = hidden_part(l, b, j);
+        let xin = input_part(l, j);
+        let hid = hidden_part(l, j);
         if (CELL == 2u) {
             scratch[new_at + j] = act_f(xin.x + hid.x);
             continue;
@@ -194,13 +208,13 @@ fn gate_units(l: u32, s: u32, b: u32, t: u32) {
 }
 
 // The reset-before GRU's second half: n from r * h_{t-1}, then the state.
-fn reset_before_units(l: u32, s: u32, b: u32, t: u32) {
+fn reset_before_units(l: u32, b: u32, t: u32) {
     let H = p.hidden;
     let h_at = (l * p.batch + b) * H;
     let new_at = 2u * b * p.scratch_width;
     for (var j = t; j < H; j += STREAM_WG) {
         let z = scratch[new_at + j];
-        let n = act_g(input_part(l, s, b, j).z + reset_hidden_part(l, b, j));
+        let n = act_g(input_part(l, j).z + reset_hidden_part(l, b, j));
         scratch[new_at + j] = (1.0 - z) * n + z * h[h_at + j];
     }
 }
@@ -215,17 +229,19 @@ fn stream_step(
     let new_at = 2u * b * p.scratch_width + select(0u, p.scratch_width, PROJ);
     for (var s = 0u; s < p.steps; s++) {
         for (var l = 0u; l < p.layers; l++) {
+            stage_rows(l, s, b, t);
+            workgroupBarrier();
             if (CELL == 0u) {
-                lstm_units(l, s, b, t);
+                lstm_units(l, b, t);
                 if (PROJ) {
                     storageBarrier();
                     project_units(l, b, t);
                 }
             } else {
-                gate_units(l, s, b, t);
+                gate_units(l, b, t);
                 if (CELL == 3u) {
                     storageBarrier();
-                    reset_before_units(l, s, b, t);
+                    reset_before_units(l, b, t);
                 }
             }
             // Every unit has read h_{t-1}: the new state replaces it.

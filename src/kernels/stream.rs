@@ -39,8 +39,11 @@ impl WgslTwin for StreamParams {
     }
 }
 
-/// Layout entries per layer in the `layout` buffer (see the shader).
+/// Layout entries per layer in the `offsets` buffer (see the shader).
 pub const LAYOUT_WORDS: usize = 8;
+/// Values of a layer's input and state the kernel stages in workgroup
+/// memory per row (`STAGED` in the shader): `I_l + Ho` may not pass it.
+pub const STAGED: usize = 2048;
 
 /// The buffers `stream_step` binds, by the shader's names.
 pub struct StreamBuffers<'a> {

@@ -269,6 +269,14 @@ fn params_structs_match_their_rust_twins() {
 }
 
 #[test]
+fn the_fused_stream_step_stages_what_the_host_allows() {
+    let want = format!("const STAGED: u32 = {}u;", super::stream::STAGED);
+    for kernel in [Kernel::StreamStep, Kernel::StreamStepTexels] {
+        assert_eq!(kernel.spec().source.matches(&want).count(), 1, "{want}");
+    }
+}
+
+#[test]
 fn texel_kernels_agree_on_the_texture_width() {
     let want = format!(
         "const TEXEL_ROW_SHIFT: u32 = {}u;",

@@ -17,7 +17,7 @@ use crate::gpu::{Gpu, GpuTensor};
 use crate::kernels::dispatch::Dispatch;
 use crate::kernels::flag;
 use crate::kernels::repack::interleave_gates_at;
-use crate::kernels::stream::{stream_step, StreamBuffers, StreamParams, LAYOUT_WORDS};
+use crate::kernels::stream::{stream_step, StreamBuffers, StreamParams, LAYOUT_WORDS, STAGED};
 use crate::kernels::texels::{SourceLayout, TexelMatrix};
 use crate::pass::Source;
 
@@ -78,8 +78,9 @@ struct FusedRun {
 impl FusedSteps {
     /// The fused steps of a stream of `batch` rows of `stack` with states
     /// `state_h` and `c`, or `None` where the stream runs the
-    /// layer-by-layer passes: an f16 stack, the tuning's choice for these
-    /// sizes, or weights over one storage binding.
+    /// layer-by-layer passes: an f16 stack, a layer whose input and state
+    /// pass [`STAGED`] values, the tuning's choice for these sizes, or
+    /// weights over one storage binding.
     pub fn new(
         stack: &RnnStack,
         batch: usize,
@@ -89,7 +90,12 @@ impl FusedSteps {
         let gpu = stack.gpu();
         let config = *stack.config();
         let layers = &stack.device.layers;
+        let staged = (0..config.num_layers)
+            .map(|l| config.layer_config(l).input_size + config.layer.output_size())
+            .max()
+            .unwrap_or(0);
         if layers[0].precision() != Precision::F32
+            || staged > STAGED
             || !gpu.tuning().fused_stream(batch, fused_work(&config), 1)
         {
             return Ok(None);
