@@ -376,23 +376,7 @@ impl RnnStack {
     /// zeros shaped like the gradients [`RnnStack::backward`] returns.
     pub fn input_grads(&self, seq: usize, batch: usize) -> Result<InputGrads> {
         check_work(seq, batch)?;
-        let (gpu, cfg) = (self.gpu(), self.config());
-        let (slots, ho, h) = (
-            cfg.state_slots(),
-            cfg.layer.output_size(),
-            cfg.layer.hidden_size,
-        );
-        let in_shape = cfg.sequence_shape(seq, batch, cfg.layer.input_size);
-        Ok(InputGrads {
-            input: GpuTensor::zeros(gpu, "grad_input", &in_shape)?,
-            h0: GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?,
-            c0: cfg
-                .layer
-                .cell
-                .has_cell_state()
-                .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
-                .transpose()?,
-        })
+        InputGrads::zeros(self.gpu(), self.config(), seq, batch)
     }
 
     /// [`RnnStack::backward`] into tensors the caller provides (made by

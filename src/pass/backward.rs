@@ -149,15 +149,7 @@ impl Backward<'_> {
                 }
                 out.clone()
             }
-            None => InputGrads {
-                input: GpuTensor::zeros(gpu, "grad_input", &in_shape)?,
-                h0: GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?,
-                c0: layer0
-                    .cell
-                    .has_cell_state()
-                    .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
-                    .transpose()?,
-            },
+            None => InputGrads::zeros(gpu, &cfg, seq, batch)?,
         };
         // Layer 0 adds each direction's input gradient into its own
         // buffer: a fresh one (zeros), or the caller's, cleared first; a

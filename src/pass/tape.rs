@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::cells::LayerPass;
+use crate::config::StackConfig;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuTensor};
 use crate::kernels::dropout::DropoutMask;
@@ -136,6 +137,29 @@ pub struct InputGrads {
     pub h0: GpuTensor,
     /// `[L*D, B, H]` (LSTM only).
     pub c0: Option<GpuTensor>,
+}
+
+impl InputGrads {
+    /// Zeros shaped like the gradients of a `(T, B)` forward of a stack
+    /// with `cfg`.
+    pub(crate) fn zeros(gpu: &Gpu, cfg: &StackConfig, seq: usize, batch: usize) -> Result<Self> {
+        let (slots, ho, h) = (
+            cfg.state_slots(),
+            cfg.layer.output_size(),
+            cfg.layer.hidden_size,
+        );
+        let in_shape = cfg.sequence_shape(seq, batch, cfg.layer.input_size);
+        Ok(Self {
+            input: GpuTensor::zeros(gpu, "grad_input", &in_shape)?,
+            h0: GpuTensor::zeros(gpu, "grad_h0", &[slots, batch, ho])?,
+            c0: cfg
+                .layer
+                .cell
+                .has_cell_state()
+                .then(|| GpuTensor::zeros(gpu, "grad_c0", &[slots, batch, h]))
+                .transpose()?,
+        })
+    }
 }
 
 /// Host cotangents for [`crate::RnnStack::train_step_host`]; `None` is zeros.
