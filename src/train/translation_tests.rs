@@ -60,11 +60,19 @@ fn variants() -> Vec<(&'static str, AdapterSelector)> {
             }),
         ),
         ("uniform params", sel(|s| s.immediates = Some(false))),
+        ("fused stream", sel(|s| s.fused_stream = Some(true))),
+        (
+            "plain fused stream",
+            sel(|s| {
+                s.fused_stream = Some(true);
+                s.subgroup_kernels = Some(false);
+            }),
+        ),
     ]
 }
 
-/// Forward, training step and wavefront of every cell with the module
-/// options, f16 weights where the device has them, and the training
+/// Forward, training step, stream and wavefront of every cell with the
+/// module options, f16 weights where the device has them, and the training
 /// pieces; sizes that reach the big-GEMM and split-K paths too.
 fn workload(gpu: &Gpu) {
     for cell in CellKind::ALL {
@@ -106,6 +114,9 @@ fn workload(gpu: &Gpu) {
                 stack
                     .train_step_host(&x, seq, batch, None, None, Some(&lengths), seeds, options)
                     .unwrap();
+                if config.direction == Direction::Forward {
+                    stack.stream(batch).unwrap().steps_host(&x).unwrap();
+                }
                 if Schedule::Wavefront.check(&config).is_ok() && config.num_layers > 1 {
                     let wave = stack.clone().with_schedule(Schedule::Wavefront).unwrap();
                     wave.forward_host(&x, seq, batch, None, None, None).unwrap();
