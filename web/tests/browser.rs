@@ -7,7 +7,8 @@
 //! - f16 weights, subgroup kernels, immediates and timed profiles: WebGPU
 //!   in wgpu 30 requests neither `shader-f16` nor subgroups nor immediates,
 //!   and profiles are read back with a blocking wait (refused on wasm32).
-//! - The kernel-variant switches (`WGPU_RNN_*` tuning), OpenGL and the
+//! - The kernel-variant switches (`WGPU_RNN_*` tuning; the fused stream
+//!   step is forced through an `AdapterSelector` instead), OpenGL and the
 //!   shader translations: no environment in a page. A GPU's browser gets
 //!   the GPU defaults for a device without subgroups and f16 (the native
 //!   suite runs them on SwiftShader's Vulkan); Chromium's fallback adapter
@@ -195,6 +196,53 @@ async fn a_stream_equals_the_whole_sequence_and_resets_rows() {
         assert_ne!(row(&outs.1, 1), row(&outs.0, 1));
         let err = reset.reset_rows(&[true, false]).unwrap_err().to_string();
         assert!(err.contains("row mask"), "{err}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_fused_stream_step_matches_the_reference() {
+    // One dispatch per call for the whole stack, forced on (the fallback
+    // adapter takes it for one-row streams only): every cell, a projected
+    // LSTM, single steps and chunks, against the f64 reference.
+    let selector = wgpu_rnn::AdapterSelector {
+        fused_stream: Some(true),
+        ..Default::default()
+    };
+    let gpu = wgpu_rnn::Gpu::with_selector_async(&selector).await.unwrap();
+    let projected = RnnConfig::new(CellKind::Lstm, 4, 6)
+        .unwrap()
+        .with_projection(3)
+        .unwrap();
+    let layers = CellKind::ALL
+        .into_iter()
+        .map(|cell| RnnConfig::new(cell, 4, 6).unwrap())
+        .chain([projected]);
+    for layer in layers {
+        let config = StackConfig::new(layer).with_layers(2);
+        let weights = StackWeights::random(config, 3, 1.0).unwrap();
+        let stack = RnnStack::new(&gpu, &weights).unwrap();
+        let (batch, seq) = (3, 8);
+        let mut rng = TaskRng::seed_from_u64(9);
+        let x = random_vec(&mut rng, seq * batch * 4, 1.0);
+        let mut stream = stack.stream(batch).unwrap();
+        assert!(stream.is_fused(1) && stream.is_fused(5));
+        let mut got = Vec::new();
+        for f in x[..3 * batch * 4].chunks(batch * 4) {
+            got.extend(stream.steps_host_async(f).await.unwrap());
+        }
+        got.extend(stream.steps_host_async(&x[3 * batch * 4..]).await.unwrap());
+        let want =
+            wgpu_rnn::reference::forward_stack(&weights, &x, seq, batch, None, None, None).unwrap();
+        let tol = Tolerance::stack(&config, seq, want.preactivation_scale);
+        let dims = [seq, batch, config.output_size()];
+        compare(
+            &format!("fused {}", layer.cell.name()),
+            &want.output,
+            &got,
+            &dims,
+            tol,
+        )
+        .unwrap_or_else(|m| panic!("{m}"));
     }
 }
 
