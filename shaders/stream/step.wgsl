@@ -96,12 +96,14 @@ var<workgroup> rows: array<f32, STAGED>;
 // 0, the new state of the layer below for the others) and its h_{t-1}.
 fn stage_rows(l: u32, s: u32, b: u32, t: u32) {
     let len = offsets[l * 8u + 6u];
-    let below = ((l - 1u) * p.batch + b) * p.out_size;
-    let frame = frame_at(s, b, p.input);
-    for (var k = t; k < len; k += STREAM_WG) {
-        if (l == 0u) {
+    if (l == 0u) {
+        let frame = frame_at(s, b, p.input);
+        for (var k = t; k < len; k += STREAM_WG) {
             rows[k] = x[frame + k];
-        } else {
+        }
+    } else {
+        let below = ((l - 1u) * p.batch + b) * p.out_size;
+        for (var k = t; k < len; k += STREAM_WG) {
             rows[k] = h[below + k];
         }
     }
@@ -137,7 +139,6 @@ fn hidden_part(l: u32, j: u32) -> vec4<f32> {
 // The reset-before GRU's W_hn (r * h_{t-1}) + b_hn for unit j of row b,
 // r * h from the second half of the row's scratch.
 fn reset_hidden_part(l: u32, b: u32, j: u32) -> f32 {
-    let H = p.hidden;
     let at = offsets[l * 8u + 1u];
     let src = (2u * b + 1u) * p.scratch_width;
     var acc = biases(offsets[l * 8u + 3u], j).z;

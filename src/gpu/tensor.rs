@@ -307,6 +307,27 @@ impl GpuTensor {
     pub fn byte_len(&self) -> u64 {
         self.len() as u64 * 4
     }
+    /// Refuses this tensor, which a kernel writes (`what`), sharing a
+    /// buffer with `read`, which the same kernel reads (`read_what`): wgpu
+    /// refuses one buffer bound both ways in one dispatch.
+    pub(crate) fn check_apart_from(
+        &self,
+        what: &str,
+        read: &GpuTensor,
+        read_what: &str,
+    ) -> Result<()> {
+        if self.buffer != read.buffer {
+            return Ok(());
+        }
+        Err(Error::config(
+            what,
+            format!(
+                "shares one buffer with {read_what}; a kernel cannot write one buffer while it \
+                 reads another binding of it: keep gradients in buffers of their own"
+            ),
+        ))
+    }
+
     /// Records a copy of the tensor into `dst` from byte `dst_offset`.
     pub(crate) fn copy_to(
         &self,

@@ -2,10 +2,12 @@
 //! whole stack (`stream/step.wgsl`), where the tuning takes the fused path
 //! for the stream's batch and sizes (see [`crate::Tuning::fused_stream`]):
 //! the frames copied in, every layer's products and cell for each frame,
-//! the states updated in the stream's buffers. The kernel reads the
-//! parameters themselves, stacked into one buffer that is copied again
-//! (before the dispatch, in the same recording) only when a parameter was
-//! written since (an optimizer step, [`crate::GpuTensor::write`]).
+//! the states updated in the stream's buffers. The kernel reads every
+//! layer's weights as gate vectors (texels on CPU adapters with the texel
+//! kernels) and its biases from two stacked buffers, rebuilt from the
+//! parameters (before the dispatch, in the same recording) only for a
+//! layer with a parameter written since (an optimizer step,
+//! [`crate::GpuTensor::write`]).
 
 use super::RnnStack;
 use crate::cells::function_constants;
@@ -291,8 +293,10 @@ impl FusedSteps {
             .layers
             .iter()
             .enumerate()
-            .map(|(l, layer)| (l, layer.versions()))
-            .filter(|(l, now)| self.layers[*l].built.as_ref() != Some(now))
+            .filter_map(|(l, layer)| {
+                let now = layer.versions();
+                (layer.built.as_ref() != Some(&now)).then_some((l, now))
+            })
             .collect();
         let record = |rec: &mut Recorder<'_>| {
             for (l, _) in &stale {

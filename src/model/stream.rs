@@ -431,7 +431,7 @@ impl Stream {
         };
         check_work(steps, self.batch)?;
         // Both paths read and write the same states: calls may alternate.
-        if self.fused.as_ref().is_some_and(|f| f.takes(steps)) {
+        if self.is_fused(steps) {
             let fused = self.fused.as_mut().expect("checked above");
             return fused.run(input, shape, steps, how);
         }

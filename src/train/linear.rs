@@ -204,23 +204,13 @@ impl Linear {
         check("linear grad_y", grad_y, &y_shape)?;
         check("grad linear weight", &grads.weight, &[o, i])?;
         check("grad linear bias", &grads.bias, &[o])?;
-        // The products write the gradients and read x and grad_y: wgpu
-        // refuses one buffer bound both ways in one dispatch.
+        // The products write the gradients and read x and grad_y.
         for (written, w) in [
             ("grad linear weight", &grads.weight),
             ("grad linear bias", &grads.bias),
         ] {
-            for (read, r) in [("linear input", x), ("linear grad_y", grad_y)] {
-                if w.buffer() == r.buffer() {
-                    return Err(Error::config(
-                        written,
-                        format!(
-                            "shares one buffer with the {read}; a kernel cannot write one \
-                             buffer while it reads another binding of it"
-                        ),
-                    ));
-                }
-            }
+            w.check_apart_from(written, x, "the linear input")?;
+            w.check_apart_from(written, grad_y, "the linear grad_y")?;
         }
         let accumulate = mode == GradMode::Accumulate;
         let grad_x = GpuTensor::zeros(&self.gpu, "linear grad_x", x.shape())?;

@@ -257,16 +257,8 @@ impl Optimizer {
             if same(param, grad) {
                 return Err(Error::config(what, "is its own gradient"));
             }
-            // The update kernel writes the parameter and reads the
-            // gradient: wgpu refuses one buffer bound both ways.
-            if param.buffer() == grad.buffer() {
-                return Err(Error::config(
-                    what,
-                    "shares one buffer with its gradient; a kernel cannot write one \
-                     buffer while it reads another binding of it: keep gradients in \
-                     buffers of their own",
-                ));
-            }
+            // The update kernel writes the parameter and reads the gradient.
+            param.check_apart_from(what, grad, "its gradient")?;
             for (first, p, g) in earlier {
                 if same(p, param) {
                     return Err(Error::config(
