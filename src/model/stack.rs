@@ -6,7 +6,7 @@
 use crate::cells::{DeviceStack, Layer};
 use crate::config::{Precision, Schedule, StackConfig};
 use crate::error::{element_count, Error, Result};
-use crate::gpu::recorder::{IntoEncoder, Plain, Profiled};
+use crate::gpu::recorder::{IntoEncoder, Plain, Profiled, Submit};
 use crate::gpu::tensor::checked_bytes;
 use crate::gpu::{Gpu, GpuTensor, KernelProfile};
 use crate::pass::{
@@ -93,6 +93,26 @@ impl RnnStack {
     /// writing to them; an optimizer step does it itself).
     pub fn repack(&self) -> Result<()> {
         self.device.layers.iter().try_for_each(|l| l.repack())
+    }
+
+    /// [`RnnStack::repack`] recorded into the caller's `encoder`, after
+    /// the caller recorded its own writes into [`RnnStack::parameters`]'
+    /// buffers there (copies from another framework's tensors): counts as
+    /// a write of every parameter, so tapes of earlier training forwards
+    /// are stale and the stream step rebuilds its layouts.
+    pub fn record_repack(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        for layer in &self.device.layers {
+            layer.parameters().named().iter().for_each(|(_, t)| t.bump());
+        }
+        IntoEncoder(encoder).submit(self.gpu(), "repacking weights", &|rec| {
+            rec.run("weight rebuild", |pass| {
+                self.device
+                    .layers
+                    .iter()
+                    .flat_map(Layer::repack_dispatches)
+                    .for_each(|d| d.record(pass))
+            })
+        })
     }
 
     fn forward_pass(&self) -> Forward<'_> {
