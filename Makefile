@@ -13,7 +13,10 @@
 #   make web-check - the page trained headless: every loss finite, LSTM and GRU below the RNN
 #                    (screenshot in target/web/page.png)
 #   make bench-web - ours beside TensorFlow.js (WebGPU and WebGL) in one page, JSON lines
-.PHONY: bench test test-drivers demo plots lint vulkan-driver web-setup web-build test-web web web-check bench-web
+# In Burn (burn/: the wgpu-rnn-burn crate, its own lock file and target; Burn builds for ~13 min):
+#   make test-burn  - Burn's modules on our kernels against Burn's own, lints, the example
+#   make bench-burn - Burn's Lstm/Gru against the same modules on our kernels, JSON lines
+.PHONY: bench test test-drivers demo plots lint vulkan-driver web-setup web-build test-web web web-check bench-web test-burn bench-burn
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -66,6 +69,14 @@ web-check: web-build
 
 bench-web: web-build
 	node web/drive.mjs bench
+
+test-burn: vulkan-driver
+	cd burn && cargo fmt --check
+	cd burn && cargo test --all-targets
+	cd burn && cargo run --example train_lstm
+
+bench-burn: vulkan-driver
+	cd burn && cargo bench --bench burn_vs_ours
 
 # Installs Mesa's software Vulkan driver (lavapipe) and the Vulkan loader,
 # only on Linux and only when no Vulkan driver is present (a Mac uses Metal).

@@ -65,8 +65,10 @@ fn wgpu_device_of(device: &Device) -> Option<WgpuDevice> {
     }
 }
 
-/// Our handle on the device a Burn tensor lives on, if it was registered.
-pub(crate) fn gpu_for(device: &Device) -> Option<Gpu> {
+/// wgpu-rnn's handle on a device registered by [`init`] or [`adopt`]
+/// (with or without autodiff): to use wgpu-rnn's own API beside Burn on
+/// the same device and queue. `None` for any other device.
+pub fn gpu_for(device: &Device) -> Option<Gpu> {
     let wgpu_device = wgpu_device_of(device)?;
     gpu_for_wgpu(&wgpu_device)
 }

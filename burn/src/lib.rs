@@ -32,7 +32,7 @@ mod engine;
 mod modules;
 mod ops;
 
-pub use device::{adopt, init};
+pub use device::{adopt, gpu_for, init};
 pub use modules::Accelerated;
 
 /// What can fail outside a forward: making or adopting the device.
