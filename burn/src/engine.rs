@@ -10,12 +10,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::backend::wgpu::WgpuDevice;
 use wgpu_rnn::train::{InputGrads, StackGrads};
+
+use crate::layout::GateLayout;
 use wgpu_rnn::{Gpu, GpuTensor, RnnOutput, RnnStack, StackConfig, StackWeights};
 
 /// A stack and its buffers.
 pub(crate) struct Engine {
     pub stack: RnnStack,
     pub grads: StackGrads,
+    /// Burn's per-gate weights to our parameters, our gradients to Burn's.
+    pub layout: GateLayout,
     sized: Mutex<Option<Sized>>,
 }
 
@@ -41,9 +45,19 @@ impl Engine {
         // Placeholder values: every call copies the module's weights in.
         let stack = RnnStack::new(gpu, &StackWeights::random(config, 0, 0.0)?)?;
         let grads = StackGrads::zeros(&stack)?;
+        let layer = config.layer;
+        let params = stack.parameters(0, 0).expect("one layer");
+        let d = &grads.layers()[0];
+        let layout = GateLayout::new(
+            gpu,
+            (layer.cell.gates(), layer.input_size, layer.hidden_size),
+            (&params.weight_ih, &params.weight_hh),
+            (&d.weight_ih, &d.weight_hh),
+        )?;
         Ok(Self {
             stack,
             grads,
+            layout,
             sized: Mutex::new(None),
         })
     }

@@ -29,6 +29,7 @@
 
 mod device;
 mod engine;
+mod layout;
 mod modules;
 mod ops;
 

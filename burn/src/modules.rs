@@ -1,8 +1,8 @@
 //! Burn's own modules on our kernels: [`Accelerated`] for `Lstm`,
-//! `BiLstm`, `Gru` and `Rnn`. Each call reads the module's live
-//! parameters, gathers them into PyTorch's layout with Burn's ops (so
-//! Burn's autodiff carries their gradients back to every `Param`) and
-//! runs one [`RecurrentOps::recurrent_forward`]. What our kernels do not
+//! `BiLstm`, `Gru`, `BiGru`, `Rnn` and `BiRnn`. Each call hands the
+//! module's live parameters, as they are, to one
+//! [`RecurrentOps::recurrent_forward`], whose autodiff node gives every
+//! `Param` its gradient. What our kernels do not
 //! compute the way Burn does falls back to Burn's own forward.
 
 use std::collections::HashSet;
@@ -10,15 +10,15 @@ use std::sync::Mutex;
 
 use burn::backend::Dispatch;
 use burn::nn::activation::Activation as BurnActivation;
-use burn::nn::{BiLstm, GateController, Gru, Lstm, LstmState, Rnn, RnnState};
-use burn::tensor::{DType, Device, Tensor};
+use burn::nn::{BiGru, BiLstm, BiRnn, GateController, Gru, Lstm, LstmState, Rnn, RnnState};
+use burn::tensor::{DType, Tensor};
 use wgpu_rnn::{
     Activation, Activations, CellKind, CellOptions, Direction, GruReset, Nonlinearity, RnnConfig,
     StackConfig,
 };
 
 use crate::device::gpu_for;
-use crate::ops::{Call, RecurrentOps};
+use crate::ops::{Call, Present, RecurrentOps, GATES};
 
 /// A Burn recurrent module that can run on wgpu-rnn's kernels: the same
 /// arguments and results as the module's own `forward`.
@@ -141,49 +141,6 @@ impl Layer<'_> {
         Ok((config, seq, batch))
     }
 
-    /// Burn's gate weights in PyTorch's layout: `[G*H, I]`, `[G*H, H]`,
-    /// `[G*H]`, `[G*H]` (a missing gate or bias reads as zeros).
-    fn weights(&self, d_input: usize, device: &Device) -> [Tensor<2>; 2] {
-        let h = self.d_hidden;
-        let stack = |pick: &dyn Fn(&GateController) -> Tensor<2>, rows: usize| {
-            let blocks = self
-                .gates
-                .iter()
-                .map(|g| match g {
-                    Some(g) => pick(g),
-                    None => Tensor::zeros([rows, h], device),
-                })
-                .collect();
-            Tensor::cat(blocks, 1).transpose()
-        };
-        [
-            stack(&|g| g.input_transform.weight.val(), d_input),
-            stack(&|g| g.hidden_transform.weight.val(), h),
-        ]
-    }
-
-    fn biases(&self, device: &Device) -> [Tensor<1>; 2] {
-        let h = self.d_hidden;
-        let stack = |hidden: bool| {
-            let blocks = self
-                .gates
-                .iter()
-                .map(|g| {
-                    let linear = g.map(|g| match hidden {
-                        true => &g.hidden_transform,
-                        false => &g.input_transform,
-                    });
-                    match linear.and_then(|l| l.bias.as_ref()) {
-                        Some(b) => b.val(),
-                        None => Tensor::zeros([h], device),
-                    }
-                })
-                .collect();
-            Tensor::cat(blocks, 0)
-        };
-        [stack(false), stack(true)]
-    }
-
     /// Runs the layer: `(y, h_n, c_n)` (`c_n` for LSTMs), `y` laid out as
     /// the input.
     fn run(
@@ -194,11 +151,25 @@ impl Layer<'_> {
     ) -> (Tensor<3>, Tensor<2>, Option<Tensor<2>>) {
         let device = input.device();
         let h = self.d_hidden;
-        let [w_ih, w_hh] = self.weights(config.layer.input_size, &device);
-        let [b_ih, b_hh] = match config.layer.bias {
-            true => self.biases(&device),
-            false => [Tensor::zeros([1], &device), Tensor::zeros([1], &device)],
-        };
+        // One placeholder for every absent input (never read).
+        let absent = Tensor::<1>::zeros([1], &device).into_dispatch();
+        let mut present = Present::default();
+        let mut slots: [[_; GATES]; 4] = Default::default();
+        for (k, gate) in self.gates.iter().enumerate() {
+            let Some(g) = gate else { continue };
+            present.weights[k] = true;
+            slots[0][k] = Some(g.input_transform.weight.val().into_dispatch());
+            slots[1][k] = Some(g.hidden_transform.weight.val().into_dispatch());
+            if let Some(b) = &g.input_transform.bias {
+                present.bias_ih[k] = true;
+                slots[2][k] = Some(b.val().into_dispatch());
+            }
+            if let Some(b) = &g.hidden_transform.bias {
+                present.bias_hh[k] = true;
+                slots[3][k] = Some(b.val().into_dispatch());
+            }
+        }
+        let [wi, wh, bi, bh] = slots.map(|s| s.map(|t| t.unwrap_or_else(|| absent.clone())));
         let lstm = self.cell.has_cell_state();
         let call = Call {
             config,
@@ -206,17 +177,19 @@ impl Layer<'_> {
             batch,
             has_h0: h0.is_some(),
             has_c0: lstm && c0.is_some(),
+            present,
             tape: None,
         };
-        let absent = || Tensor::<2>::zeros([1, 1], &device);
+        let state = |t: Option<Tensor<2>>| t.map(Tensor::into_dispatch).unwrap_or_else(|| absent.clone());
+        let [wi0, wi1, wi2, wi3] = wi;
+        let [wh0, wh1, wh2, wh3] = wh;
+        let [bi0, bi1, bi2, bi3] = bi;
+        let [bh0, bh1, bh2, bh3] = bh;
         let packed = Tensor::<1>::from_dispatch(Dispatch::recurrent_forward(
             input.into_dispatch(),
-            w_ih.into_dispatch(),
-            w_hh.into_dispatch(),
-            b_ih.into_dispatch(),
-            b_hh.into_dispatch(),
-            h0.unwrap_or_else(absent).into_dispatch(),
-            c0.unwrap_or_else(absent).into_dispatch(),
+            state(h0),
+            state(c0),
+            wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
             call,
         ));
         let (n_y, n_s) = (seq * batch * h, batch * h);
@@ -229,6 +202,56 @@ impl Layer<'_> {
         let c_n = lstm.then(|| packed.slice(n_y + n_s..n_y + 2 * n_s).reshape([batch, h]));
         (y, h_n, c_n)
     }
+}
+
+/// A layer with its stack configuration for one input.
+type Planned<'a> = (Layer<'a>, (StackConfig, usize, usize));
+
+/// `layer` planned for `input`, or why it falls back.
+fn planned<'a>(layer: Result<Layer<'a>, String>, input: &Tensor<3>) -> Result<Planned<'a>, String> {
+    let layer = layer?;
+    let plan = layer.plan(input)?;
+    Ok((layer, plan))
+}
+
+/// Both directions of a bidirectional module: Burn builds its inner
+/// modules batch-first and forward; the outer module's flag says the
+/// layout, and the inner `reverse` module runs from the last step back.
+fn bi_planned<'a>(
+    [forward, reverse]: [Result<Layer<'a>, String>; 2],
+    batch_first: bool,
+    input: &Tensor<3>,
+) -> Result<[Planned<'a>; 2], String> {
+    let set = |layer: Result<Layer<'a>, String>, reverse: bool| {
+        layer.map(|mut l| {
+            l.batch_first = batch_first;
+            l.reverse = reverse;
+            l
+        })
+    };
+    Ok([
+        planned(set(forward, false), input)?,
+        planned(set(reverse, true), input)?,
+    ])
+}
+
+/// Runs both directions (one call of our kernels each) from `[2, B, H]`
+/// states: the output `[forward | reverse]` on the last axis, the final
+/// states `[2, B, H]`.
+fn bi_run(
+    [(forward, forward_plan), (reverse, reverse_plan)]: [Planned<'_>; 2],
+    input: Tensor<3>,
+    h0: Option<Tensor<3>>,
+    c0: Option<Tensor<3>>,
+) -> (Tensor<3>, Tensor<3>, Option<Tensor<3>>) {
+    let pick = |t: &Option<Tensor<3>>, d: usize| t.as_ref().map(|t| t.clone().slice(d..d + 1).squeeze_dim(0));
+    let (y_f, h_f, c_f) = forward.run(input.clone(), (pick(&h0, 0), pick(&c0, 0)), forward_plan);
+    let (y_r, h_r, c_r) = reverse.run(input, (pick(&h0, 1), pick(&c0, 1)), reverse_plan);
+    (
+        Tensor::cat(vec![y_f, y_r], 2),
+        Tensor::stack(vec![h_f, h_r], 0),
+        c_f.zip(c_r).map(|(f, r)| Tensor::stack(vec![f, r], 0)),
+    )
 }
 
 fn lstm_layer(m: &Lstm, reverse: bool) -> Result<Layer<'_>, String> {
@@ -261,11 +284,48 @@ fn lstm_layer(m: &Lstm, reverse: bool) -> Result<Layer<'_>, String> {
     })
 }
 
-/// An LSTM layer's plan, or why it falls back.
-fn lstm_plan<'a>(m: &'a Lstm, reverse: bool, input: &Tensor<3>) -> LayerPlan<'a> {
-    let layer = lstm_layer(m, reverse)?;
-    let plan = layer.plan(input)?;
-    Ok((layer, plan))
+fn gru_layer(m: &Gru) -> Result<Layer<'_>, String> {
+    if m.clip.is_some() {
+        return Err("Burn clips the GRU's hidden state; our clip is ONNX's (pre-activations)".into());
+    }
+    let f = activation(&m.gate_activation)?;
+    let g = activation(&m.hidden_activation)?;
+    let reset = if m.reset_after { GruReset::After } else { GruReset::Before };
+    Ok(Layer {
+        gates: vec![Some(&m.reset_gate), Some(&m.update_gate), Some(&m.new_gate)],
+        cell: CellKind::Gru(reset),
+        d_hidden: m.d_hidden,
+        // Burn's GRU takes `[B, T, I]` only.
+        batch_first: true,
+        reverse: false,
+        options: CellOptions {
+            activations: Activations {
+                f: unless_default(f, Activation::Sigmoid),
+                g: unless_default(g, Activation::Tanh),
+                h: None,
+            },
+            ..CellOptions::default()
+        },
+    })
+}
+
+fn rnn_layer(m: &Rnn) -> Result<Layer<'_>, String> {
+    if m.clip.is_some() {
+        return Err("Burn clips the RNN's hidden state; our clip is ONNX's (pre-activations)".into());
+    }
+    let nonlinearity = match &m.hidden_activation {
+        BurnActivation::Tanh(_) => Nonlinearity::Tanh,
+        BurnActivation::Relu(_) => Nonlinearity::Relu,
+        other => return Err(format!("an RNN with {other:?} (ours: tanh or relu)")),
+    };
+    Ok(Layer {
+        gates: vec![Some(&m.gate)],
+        cell: CellKind::Rnn(nonlinearity),
+        d_hidden: m.d_hidden,
+        batch_first: m.batch_first,
+        reverse: m.reverse,
+        options: CellOptions::default(),
+    })
 }
 
 impl Accelerated for Lstm {
@@ -273,7 +333,7 @@ impl Accelerated for Lstm {
     type Output = (Tensor<3>, LstmState<2>);
 
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<LstmState<2>>) -> Self::Output {
-        match lstm_plan(self, self.reverse, &input) {
+        match planned(lstm_layer(self, self.reverse), &input) {
             Ok((layer, plan)) => {
                 let states = state.map(|s| (Some(s.hidden), Some(s.cell))).unwrap_or_default();
                 let (y, h_n, c_n) = layer.run(input, states, plan);
@@ -287,7 +347,7 @@ impl Accelerated for Lstm {
     }
 
     fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
-        lstm_plan(self, self.reverse, input).err()
+        planned(lstm_layer(self, self.reverse), input).err()
     }
 }
 
@@ -295,78 +355,25 @@ impl Accelerated for BiLstm {
     type State = LstmState<3>;
     type Output = (Tensor<3>, LstmState<3>);
 
-    /// Each direction is one call of our kernels (the inner `reverse`
-    /// module runs from the last step back, as Burn runs it); the output
-    /// is `[forward | reverse]` on the last axis, the state `[2, B, H]`.
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<LstmState<3>>) -> Self::Output {
-        let plans = bilstm_plans(self, &input);
-        let (Ok((fwd, fwd_plan)), Ok((rev, rev_plan))) = plans else {
-            let (a, b) = plans;
-            warn_fallback("BiLstm", &a.err().or(b.err()).unwrap_or_default());
-            return self.forward(input, state);
-        };
-        let (fwd_state, rev_state) = match state {
-            Some(s) => {
-                let pick = |t: &Tensor<3>, d: usize| Some(t.clone().slice(d..d + 1).squeeze_dim(0));
-                ((pick(&s.hidden, 0), pick(&s.cell, 0)), (pick(&s.hidden, 1), pick(&s.cell, 1)))
+        let layers = [lstm_layer(&self.forward, false), lstm_layer(&self.reverse, true)];
+        match bi_planned(layers, self.batch_first, &input) {
+            Ok(plans) => {
+                let (h0, c0) = state.map(|s| (Some(s.hidden), Some(s.cell))).unwrap_or_default();
+                let (y, h_n, c_n) = bi_run(plans, input, h0, c0);
+                (y, LstmState::new(c_n.expect("an LSTM has c_n"), h_n))
             }
-            None => Default::default(),
-        };
-        let (y_f, h_f, c_f) = fwd.run(input.clone(), fwd_state, fwd_plan);
-        let (y_r, h_r, c_r) = rev.run(input, rev_state, rev_plan);
-        let y = Tensor::cat(vec![y_f, y_r], 2);
-        let state = LstmState::new(
-            Tensor::stack(vec![c_f.expect("LSTM"), c_r.expect("LSTM")], 0),
-            Tensor::stack(vec![h_f, h_r], 0),
-        );
-        (y, state)
+            Err(reason) => {
+                warn_fallback("BiLstm", &reason);
+                self.forward(input, state)
+            }
+        }
     }
 
     fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
-        let (a, b) = bilstm_plans(self, input);
-        a.err().or(b.err())
+        let layers = [lstm_layer(&self.forward, false), lstm_layer(&self.reverse, true)];
+        bi_planned(layers, self.batch_first, input).err()
     }
-}
-
-type LayerPlan<'a> = Result<(Layer<'a>, (StackConfig, usize, usize)), String>;
-
-/// Both directions' plans. The inner modules are batch-first and forward;
-/// the outer module's flag says the layout, and the inner `reverse`
-/// module runs from the last step back.
-fn bilstm_plans<'a>(m: &'a BiLstm, input: &Tensor<3>) -> (LayerPlan<'a>, LayerPlan<'a>) {
-    let plan = |inner: &'a Lstm, reverse: bool| -> LayerPlan<'a> {
-        let mut layer = lstm_layer(inner, reverse)?;
-        layer.batch_first = m.batch_first;
-        let plan = layer.plan(input)?;
-        Ok((layer, plan))
-    };
-    (plan(&m.forward, false), plan(&m.reverse, true))
-}
-
-fn gru_plan<'a>(m: &'a Gru, input: &Tensor<3>) -> LayerPlan<'a> {
-    if m.clip.is_some() {
-        return Err("Burn clips the GRU's hidden state; our clip is ONNX's (pre-activations)".into());
-    }
-    let f = activation(&m.gate_activation)?;
-    let g = activation(&m.hidden_activation)?;
-    let reset = if m.reset_after { GruReset::After } else { GruReset::Before };
-    let layer = Layer {
-        gates: vec![Some(&m.reset_gate), Some(&m.update_gate), Some(&m.new_gate)],
-        cell: CellKind::Gru(reset),
-        d_hidden: m.d_hidden,
-        batch_first: true,
-        reverse: false,
-        options: CellOptions {
-            activations: Activations {
-                f: unless_default(f, Activation::Sigmoid),
-                g: unless_default(g, Activation::Tanh),
-                h: None,
-            },
-            ..CellOptions::default()
-        },
-    };
-    let plan = layer.plan(input)?;
-    Ok((layer, plan))
 }
 
 impl Accelerated for Gru {
@@ -374,7 +381,7 @@ impl Accelerated for Gru {
     type Output = Tensor<3>;
 
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<Tensor<2>>) -> Tensor<3> {
-        match gru_plan(self, &input) {
+        match planned(gru_layer(self), &input) {
             Ok((layer, plan)) => layer.run(input, (state, None), plan).0,
             Err(reason) => {
                 warn_fallback("Gru", &reason);
@@ -384,29 +391,32 @@ impl Accelerated for Gru {
     }
 
     fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
-        gru_plan(self, input).err()
+        planned(gru_layer(self), input).err()
     }
 }
 
-fn rnn_plan<'a>(m: &'a Rnn, input: &Tensor<3>) -> LayerPlan<'a> {
-    if m.clip.is_some() {
-        return Err("Burn clips the RNN's hidden state; our clip is ONNX's (pre-activations)".into());
+impl Accelerated for BiGru {
+    type State = Tensor<3>;
+    type Output = (Tensor<3>, Tensor<3>);
+
+    fn forward_accelerated(&self, input: Tensor<3>, state: Option<Tensor<3>>) -> Self::Output {
+        let layers = [gru_layer(&self.forward), gru_layer(&self.reverse)];
+        match bi_planned(layers, self.batch_first, &input) {
+            Ok(plans) => {
+                let (y, h_n, _) = bi_run(plans, input, state, None);
+                (y, h_n)
+            }
+            Err(reason) => {
+                warn_fallback("BiGru", &reason);
+                self.forward(input, state)
+            }
+        }
     }
-    let nonlinearity = match &m.hidden_activation {
-        BurnActivation::Tanh(_) => Nonlinearity::Tanh,
-        BurnActivation::Relu(_) => Nonlinearity::Relu,
-        other => return Err(format!("an RNN with {other:?} (ours: tanh or relu)")),
-    };
-    let layer = Layer {
-        gates: vec![Some(&m.gate)],
-        cell: CellKind::Rnn(nonlinearity),
-        d_hidden: m.d_hidden,
-        batch_first: m.batch_first,
-        reverse: m.reverse,
-        options: CellOptions::default(),
-    };
-    let plan = layer.plan(input)?;
-    Ok((layer, plan))
+
+    fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
+        let layers = [gru_layer(&self.forward), gru_layer(&self.reverse)];
+        bi_planned(layers, self.batch_first, input).err()
+    }
 }
 
 impl Accelerated for Rnn {
@@ -414,7 +424,7 @@ impl Accelerated for Rnn {
     type Output = (Tensor<3>, RnnState<2>);
 
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<RnnState<2>>) -> Self::Output {
-        match rnn_plan(self, &input) {
+        match planned(rnn_layer(self), &input) {
             Ok((layer, plan)) => {
                 let (y, h_n, _) = layer.run(input, (state.map(|s| s.hidden), None), plan);
                 (y, RnnState::new(h_n))
@@ -427,6 +437,30 @@ impl Accelerated for Rnn {
     }
 
     fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
-        rnn_plan(self, input).err()
+        planned(rnn_layer(self), input).err()
+    }
+}
+
+impl Accelerated for BiRnn {
+    type State = RnnState<3>;
+    type Output = (Tensor<3>, RnnState<3>);
+
+    fn forward_accelerated(&self, input: Tensor<3>, state: Option<RnnState<3>>) -> Self::Output {
+        let layers = [rnn_layer(&self.forward), rnn_layer(&self.reverse)];
+        match bi_planned(layers, self.batch_first, &input) {
+            Ok(plans) => {
+                let (y, h_n, _) = bi_run(plans, input, state.map(|s| s.hidden), None);
+                (y, RnnState::new(h_n))
+            }
+            Err(reason) => {
+                warn_fallback("BiRnn", &reason);
+                self.forward(input, state)
+            }
+        }
+    }
+
+    fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
+        let layers = [rnn_layer(&self.forward), rnn_layer(&self.reverse)];
+        bi_planned(layers, self.batch_first, input).err()
     }
 }

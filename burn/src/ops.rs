@@ -1,9 +1,11 @@
 //! The two operations Burn records: a recurrent layer's forward and its
 //! backward, as a Burn backend extension. On Burn's wgpu back end
-//! (`CubeBackend`, under Fusion) they copy Burn's tensors into an engine's
-//! buffers, record our passes and copy the results into new Burn tensors,
-//! all in one encoder submitted on the shared queue after Burn's pending
-//! work. Under Autodiff the forward is one node whose backward is ours.
+//! (`CubeBackend`, under Fusion) they copy Burn's tensors (the input, the
+//! states, each gate's weights and biases as the module holds them) into
+//! an engine's buffers, record our passes and copy the results into new
+//! Burn tensors, all in one encoder submitted on the shared queue after
+//! Burn's pending work. Under Autodiff the forward is one node whose
+//! backward is ours.
 //!
 //! Why copies instead of binding Burn's buffers: CubeCL packs many tensors
 //! into one `wgpu::Buffer` (a page), so a kernel of ours reading one
@@ -32,6 +34,19 @@ use wgpu_rnn::{GpuTensor, StackConfig};
 use crate::device::gpu_for_wgpu;
 use crate::engine::{self, Engine};
 
+/// Gate slots of an operation: the most any cell has (the LSTM's four).
+pub(crate) const GATES: usize = 4;
+
+/// Which gate inputs of a call are real (the others are a one-value
+/// placeholder): a gate's weights (absent: the LSTM's forget gate under
+/// `input_forget`), its input and hidden biases.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Present {
+    pub weights: [bool; GATES],
+    pub bias_ih: [bool; GATES],
+    pub bias_hh: [bool; GATES],
+}
+
 /// One call of a layer: its configuration and sizes, which optional inputs
 /// are real, and (training) the slot its forward leaves the tape in for
 /// its backward.
@@ -42,9 +57,9 @@ pub struct Call {
     pub(crate) batch: usize,
     pub(crate) has_h0: bool,
     pub(crate) has_c0: bool,
+    pub(crate) present: Present,
     pub(crate) tape: Option<TapeSlot>,
 }
-
 impl Call {
     fn hidden(&self) -> usize {
         self.config.layer.hidden_size
@@ -81,69 +96,123 @@ impl fmt::Debug for TapeSlot {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn forward_meta(
     x: &TensorSpec,
-    _w_ih: &TensorSpec,
-    _w_hh: &TensorSpec,
-    _b_ih: &TensorSpec,
-    _b_hh: &TensorSpec,
     _h0: &TensorSpec,
     _c0: &TensorSpec,
+    _wi0: &TensorSpec,
+    _wi1: &TensorSpec,
+    _wi2: &TensorSpec,
+    _wi3: &TensorSpec,
+    _wh0: &TensorSpec,
+    _wh1: &TensorSpec,
+    _wh2: &TensorSpec,
+    _wh3: &TensorSpec,
+    _bi0: &TensorSpec,
+    _bi1: &TensorSpec,
+    _bi2: &TensorSpec,
+    _bi3: &TensorSpec,
+    _bh0: &TensorSpec,
+    _bh1: &TensorSpec,
+    _bh2: &TensorSpec,
+    _bh3: &TensorSpec,
     call: &Call,
 ) -> TensorSpec {
     TensorSpec::new(Shape::new([call.packed_len()]), x.dtype)
 }
 
-type Specs7 = (
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-    TensorSpec,
-);
+/// Four of anything: one per gate slot.
+pub type Four<T> = (T, T, T, T);
 
-fn grads_meta(grad: &TensorSpec, call: &Call) -> Specs7 {
-    let spec = |dims: &[usize]| TensorSpec::new(Shape::from(dims.to_vec()), grad.dtype);
-    let cfg = &call.config.layer;
-    let (rows, h) = (cfg.gate_rows(), cfg.hidden_size);
-    (
-        spec(&call.input_shape()),
-        spec(&[call.batch, h]),
-        spec(&[call.batch, h]),
-        spec(&[rows, cfg.input_size]),
-        spec(&[rows, h]),
-        spec(&[rows]),
-        spec(&[rows]),
-    )
+/// The gradients of a call's inputs, in the forward's argument order.
+type Grads<T> = (T, T, T, Four<T>, Four<T>, Four<T>, Four<T>);
+
+fn four<T>([a, b, c, d]: [T; 4]) -> Four<T> {
+    (a, b, c, d)
+}
+
+impl Call {
+    /// The shapes of the gradients: like the inputs, `[1]` for a
+    /// placeholder.
+    fn grad_shapes(&self) -> [Vec<usize>; 19] {
+        let cfg = &self.config.layer;
+        let (i, h) = (cfg.input_size, cfg.hidden_size);
+        let gate = |k: usize, real: bool, shape: Vec<usize>| match k < cfg.cell.gates() && real {
+            true => shape,
+            false => vec![1],
+        };
+        let p = &self.present;
+        let mut shapes = vec![self.input_shape().to_vec(), vec![self.batch, h], vec![self.batch, h]];
+        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![i, h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![h, h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.bias_ih[k] && cfg.bias, vec![h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.bias_hh[k] && cfg.bias, vec![h])));
+        shapes.try_into().expect("19 shapes")
+    }
+}
+
+/// The 19 gradients as the operation returns them.
+fn group<T>(values: [T; 19]) -> Grads<T> {
+    let mut it = values.into_iter();
+    let mut take = || it.next().expect("19 values");
+    let (x, h0, c0) = (take(), take(), take());
+    let mut gates = || four([(); GATES].map(|_| take()));
+    (x, h0, c0, gates(), gates(), gates(), gates())
+}
+
+/// The 19 gradients in argument order.
+fn ungroup<T>((x, h0, c0, wi, wh, bi, bh): Grads<T>) -> [T; 19] {
+    let [a, b, c, d] = [wi, wh, bi, bh].map(|(p, q, r, s)| [p, q, r, s]);
+    let mut out = vec![x, h0, c0];
+    out.extend(a.into_iter().chain(b).chain(c).chain(d));
+    match out.try_into() {
+        Ok(all) => all,
+        Err(_) => unreachable!("3 + 16 values"),
+    }
+}
+
+fn grads_meta(grad: &TensorSpec, call: &Call) -> Grads<TensorSpec> {
+    group(call.grad_shapes().map(|dims| TensorSpec::new(Shape::from(dims), grad.dtype)))
 }
 
 /// A recurrent layer's forward: `x` in our layout (`[T, B, I]`, or
-/// `[B, T, I]` batch-first), PyTorch's `weight_ih [G*H, I]`,
-/// `weight_hh [G*H, H]`, `bias_ih`, `bias_hh [G*H]` (any shape when the
-/// config has no bias), `h0`, `c0 [B, H]` (any shape when absent).
-/// Returns [`Call::packed_len`] values.
+/// `[B, T, I]` batch-first), `h0`, `c0 [B, H]`, then per gate slot (our
+/// gate order) Burn's `W_ih [I, H]`, then `W_hh [H, H]`, then `b_ih [H]`,
+/// then `b_hh [H]`; inputs [`Call::present`] marks absent are a one-value
+/// placeholder. Returns [`Call::packed_len`] values.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait RecurrentOps: Backend {
     #[allow(clippy::too_many_arguments)]
     #[fusion(meta = forward_meta)]
     fn recurrent_forward(
         x: FloatTensor<Self>,
-        w_ih: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-        b_ih: FloatTensor<Self>,
-        b_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
+        wi0: FloatTensor<Self>,
+        wi1: FloatTensor<Self>,
+        wi2: FloatTensor<Self>,
+        wi3: FloatTensor<Self>,
+        wh0: FloatTensor<Self>,
+        wh1: FloatTensor<Self>,
+        wh2: FloatTensor<Self>,
+        wh3: FloatTensor<Self>,
+        bi0: FloatTensor<Self>,
+        bi1: FloatTensor<Self>,
+        bi2: FloatTensor<Self>,
+        bi3: FloatTensor<Self>,
+        bh0: FloatTensor<Self>,
+        bh1: FloatTensor<Self>,
+        bh2: FloatTensor<Self>,
+        bh3: FloatTensor<Self>,
         call: Call,
     ) -> FloatTensor<Self>;
 }
 
 /// The backward of a training [`RecurrentOps::recurrent_forward`] from the
-/// gradient of its packed output: the gradients of `x`, `h0`, `c0`,
-/// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (zeros where the input
-/// was absent). Called by the autodiff node only, on the inner backend.
+/// gradient of its packed output: the gradients of its 19 inputs, in
+/// their order and shapes (zeros for placeholders). Called by the
+/// autodiff node only, on the inner backend.
 #[backend_extension(Cube, Fusion)]
 pub trait RecurrentGrads: Backend {
     #[allow(clippy::type_complexity)]
@@ -155,10 +224,30 @@ pub trait RecurrentGrads: Backend {
         FloatTensor<Self>,
         FloatTensor<Self>,
         FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
-        FloatTensor<Self>,
+        (
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+        ),
+        (
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+        ),
+        (
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+        ),
+        (
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+            FloatTensor<Self>,
+        ),
     );
 }
 
@@ -172,35 +261,36 @@ fn fail(during: &str, e: impl fmt::Display) -> ! {
 impl RecurrentOps for CubeBackend {
     fn recurrent_forward(
         x: CubeTensor,
-        w_ih: CubeTensor,
-        w_hh: CubeTensor,
-        b_ih: CubeTensor,
-        b_hh: CubeTensor,
         h0: CubeTensor,
         c0: CubeTensor,
+        wi0: CubeTensor,
+        wi1: CubeTensor,
+        wi2: CubeTensor,
+        wi3: CubeTensor,
+        wh0: CubeTensor,
+        wh1: CubeTensor,
+        wh2: CubeTensor,
+        wh3: CubeTensor,
+        bi0: CubeTensor,
+        bi1: CubeTensor,
+        bi2: CubeTensor,
+        bi3: CubeTensor,
+        bh0: CubeTensor,
+        bh1: CubeTensor,
+        bh2: CubeTensor,
+        bh3: CubeTensor,
         call: Call,
     ) -> CubeTensor {
-        run_forward([x, w_ih, w_hh, b_ih, b_hh, h0, c0], &call)
-            .unwrap_or_else(|e| fail("recurrent forward", e))
+        let inputs = [
+            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
+        ];
+        run_forward(inputs, &call).unwrap_or_else(|e| fail("recurrent forward", e))
     }
 }
 
 impl RecurrentGrads for CubeBackend {
-    fn recurrent_grads(
-        grad: CubeTensor,
-        call: Call,
-    ) -> (
-        CubeTensor,
-        CubeTensor,
-        CubeTensor,
-        CubeTensor,
-        CubeTensor,
-        CubeTensor,
-        CubeTensor,
-    ) {
-        let [a, b, c, d, e, f, g] =
-            run_grads(grad, &call).unwrap_or_else(|e| fail("recurrent backward", e));
-        (a, b, c, d, e, f, g)
+    fn recurrent_grads(grad: CubeTensor, call: Call) -> Grads<CubeTensor> {
+        group(run_grads(grad, &call).unwrap_or_else(|e| fail("recurrent backward", e)))
     }
 }
 
@@ -270,29 +360,65 @@ fn ours_to_burn(
     copy(enc, (from.buffer(), from.offset()), (&r.buffer, r.offset + at), from.byte_len());
 }
 
-fn run_forward(inputs: [CubeTensor; 7], call: &Call) -> Result<CubeTensor, String> {
-    let [x, w_ih, w_hh, b_ih, b_hh, h0, c0] = inputs.map(into_contiguous);
-    let device = wgpu_device(&x)?;
+/// Copies `bytes` from Burn's range to ours at `at` bytes in.
+fn burn_to_ours_at(enc: &mut wgpu::CommandEncoder, (r, _): &(WgpuResource, impl Sized), to: &GpuTensor, at: u64, bytes: u64) -> Result<(), String> {
+    if r.size < bytes {
+        return Err(format!("a {}-byte tensor where {bytes} bytes were expected", r.size));
+    }
+    copy(enc, (&r.buffer, r.offset), (to.buffer(), to.offset() + at), bytes);
+    Ok(())
+}
+
+fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, String> {
+    let inputs = inputs.map(into_contiguous);
+    let x = &inputs[0];
+    let device = wgpu_device(x)?;
     let gpu = gpu_for_wgpu(&device).ok_or("the device was not registered by wgpu_rnn_burn")?;
     let engine = engine::lend(&device, &gpu, call.config).map_err(|e| e.to_string())?;
     let guard = engine.sized(call.seq, call.batch).map_err(|e| e.to_string())?;
     let sized = guard.as_ref().expect("sized() fills it");
-    let out = empty(&x, &[call.packed_len()]);
-    let [rx, rw_ih, rw_hh, rb_ih, rb_hh, rh0, rc0, rout] =
-        [&x, &w_ih, &w_hh, &b_ih, &b_hh, &h0, &c0, &out].map(resource);
-    let (rx, rout) = (rx?, rout?);
+    let out = empty(x, &[call.packed_len()]);
+    let res = inputs.each_ref().map(resource);
+    let rout = resource(&out)?;
+    let [rx, rh0, rc0, rest @ ..] = res;
+    let mut rest = rest.into_iter();
+    let mut slots = || [(); GATES].map(|_| rest.next().expect("16 gate inputs"));
+    let (r_wi, r_wh, r_bi, r_bh) = (slots(), slots(), slots(), slots());
     // Burn's queued work (what made our inputs) goes first.
     x.client.flush().map_err(|e| format!("flushing Burn's work: {e:?}"))?;
 
+    let layer = &call.config.layer;
+    let (g, i, h) = (layer.cell.gates(), layer.input_size as u64, layer.hidden_size as u64);
     let mut enc = gpu.device().create_command_encoder(&Default::default());
     let params = engine.stack.parameters(0, 0).expect("one layer");
-    burn_to_ours(&mut enc, &rx, &sized.input)?;
-    burn_to_ours(&mut enc, &rw_ih?, &params.weight_ih)?;
-    burn_to_ours(&mut enc, &rw_hh?, &params.weight_hh)?;
-    if let (Some(b_ih), Some(b_hh)) = (&params.bias_ih, &params.bias_hh) {
-        burn_to_ours(&mut enc, &rb_ih?, b_ih)?;
-        burn_to_ours(&mut enc, &rb_hh?, b_hh)?;
+    let layout = &engine.layout;
+    burn_to_ours(&mut enc, &rx?, &sized.input)?;
+    // Each gate's block; an absent gate's block reads as zeros.
+    for k in 0..g {
+        let blocks = [(&r_wi[k], &layout.staging_ih, i * h), (&r_wh[k], &layout.staging_hh, h * h)];
+        for (from, to, n) in blocks {
+            let (at, bytes) = (k as u64 * n * 4, n * 4);
+            match (call.present.weights[k], from) {
+                (true, Ok(from)) => burn_to_ours_at(&mut enc, from, to, at, bytes)?,
+                (true, Err(e)) => return Err(e.clone()),
+                (false, _) => enc.clear_buffer(to.buffer(), to.offset() + at, Some(bytes)),
+            }
+        }
+        let biases = [
+            (&r_bi[k], &params.bias_ih, call.present.bias_ih[k]),
+            (&r_bh[k], &params.bias_hh, call.present.bias_hh[k]),
+        ];
+        for (from, to, real) in biases {
+            let Some(to) = to else { continue };
+            let (at, bytes) = (k as u64 * h * 4, h * 4);
+            match (real, from) {
+                (true, Ok(from)) => burn_to_ours_at(&mut enc, from, to, at, bytes)?,
+                (true, Err(e)) => return Err(e.clone()),
+                (false, _) => enc.clear_buffer(to.buffer(), to.offset() + at, Some(bytes)),
+            }
+        }
     }
+    layout.to_ours.iter().for_each(|t| t.record(&mut enc));
     engine.stack.record_repack(&mut enc).map_err(|e| e.to_string())?;
     let h0 = match call.has_h0 {
         true => {
@@ -342,7 +468,7 @@ fn run_forward(inputs: [CubeTensor; 7], call: &Call) -> Result<CubeTensor, Strin
     Ok(out)
 }
 
-fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 7], String> {
+fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 19], String> {
     let grad = into_contiguous(grad);
     let (engine, tape) = call
         .tape
@@ -353,17 +479,7 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 7], String> {
     let gpu = gpu_for_wgpu(&device).ok_or("the device was not registered by wgpu_rnn_burn")?;
     let guard = engine.sized(call.seq, call.batch).map_err(|e| e.to_string())?;
     let sized = guard.as_ref().expect("sized() fills it");
-    let cfg = &call.config.layer;
-    let (rows, h) = (cfg.gate_rows(), cfg.hidden_size);
-    let outs = [
-        empty(&grad, &call.input_shape()),
-        empty(&grad, &[call.batch, h]),
-        empty(&grad, &[call.batch, h]),
-        empty(&grad, &[rows, cfg.input_size]),
-        empty(&grad, &[rows, h]),
-        empty(&grad, &[rows]),
-        empty(&grad, &[rows]),
-    ];
+    let outs = call.grad_shapes().map(|shape| empty(&grad, &shape));
     let rgrad = resource(&grad)?;
     let routs = outs.each_ref().map(resource);
     grad.client.flush().map_err(|e| format!("flushing Burn's work: {e:?}"))?;
@@ -395,25 +511,32 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 7], String> {
             &sized.input_grads,
         )
         .map_err(|e| e.to_string())?;
+    engine.layout.to_burn.iter().for_each(|t| t.record(&mut enc));
     let layer = &engine.grads.layers()[0];
     let d = &sized.input_grads;
-    let ours = [
-        Some(&d.input),
-        Some(&d.h0),
-        d.c0.as_ref(),
-        Some(&layer.weight_ih),
-        Some(&layer.weight_hh),
-        layer.bias_ih.as_ref(),
-        layer.bias_hh.as_ref(),
-    ];
-    for (from, to) in ours.into_iter().zip(routs) {
-        let to = to?;
+    let cfg = &call.config.layer;
+    let (gates, i, h) = (cfg.cell.gates(), cfg.input_size as u64, cfg.hidden_size as u64);
+    // Where each gradient is in our buffers: (tensor, byte offset, bytes).
+    let block = |t: &GpuTensor, k: usize, n: u64| (t.clone(), k as u64 * n * 4, n * 4);
+    let whole = |t: &GpuTensor| (t.clone(), 0, t.byte_len());
+    let mut sources: Vec<Option<(GpuTensor, u64, u64)>> =
+        vec![Some(whole(&d.input)), Some(whole(&d.h0)), d.c0.as_ref().map(whole)];
+    let layout = &engine.layout;
+    let p = &call.present;
+    let real = |k: usize, present: bool| k < gates && present;
+    sources.extend((0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_ih, k, i * h))));
+    sources.extend((0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_hh, k, h * h))));
+    sources.extend((0..GATES).map(|k| {
+        layer.bias_ih.as_ref().filter(|_| real(k, p.bias_ih[k])).map(|b| block(b, k, h))
+    }));
+    sources.extend((0..GATES).map(|k| {
+        layer.bias_hh.as_ref().filter(|_| real(k, p.bias_hh[k])).map(|b| block(b, k, h))
+    }));
+    for (from, to) in sources.into_iter().zip(routs) {
+        let (r, _) = to?;
         match from {
-            Some(from) => ours_to_burn(&mut enc, from, &to, 0),
-            None => {
-                let r = &to.0;
-                enc.clear_buffer(&r.buffer, r.offset, Some(r.size.next_multiple_of(4)));
-            }
+            Some((t, at, bytes)) => copy(&mut enc, (t.buffer(), t.offset() + at), (&r.buffer, r.offset), bytes),
+            None => enc.clear_buffer(&r.buffer, r.offset, Some(r.size.next_multiple_of(4))),
         }
     }
     gpu.queue().submit([enc.finish()]);
@@ -424,13 +547,13 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 7], String> {
 #[derive(Debug)]
 struct RecurrentBackward;
 
-impl<B: Backend + RecurrentGrads> Backward<B, 7> for RecurrentBackward {
+impl<B: Backend + RecurrentGrads> Backward<B, 19> for RecurrentBackward {
     type State = Call;
 
-    fn backward(self, ops: Ops<Call, 7>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Call, 19>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let (a, b, c, d, e, f, g) = B::recurrent_grads(grad, ops.state);
-        for (parent, value) in ops.parents.into_iter().zip([a, b, c, d, e, f, g]) {
+        let values = ungroup(B::recurrent_grads(grad, ops.state));
+        for (parent, value) in ops.parents.into_iter().zip(values) {
             if let Some(parent) = parent {
                 grads.register::<B>(parent.id, value);
             }
@@ -441,39 +564,52 @@ impl<B: Backend + RecurrentGrads> Backward<B, 7> for RecurrentBackward {
 impl<B: RecurrentOps + RecurrentGrads, C: CheckpointStrategy> RecurrentOps for Autodiff<B, C> {
     fn recurrent_forward(
         x: FloatTensor<Self>,
-        w_ih: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-        b_ih: FloatTensor<Self>,
-        b_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
+        wi0: FloatTensor<Self>,
+        wi1: FloatTensor<Self>,
+        wi2: FloatTensor<Self>,
+        wi3: FloatTensor<Self>,
+        wh0: FloatTensor<Self>,
+        wh1: FloatTensor<Self>,
+        wh2: FloatTensor<Self>,
+        wh3: FloatTensor<Self>,
+        bi0: FloatTensor<Self>,
+        bi1: FloatTensor<Self>,
+        bi2: FloatTensor<Self>,
+        bi3: FloatTensor<Self>,
+        bh0: FloatTensor<Self>,
+        bh1: FloatTensor<Self>,
+        bh2: FloatTensor<Self>,
+        bh3: FloatTensor<Self>,
         call: Call,
     ) -> FloatTensor<Self> {
-        let (x, gx) = x.into_parts();
-        let (w_ih, g_wih) = w_ih.into_parts();
-        let (w_hh, g_whh) = w_hh.into_parts();
-        let (b_ih, g_bih) = b_ih.into_parts();
-        let (b_hh, g_bhh) = b_hh.into_parts();
-        let (h0, gh0) = h0.into_parts();
-        let (c0, gc0) = c0.into_parts();
-        let guards = [gx, gh0, gc0, g_wih, g_whh, g_bih, g_bhh];
-        match RecurrentBackward
-            .prepare::<C>(guards)
-            .compute_bound()
-            .stateful()
-        {
+        let all = [
+            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
+        ];
+        let mut prims = Vec::with_capacity(19);
+        let guards = all.map(|t| {
+            let (prim, guard) = t.into_parts();
+            prims.push(prim);
+            guard
+        });
+        let run = |prims: Vec<_>, call: Call| {
+            let [x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3] =
+                <[_; 19]>::try_from(prims).unwrap_or_else(|_| unreachable!("19 inputs"));
+            B::recurrent_forward(
+                x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3, call,
+            )
+        };
+        match RecurrentBackward.prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let call = Call {
                     tape: Some(TapeSlot::default()),
                     ..call
                 };
-                let out = B::recurrent_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, call.clone());
+                let out = run(prims, call.clone());
                 prep.finish(call, out)
             }
-            OpsKind::UnTracked(prep) => {
-                let call = Call { tape: None, ..call };
-                prep.finish(B::recurrent_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, call))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(run(prims, Call { tape: None, ..call })),
         }
     }
 }

@@ -7,7 +7,7 @@ mod common;
 
 use burn::nn::activation::ActivationConfig;
 use burn::nn::{
-    BiLstmConfig, GruConfig, HardSigmoidConfig, LeakyReluConfig, LstmConfig, LstmState,
+    BiGruConfig, BiLstmConfig, BiRnnConfig, GruConfig, HardSigmoidConfig, LeakyReluConfig, LstmConfig, LstmState,
     RnnConfig, RnnState,
 };
 use burn::tensor::{Device, Tensor};
@@ -251,4 +251,61 @@ fn unsupported_options_fall_back_to_burn() {
     assert_close("gelu y", &gelu.forward_accelerated(x.clone(), None), &gelu.forward(x.clone(), None), 0.0);
     let wrong = LstmConfig::new(3, 5, true).init(&dev);
     assert!(wrong.fallback_reason(&x).expect("4 features into 3").contains("features"));
+}
+
+/// BiGru and BiRnn: both directions, `[2, B, H]` states, both layouts.
+#[test]
+fn bigru_and_birnn_match_burn() {
+    let dev = device().autodiff();
+    for (k, case) in CASES[..3].iter().enumerate() {
+        let x = case.input(&dev, 91);
+        let h0 = case
+            .states
+            .then(|| uniform([2, case.batch, case.hidden], 1.0, 92, &dev).require_grad());
+        let what = format!("bigru case {k}");
+        let m = BiGruConfig::new(case.input, case.hidden, true)
+            .with_batch_first(case.batch_first)
+            .with_reset_after(k != 1)
+            .init(&dev);
+        let m = seeded(m, 90 + k as u64);
+        assert_eq!(m.fallback_reason(&x), None);
+        let (y, h) = m.forward_accelerated(x.clone(), h0.clone());
+        let (yb, hb) = m.forward(x.clone(), h0.clone());
+        assert_close(&format!("{what} y"), &y, &yb, TOL);
+        assert_close(&format!("{what} h_n"), &h, &hb, TOL);
+        let g = (weighted(y, 93) + weighted(h, 94)).backward();
+        let gb = (weighted(yb, 93) + weighted(hb, 94)).backward();
+        assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+        if let Some(h0) = &h0 {
+            assert_close(&format!("{what} dh0"), &h0.grad(&g).unwrap(), &h0.grad(&gb).unwrap(), TOL);
+        }
+        let params: Vec<_> = [&m.forward, &m.reverse]
+            .into_iter()
+            .flat_map(|l| [&l.reset_gate, &l.update_gate, &l.new_gate])
+            .enumerate()
+            .flat_map(|(i, g)| gate_params(&i.to_string(), g))
+            .collect();
+        assert_param_grads(&what, &params, &g, &params, &gb, TOL);
+
+        let what = format!("birnn case {k}");
+        let m = BiRnnConfig::new(case.input, case.hidden, true)
+            .with_batch_first(case.batch_first)
+            .init(&dev);
+        let m = seeded(m, 95 + k as u64);
+        let x = case.input(&dev, 96);
+        let state = h0.as_ref().map(|h| RnnState::new(h.clone()));
+        assert_eq!(m.fallback_reason(&x), None);
+        let (y, s) = m.forward_accelerated(x.clone(), state);
+        let (yb, sb) = m.forward(x.clone(), h0.clone().map(RnnState::new));
+        assert_close(&format!("{what} y"), &y, &yb, TOL);
+        assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
+        let g = (weighted(y, 97) + weighted(s.hidden, 98)).backward();
+        let gb = (weighted(yb, 97) + weighted(sb.hidden, 98)).backward();
+        assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+        let params: Vec<_> = [("f", &m.forward.gate), ("r", &m.reverse.gate)]
+            .into_iter()
+            .flat_map(|(n, g)| gate_params(n, g))
+            .collect();
+        assert_param_grads(&what, &params, &g, &params, &gb, TOL);
+    }
 }
