@@ -72,7 +72,10 @@ bench-web: web-build
 
 test-burn: vulkan-driver
 	cd burn && cargo fmt --check
+	cd burn && cargo clippy --all-targets -- -D warnings
+	cd burn && RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 	cd burn && cargo test --all-targets
+	cd burn && cargo test --doc
 	cd burn && cargo run --example train_lstm
 
 bench-burn: vulkan-driver

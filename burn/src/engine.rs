@@ -63,7 +63,11 @@ impl Engine {
     }
 
     /// The buffers of `(seq, batch)`, made on the first call of that size.
-    pub fn sized(&self, seq: usize, batch: usize) -> wgpu_rnn::Result<MutexGuard<'_, Option<Sized>>> {
+    pub fn sized(
+        &self,
+        seq: usize,
+        batch: usize,
+    ) -> wgpu_rnn::Result<MutexGuard<'_, Option<Sized>>> {
         let mut guard = self.sized.lock().unwrap_or_else(|e| e.into_inner());
         if !matches!(&*guard, Some(s) if s.seq == seq && s.batch == batch) {
             *guard = None;
@@ -101,9 +105,16 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 /// An engine of `config` on `gpu` that nobody else holds: a free one from
 /// the pool, or a new one added to it. The caller holds it as long as its
 /// buffers matter (until the submit, or the backward of a training call).
-pub(crate) fn lend(device: &WgpuDevice, gpu: &Gpu, config: StackConfig) -> wgpu_rnn::Result<Arc<Engine>> {
+pub(crate) fn lend(
+    device: &WgpuDevice,
+    gpu: &Gpu,
+    config: StackConfig,
+) -> wgpu_rnn::Result<Arc<Engine>> {
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    let engines = pool.get_or_insert_with(HashMap::new).entry((device.clone(), config)).or_default();
+    let engines = pool
+        .get_or_insert_with(HashMap::new)
+        .entry((device.clone(), config))
+        .or_default();
     // Only the pool holds a free engine.
     if let Some(free) = engines.iter().find(|e| Arc::strong_count(e) == 1) {
         return Ok(free.clone());

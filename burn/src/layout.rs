@@ -17,11 +17,18 @@ pub(crate) struct Transpose {
 }
 
 impl Transpose {
-    pub fn new(gpu: &Gpu, src: &GpuTensor, dst: &GpuTensor, [blocks, rows, cols]: [usize; 3]) -> Self {
+    pub fn new(
+        gpu: &Gpu,
+        src: &GpuTensor,
+        dst: &GpuTensor,
+        [blocks, rows, cols]: [usize; 3],
+    ) -> Self {
         let device = gpu.device();
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("transpose gate blocks"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("../shaders/transpose_blocks.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                include_str!("../shaders/transpose_blocks.wgsl").into(),
+            ),
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("transpose gate blocks"),
@@ -48,13 +55,30 @@ impl Transpose {
             label: Some("transpose gate blocks"),
             layout: &pipeline.get_bind_group_layout(0),
             entries: &[
-                wgpu::BindGroupEntry { binding: 0, resource: view(src) },
-                wgpu::BindGroupEntry { binding: 1, resource: view(dst) },
-                wgpu::BindGroupEntry { binding: 2, resource: uniform.as_entire_binding() },
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: view(src),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: view(dst),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: uniform.as_entire_binding(),
+                },
             ],
         });
-        let grid = [(cols as u32).div_ceil(16), (rows as u32).div_ceil(16), blocks as u32];
-        Self { pipeline, bind_group, grid }
+        let grid = [
+            (cols as u32).div_ceil(16),
+            (rows as u32).div_ceil(16),
+            blocks as u32,
+        ];
+        Self {
+            pipeline,
+            bind_group,
+            grid,
+        }
     }
 
     pub fn record(&self, enc: &mut wgpu::CommandEncoder) {

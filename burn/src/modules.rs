@@ -48,7 +48,10 @@ fn warn_fallback(module: &str, reason: &str) {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let message = format!("wgpu-rnn-burn: {module} runs on Burn's own forward: {reason}");
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-    if seen.get_or_insert_with(HashSet::new).insert(message.clone()) {
+    if seen
+        .get_or_insert_with(HashSet::new)
+        .insert(message.clone())
+    {
         log::warn!("{message}");
     }
 }
@@ -93,7 +96,10 @@ impl Layer<'_> {
     /// The stack configuration for `input`, or why our kernels do not run.
     fn plan(&self, input: &Tensor<3>) -> Result<(StackConfig, usize, usize), String> {
         if input.dtype() != DType::F32 {
-            return Err(format!("the input is {:?}; our kernels take f32", input.dtype()));
+            return Err(format!(
+                "the input is {:?}; our kernels take f32",
+                input.dtype()
+            ));
         }
         let gpu = gpu_for(&input.device()).ok_or(
             "the tensor's device was not made by wgpu_rnn_burn::init or adopt \
@@ -104,7 +110,9 @@ impl Layer<'_> {
         let [a, b, i] = input.dims();
         let (seq, batch) = if self.batch_first { (b, a) } else { (a, b) };
         if i != d_input {
-            return Err(format!("the input has {i} features, the module takes {d_input}"));
+            return Err(format!(
+                "the input has {i} features, the module takes {d_input}"
+            ));
         }
         if seq == 0 || batch == 0 {
             return Err("an empty sequence or batch".into());
@@ -122,16 +130,20 @@ impl Layer<'_> {
             .flatten()
             .any(|g| g.input_transform.bias.is_some() || g.hidden_transform.bias.is_some());
         let layer = RnnConfig::new(self.cell, d_input, self.d_hidden)
-            .and_then(|c| c.with_bias(bias).with_options(self.options.clone()))
+            .and_then(|c| c.with_bias(bias).with_options(self.options))
             .map_err(|e| e.to_string())?;
         let config = StackConfig::new(layer)
-            .with_direction(if self.reverse { Direction::Reverse } else { Direction::Forward })
+            .with_direction(if self.reverse {
+                Direction::Reverse
+            } else {
+                Direction::Forward
+            })
             .with_batch_first(self.batch_first)
             .validated()
             .map_err(|e| e.to_string())?;
         // The training tape keeps every step's gates in one binding.
         let gate_bytes = (seq * batch * layer.gate_rows()) as u64 * 4;
-        let limit = u64::from(gpu.limits().max_storage_buffer_binding_size);
+        let limit = gpu.limits().max_storage_buffer_binding_size;
         if gate_bytes > limit {
             return Err(format!(
                 "{gate_bytes} bytes of gates for T={seq}, B={batch} pass the device's \
@@ -180,7 +192,10 @@ impl Layer<'_> {
             present,
             tape: None,
         };
-        let state = |t: Option<Tensor<2>>| t.map(Tensor::into_dispatch).unwrap_or_else(|| absent.clone());
+        let state = |t: Option<Tensor<2>>| {
+            t.map(Tensor::into_dispatch)
+                .unwrap_or_else(|| absent.clone())
+        };
         let [wi0, wi1, wi2, wi3] = wi;
         let [wh0, wh1, wh2, wh3] = wh;
         let [bi0, bi1, bi2, bi3] = bi;
@@ -189,7 +204,22 @@ impl Layer<'_> {
             input.into_dispatch(),
             state(h0),
             state(c0),
-            wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
+            wi0,
+            wi1,
+            wi2,
+            wi3,
+            wh0,
+            wh1,
+            wh2,
+            wh3,
+            bi0,
+            bi1,
+            bi2,
+            bi3,
+            bh0,
+            bh1,
+            bh2,
+            bh3,
             call,
         ));
         let (n_y, n_s) = (seq * batch * h, batch * h);
@@ -244,7 +274,9 @@ fn bi_run(
     h0: Option<Tensor<3>>,
     c0: Option<Tensor<3>>,
 ) -> (Tensor<3>, Tensor<3>, Option<Tensor<3>>) {
-    let pick = |t: &Option<Tensor<3>>, d: usize| t.as_ref().map(|t| t.clone().slice(d..d + 1).squeeze_dim(0));
+    let pick = |t: &Option<Tensor<3>>, d: usize| {
+        t.as_ref().map(|t| t.clone().slice(d..d + 1).squeeze_dim(0))
+    };
     let (y_f, h_f, c_f) = forward.run(input.clone(), (pick(&h0, 0), pick(&c0, 0)), forward_plan);
     let (y_r, h_r, c_r) = reverse.run(input, (pick(&h0, 1), pick(&c0, 1)), reverse_plan);
     (
@@ -256,7 +288,9 @@ fn bi_run(
 
 fn lstm_layer(m: &Lstm, reverse: bool) -> Result<Layer<'_>, String> {
     if m.clip.is_some() {
-        return Err("Burn clips the LSTM's cell state; our clip is ONNX's (pre-activations)".into());
+        return Err(
+            "Burn clips the LSTM's cell state; our clip is ONNX's (pre-activations)".into(),
+        );
     }
     let f = activation(&m.gate_activation)?;
     let g = activation(&m.cell_activation)?;
@@ -286,11 +320,17 @@ fn lstm_layer(m: &Lstm, reverse: bool) -> Result<Layer<'_>, String> {
 
 fn gru_layer(m: &Gru) -> Result<Layer<'_>, String> {
     if m.clip.is_some() {
-        return Err("Burn clips the GRU's hidden state; our clip is ONNX's (pre-activations)".into());
+        return Err(
+            "Burn clips the GRU's hidden state; our clip is ONNX's (pre-activations)".into(),
+        );
     }
     let f = activation(&m.gate_activation)?;
     let g = activation(&m.hidden_activation)?;
-    let reset = if m.reset_after { GruReset::After } else { GruReset::Before };
+    let reset = if m.reset_after {
+        GruReset::After
+    } else {
+        GruReset::Before
+    };
     Ok(Layer {
         gates: vec![Some(&m.reset_gate), Some(&m.update_gate), Some(&m.new_gate)],
         cell: CellKind::Gru(reset),
@@ -311,7 +351,9 @@ fn gru_layer(m: &Gru) -> Result<Layer<'_>, String> {
 
 fn rnn_layer(m: &Rnn) -> Result<Layer<'_>, String> {
     if m.clip.is_some() {
-        return Err("Burn clips the RNN's hidden state; our clip is ONNX's (pre-activations)".into());
+        return Err(
+            "Burn clips the RNN's hidden state; our clip is ONNX's (pre-activations)".into(),
+        );
     }
     let nonlinearity = match &m.hidden_activation {
         BurnActivation::Tanh(_) => Nonlinearity::Tanh,
@@ -335,7 +377,9 @@ impl Accelerated for Lstm {
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<LstmState<2>>) -> Self::Output {
         match planned(lstm_layer(self, self.reverse), &input) {
             Ok((layer, plan)) => {
-                let states = state.map(|s| (Some(s.hidden), Some(s.cell))).unwrap_or_default();
+                let states = state
+                    .map(|s| (Some(s.hidden), Some(s.cell)))
+                    .unwrap_or_default();
                 let (y, h_n, c_n) = layer.run(input, states, plan);
                 (y, LstmState::new(c_n.expect("an LSTM has c_n"), h_n))
             }
@@ -356,10 +400,15 @@ impl Accelerated for BiLstm {
     type Output = (Tensor<3>, LstmState<3>);
 
     fn forward_accelerated(&self, input: Tensor<3>, state: Option<LstmState<3>>) -> Self::Output {
-        let layers = [lstm_layer(&self.forward, false), lstm_layer(&self.reverse, true)];
+        let layers = [
+            lstm_layer(&self.forward, false),
+            lstm_layer(&self.reverse, true),
+        ];
         match bi_planned(layers, self.batch_first, &input) {
             Ok(plans) => {
-                let (h0, c0) = state.map(|s| (Some(s.hidden), Some(s.cell))).unwrap_or_default();
+                let (h0, c0) = state
+                    .map(|s| (Some(s.hidden), Some(s.cell)))
+                    .unwrap_or_default();
                 let (y, h_n, c_n) = bi_run(plans, input, h0, c0);
                 (y, LstmState::new(c_n.expect("an LSTM has c_n"), h_n))
             }
@@ -371,7 +420,10 @@ impl Accelerated for BiLstm {
     }
 
     fn fallback_reason(&self, input: &Tensor<3>) -> Option<String> {
-        let layers = [lstm_layer(&self.forward, false), lstm_layer(&self.reverse, true)];
+        let layers = [
+            lstm_layer(&self.forward, false),
+            lstm_layer(&self.reverse, true),
+        ];
         bi_planned(layers, self.batch_first, input).err()
     }
 }

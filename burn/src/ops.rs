@@ -85,9 +85,12 @@ impl Call {
     }
 }
 
+/// A training forward's engine (held until the backward) and tape.
+type Taped = (Arc<Engine>, TrainTape);
+
 /// Where a training forward leaves its engine and tape for the backward.
 #[derive(Clone, Default)]
-pub struct TapeSlot(Arc<Mutex<Option<(Arc<Engine>, TrainTape)>>>);
+pub struct TapeSlot(Arc<Mutex<Option<Taped>>>);
 
 impl fmt::Debug for TapeSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,7 +146,11 @@ impl Call {
             false => vec![1],
         };
         let p = &self.present;
-        let mut shapes = vec![self.input_shape().to_vec(), vec![self.batch, h], vec![self.batch, h]];
+        let mut shapes = vec![
+            self.input_shape().to_vec(),
+            vec![self.batch, h],
+            vec![self.batch, h],
+        ];
         shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![i, h])));
         shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![h, h])));
         shapes.extend((0..GATES).map(|k| gate(k, p.bias_ih[k] && cfg.bias, vec![h])));
@@ -173,7 +180,10 @@ fn ungroup<T>((x, h0, c0, wi, wh, bi, bh): Grads<T>) -> [T; 19] {
 }
 
 fn grads_meta(grad: &TensorSpec, call: &Call) -> Grads<TensorSpec> {
-    group(call.grad_shapes().map(|dims| TensorSpec::new(Shape::from(dims), grad.dtype)))
+    group(
+        call.grad_shapes()
+            .map(|dims| TensorSpec::new(Shape::from(dims), grad.dtype)),
+    )
 }
 
 /// A recurrent layer's forward: `x` in our layout (`[T, B, I]`, or
@@ -282,7 +292,8 @@ impl RecurrentOps for CubeBackend {
         call: Call,
     ) -> CubeTensor {
         let inputs = [
-            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
+            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2,
+            bh3,
         ];
         run_forward(inputs, &call).unwrap_or_else(|e| fail("recurrent forward", e))
     }
@@ -347,7 +358,12 @@ fn burn_to_ours(
             to.byte_len()
         ));
     }
-    copy(enc, (&r.buffer, r.offset), (to.buffer(), to.offset()), to.byte_len());
+    copy(
+        enc,
+        (&r.buffer, r.offset),
+        (to.buffer(), to.offset()),
+        to.byte_len(),
+    );
     Ok(())
 }
 
@@ -357,15 +373,34 @@ fn ours_to_burn(
     (r, _): &(WgpuResource, impl Sized),
     at: u64,
 ) {
-    copy(enc, (from.buffer(), from.offset()), (&r.buffer, r.offset + at), from.byte_len());
+    copy(
+        enc,
+        (from.buffer(), from.offset()),
+        (&r.buffer, r.offset + at),
+        from.byte_len(),
+    );
 }
 
 /// Copies `bytes` from Burn's range to ours at `at` bytes in.
-fn burn_to_ours_at(enc: &mut wgpu::CommandEncoder, (r, _): &(WgpuResource, impl Sized), to: &GpuTensor, at: u64, bytes: u64) -> Result<(), String> {
+fn burn_to_ours_at(
+    enc: &mut wgpu::CommandEncoder,
+    (r, _): &(WgpuResource, impl Sized),
+    to: &GpuTensor,
+    at: u64,
+    bytes: u64,
+) -> Result<(), String> {
     if r.size < bytes {
-        return Err(format!("a {}-byte tensor where {bytes} bytes were expected", r.size));
+        return Err(format!(
+            "a {}-byte tensor where {bytes} bytes were expected",
+            r.size
+        ));
     }
-    copy(enc, (&r.buffer, r.offset), (to.buffer(), to.offset() + at), bytes);
+    copy(
+        enc,
+        (&r.buffer, r.offset),
+        (to.buffer(), to.offset() + at),
+        bytes,
+    );
     Ok(())
 }
 
@@ -375,7 +410,9 @@ fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, Stri
     let device = wgpu_device(x)?;
     let gpu = gpu_for_wgpu(&device).ok_or("the device was not registered by wgpu_rnn_burn")?;
     let engine = engine::lend(&device, &gpu, call.config).map_err(|e| e.to_string())?;
-    let guard = engine.sized(call.seq, call.batch).map_err(|e| e.to_string())?;
+    let guard = engine
+        .sized(call.seq, call.batch)
+        .map_err(|e| e.to_string())?;
     let sized = guard.as_ref().expect("sized() fills it");
     let out = empty(x, &[call.packed_len()]);
     let res = inputs.each_ref().map(resource);
@@ -385,17 +422,26 @@ fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, Stri
     let mut slots = || [(); GATES].map(|_| rest.next().expect("16 gate inputs"));
     let (r_wi, r_wh, r_bi, r_bh) = (slots(), slots(), slots(), slots());
     // Burn's queued work (what made our inputs) goes first.
-    x.client.flush().map_err(|e| format!("flushing Burn's work: {e:?}"))?;
+    x.client
+        .flush()
+        .map_err(|e| format!("flushing Burn's work: {e:?}"))?;
 
     let layer = &call.config.layer;
-    let (g, i, h) = (layer.cell.gates(), layer.input_size as u64, layer.hidden_size as u64);
+    let (g, i, h) = (
+        layer.cell.gates(),
+        layer.input_size as u64,
+        layer.hidden_size as u64,
+    );
     let mut enc = gpu.device().create_command_encoder(&Default::default());
     let params = engine.stack.parameters(0, 0).expect("one layer");
     let layout = &engine.layout;
     burn_to_ours(&mut enc, &rx?, &sized.input)?;
     // Each gate's block; an absent gate's block reads as zeros.
     for k in 0..g {
-        let blocks = [(&r_wi[k], &layout.staging_ih, i * h), (&r_wh[k], &layout.staging_hh, h * h)];
+        let blocks = [
+            (&r_wi[k], &layout.staging_ih, i * h),
+            (&r_wh[k], &layout.staging_hh, h * h),
+        ];
         for (from, to, n) in blocks {
             let (at, bytes) = (k as u64 * n * 4, n * 4);
             match (call.present.weights[k], from) {
@@ -419,7 +465,10 @@ fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, Stri
         }
     }
     layout.to_ours.iter().for_each(|t| t.record(&mut enc));
-    engine.stack.record_repack(&mut enc).map_err(|e| e.to_string())?;
+    engine
+        .stack
+        .record_repack(&mut enc)
+        .map_err(|e| e.to_string())?;
     let h0 = match call.has_h0 {
         true => {
             burn_to_ours(&mut enc, &rh0?, &sized.h0)?;
@@ -446,7 +495,13 @@ fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, Stri
         Some(_) => {
             let (o, tape) = engine
                 .stack
-                .record_forward_train(&mut enc, &sized.input, states, None, TrainOptions::default())
+                .record_forward_train(
+                    &mut enc,
+                    &sized.input,
+                    states,
+                    None,
+                    TrainOptions::default(),
+                )
                 .map_err(|e| e.to_string())?;
             write_out(&mut enc, &o);
             Some(tape)
@@ -477,22 +532,35 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 19], String> 
         .ok_or("the backward ran without its forward's tape (was the forward run twice?)")?;
     let device = wgpu_device(&grad)?;
     let gpu = gpu_for_wgpu(&device).ok_or("the device was not registered by wgpu_rnn_burn")?;
-    let guard = engine.sized(call.seq, call.batch).map_err(|e| e.to_string())?;
+    let guard = engine
+        .sized(call.seq, call.batch)
+        .map_err(|e| e.to_string())?;
     let sized = guard.as_ref().expect("sized() fills it");
     let outs = call.grad_shapes().map(|shape| empty(&grad, &shape));
     let rgrad = resource(&grad)?;
     let routs = outs.each_ref().map(resource);
-    grad.client.flush().map_err(|e| format!("flushing Burn's work: {e:?}"))?;
+    grad.client
+        .flush()
+        .map_err(|e| format!("flushing Burn's work: {e:?}"))?;
 
     let mut enc = gpu.device().create_command_encoder(&Default::default());
     // The packed gradient, split into the seeds.
     let g = &rgrad.0;
     let mut at = g.offset;
-    for seed in [Some(&sized.seed_output), Some(&sized.seed_h), sized.seed_c.as_ref()]
-        .into_iter()
-        .flatten()
+    for seed in [
+        Some(&sized.seed_output),
+        Some(&sized.seed_h),
+        sized.seed_c.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
-        copy(&mut enc, (&g.buffer, at), (seed.buffer(), seed.offset()), seed.byte_len());
+        copy(
+            &mut enc,
+            (&g.buffer, at),
+            (seed.buffer(), seed.offset()),
+            seed.byte_len(),
+        );
         at += seed.byte_len();
     }
     let seeds = Seeds {
@@ -511,31 +579,59 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 19], String> 
             &sized.input_grads,
         )
         .map_err(|e| e.to_string())?;
-    engine.layout.to_burn.iter().for_each(|t| t.record(&mut enc));
+    engine
+        .layout
+        .to_burn
+        .iter()
+        .for_each(|t| t.record(&mut enc));
     let layer = &engine.grads.layers()[0];
     let d = &sized.input_grads;
     let cfg = &call.config.layer;
-    let (gates, i, h) = (cfg.cell.gates(), cfg.input_size as u64, cfg.hidden_size as u64);
+    let (gates, i, h) = (
+        cfg.cell.gates(),
+        cfg.input_size as u64,
+        cfg.hidden_size as u64,
+    );
     // Where each gradient is in our buffers: (tensor, byte offset, bytes).
     let block = |t: &GpuTensor, k: usize, n: u64| (t.clone(), k as u64 * n * 4, n * 4);
     let whole = |t: &GpuTensor| (t.clone(), 0, t.byte_len());
-    let mut sources: Vec<Option<(GpuTensor, u64, u64)>> =
-        vec![Some(whole(&d.input)), Some(whole(&d.h0)), d.c0.as_ref().map(whole)];
+    let mut sources: Vec<Option<(GpuTensor, u64, u64)>> = vec![
+        Some(whole(&d.input)),
+        Some(whole(&d.h0)),
+        d.c0.as_ref().map(whole),
+    ];
     let layout = &engine.layout;
     let p = &call.present;
     let real = |k: usize, present: bool| k < gates && present;
-    sources.extend((0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_ih, k, i * h))));
-    sources.extend((0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_hh, k, h * h))));
+    sources.extend(
+        (0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_ih, k, i * h))),
+    );
+    sources.extend(
+        (0..GATES).map(|k| real(k, p.weights[k]).then(|| block(&layout.staging_hh, k, h * h))),
+    );
     sources.extend((0..GATES).map(|k| {
-        layer.bias_ih.as_ref().filter(|_| real(k, p.bias_ih[k])).map(|b| block(b, k, h))
+        layer
+            .bias_ih
+            .as_ref()
+            .filter(|_| real(k, p.bias_ih[k]))
+            .map(|b| block(b, k, h))
     }));
     sources.extend((0..GATES).map(|k| {
-        layer.bias_hh.as_ref().filter(|_| real(k, p.bias_hh[k])).map(|b| block(b, k, h))
+        layer
+            .bias_hh
+            .as_ref()
+            .filter(|_| real(k, p.bias_hh[k]))
+            .map(|b| block(b, k, h))
     }));
     for (from, to) in sources.into_iter().zip(routs) {
         let (r, _) = to?;
         match from {
-            Some((t, at, bytes)) => copy(&mut enc, (t.buffer(), t.offset() + at), (&r.buffer, r.offset), bytes),
+            Some((t, at, bytes)) => copy(
+                &mut enc,
+                (t.buffer(), t.offset() + at),
+                (&r.buffer, r.offset),
+                bytes,
+            ),
             None => enc.clear_buffer(&r.buffer, r.offset, Some(r.size.next_multiple_of(4))),
         }
     }
@@ -585,7 +681,8 @@ impl<B: RecurrentOps + RecurrentGrads, C: CheckpointStrategy> RecurrentOps for A
         call: Call,
     ) -> FloatTensor<Self> {
         let all = [
-            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3,
+            x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2,
+            bh3,
         ];
         let mut prims = Vec::with_capacity(19);
         let guards = all.map(|t| {
@@ -597,10 +694,15 @@ impl<B: RecurrentOps + RecurrentGrads, C: CheckpointStrategy> RecurrentOps for A
             let [x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3] =
                 <[_; 19]>::try_from(prims).unwrap_or_else(|_| unreachable!("19 inputs"));
             B::recurrent_forward(
-                x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1, bh2, bh3, call,
+                x, h0, c0, wi0, wi1, wi2, wi3, wh0, wh1, wh2, wh3, bi0, bi1, bi2, bi3, bh0, bh1,
+                bh2, bh3, call,
             )
         };
-        match RecurrentBackward.prepare::<C>(guards).compute_bound().stateful() {
+        match RecurrentBackward
+            .prepare::<C>(guards)
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(prep) => {
                 let call = Call {
                     tape: Some(TapeSlot::default()),

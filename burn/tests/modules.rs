@@ -7,8 +7,8 @@ mod common;
 
 use burn::nn::activation::ActivationConfig;
 use burn::nn::{
-    BiGruConfig, BiLstmConfig, BiRnnConfig, GruConfig, HardSigmoidConfig, LeakyReluConfig, LstmConfig, LstmState,
-    RnnConfig, RnnState,
+    BiGruConfig, BiLstmConfig, BiRnnConfig, GruConfig, HardSigmoidConfig, LeakyReluConfig,
+    LstmConfig, LstmState, RnnConfig, RnnState,
 };
 use burn::tensor::{Device, Tensor};
 use common::*;
@@ -35,11 +35,43 @@ struct Case {
 }
 
 const CASES: [Case; 4] = [
-    Case { input: 1, hidden: 1, batch: 1, seq: 1, batch_first: true, states: false, scale: 1.0 },
-    Case { input: 3, hidden: 67, batch: 2, seq: 5, batch_first: false, states: true, scale: 1.0 },
-    Case { input: 67, hidden: 3, batch: 3, seq: 4, batch_first: true, states: true, scale: 1.0 },
+    Case {
+        input: 1,
+        hidden: 1,
+        batch: 1,
+        seq: 1,
+        batch_first: true,
+        states: false,
+        scale: 1.0,
+    },
+    Case {
+        input: 3,
+        hidden: 67,
+        batch: 2,
+        seq: 5,
+        batch_first: false,
+        states: true,
+        scale: 1.0,
+    },
+    Case {
+        input: 67,
+        hidden: 3,
+        batch: 3,
+        seq: 4,
+        batch_first: true,
+        states: true,
+        scale: 1.0,
+    },
     // Saturating: every gate at 0 or 1, tanh at ±1.
-    Case { input: 3, hidden: 5, batch: 2, seq: 3, batch_first: true, states: true, scale: 1e4 },
+    Case {
+        input: 3,
+        hidden: 5,
+        batch: 2,
+        seq: 3,
+        batch_first: true,
+        states: true,
+        scale: 1e4,
+    },
 ];
 
 impl Case {
@@ -61,7 +93,10 @@ fn check_lstm(lstm: &burn::nn::Lstm, case: &Case, what: &str) {
     let dev = device().autodiff();
     let x = case.input(&dev, 1);
     let (h0, c0) = (case.state(&dev, 2), case.state(&dev, 3));
-    let state = h0.clone().zip(c0.clone()).map(|(h, c)| LstmState::new(c, h));
+    let state = h0
+        .clone()
+        .zip(c0.clone())
+        .map(|(h, c)| LstmState::new(c, h));
     assert_eq!(lstm.fallback_reason(&x), None, "{what}");
     let (y, s) = lstm.forward_accelerated(x.clone(), state.clone());
     let (yb, sb) = lstm.forward(x.clone(), state);
@@ -70,18 +105,33 @@ fn check_lstm(lstm: &burn::nn::Lstm, case: &Case, what: &str) {
     assert_close(&format!("{what} c_n"), &s.cell, &sb.cell, TOL);
     let loss = |y, s: LstmState<2>| weighted(y, 4) + weighted(s.hidden, 5) + weighted(s.cell, 6);
     let (g, gb) = (loss(y, s).backward(), loss(yb, sb).backward());
-    assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+    assert_close(
+        &format!("{what} dx"),
+        &x.grad(&g).unwrap(),
+        &x.grad(&gb).unwrap(),
+        TOL,
+    );
     for (name, t) in [("dh0", &h0), ("dc0", &c0)] {
         if let Some(t) = t {
-            assert_close(&format!("{what} {name}"), &t.grad(&g).unwrap(), &t.grad(&gb).unwrap(), TOL);
+            assert_close(
+                &format!("{what} {name}"),
+                &t.grad(&g).unwrap(),
+                &t.grad(&gb).unwrap(),
+                TOL,
+            );
         }
     }
-    let params: Vec<_> = [("i", Some(&lstm.input_gate)), ("f", lstm.forget_gate.as_ref()), ("g", Some(&lstm.cell_gate)), ("o", Some(&lstm.output_gate))]
-        .into_iter()
-        .filter_map(|(n, g)| g.map(|g| gate_params(n, g)))
-        .flatten()
-        .collect();
-    assert_param_grads(&what, &params, &g, &params, &gb, TOL);
+    let params: Vec<_> = [
+        ("i", Some(&lstm.input_gate)),
+        ("f", lstm.forget_gate.as_ref()),
+        ("g", Some(&lstm.cell_gate)),
+        ("o", Some(&lstm.output_gate)),
+    ]
+    .into_iter()
+    .filter_map(|(n, g)| g.map(|g| gate_params(n, g)))
+    .flatten()
+    .collect();
+    assert_param_grads(what, &params, &g, &params, &gb, TOL);
 }
 
 #[test]
@@ -101,9 +151,21 @@ fn lstm_options_match_burn() {
     let dev = device().autodiff();
     let case = &CASES[1];
     let base = || LstmConfig::new(case.input, case.hidden, true).with_batch_first(case.batch_first);
-    check_lstm(&seeded(base().with_reverse(true).init(&dev), 1), case, "reverse");
-    check_lstm(&seeded(base().with_input_forget(true).init(&dev), 2), case, "input_forget");
-    check_lstm(&seeded(LstmConfig::new(3, 5, false).init(&dev), 3), &CASES[3], "no bias");
+    check_lstm(
+        &seeded(base().with_reverse(true).init(&dev), 1),
+        case,
+        "reverse",
+    );
+    check_lstm(
+        &seeded(base().with_input_forget(true).init(&dev), 2),
+        case,
+        "input_forget",
+    );
+    check_lstm(
+        &seeded(LstmConfig::new(3, 5, false).init(&dev), 3),
+        &CASES[3],
+        "no bias",
+    );
     let functions = base()
         .with_gate_activation(ActivationConfig::HardSigmoid(HardSigmoidConfig::new()))
         .with_cell_activation(ActivationConfig::Softsign)
@@ -131,21 +193,37 @@ fn bilstm_matches_burn() {
         assert_close(&format!("{what} y"), &y, &yb, TOL);
         assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
         assert_close(&format!("{what} c_n"), &s.cell, &sb.cell, TOL);
-        let loss = |y, s: LstmState<3>| weighted(y, 14) + weighted(s.hidden, 15) + weighted(s.cell, 16);
+        let loss =
+            |y, s: LstmState<3>| weighted(y, 14) + weighted(s.hidden, 15) + weighted(s.cell, 16);
         let (g, gb) = (loss(y, s).backward(), loss(yb, sb).backward());
-        assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+        assert_close(
+            &format!("{what} dx"),
+            &x.grad(&g).unwrap(),
+            &x.grad(&gb).unwrap(),
+            TOL,
+        );
         if let Some(s) = &state {
             for (n, t) in [("dh0", &s.hidden), ("dc0", &s.cell)] {
-                assert_close(&format!("{what} {n}"), &t.grad(&g).unwrap(), &t.grad(&gb).unwrap(), TOL);
+                assert_close(
+                    &format!("{what} {n}"),
+                    &t.grad(&g).unwrap(),
+                    &t.grad(&gb).unwrap(),
+                    TOL,
+                );
             }
         }
         let params: Vec<_> = [&m.forward, &m.reverse]
             .into_iter()
             .flat_map(|l| {
-                [&l.input_gate, l.forget_gate.as_ref().unwrap(), &l.cell_gate, &l.output_gate]
-                    .into_iter()
-                    .enumerate()
-                    .flat_map(|(i, g)| gate_params(&i.to_string(), g))
+                [
+                    &l.input_gate,
+                    l.forget_gate.as_ref().unwrap(),
+                    &l.cell_gate,
+                    &l.output_gate,
+                ]
+                .into_iter()
+                .enumerate()
+                .flat_map(|(i, g)| gate_params(&i.to_string(), g))
             })
             .collect();
         assert_param_grads(&what, &params, &g, &params, &gb, TOL);
@@ -163,7 +241,10 @@ fn gru_both_resets_match_burn() {
                 .init(&dev);
             let gru = seeded(gru, 20 + k as u64);
             // Burn's GRU is always batch-first.
-            let case = Case { batch_first: true, ..*case };
+            let case = Case {
+                batch_first: true,
+                ..*case
+            };
             let x = case.input(&dev, 21);
             let h0 = case.state(&dev, 22);
             assert_eq!(gru.fallback_reason(&x), None);
@@ -171,14 +252,28 @@ fn gru_both_resets_match_burn() {
             let yb = gru.forward(x.clone(), h0.clone());
             assert_close(&format!("{what} y"), &y, &yb, TOL);
             let (g, gb) = (weighted(y, 23).backward(), weighted(yb, 23).backward());
-                assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+            assert_close(
+                &format!("{what} dx"),
+                &x.grad(&g).unwrap(),
+                &x.grad(&gb).unwrap(),
+                TOL,
+            );
             if let Some(h0) = &h0 {
-                assert_close(&format!("{what} dh0"), &h0.grad(&g).unwrap(), &h0.grad(&gb).unwrap(), TOL);
+                assert_close(
+                    &format!("{what} dh0"),
+                    &h0.grad(&g).unwrap(),
+                    &h0.grad(&gb).unwrap(),
+                    TOL,
+                );
             }
-            let params: Vec<_> = [("r", &gru.reset_gate), ("z", &gru.update_gate), ("n", &gru.new_gate)]
-                .into_iter()
-                .flat_map(|(n, g)| gate_params(n, g))
-                .collect();
+            let params: Vec<_> = [
+                ("r", &gru.reset_gate),
+                ("z", &gru.update_gate),
+                ("n", &gru.new_gate),
+            ]
+            .into_iter()
+            .flat_map(|(n, g)| gate_params(n, g))
+            .collect();
             assert_param_grads(&what, &params, &g, &params, &gb, TOL);
         }
     }
@@ -206,9 +301,19 @@ fn rnn_matches_burn() {
             assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
             let g = (weighted(y, 33) + weighted(s.hidden, 34)).backward();
             let gb = (weighted(yb, 33) + weighted(sb.hidden, 34)).backward();
-                assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+            assert_close(
+                &format!("{what} dx"),
+                &x.grad(&g).unwrap(),
+                &x.grad(&gb).unwrap(),
+                TOL,
+            );
             if let Some(h0) = &h0 {
-                assert_close(&format!("{what} dh0"), &h0.grad(&g).unwrap(), &h0.grad(&gb).unwrap(), TOL);
+                assert_close(
+                    &format!("{what} dh0"),
+                    &h0.grad(&g).unwrap(),
+                    &h0.grad(&gb).unwrap(),
+                    TOL,
+                );
             }
             let params = gate_params("gate", &rnn.gate);
             assert_param_grads(&what, &params, &g, &params, &gb, TOL);
@@ -230,7 +335,12 @@ fn inference_without_autodiff_matches_burn() {
     assert_close("c_n", &s.cell, &sb.cell, TOL);
     let gru = GruConfig::new(case.input, case.hidden, true).init(&dev);
     let x = uniform([case.batch, case.seq, case.input], 1.0, 42, &dev);
-    assert_close("gru y", &gru.forward_accelerated(x.clone(), None), &gru.forward(x, None), TOL);
+    assert_close(
+        "gru y",
+        &gru.forward_accelerated(x.clone(), None),
+        &gru.forward(x, None),
+        TOL,
+    );
 }
 
 /// Options our kernels compute differently from Burn take Burn's forward
@@ -240,17 +350,30 @@ fn unsupported_options_fall_back_to_burn() {
     let dev = device().autodiff();
     let x = uniform([2, 3, 4], 1.0, 51, &dev);
     let clipped = LstmConfig::new(4, 5, true).with_clip(Some(0.5)).init(&dev);
-    let reason = clipped.fallback_reason(&x).expect("Burn's clip is not ours");
+    let reason = clipped
+        .fallback_reason(&x)
+        .expect("Burn's clip is not ours");
     assert!(reason.contains("clip"), "{reason}");
     let (y, _) = clipped.forward_accelerated(x.clone(), None);
     assert_close("clipped y", &y, &clipped.forward(x.clone(), None).0, 0.0);
     let gelu = GruConfig::new(4, 5, true)
         .with_hidden_activation(ActivationConfig::Gelu)
         .init(&dev);
-    assert!(gelu.fallback_reason(&x).expect("no GELU kernel").contains("Gelu"));
-    assert_close("gelu y", &gelu.forward_accelerated(x.clone(), None), &gelu.forward(x.clone(), None), 0.0);
+    assert!(gelu
+        .fallback_reason(&x)
+        .expect("no GELU kernel")
+        .contains("Gelu"));
+    assert_close(
+        "gelu y",
+        &gelu.forward_accelerated(x.clone(), None),
+        &gelu.forward(x.clone(), None),
+        0.0,
+    );
     let wrong = LstmConfig::new(3, 5, true).init(&dev);
-    assert!(wrong.fallback_reason(&x).expect("4 features into 3").contains("features"));
+    assert!(wrong
+        .fallback_reason(&x)
+        .expect("4 features into 3")
+        .contains("features"));
 }
 
 /// BiGru and BiRnn: both directions, `[2, B, H]` states, both layouts.
@@ -275,9 +398,19 @@ fn bigru_and_birnn_match_burn() {
         assert_close(&format!("{what} h_n"), &h, &hb, TOL);
         let g = (weighted(y, 93) + weighted(h, 94)).backward();
         let gb = (weighted(yb, 93) + weighted(hb, 94)).backward();
-        assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+        assert_close(
+            &format!("{what} dx"),
+            &x.grad(&g).unwrap(),
+            &x.grad(&gb).unwrap(),
+            TOL,
+        );
         if let Some(h0) = &h0 {
-            assert_close(&format!("{what} dh0"), &h0.grad(&g).unwrap(), &h0.grad(&gb).unwrap(), TOL);
+            assert_close(
+                &format!("{what} dh0"),
+                &h0.grad(&g).unwrap(),
+                &h0.grad(&gb).unwrap(),
+                TOL,
+            );
         }
         let params: Vec<_> = [&m.forward, &m.reverse]
             .into_iter()
@@ -301,7 +434,12 @@ fn bigru_and_birnn_match_burn() {
         assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
         let g = (weighted(y, 97) + weighted(s.hidden, 98)).backward();
         let gb = (weighted(yb, 97) + weighted(sb.hidden, 98)).backward();
-        assert_close(&format!("{what} dx"), &x.grad(&g).unwrap(), &x.grad(&gb).unwrap(), TOL);
+        assert_close(
+            &format!("{what} dx"),
+            &x.grad(&g).unwrap(),
+            &x.grad(&gb).unwrap(),
+            TOL,
+        );
         let params: Vec<_> = [("f", &m.forward.gate), ("r", &m.reverse.gate)]
             .into_iter()
             .flat_map(|(n, g)| gate_params(n, g))

@@ -20,8 +20,9 @@ const TOL: f32 = 1e-5;
 fn inputs_sharing_buffers_match_burn() {
     let dev = device().autodiff();
     let lstm = seeded(LstmConfig::new(3, 5, true).init(&dev), 60);
-    let views: [(&str, fn(Tensor<3>) -> Tensor<3>); 3] = [
-        ("rows 1..3 (an offset view)", |big| big.slice([1..3])),
+    type View = fn(Tensor<3>) -> Tensor<3>;
+    let views: [(&str, View); 3] = [
+        ("rows 1..3 (an offset view)", |big| big.slice([1..3, 0..6])),
         ("steps 2..5 (strided)", |big| big.slice([0..4, 2..5])),
         ("2*x + 1 (fused, pending)", |big| big * 2.0 + 1.0),
     ];
@@ -37,7 +38,12 @@ fn inputs_sharing_buffers_match_burn() {
         assert_close(&format!("{what}: c_n"), &s.cell, &sb.cell, TOL);
         let g = (y * 3.0).sum().backward();
         let gb = (yb * 3.0).sum().backward();
-        assert_close(&format!("{what}: d big"), &big.grad(&g).unwrap(), &big.grad(&gb).unwrap(), TOL);
+        assert_close(
+            &format!("{what}: d big"),
+            &big.grad(&g).unwrap(),
+            &big.grad(&gb).unwrap(),
+            TOL,
+        );
     }
 }
 
@@ -96,7 +102,10 @@ fn fifty_adam_steps_follow_burns_losses() {
     let x = uniform([8, 6, 2], 1.0, 81, &dev);
     let target = Tensor::cat(
         vec![
-            x.clone().slice([0..8, 0..6, 0..1]).mean_dim(1).reshape([8, 1]),
+            x.clone()
+                .slice([0..8, 0..6, 0..1])
+                .mean_dim(1)
+                .reshape([8, 1]),
             x.clone().slice([0..8, 5..6, 1..2]).reshape([8, 1]),
         ],
         1,
@@ -106,7 +115,11 @@ fn fifty_adam_steps_follow_burns_losses() {
         let mut optim = AdamConfig::new().init();
         let mut losses = Vec::new();
         for _ in 0..50 {
-            let loss = MseLoss::new().forward(model.forward(x.clone(), ours), target.clone(), Reduction::Mean);
+            let loss = MseLoss::new().forward(
+                model.forward(x.clone(), ours),
+                target.clone(),
+                Reduction::Mean,
+            );
             losses.push(values(&loss)[0]);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(1e-2, model, grads);
@@ -123,7 +136,12 @@ fn fifty_adam_steps_follow_burns_losses() {
             "step {step}: loss {a} (ours) against {b} (Burn)"
         );
     }
-    assert!(ours[49] < 0.5 * ours[0], "learned: {} -> {}", ours[0], ours[49]);
+    assert!(
+        ours[49] < 0.5 * ours[0],
+        "learned: {} -> {}",
+        ours[0],
+        ours[49]
+    );
     if std::env::var_os("REPORT_ERRORS").is_some() {
         eprintln!("losses ours {ours:?}\nlosses burn {burn:?}");
     }

@@ -20,12 +20,21 @@ pub fn device() -> Device {
 }
 
 /// Values in `[-scale, scale]` from a fixed seed.
-pub fn uniform<const D: usize>(dims: [usize; D], scale: f32, seed: u64, device: &Device) -> Tensor<D> {
+pub fn uniform<const D: usize>(
+    dims: [usize; D],
+    scale: f32,
+    seed: u64,
+    device: &Device,
+) -> Tensor<D> {
     let n: usize = dims.iter().product();
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let values: Vec<f32> = (0..n)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
         })
         .collect();
@@ -37,14 +46,22 @@ pub fn random<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
 }
 
 pub fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data().convert::<f32>().try_to_vec::<f32>().expect("f32 data")
+    t.to_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 data")
 }
 
 /// Asserts `|ours - burn| <= tol * max(1, max |burn|)` elementwise (both
 /// sides round in f32, in other orders; the error of a sum scales with
 /// its largest terms, so with the tensor's magnitude); names `what` and the
 /// worst element on failure. Returns the largest difference.
-pub fn assert_close<const D: usize>(what: &str, ours: &Tensor<D>, burn: &Tensor<D>, tol: f32) -> f32 {
+pub fn assert_close<const D: usize>(
+    what: &str,
+    ours: &Tensor<D>,
+    burn: &Tensor<D>,
+    tol: f32,
+) -> f32 {
     assert_eq!(ours.dims(), burn.dims(), "{what}: shapes");
     let (a, b) = (values(ours), values(burn));
     let magnitude = b.iter().fold(1f32, |m, v| m.max(v.abs()));
@@ -70,7 +87,10 @@ pub fn assert_close<const D: usize>(what: &str, ours: &Tensor<D>, burn: &Tensor<
 /// Every parameter of a gate with its name, for gradient comparisons.
 pub fn gate_params(name: &str, g: &GateController) -> Vec<(String, ParamRef)> {
     let mut out = Vec::new();
-    for (kind, l) in [("input", &g.input_transform), ("hidden", &g.hidden_transform)] {
+    for (kind, l) in [
+        ("input", &g.input_transform),
+        ("hidden", &g.hidden_transform),
+    ] {
         out.push((format!("{name}.{kind}.weight"), ParamRef::W(l.weight.val())));
         if let Some(b) = &l.bias {
             out.push((format!("{name}.{kind}.bias"), ParamRef::B(b.val())));
@@ -100,13 +120,15 @@ pub fn assert_param_grads(
         worst = worst.max(match (a, b) {
             (ParamRef::W(a), ParamRef::W(b)) => assert_close(
                 &format!("{what} d {name}"),
-                &a.grad(ours_grads).unwrap_or_else(|| panic!("no gradient for {name}")),
+                &a.grad(ours_grads)
+                    .unwrap_or_else(|| panic!("no gradient for {name}")),
                 &b.grad(burn_grads).expect("Burn's gradient"),
                 tol,
             ),
             (ParamRef::B(a), ParamRef::B(b)) => assert_close(
                 &format!("{what} d {name}"),
-                &a.grad(ours_grads).unwrap_or_else(|| panic!("no gradient for {name}")),
+                &a.grad(ours_grads)
+                    .unwrap_or_else(|| panic!("no gradient for {name}")),
                 &b.grad(burn_grads).expect("Burn's gradient"),
                 tol,
             ),
