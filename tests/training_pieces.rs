@@ -392,3 +392,59 @@ fn bad_training_calls_are_refused() {
     assert!(err(opt.add("p", &a, &b)).contains("gradient of p"));
     assert!(err(GpuTensor::zeros(g, "t", &[2]).unwrap().write(&[1.0])).contains("tensor write"));
 }
+
+/// Parameters written by copies recorded in the app's encoder (how
+/// another framework's tensors reach a stack) take effect through
+/// `record_repack` in the same encoder, and earlier tapes become stale.
+#[test]
+fn parameters_copied_in_an_encoder_take_effect_through_record_repack() {
+    use wgpu_rnn::{RnnStack, StackConfig, StackWeights};
+    let mut rng = SmallRng::seed_from_u64(4);
+    for cell in CellKind::ALL {
+        let config = StackConfig::new(RnnConfig::new(cell, 3, 5).unwrap());
+        let stack = RnnStack::new(gpu(), &StackWeights::random(config, 1, 1.0).unwrap()).unwrap();
+        let wanted = RnnStack::new(gpu(), &StackWeights::random(config, 2, 1.0).unwrap()).unwrap();
+        let (seq, batch) = (4, 2);
+        let x = tensor(
+            &random_vec(&mut rng, seq * batch * 3, 1.0),
+            &[seq, batch, 3],
+        );
+        let (_, tape) = stack
+            .forward_train(&x, None, None, None, Default::default())
+            .unwrap();
+        let mut encoder = gpu().device().create_command_encoder(&Default::default());
+        let (to, from) = (
+            stack.parameters(0, 0).unwrap(),
+            wanted.parameters(0, 0).unwrap(),
+        );
+        for ((_, p), (_, q)) in to.named().into_iter().zip(from.named()) {
+            encoder.copy_buffer_to_buffer(
+                q.buffer(),
+                q.offset(),
+                p.buffer(),
+                p.offset(),
+                q.byte_len(),
+            );
+        }
+        stack.record_repack(&mut encoder).unwrap();
+        gpu().queue().submit([encoder.finish()]);
+        let got = stack.forward(&x, None, None, None).unwrap();
+        let want = wanted.forward(&x, None, None, None).unwrap();
+        assert_eq!(
+            got.output.to_vec().unwrap(),
+            want.output.to_vec().unwrap(),
+            "{cell:?}: copied and repacked differs from a fresh upload"
+        );
+        let grads = wgpu_rnn::train::StackGrads::zeros(&stack).unwrap();
+        let seeds = wgpu_rnn::train::Seeds {
+            output: Some(&got.output),
+            ..Default::default()
+        };
+        assert!(
+            stack
+                .backward(&tape, seeds, &grads, GradMode::Overwrite)
+                .is_err(),
+            "{cell:?}: a tape from before the write is stale"
+        );
+    }
+}

@@ -102,7 +102,11 @@ impl RnnStack {
     /// are stale and the stream step rebuilds its layouts.
     pub fn record_repack(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         for layer in &self.device.layers {
-            layer.parameters().named().iter().for_each(|(_, t)| t.bump());
+            layer
+                .parameters()
+                .named()
+                .iter()
+                .for_each(|(_, t)| t.bump());
         }
         IntoEncoder(encoder).submit(self.gpu(), "repacking weights", &|rec| {
             rec.run("weight rebuild", |pass| {
