@@ -1,7 +1,7 @@
 //! The README stays true: every Rust snippet is either a doc test (run by
 //! `cargo test --doc` through `ReadmeSnippets` in `src/lib.rs`) or an
-//! excerpt of an example that runs in `make test`, its first line naming
-//! the example and every other line (but `// ...`) found in that file. Its
+//! excerpt of an example that runs in `make test` (or, for the Burn
+//! crate's, `make test-burn`), its first line naming the example and every other line (but `// ...`) found in that file. Its
 //! links to files in the repository lead somewhere.
 
 use std::path::Path;
@@ -41,7 +41,7 @@ fn every_snippet_runs_somewhere() {
         }
         let example = lines[0]
             .strip_prefix("// ")
-            .filter(|p| p.starts_with("examples/"))
+            .filter(|p| p.starts_with("examples/") || p.starts_with("burn/examples/"))
             .unwrap_or_else(|| panic!("an ignored snippet names no example: {lines:?}"));
         let source = std::fs::read_to_string(root().join(example)).unwrap();
         let source: Vec<&str> = source.lines().map(str::trim).collect();

@@ -15,6 +15,7 @@ use burn::module::Module;
 use burn::nn::{Gru, GruConfig, Lstm, LstmConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Distribution, Tensor};
+use wgpu_rnn::{CellKind, RnnConfig, RnnStack, StackConfig, StackWeights};
 use wgpu_rnn_burn::Accelerated;
 
 const CONFIGS: [(usize, usize, usize, usize, usize); 3] = [
@@ -166,12 +167,13 @@ fn bench<S: Stack>(
     }
 }
 
-/// What the buffer-sharing remedy costs at `(b, t, i, h)`: our call
-/// copies Burn's tensors into its own buffers and the results back
-/// (input, weights, biases, output and states), each call in one submit.
+/// What our call adds around the kernels at `(b, t, i, h)`: the
+/// buffer-sharing remedy (Burn's tensors copied into our buffers and the
+/// results back: input, weights, biases, output and states) and the
+/// weight rebuild, each call in one submit.
 /// Queued `N` times and waited for once, so the wait's own latency is
 /// spread out; an empty submit's cost is taken off.
-fn copy_cost((b, t, i, h): (usize, usize, usize, usize), device: &Device, reps: usize) {
+fn call_costs((b, t, i, h): (usize, usize, usize, usize), device: &Device, reps: usize) {
     const N: usize = 32;
     let gpu = wgpu_rnn_burn::gpu_for(device).expect("registered");
     let floats = b * t * i + 4 * h * (i + h) + 8 * h + b * t * h + 2 * b * h;
@@ -203,9 +205,22 @@ fn copy_cost((b, t, i, h): (usize, usize, usize, usize), device: &Device, reps: 
         }) / N as f64
     };
     let (copies, empty) = (submits(true), submits(false));
+    // The weight rebuild each call records after the copies (our kernel
+    // layouts from the parameters), for one LSTM layer of this shape.
+    let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, i, h).expect("valid"));
+    let stack = RnnStack::new(&gpu, &StackWeights::random(config, 0, 1.0).expect("valid")).expect("stack");
+    let repack = time(reps, || {
+        for _ in 0..N {
+            let mut enc = gpu.device().create_command_encoder(&Default::default());
+            stack.record_repack(&mut enc).expect("repack");
+            gpu.queue().submit([enc.finish()]);
+        }
+        gpu.device().poll(wgpu::PollType::wait_indefinitely()).expect("poll");
+    }) / N as f64;
     eprintln!(
-        "copies {b} {t} {i} {h}: {bytes} bytes in and out, {:.3} ms per call",
-        (copies - empty) * 1e3
+        "copies {b} {t} {i} {h}: {bytes} bytes in and out, {:.3} ms per call; weight rebuild {:.3} ms per call",
+        (copies - empty) * 1e3,
+        (repack - empty) * 1e3,
     );
 }
 
@@ -222,7 +237,7 @@ fn main() {
         .clone();
     eprintln!("adapter: {adapter}; Burn 0.22.1; {reps} timed runs after two warm-ups, medians");
     for &(b, t, i, h, l) in &CONFIGS {
-        copy_cost((b, t, i, h), &device, reps);
+        call_costs((b, t, i, h), &device, reps);
         let width = |k: usize| if k == 0 { i } else { h };
         let lstm = |d: &Device| LstmStack {
             layers: (0..l)

@@ -1,7 +1,7 @@
 //! Burn's recurrent modules on wgpu-rnn's kernels.
 //!
-//! A Burn 0.22.1 user keeps their `burn::nn::Lstm`, `BiLstm`, `Gru` and
-//! `Rnn` modules, records and optimizer, and calls
+//! A Burn 0.22.1 user keeps their `burn::nn::Lstm`, `BiLstm`, `Gru`,
+//! `BiGru`, `Rnn` and `BiRnn` modules, records and optimizer, and calls
 //! [`Accelerated::forward_accelerated`] where they called `forward`: the
 //! same arguments and results, computed by our kernels on Burn's own
 //! tensors and wgpu device, with Burn's autodiff carrying the gradients to
