@@ -208,14 +208,17 @@ fn call_costs((b, t, i, h): (usize, usize, usize, usize), device: &Device, reps:
     // The weight rebuild each call records after the copies (our kernel
     // layouts from the parameters), for one LSTM layer of this shape.
     let config = StackConfig::new(RnnConfig::new(CellKind::Lstm, i, h).expect("valid"));
-    let stack = RnnStack::new(&gpu, &StackWeights::random(config, 0, 1.0).expect("valid")).expect("stack");
+    let stack =
+        RnnStack::new(&gpu, &StackWeights::random(config, 0, 1.0).expect("valid")).expect("stack");
     let repack = time(reps, || {
         for _ in 0..N {
             let mut enc = gpu.device().create_command_encoder(&Default::default());
             stack.record_repack(&mut enc).expect("repack");
             gpu.queue().submit([enc.finish()]);
         }
-        gpu.device().poll(wgpu::PollType::wait_indefinitely()).expect("poll");
+        gpu.device()
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("poll");
     }) / N as f64;
     eprintln!(
         "copies {b} {t} {i} {h}: {bytes} bytes in and out, {:.3} ms per call; weight rebuild {:.3} ms per call",

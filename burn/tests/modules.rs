@@ -14,10 +14,6 @@ use burn::tensor::{Device, Tensor};
 use common::*;
 use wgpu_rnn_burn::Accelerated;
 
-/// Of the largest magnitude (see `assert_close`): float32 rounding of a
-/// few steps, measured at most 1.2e-7 here; a wrong term is off by O(1).
-const TOL: f32 = 1e-5;
-
 /// A fixed weighting of an output, so every element's gradient differs.
 fn weighted<const D: usize>(t: Tensor<D>, seed: u64) -> Tensor<1> {
     let w = uniform(t.dims(), 1.0, seed, &t.device());
@@ -105,20 +101,10 @@ fn check_lstm(lstm: &burn::nn::Lstm, case: &Case, what: &str) {
     assert_close(&format!("{what} c_n"), &s.cell, &sb.cell, TOL);
     let loss = |y, s: LstmState<2>| weighted(y, 4) + weighted(s.hidden, 5) + weighted(s.cell, 6);
     let (g, gb) = (loss(y, s).backward(), loss(yb, sb).backward());
-    assert_close(
-        &format!("{what} dx"),
-        &x.grad(&g).unwrap(),
-        &x.grad(&gb).unwrap(),
-        TOL,
-    );
+    assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
     for (name, t) in [("dh0", &h0), ("dc0", &c0)] {
         if let Some(t) = t {
-            assert_close(
-                &format!("{what} {name}"),
-                &t.grad(&g).unwrap(),
-                &t.grad(&gb).unwrap(),
-                TOL,
-            );
+            assert_leaf_grad(&format!("{what} {name}"), t, (&g, &gb));
         }
     }
     let params: Vec<_> = [
@@ -196,20 +182,10 @@ fn bilstm_matches_burn() {
         let loss =
             |y, s: LstmState<3>| weighted(y, 14) + weighted(s.hidden, 15) + weighted(s.cell, 16);
         let (g, gb) = (loss(y, s).backward(), loss(yb, sb).backward());
-        assert_close(
-            &format!("{what} dx"),
-            &x.grad(&g).unwrap(),
-            &x.grad(&gb).unwrap(),
-            TOL,
-        );
+        assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
         if let Some(s) = &state {
             for (n, t) in [("dh0", &s.hidden), ("dc0", &s.cell)] {
-                assert_close(
-                    &format!("{what} {n}"),
-                    &t.grad(&g).unwrap(),
-                    &t.grad(&gb).unwrap(),
-                    TOL,
-                );
+                assert_leaf_grad(&format!("{what} {n}"), t, (&g, &gb));
             }
         }
         let params: Vec<_> = [&m.forward, &m.reverse]
@@ -252,19 +228,9 @@ fn gru_both_resets_match_burn() {
             let yb = gru.forward(x.clone(), h0.clone());
             assert_close(&format!("{what} y"), &y, &yb, TOL);
             let (g, gb) = (weighted(y, 23).backward(), weighted(yb, 23).backward());
-            assert_close(
-                &format!("{what} dx"),
-                &x.grad(&g).unwrap(),
-                &x.grad(&gb).unwrap(),
-                TOL,
-            );
+            assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
             if let Some(h0) = &h0 {
-                assert_close(
-                    &format!("{what} dh0"),
-                    &h0.grad(&g).unwrap(),
-                    &h0.grad(&gb).unwrap(),
-                    TOL,
-                );
+                assert_leaf_grad(&format!("{what} dh0"), h0, (&g, &gb));
             }
             let params: Vec<_> = [
                 ("r", &gru.reset_gate),
@@ -301,19 +267,9 @@ fn rnn_matches_burn() {
             assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
             let g = (weighted(y, 33) + weighted(s.hidden, 34)).backward();
             let gb = (weighted(yb, 33) + weighted(sb.hidden, 34)).backward();
-            assert_close(
-                &format!("{what} dx"),
-                &x.grad(&g).unwrap(),
-                &x.grad(&gb).unwrap(),
-                TOL,
-            );
+            assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
             if let Some(h0) = &h0 {
-                assert_close(
-                    &format!("{what} dh0"),
-                    &h0.grad(&g).unwrap(),
-                    &h0.grad(&gb).unwrap(),
-                    TOL,
-                );
+                assert_leaf_grad(&format!("{what} dh0"), h0, (&g, &gb));
             }
             let params = gate_params("gate", &rnn.gate);
             assert_param_grads(&what, &params, &g, &params, &gb, TOL);
@@ -398,19 +354,9 @@ fn bigru_and_birnn_match_burn() {
         assert_close(&format!("{what} h_n"), &h, &hb, TOL);
         let g = (weighted(y, 93) + weighted(h, 94)).backward();
         let gb = (weighted(yb, 93) + weighted(hb, 94)).backward();
-        assert_close(
-            &format!("{what} dx"),
-            &x.grad(&g).unwrap(),
-            &x.grad(&gb).unwrap(),
-            TOL,
-        );
+        assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
         if let Some(h0) = &h0 {
-            assert_close(
-                &format!("{what} dh0"),
-                &h0.grad(&g).unwrap(),
-                &h0.grad(&gb).unwrap(),
-                TOL,
-            );
+            assert_leaf_grad(&format!("{what} dh0"), h0, (&g, &gb));
         }
         let params: Vec<_> = [&m.forward, &m.reverse]
             .into_iter()
@@ -434,12 +380,7 @@ fn bigru_and_birnn_match_burn() {
         assert_close(&format!("{what} h_n"), &s.hidden, &sb.hidden, TOL);
         let g = (weighted(y, 97) + weighted(s.hidden, 98)).backward();
         let gb = (weighted(yb, 97) + weighted(sb.hidden, 98)).backward();
-        assert_close(
-            &format!("{what} dx"),
-            &x.grad(&g).unwrap(),
-            &x.grad(&gb).unwrap(),
-            TOL,
-        );
+        assert_leaf_grad(&format!("{what} dx"), &x, (&g, &gb));
         let params: Vec<_> = [("f", &m.forward.gate), ("r", &m.reverse.gate)]
             .into_iter()
             .flat_map(|(n, g)| gate_params(n, g))

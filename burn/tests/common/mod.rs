@@ -84,6 +84,23 @@ pub fn assert_close<const D: usize>(
     worst.0
 }
 
+/// Of the largest magnitude (see `assert_close`): float32 rounding of a
+/// few steps, measured at most 1.2e-7 here; a wrong term is off by O(1).
+pub const TOL: f32 = 1e-5;
+
+/// Asserts a leaf's gradient under our graph (`ours`) matches Burn's.
+pub fn assert_leaf_grad<const D: usize>(
+    what: &str,
+    leaf: &Tensor<D>,
+    (ours, burn): (&Gradients, &Gradients),
+) -> f32 {
+    let grad = |g| {
+        leaf.grad(g)
+            .unwrap_or_else(|| panic!("{what}: no gradient"))
+    };
+    assert_close(what, &grad(ours), &grad(burn), TOL)
+}
+
 /// Every parameter of a gate with its name, for gradient comparisons.
 pub fn gate_params(name: &str, g: &GateController) -> Vec<(String, ParamRef)> {
     let mut out = Vec::new();
