@@ -13,7 +13,7 @@ use crate::Error;
 
 /// Every device registered through [`init`] or [`adopt`], with our handle
 /// on it. A handful at most: searched in order.
-static DEVICES: Mutex<Vec<(Device, WgpuDevice, Gpu)>> = Mutex::new(Vec::new());
+static DEVICES: Mutex<Vec<(WgpuDevice, Gpu)>> = Mutex::new(Vec::new());
 
 /// Burn creates its default wgpu device (the adapter Burn picks) and shares
 /// it with our kernels. Use the returned `Device` for the module and the
@@ -22,7 +22,7 @@ pub fn init() -> Result<Device, Error> {
     let (device, setup) = Device::wgpu_options()
         .init_with_setup()
         .map_err(|e| Error::Device(e.to_string()))?;
-    register(device.clone(), &setup)?;
+    register(&device, &setup)?;
     Ok(device)
 }
 
@@ -35,19 +35,19 @@ pub fn adopt(setup: WgpuSetup) -> Result<Device, Error> {
         .setup(setup.clone())
         .init()
         .map_err(|e| Error::Device(e.to_string()))?;
-    register(device.clone(), &setup)?;
+    register(&device, &setup)?;
     Ok(device)
 }
 
-fn register(device: Device, setup: &WgpuSetup) -> Result<(), Error> {
-    let wgpu_device = wgpu_device_of(&device).ok_or_else(|| {
+fn register(device: &Device, setup: &WgpuSetup) -> Result<(), Error> {
+    let wgpu_device = wgpu_device_of(device).ok_or_else(|| {
         Error::Device(format!("Burn made {device:?}, which is not a wgpu device"))
     })?;
     let gpu = Gpu::from_wgpu(&setup.adapter, setup.device.clone(), setup.queue.clone());
     DEVICES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((device, wgpu_device, gpu));
+        .push((wgpu_device, gpu));
     Ok(())
 }
 
@@ -79,6 +79,6 @@ pub(crate) fn gpu_for_wgpu(device: &WgpuDevice) -> Option<Gpu> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .find(|(_, d, _)| d == device)
-        .map(|(_, _, gpu)| gpu.clone())
+        .find(|(d, _)| d == device)
+        .map(|(_, gpu)| gpu.clone())
 }

@@ -76,16 +76,16 @@ impl Engine {
             let layer = cfg.layer;
             let (h, slots) = (layer.hidden_size, cfg.state_slots());
             let lstm = layer.cell.has_cell_state();
-            let input_shape = match cfg.batch_first {
-                true => [batch, seq, layer.input_size],
-                false => [seq, batch, layer.input_size],
-            };
             let out = self.stack.outputs(seq, batch)?;
             let state = |what| GpuTensor::zeros(gpu, what, &[slots, batch, h]);
             *guard = Some(Sized {
                 seq,
                 batch,
-                input: GpuTensor::zeros(gpu, "input", &input_shape)?,
+                input: GpuTensor::zeros(
+                    gpu,
+                    "input",
+                    &cfg.sequence_shape(seq, batch, layer.input_size),
+                )?,
                 h0: state("h0")?,
                 c0: lstm.then(|| state("c0")).transpose()?,
                 seed_output: GpuTensor::zeros(gpu, "output seed", out.output.shape())?,

@@ -6,38 +6,23 @@
 //! the conversion.
 
 use wgpu::util::DeviceExt;
-use wgpu_rnn::{Gpu, GpuTensor, TENSOR_USAGE};
+use wgpu_rnn::{Gpu, GpuTensor};
 
 /// One transposition of `blocks` `[rows, cols]` matrices from `src` into
-/// `dst` (both `blocks * rows * cols` values), recorded on demand.
-pub(crate) struct Transpose {
-    pipeline: wgpu::ComputePipeline,
+/// `dst` (both `blocks * rows * cols` values): its bindings and grid.
+struct Transpose {
     bind_group: wgpu::BindGroup,
     grid: [u32; 3],
 }
 
 impl Transpose {
-    pub fn new(
+    fn new(
         gpu: &Gpu,
-        src: &GpuTensor,
-        dst: &GpuTensor,
+        pipeline: &wgpu::ComputePipeline,
+        (src, dst): (&GpuTensor, &GpuTensor),
         [blocks, rows, cols]: [usize; 3],
     ) -> Self {
         let device = gpu.device();
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("transpose gate blocks"),
-            source: wgpu::ShaderSource::Wgsl(
-                include_str!("../shaders/transpose_blocks.wgsl").into(),
-            ),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("transpose gate blocks"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
         let dims = [rows as u32, cols as u32, blocks as u32, 0];
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("transpose dims"),
@@ -74,19 +59,7 @@ impl Transpose {
             (rows as u32).div_ceil(16),
             blocks as u32,
         ];
-        Self {
-            pipeline,
-            bind_group,
-            grid,
-        }
-    }
-
-    pub fn record(&self, enc: &mut wgpu::CommandEncoder) {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        let [x, y, z] = self.grid;
-        pass.dispatch_workgroups(x, y, z);
+        Self { bind_group, grid }
     }
 }
 
@@ -97,9 +70,12 @@ pub(crate) struct GateLayout {
     pub staging_ih: GpuTensor,
     /// `[G, H, H]`.
     pub staging_hh: GpuTensor,
-    /// Staging into the parameters, then the gradients into staging.
-    pub to_ours: [Transpose; 2],
-    pub to_burn: [Transpose; 2],
+    /// `transpose_blocks.wgsl`, compiled once for the four below.
+    pipeline: wgpu::ComputePipeline,
+    /// Staging into the parameters.
+    to_ours: [Transpose; 2],
+    /// The gradients into staging.
+    to_burn: [Transpose; 2],
 }
 
 impl GateLayout {
@@ -111,18 +87,54 @@ impl GateLayout {
     ) -> wgpu_rnn::Result<Self> {
         let staging_ih = GpuTensor::zeros(gpu, "Burn-layout W_ih", &[gates, input, hidden])?;
         let staging_hh = GpuTensor::zeros(gpu, "Burn-layout W_hh", &[gates, hidden, hidden])?;
-        debug_assert!(TENSOR_USAGE.contains(wgpu::BufferUsages::STORAGE));
+        let device = gpu.device();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("transpose gate blocks"),
+            source: wgpu::ShaderSource::Wgsl(
+                include_str!("../shaders/transpose_blocks.wgsl").into(),
+            ),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("transpose gate blocks"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let transpose = |pair, dims| Transpose::new(gpu, &pipeline, pair, dims);
         Ok(Self {
             to_ours: [
-                Transpose::new(gpu, &staging_ih, w_ih, [gates, input, hidden]),
-                Transpose::new(gpu, &staging_hh, w_hh, [gates, hidden, hidden]),
+                transpose((&staging_ih, w_ih), [gates, input, hidden]),
+                transpose((&staging_hh, w_hh), [gates, hidden, hidden]),
             ],
             to_burn: [
-                Transpose::new(gpu, d_ih, &staging_ih, [gates, hidden, input]),
-                Transpose::new(gpu, d_hh, &staging_hh, [gates, hidden, hidden]),
+                transpose((d_ih, &staging_ih), [gates, hidden, input]),
+                transpose((d_hh, &staging_hh), [gates, hidden, hidden]),
             ],
             staging_ih,
             staging_hh,
+            pipeline,
         })
+    }
+
+    /// Records the staged weights' transposition into the parameters.
+    pub fn record_to_ours(&self, enc: &mut wgpu::CommandEncoder) {
+        self.record(enc, &self.to_ours);
+    }
+
+    /// Records the gradients' transposition into the staging buffers.
+    pub fn record_to_burn(&self, enc: &mut wgpu::CommandEncoder) {
+        self.record(enc, &self.to_burn);
+    }
+
+    fn record(&self, enc: &mut wgpu::CommandEncoder, transposes: &[Transpose; 2]) {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.pipeline);
+        for t in transposes {
+            pass.set_bind_group(0, &t.bind_group, &[]);
+            let [x, y, z] = t.grid;
+            pass.dispatch_workgroups(x, y, z);
+        }
     }
 }

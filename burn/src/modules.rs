@@ -223,11 +223,10 @@ impl Layer<'_> {
             call,
         ));
         let (n_y, n_s) = (seq * batch * h, batch * h);
-        let out_shape = match self.batch_first {
-            true => [batch, seq, h],
-            false => [seq, batch, h],
-        };
-        let y = packed.clone().slice(0..n_y).reshape(out_shape);
+        let y = packed
+            .clone()
+            .slice(0..n_y)
+            .reshape(config.sequence_shape(seq, batch, h));
         let h_n = packed.clone().slice(n_y..n_y + n_s).reshape([batch, h]);
         let c_n = lstm.then(|| packed.slice(n_y + n_s..n_y + 2 * n_s).reshape([batch, h]));
         (y, h_n, c_n)

@@ -60,6 +60,7 @@ pub struct Call {
     pub(crate) present: Present,
     pub(crate) tape: Option<TapeSlot>,
 }
+
 impl Call {
     fn hidden(&self) -> usize {
         self.config.layer.hidden_size
@@ -78,10 +79,29 @@ impl Call {
 
     fn input_shape(&self) -> [usize; 3] {
         let i = self.config.layer.input_size;
-        match self.config.batch_first {
-            true => [self.batch, self.seq, i],
-            false => [self.seq, self.batch, i],
-        }
+        self.config.sequence_shape(self.seq, self.batch, i)
+    }
+
+    /// The shapes of the gradients: like the inputs, `[1]` for a
+    /// placeholder.
+    fn grad_shapes(&self) -> [Vec<usize>; 19] {
+        let cfg = &self.config.layer;
+        let (i, h) = (cfg.input_size, cfg.hidden_size);
+        let gate = |k: usize, real: bool, shape: Vec<usize>| match k < cfg.cell.gates() && real {
+            true => shape,
+            false => vec![1],
+        };
+        let p = &self.present;
+        let mut shapes = vec![
+            self.input_shape().to_vec(),
+            vec![self.batch, h],
+            vec![self.batch, h],
+        ];
+        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![i, h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![h, h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.bias_ih[k] && cfg.bias, vec![h])));
+        shapes.extend((0..GATES).map(|k| gate(k, p.bias_hh[k] && cfg.bias, vec![h])));
+        shapes.try_into().expect("19 shapes")
     }
 }
 
@@ -133,30 +153,6 @@ type Grads<T> = (T, T, T, Four<T>, Four<T>, Four<T>, Four<T>);
 
 fn four<T>([a, b, c, d]: [T; 4]) -> Four<T> {
     (a, b, c, d)
-}
-
-impl Call {
-    /// The shapes of the gradients: like the inputs, `[1]` for a
-    /// placeholder.
-    fn grad_shapes(&self) -> [Vec<usize>; 19] {
-        let cfg = &self.config.layer;
-        let (i, h) = (cfg.input_size, cfg.hidden_size);
-        let gate = |k: usize, real: bool, shape: Vec<usize>| match k < cfg.cell.gates() && real {
-            true => shape,
-            false => vec![1],
-        };
-        let p = &self.present;
-        let mut shapes = vec![
-            self.input_shape().to_vec(),
-            vec![self.batch, h],
-            vec![self.batch, h],
-        ];
-        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![i, h])));
-        shapes.extend((0..GATES).map(|k| gate(k, p.weights[k], vec![h, h])));
-        shapes.extend((0..GATES).map(|k| gate(k, p.bias_ih[k] && cfg.bias, vec![h])));
-        shapes.extend((0..GATES).map(|k| gate(k, p.bias_hh[k] && cfg.bias, vec![h])));
-        shapes.try_into().expect("19 shapes")
-    }
 }
 
 /// The 19 gradients as the operation returns them.
@@ -346,25 +342,13 @@ fn copy(
     enc.copy_buffer_to_buffer(from, from_at, to, to_at, bytes);
 }
 
+/// Copies all of tensor `to` from Burn's range.
 fn burn_to_ours(
     enc: &mut wgpu::CommandEncoder,
-    (r, _): &(WgpuResource, impl Sized),
+    from: &(WgpuResource, impl Sized),
     to: &GpuTensor,
 ) -> Result<(), String> {
-    if r.size < to.byte_len() {
-        return Err(format!(
-            "a {}-byte tensor where {} bytes were expected",
-            r.size,
-            to.byte_len()
-        ));
-    }
-    copy(
-        enc,
-        (&r.buffer, r.offset),
-        (to.buffer(), to.offset()),
-        to.byte_len(),
-    );
-    Ok(())
+    burn_to_ours_at(enc, from, to, 0, to.byte_len())
 }
 
 fn ours_to_burn(
@@ -402,6 +386,25 @@ fn burn_to_ours_at(
         bytes,
     );
     Ok(())
+}
+
+/// Copies a gate input's `bytes` from Burn's range into `to` at `at`, or
+/// zeros them when the input is absent (`real` false).
+fn gate_block_to_ours(
+    enc: &mut wgpu::CommandEncoder,
+    (real, from): (bool, &Result<(WgpuResource, impl Sized), String>),
+    to: &GpuTensor,
+    at: u64,
+    bytes: u64,
+) -> Result<(), String> {
+    match (real, from) {
+        (true, Ok(from)) => burn_to_ours_at(enc, from, to, at, bytes),
+        (true, Err(e)) => Err(e.clone()),
+        (false, _) => {
+            enc.clear_buffer(to.buffer(), to.offset() + at, Some(bytes));
+            Ok(())
+        }
+    }
 }
 
 fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, String> {
@@ -443,28 +446,20 @@ fn run_forward(inputs: [CubeTensor; 19], call: &Call) -> Result<CubeTensor, Stri
             (&r_wh[k], &layout.staging_hh, h * h),
         ];
         for (from, to, n) in blocks {
-            let (at, bytes) = (k as u64 * n * 4, n * 4);
-            match (call.present.weights[k], from) {
-                (true, Ok(from)) => burn_to_ours_at(&mut enc, from, to, at, bytes)?,
-                (true, Err(e)) => return Err(e.clone()),
-                (false, _) => enc.clear_buffer(to.buffer(), to.offset() + at, Some(bytes)),
-            }
+            let real = call.present.weights[k];
+            gate_block_to_ours(&mut enc, (real, from), to, k as u64 * n * 4, n * 4)?;
         }
         let biases = [
             (&r_bi[k], &params.bias_ih, call.present.bias_ih[k]),
             (&r_bh[k], &params.bias_hh, call.present.bias_hh[k]),
         ];
         for (from, to, real) in biases {
-            let Some(to) = to else { continue };
-            let (at, bytes) = (k as u64 * h * 4, h * 4);
-            match (real, from) {
-                (true, Ok(from)) => burn_to_ours_at(&mut enc, from, to, at, bytes)?,
-                (true, Err(e)) => return Err(e.clone()),
-                (false, _) => enc.clear_buffer(to.buffer(), to.offset() + at, Some(bytes)),
+            if let Some(to) = to {
+                gate_block_to_ours(&mut enc, (real, from), to, k as u64 * h * 4, h * 4)?;
             }
         }
     }
-    layout.to_ours.iter().for_each(|t| t.record(&mut enc));
+    layout.record_to_ours(&mut enc);
     engine
         .stack
         .record_repack(&mut enc)
@@ -579,11 +574,7 @@ fn run_grads(grad: CubeTensor, call: &Call) -> Result<[CubeTensor; 19], String> 
             &sized.input_grads,
         )
         .map_err(|e| e.to_string())?;
-    engine
-        .layout
-        .to_burn
-        .iter()
-        .for_each(|t| t.record(&mut enc));
+    engine.layout.record_to_burn(&mut enc);
     let layer = &engine.grads.layers()[0];
     let d = &sized.input_grads;
     let cfg = &call.config.layer;
